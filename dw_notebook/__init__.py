@@ -1,0 +1,44 @@
+"""Batch LLM inference over pandas DataFrames, native to Jupyter.
+
+>>> import pandas as pd, dw_notebook as dw
+>>> df = pd.DataFrame({"review": ["Loved it", "Dull and slow"]})
+>>> job = dw.submit(df, "Sentiment of this review, one word: {review}", model="mock")
+>>> job                    # doctest: +SKIP  (live progress; the kernel stays free)
+>>> out = job.join()       # doctest: +SKIP  (df with the answers joined by custom_id)
+
+Without ``DOUBLEWORD_API_KEY`` everything runs against an embedded local Batch API server whose
+answers are simulated; with it, the same code talks to Doubleword.
+"""
+
+from __future__ import annotations
+
+from . import accessor as _accessor  # noqa: F401  (registers df.dw)
+from .errors import (
+    APIError,
+    BudgetExceededError,
+    ConfigError,
+    DwError,
+    JobError,
+    TransportError,
+)
+from .job import Job
+from .local import local, stop_local
+from .submit import attach, connect, jobs, submit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIError",
+    "BudgetExceededError",
+    "ConfigError",
+    "DwError",
+    "Job",
+    "JobError",
+    "TransportError",
+    "attach",
+    "connect",
+    "jobs",
+    "local",
+    "stop_local",
+    "submit",
+]

@@ -1,0 +1,295 @@
+"""The only module that speaks HTTP: a small synchronous Batch API client over httpx.
+
+It works against OpenAI, Doubleword and the local server without configuration: responses are
+normalised (missing fields become None, ``""`` file ids become None) and errors from every
+dialect (OpenAI envelope, Doubleword plain text or ``{"message"}``) become ``APIError``s.
+Transient failures (408, 429, 5xx, dropped connections) are retried with exponential backoff and
+jitter, honouring ``Retry-After`` and ``retry-after-ms``.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import httpx
+import orjson
+
+from .errors import APIError, TransportError, api_error_class
+from .wire import RETRIABLE_STATUS_CODES
+
+# Answers that mean "nothing was done, ask again later": safe to retry even for a create.
+REFUSED_STATUS_CODES = frozenset({429, 503})
+
+BATCH_FIELDS = (
+    "id",
+    "object",
+    "endpoint",
+    "errors",
+    "input_file_id",
+    "completion_window",
+    "status",
+    "output_file_id",
+    "error_file_id",
+    "created_at",
+    "in_progress_at",
+    "expires_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+    "request_counts",
+    "metadata",
+    "usage",
+)
+
+
+def normalize_batch(raw: dict[str, Any]) -> dict[str, Any]:
+    """A batch object with every documented field present and empty file ids as None."""
+    batch = {name: raw.get(name) for name in BATCH_FIELDS}
+    batch.update({k: v for k, v in raw.items() if k not in batch})
+    for name in ("output_file_id", "error_file_id"):
+        if not batch[name]:
+            batch[name] = None
+    counts = batch["request_counts"] or {}
+    batch["request_counts"] = {
+        "total": int(counts.get("total") or 0),
+        "completed": int(counts.get("completed") or 0),
+        "failed": int(counts.get("failed") or 0),
+    }
+    return batch
+
+
+@dataclass(frozen=True)
+class ContentPage:
+    """Bytes of a file's content; for growing Doubleword files, where the next read starts."""
+
+    data: bytes
+    incomplete: bool | None = None  # X-Incomplete: more lines will come
+    last_line: int | None = None  # X-Last-Line: number of lines up to the end of ``data``
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    ms = response.headers.get("retry-after-ms")
+    if ms:
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    seconds = response.headers.get("retry-after")
+    if seconds:
+        try:
+            return float(seconds)
+        except ValueError:
+            return None
+    return None
+
+
+def _error_from(response: httpx.Response) -> APIError:
+    text = response.text
+    message, code, body = text.strip() or response.reason_phrase, None, text
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        pass
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):  # OpenAI envelope
+            message = str(err.get("message") or message)
+            code = err.get("code") or err.get("type")
+        elif isinstance(body.get("message"), str):  # Doubleword {"message"} / {"error","message"}
+            message = body["message"]
+            code = err if isinstance(err, str) else None
+        elif isinstance(err, str):
+            message = err
+    retry_after = _retry_after(response)
+    if retry_after is None and isinstance(body, dict):
+        seconds = body.get("retry_after_seconds")
+        retry_after = float(seconds) if isinstance(seconds, int | float) else None
+    cls = api_error_class(response.status_code)
+    return cls(
+        message, status_code=response.status_code, code=code, body=body, retry_after=retry_after
+    )
+
+
+class BatchClient:
+    """Batch API calls against one base URL.
+
+    >>> client = BatchClient("http://127.0.0.1:8765/v1", "token")  # doctest: +SKIP
+    >>> client.get_batch("batch_abc")["status"]                      # doctest: +SKIP
+    'in_progress'
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 6,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url + "/",
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "dw-notebook"},
+            timeout=httpx.Timeout(timeout, connect=10.0),
+        )
+
+    def __repr__(self) -> str:
+        return f"BatchClient({self.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _delay(self, attempt: int, hint: float | None) -> float:
+        if hint is not None:
+            return min(max(hint, 0.0), self.backoff_max * 4)
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: bool = True,
+        idempotent: bool = True,
+        make_content: Callable[[], dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        attempts = self.max_retries + 1 if retry else 1
+        retry_on = RETRIABLE_STATUS_CODES if idempotent else REFUSED_STATUS_CODES
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            if make_content is not None:
+                kwargs.update(make_content())
+            try:
+                response = self._http.request(method, path.lstrip("/"), **kwargs)
+            except httpx.TransportError as exc:
+                if last or not idempotent:
+                    raise TransportError(f"{method} {path} failed: {exc!r}") from exc
+                self._sleep(self._delay(attempt, None))
+                continue
+            if response.status_code < 400:
+                return response
+            error = _error_from(response)
+            if last or response.status_code not in retry_on:
+                raise error
+            self._sleep(self._delay(attempt, error.retry_after))
+        raise AssertionError("unreachable")
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return orjson.loads(self._request(method, path, **kwargs).content)
+
+    # -- files -----------------------------------------------------------------------------
+
+    def upload_file(
+        self,
+        data: bytes | memoryview | BinaryIO,
+        filename: str = "batch.jsonl",
+        purpose: str = "batch",
+    ) -> dict[str, Any]:
+        """Upload JSONL for a batch; the body is streamed from ``data`` in chunks."""
+
+        def content() -> dict[str, Any]:
+            stream = io.BytesIO(data) if isinstance(data, bytes | memoryview) else data
+            stream.seek(0)
+            return {
+                "files": {"file": (filename, stream, "application/jsonl")},
+                "data": {"purpose": purpose},
+            }
+
+        return self._json("POST", "files", make_content=content, timeout=None)
+
+    def get_file(self, file_id: str) -> dict[str, Any]:
+        return self._json("GET", f"files/{file_id}")
+
+    def delete_file(self, file_id: str) -> dict[str, Any]:
+        return self._json("DELETE", f"files/{file_id}")
+
+    def file_content(
+        self, file_id: str, *, skip: int | None = None, limit: int | None = None
+    ) -> ContentPage:
+        """Content of a file; ``skip``/``limit`` page through lines where the service can."""
+        params = {k: v for k, v in (("skip", skip), ("limit", limit)) if v is not None}
+        response = self._request("GET", f"files/{file_id}/content", params=params)
+        incomplete = response.headers.get("x-incomplete")
+        last_line = response.headers.get("x-last-line")
+        return ContentPage(
+            data=response.content,
+            incomplete=None if incomplete is None else incomplete.lower() == "true",
+            last_line=int(last_line) if last_line and last_line.isdigit() else None,
+        )
+
+    def cost_estimate(self, file_id: str, completion_window: str = "24h") -> dict[str, Any]:
+        return self._json(
+            "GET",
+            f"files/{file_id}/cost-estimate",
+            params={"completion_window": completion_window},
+            retry=False,
+        )
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def create_batch(
+        self,
+        input_file_id: str,
+        endpoint: str,
+        completion_window: str = "24h",
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "input_file_id": input_file_id,
+            "endpoint": endpoint,
+            "completion_window": completion_window,
+        }
+        if metadata:
+            body["metadata"] = metadata
+        # Only explicit refusals are retried: after a dropped connection or a 500 the batch may
+        # exist, so the job layer looks it up by its metadata instead of creating a second one.
+        return normalize_batch(self._json("POST", "batches", json=body, idempotent=False))
+
+    def get_batch(self, batch_id: str) -> dict[str, Any]:
+        return normalize_batch(self._json("GET", f"batches/{batch_id}"))
+
+    def cancel_batch(self, batch_id: str) -> dict[str, Any]:
+        return normalize_batch(self._json("POST", f"batches/{batch_id}/cancel"))
+
+    def retry_batch(self, batch_id: str) -> dict[str, Any]:
+        """Doubleword only: retry the failed requests of a batch."""
+        return normalize_batch(self._json("POST", f"batches/{batch_id}/retry", retry=False))
+
+    def list_batches(self, *, after: str | None = None, limit: int = 20) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        page = self._json("GET", "batches", params=params)
+        page["data"] = [normalize_batch(b) for b in page.get("data", [])]
+        return page
+
+    def iter_batches(self, *, page_size: int = 100, max_pages: int = 10) -> Iterator[dict]:
+        """Batches newest first, following ``after`` cursors for at most ``max_pages`` pages."""
+        after = None
+        for _ in range(max_pages):
+            page = self.list_batches(after=after, limit=page_size)
+            yield from page["data"]
+            if not page.get("has_more") or not page["data"]:
+                return
+            after = page.get("last_id") or page["data"][-1]["id"]
+
+    def list_models(self) -> list[str]:
+        return [m["id"] for m in self._json("GET", "models").get("data", [])]

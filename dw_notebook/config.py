@@ -1,0 +1,68 @@
+"""Where to send batches and with which key.
+
+Resolution order (the same as Doubleword's own tools): explicit arguments, then
+``DOUBLEWORD_API_KEY`` (with ``DOUBLEWORD_BASE_URL`` to point elsewhere), then
+``~/.dw/config.toml`` (``active_account``) with ``~/.dw/credentials.toml``
+(``[accounts.<name>].inference_key``). With none of them the embedded local server is used.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .wire import DOUBLEWORD_BASE_URL
+
+KEY_ENV = "DOUBLEWORD_API_KEY"
+BASE_URL_ENV = "DOUBLEWORD_BASE_URL"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A base URL and the key for it. The key is never shown in reprs."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    simulated: bool = False  # True for the embedded local server
+    source: str = "explicit"  # where the settings came from, for messages
+
+    @property
+    def service_key(self) -> str:
+        """Identity of the service for the registry: the embedded server has a changing port."""
+        return "local" if self.simulated else self.base_url.rstrip("/")
+
+
+def _dw_home() -> Path:
+    return Path(os.environ.get("DW_CONFIG_DIR", Path.home() / ".dw"))
+
+
+def key_from_dw_files(home: Path | None = None) -> str | None:
+    """The inference key of the active account in ``~/.dw``, or None."""
+    home = home or _dw_home()
+    try:
+        config = tomllib.loads((home / "config.toml").read_text())
+        credentials = tomllib.loads((home / "credentials.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    account = config.get("active_account")
+    if not isinstance(account, str):
+        return None
+    key = credentials.get("accounts", {}).get(account, {}).get("inference_key")
+    return key if isinstance(key, str) and key else None
+
+
+def remote_connection(api_key: str | None = None, base_url: str | None = None) -> Connection | None:
+    """The connection to a real service if a key is configured, else None."""
+    if api_key:
+        return Connection(base_url or os.environ.get(BASE_URL_ENV, DOUBLEWORD_BASE_URL), api_key)
+    env_key = os.environ.get(KEY_ENV)
+    if env_key:
+        url = base_url or os.environ.get(BASE_URL_ENV, DOUBLEWORD_BASE_URL)
+        return Connection(url, env_key, source=KEY_ENV)
+    file_key = key_from_dw_files()
+    if file_key:
+        url = base_url or os.environ.get(BASE_URL_ENV, DOUBLEWORD_BASE_URL)
+        return Connection(url, file_key, source="~/.dw/credentials.toml")
+    return None

@@ -1,0 +1,119 @@
+"""Every error dw-notebook raises, in one tree.
+
+    DwError
+    ├── ConfigError              no usable connection settings
+    ├── BudgetExceededError      the cost estimate is over ``budget=``
+    ├── JobError                 a batch ended in a way the requested operation cannot use
+    ├── TransportError           the network failed and retries are used up
+    └── APIError                 the service answered with an HTTP error
+        ├── BadRequestError          400 (bad file or parameters)
+        ├── AuthenticationError      401
+        ├── InsufficientCreditsError 402
+        ├── PermissionDeniedError    403
+        ├── NotFoundError            404
+        ├── ConflictError            409 (e.g. cancelling a finished batch)
+        ├── FileTooLargeError        413
+        ├── RateLimitError           429
+        └── ServerError              5xx
+
+Build and validation errors (bad input rows) live in ``dw_notebook.build.errors`` and derive from
+``ValueError``.
+"""
+
+from __future__ import annotations
+
+
+class DwError(Exception):
+    """Base class of every dw-notebook error."""
+
+
+class ConfigError(DwError):
+    pass
+
+
+class BudgetExceededError(DwError):
+    def __init__(self, message: str, estimate: object = None) -> None:
+        super().__init__(message)
+        self.estimate = estimate
+
+
+class JobError(DwError):
+    pass
+
+
+class TransportError(DwError):
+    pass
+
+
+class APIError(DwError):
+    """An HTTP error answer; ``message`` is what the service said, whatever its dialect."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        body: object = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{status_code}: {message}")
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.body = body
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIError):
+    pass
+
+
+class AuthenticationError(APIError):
+    pass
+
+
+class InsufficientCreditsError(APIError):
+    pass
+
+
+class PermissionDeniedError(APIError):
+    pass
+
+
+class NotFoundError(APIError):
+    pass
+
+
+class ConflictError(APIError):
+    pass
+
+
+class FileTooLargeError(APIError):
+    pass
+
+
+class RateLimitError(APIError):
+    pass
+
+
+class ServerError(APIError):
+    pass
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: InsufficientCreditsError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: FileTooLargeError,
+    429: RateLimitError,
+}
+
+
+def api_error_class(status_code: int) -> type[APIError]:
+    if status_code >= 500:
+        return ServerError
+    return _BY_STATUS.get(status_code, APIError)

@@ -1,0 +1,456 @@
+"""A job: the batches created for one DataFrame, their live state and their results.
+
+The job ties the layers together: it asks the client for batch states, turns them into
+snapshots for widgets and text, and hands downloaded result lines to the join. Every id it learns
+is written to the registry at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from . import wire
+from .client import BatchClient
+from .config import Connection
+from .errors import APIError, ConflictError, DwError, JobError, NotFoundError, TransportError
+from .poller import Poller
+from .registry import BatchRecord, Registry
+from .snapshot import BatchSnapshot, JobSnapshot
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[JobSnapshot], None]
+
+_ACTIVE_ORDER = (wire.VALIDATING, wire.IN_PROGRESS, wire.FINALIZING, wire.CANCELLING)
+_END_ORDER = (wire.CANCELLED, wire.EXPIRED, wire.FAILED, wire.COMPLETED)
+
+
+def aggregate_phase(statuses: Iterable[str]) -> str:
+    """One phase for several batches: the least advanced running one, else the worst ending."""
+    statuses = list(statuses)
+    if not statuses:
+        return "submitting"
+    for status in _ACTIVE_ORDER:
+        if status in statuses:
+            return status
+    for status in _END_ORDER:
+        if status in statuses:
+            return status
+    return statuses[0]
+
+
+class Job:
+    """Batches for one DataFrame. Made by ``dw.submit`` or ``dw.attach``, not directly.
+
+    >>> job = dw.submit(df, prompt="Sentiment of: {review}", model="mock")  # doctest: +SKIP
+    >>> job                # a live progress widget; the kernel stays free
+    >>> out = job.join()   # waits, then returns df with the answers joined by custom_id
+    """
+
+    def __init__(
+        self,
+        *,
+        client: BatchClient,
+        connection: Connection,
+        registry: Registry,
+        job_id: str,
+        name: str,
+        spec: dict[str, Any],
+        df: pd.DataFrame | None,
+        built: Any = None,
+        estimate: Any = None,
+        records: Iterable[BatchRecord] = (),
+    ) -> None:
+        self.id = job_id
+        self.name = name
+        self.spec = spec
+        self.df = df
+        self.built = built
+        self.estimate = estimate
+        self.connection = connection
+        self._client = client
+        self._registry = registry
+        self._lock = threading.RLock()
+        self._records: list[BatchRecord] = list(records)
+        self._batches: dict[str, dict[str, Any]] = {}
+        self._poll_error: str | None = None
+        self._last_ok: float | None = None
+        self._started = time.time()
+        self._history: deque[tuple[float, int]] = deque(maxlen=120)
+        self._listeners: list[Listener] = []
+        self._poller: Poller | None = None
+        self._widget: Any = None
+        self._last_snapshot: JobSnapshot | None = None
+        self._partial_lines: dict[str, list[bytes]] = {}
+
+    # -- identity ----------------------------------------------------------------------------
+
+    @property
+    def attempt(self) -> int:
+        return max((r.attempt for r in self._records), default=0)
+
+    @property
+    def batch_ids(self) -> list[str]:
+        """Every batch id of this job, all attempts, in creation order."""
+        return [r.batch_id for r in self._records if r.batch_id]
+
+    def _current_batch_ids(self) -> list[str]:
+        attempt = self.attempt
+        return [r.batch_id for r in self._records if r.batch_id and r.attempt == attempt]
+
+    def _add_record(self, record: BatchRecord) -> None:
+        with self._lock:
+            self._records = [
+                r for r in self._records if (r.attempt, r.chunk) != (record.attempt, record.chunk)
+            ]
+            self._records.append(record)
+            self._records.sort(key=lambda r: (r.attempt, r.chunk))
+
+    def __repr__(self) -> str:
+        from .widgets.text import format_progress
+
+        return f"<dw Job {self.name!r} {format_progress(self.snapshot())}>"
+
+    # -- polling -----------------------------------------------------------------------------
+
+    def refresh(self) -> JobSnapshot:
+        """Ask the service for the state of every unfinished batch; never raises on a poll."""
+        with self._lock:
+            for batch_id in self._current_batch_ids():
+                known = self._batches.get(batch_id)
+                if known and known["status"] in wire.TERMINAL_STATUSES:
+                    continue
+                try:
+                    batch = self._client.get_batch(batch_id)
+                except (TransportError, APIError) as exc:
+                    self._poll_error = str(exc)
+                    break
+                self._poll_error = None
+                self._last_ok = time.time()
+                if not known or known["status"] != batch["status"]:
+                    self._registry.record_status(batch_id, batch["status"])
+                self._batches[batch_id] = batch
+            snapshot = self.snapshot()
+        self._emit(snapshot)
+        return snapshot
+
+    def snapshot(self) -> JobSnapshot:
+        """The job's state as last seen (no network)."""
+        with self._lock:
+            now = time.time()
+            ids = self._current_batch_ids()
+            batches = [self._batches.get(i) for i in ids]
+            rows = tuple(
+                BatchSnapshot(i, b["status"], **b["request_counts"])
+                if b
+                else BatchSnapshot(i, wire.VALIDATING)
+                for i, b in zip(ids, batches, strict=True)
+            )
+            total = sum(r.total for r in rows) or self._expected_requests()
+            completed = sum(r.completed for r in rows)
+            failed = sum(r.failed for r in rows)
+            phase = aggregate_phase(r.status for r in rows)
+            done = bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows)
+            self._history.append((now, completed + failed))
+            created = [b["created_at"] for b in batches if b and b.get("created_at")]
+            start = min(created) if created else self._started
+            throughput = self._throughput()
+            remaining = max(total - completed - failed, 0)
+            expires = [b["expires_at"] for b in batches if b and b.get("expires_at")]
+            snapshot = JobSnapshot(
+                name=self.name,
+                phase=phase,
+                total=total,
+                completed=completed,
+                failed=failed,
+                batches=rows,
+                model=self.spec.get("model", ""),
+                simulated=self.connection.simulated,
+                done=done,
+                elapsed_s=max(now - start, 0.0),
+                throughput=throughput,
+                eta_s=remaining / throughput if throughput and not done else None,
+                window_left_s=max(min(expires) - now, 0.0) if expires and not done else None,
+                estimated_cost=getattr(self.estimate, "usd", None),
+                actual_cost=None,
+                poll_error=self._poll_error,
+                last_update_age_s=now - self._last_ok if self._last_ok else None,
+                message=self._message(),
+            )
+            self._last_snapshot = snapshot
+            return snapshot
+
+    def _expected_requests(self) -> int:
+        if self.attempt == 0:
+            return int(self.spec.get("n_requests") or 0)
+        return 0
+
+    def _throughput(self) -> float | None:
+        if len(self._history) < 2:
+            return None
+        (t0, n0), (t1, n1) = self._history[0], self._history[-1]
+        if t1 - t0 < 1.0 or n1 <= n0:
+            return None
+        return (n1 - n0) / (t1 - t0)
+
+    def _message(self) -> str:
+        parts = []
+        if self.connection.simulated:
+            parts.append("answers are simulated by the embedded local server (no API key set)")
+        if self.attempt:
+            parts.append(f"retry {self.attempt}")
+        return "; ".join(parts)
+
+    def _emit(self, snapshot: JobSnapshot) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(snapshot)
+            except Exception:
+                log.exception("dw-notebook: progress listener failed")
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def start_polling(self, interval: float | None = None) -> None:
+        """Poll on a daemon thread (idempotent); listeners get every snapshot."""
+        if self._poller is not None and self._poller.running:
+            self._poller.poke()
+            return
+        if interval is None:
+            interval = 0.4 if self.connection.simulated else 3.0
+        self._poller = Poller(
+            self,
+            lambda _: None,
+            interval=interval,
+            max_interval=interval if self.connection.simulated else 15.0,
+        )
+        self._poller.start()
+
+    def stop_polling(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+
+    @property
+    def done(self) -> bool:
+        snapshot = self._last_snapshot or self.snapshot()
+        return snapshot.done
+
+    def wait(self, timeout: float | None = None, *, progress: bool | None = None) -> Job:
+        """Poll on this thread until every batch has ended; prints text progress in terminals.
+
+        Ctrl-C stops waiting (the batches keep running) after offering to cancel them.
+        """
+        if progress is None:
+            progress = not _in_kernel()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = 0.25 if self.connection.simulated else 3.0
+        printer = _TextProgress() if progress else None
+        try:
+            while True:
+                snapshot = self.refresh()
+                if printer:
+                    printer.show(snapshot)
+                if snapshot.done:
+                    if printer:
+                        printer.close(snapshot)
+                    return self
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"job {self.name!r} not finished after {timeout} s")
+                time.sleep(interval if not snapshot.poll_error else min(interval * 4, 30))
+        except KeyboardInterrupt:
+            self._on_interrupt()
+            raise
+
+    def _on_interrupt(self) -> None:
+        ids = ", ".join(self._current_batch_ids()) or "(none yet)"
+        print(
+            f"\nStopped waiting. The batches are still running: {ids}.\n"
+            f"Resume with dw.attach({self.name!r}, df); cancel with job.cancel().",
+            file=sys.stderr,
+        )
+        if sys.stdin is not None and sys.stdin.isatty():
+            try:
+                answer = input("Cancel the batches now? [y/N] ")
+            except (EOFError, KeyboardInterrupt):
+                return
+            if answer.strip().lower().startswith("y"):
+                self.cancel()
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def cancel(self) -> JobSnapshot:
+        """Cancel every unfinished batch; results so far are kept and join as usual."""
+        for batch_id in self._current_batch_ids():
+            try:
+                self._client.cancel_batch(batch_id)
+            except (ConflictError, NotFoundError):
+                continue  # finished meanwhile, or gone
+        snapshot = self.refresh()
+        if self._poller is not None:
+            self._poller.poke()
+        return snapshot
+
+    def handle_command(self, command: str) -> None:
+        """Commands sent by widgets ('cancel', 'refresh'); errors are reported, not raised."""
+        try:
+            if command == "cancel":
+                self.cancel()
+            elif command == "refresh":
+                self.start_polling()
+                self.refresh()
+        except DwError as exc:
+            self._poll_error = str(exc)
+            self._emit(self.snapshot())
+
+    # -- results ---------------------------------------------------------------------------
+
+    def _download(self, file_id: str) -> bytes:
+        try:
+            return self._client.file_content(file_id).data
+        except NotFoundError:
+            return b""
+
+    def _result_files(self) -> list[tuple[BatchRecord, bytes, bytes]]:
+        """(record, output bytes, error bytes) per batch, all attempts, in attempt order."""
+        files = []
+        for record in self._records:
+            if not record.batch_id:
+                continue
+            batch = self._batches.get(record.batch_id) or self._client.get_batch(record.batch_id)
+            out = self._download(batch["output_file_id"]) if batch["output_file_id"] else b""
+            err = self._download(batch["error_file_id"]) if batch["error_file_id"] else b""
+            files.append((record, out, err))
+        return files
+
+    def join(self, *, wait: bool = True, timeout: float | None = None) -> pd.DataFrame:
+        """A copy of the DataFrame with result columns, joined by custom_id.
+
+        Columns: the answer (``content`` or one per schema field), ``status``, ``error``,
+        ``finish_reason``, ``prompt_tokens``, ``completion_tokens``, ``batch_id``, ``attempt``.
+        """
+        if wait:
+            self.wait(timeout)
+        elif not self.done:
+            raise JobError(f"job {self.name!r} is still running; use job.partial() or wait")
+        return self._join(self._result_files())
+
+    def _join(self, files: list[tuple[BatchRecord, bytes, bytes]]) -> pd.DataFrame:
+        from .results import join_results
+
+        if self.df is None:
+            raise JobError("this job has no DataFrame; attach it with dw.attach(name, df)")
+        ids = self.built if self.built is not None else self.spec_ids()
+        frames = []
+        for record, out, err in files:
+            frame = join_results(
+                self.df,
+                ids,
+                outputs=[out],
+                errors=[err],
+                schema=self.spec.get("schema"),
+                endpoint=self.spec["endpoint"],
+            )
+            frame["batch_id"] = record.batch_id
+            frame["attempt"] = record.attempt
+            frames.append(frame)
+        if not frames:
+            return join_results(
+                self.df,
+                ids,
+                outputs=[],
+                errors=[],
+                schema=self.spec.get("schema"),
+                endpoint=self.spec["endpoint"],
+            )
+        return merge_attempts(frames)
+
+    def spec_ids(self) -> list[str]:
+        from .build import make_custom_ids
+
+        return make_custom_ids(self.df.index)
+
+    # -- widget --------------------------------------------------------------------------------
+
+    def widget(self) -> Any:
+        """The live progress widget of this job (one per job)."""
+        if self._widget is None:
+            from .widgets.progress import ProgressWidget
+
+            self._widget = ProgressWidget()
+            self._widget.on_command(self.handle_command)
+            self._widget.update(self.snapshot())
+            self.add_listener(self._widget.update)
+        self.start_polling()
+        return self._widget
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        try:
+            widget = self.widget()
+        except Exception as exc:  # no widget frontend support: fall back to text
+            log.debug("no widget: %r", exc)
+            print(repr(self))
+            return
+        display(widget)
+
+
+def merge_attempts(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One frame from per-batch joins: each row takes the latest batch that has a result for it."""
+    merged = frames[0]
+    for frame in frames[1:]:
+        has_result = frame["status"].ne("not_run") & frame["status"].ne("skipped")
+        if has_result.any():
+            merged = merged.copy()
+            merged.loc[has_result.to_numpy()] = frame.loc[has_result.to_numpy()]
+    return merged
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class _TextProgress:
+    """A throttled one-line progress display for terminals."""
+
+    def __init__(self, stream: Any = None, min_interval: float = 0.5) -> None:
+        self.stream = stream or sys.stderr
+        self.min_interval = min_interval
+        self._last = 0.0
+        self._tty = getattr(self.stream, "isatty", lambda: False)()
+
+    def show(self, snapshot: JobSnapshot) -> None:
+        from .widgets.text import format_progress
+
+        now = time.monotonic()
+        if now - self._last < self.min_interval:
+            return
+        self._last = now
+        line = format_progress(snapshot)
+        self.stream.write(("\r" + line.ljust(100)) if self._tty else line + "\n")
+        self.stream.flush()
+
+    def close(self, snapshot: JobSnapshot) -> None:
+        from .widgets.text import format_summary
+
+        self.stream.write(("\r" if self._tty else "") + format_summary(snapshot).ljust(100) + "\n")
+        self.stream.flush()
+
+
+def parse_lines(data: bytes) -> list[dict[str, Any]]:
+    """JSON objects of a JSONL buffer, skipping blank lines."""
+    return [orjson.loads(line) for line in data.splitlines() if line.strip()]

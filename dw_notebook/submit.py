@@ -1,0 +1,327 @@
+"""From a DataFrame to running batches: build, estimate, record, upload, create; and re-attach.
+
+Idempotent: the fingerprint of the work (request bytes, endpoint, window, service) is recorded
+before upload, every file and batch id right after the service returns it. Re-running the same
+call finds the job and resumes or re-attaches instead of paying twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from . import wire
+from .client import BatchClient
+from .config import Connection, remote_connection
+from .errors import (
+    APIError,
+    BudgetExceededError,
+    JobError,
+    NotFoundError,
+    ServerError,
+    TransportError,
+)
+from .job import Job
+from .registry import BatchRecord, JobRecord, Registry
+
+log = logging.getLogger(__name__)
+
+_clients: dict[tuple[str, str], BatchClient] = {}
+
+
+def connect(api_key: str | None = None, base_url: str | None = None) -> Connection:
+    """The configured remote service, else the embedded local server."""
+    connection = remote_connection(api_key, base_url)
+    if connection is not None:
+        return connection
+    if base_url:
+        raise JobError("base_url given without an API key; pass api_key= or set DOUBLEWORD_API_KEY")
+    from .local import local_connection
+
+    return local_connection()
+
+
+def client_for(connection: Connection) -> BatchClient:
+    key = (connection.base_url, connection.api_key)
+    if key not in _clients:
+        _clients[key] = BatchClient(connection.base_url, connection.api_key)
+    return _clients[key]
+
+
+def fingerprint(built_fingerprint: str, window: str, service: str) -> str:
+    return hashlib.sha256(f"{built_fingerprint}|{window}|{service}".encode()).hexdigest()
+
+
+def submit(
+    df: pd.DataFrame,
+    prompt: str | Callable[[pd.Series], list[dict]] | None = None,
+    *,
+    model: str,
+    system: str | None = None,
+    examples: list[dict] | None = None,
+    endpoint: str = "chat",
+    input_column: str | None = None,
+    response_format: Any = None,
+    tools: list[dict] | None = None,
+    missing: str = "error",
+    window: str = "24h",
+    name: str | None = None,
+    metadata: dict[str, str] | None = None,
+    budget: float | None = None,
+    force: bool = False,
+    max_requests: int = wire.MAX_REQUESTS_PER_FILE,
+    max_bytes: int = wire.MAX_FILE_BYTES,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    registry: Registry | None = None,
+    **params: Any,
+) -> Job:
+    """Build one request per row, upload, create the batch(es), and return the live job.
+
+    >>> job = dw.submit(df, "Sentiment of this review, one word: {review}", model="mock")
+    >>> job           # doctest: +SKIP  (live progress widget)
+    >>> job.join()    # doctest: +SKIP  (df with the answers joined by custom_id)
+
+    Re-running the same call re-attaches to the job it already created; ``force=True`` submits
+    again. ``budget=`` (USD) refuses to submit when the estimate is over it.
+    """
+    from .build import build_requests
+    from .build.estimate import estimate_cost
+
+    if window not in wire.COMPLETION_WINDOWS:
+        raise ValueError(f"window must be one of {sorted(wire.COMPLETION_WINDOWS)}, not {window!r}")
+    built = build_requests(
+        df,
+        model=model,
+        prompt=prompt,
+        system=system,
+        examples=examples,
+        endpoint=endpoint,
+        input_column=input_column,
+        response_format=response_format,
+        tools=tools,
+        missing=missing,
+        **params,
+    )
+    estimate = estimate_cost(built, window=window)
+    if budget is not None and estimate.usd is not None and estimate.usd > budget:
+        raise BudgetExceededError(
+            f"estimated cost ${estimate.usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
+            "Raise budget=, shorten prompts, lower max_tokens or use the 24h window.",
+            estimate,
+        )
+    connection = connect(api_key, base_url)
+    registry = registry or Registry()
+    client = client_for(connection)
+    fp = fingerprint(built.fingerprint(), window, connection.service_key)
+    chunks = built.chunks(max_requests=max_requests, max_bytes=max_bytes)
+    spec = {
+        "endpoint": built.endpoint,
+        "model": built.model,
+        "window": window,
+        "n_requests": built.n,
+        "schema": built.schema,
+        "chunks": [{"start": c.start, "n": c.n} for c in chunks],
+        "metadata": metadata or {},
+    }
+    existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
+    if existing is not None and _still_known(client, existing):
+        log.info("re-attaching to job %s", existing.job_id)
+        job = _job_from_record(existing, client, connection, registry, df, built, estimate)
+    else:
+        name = name or _default_name(df, built)
+        job_id = registry.new_job(fp, connection.service_key, name, spec)
+        job = Job(
+            client=client,
+            connection=connection,
+            registry=registry,
+            job_id=job_id,
+            name=name,
+            spec=spec,
+            df=df,
+            built=built,
+            estimate=estimate,
+        )
+    create_missing_batches(job, [c.data for c in chunks], fp, attempt=0)
+    return job
+
+
+def _default_name(df: pd.DataFrame, built: Any) -> str:
+    return f"{built.model}-{built.n}rows-{built.fingerprint()[:6]}"
+
+
+def _still_known(client: BatchClient, record: JobRecord) -> bool:
+    """False when the service no longer knows any batch of this record (e.g. a wiped server)."""
+    ids = [b.batch_id for b in record.batches if b.batch_id]
+    if not ids:
+        return True  # nothing created yet: resume uploading
+    for batch_id in ids:
+        try:
+            client.get_batch(batch_id)
+            return True
+        except NotFoundError:
+            continue
+    warnings.warn(
+        f"the service does not know the batches of job {record.name!r} any more; submitting anew",
+        stacklevel=3,
+    )
+    return False
+
+
+def _job_from_record(
+    record: JobRecord,
+    client: BatchClient,
+    connection: Connection,
+    registry: Registry,
+    df: pd.DataFrame | None,
+    built: Any = None,
+    estimate: Any = None,
+) -> Job:
+    return Job(
+        client=client,
+        connection=connection,
+        registry=registry,
+        job_id=record.job_id,
+        name=record.name,
+        spec=record.spec,
+        df=df,
+        built=built,
+        estimate=estimate,
+        records=record.batches,
+    )
+
+
+def create_missing_batches(job: Job, chunk_data: list[bytes], fp: str, attempt: int) -> None:
+    """Upload and create every chunk that has no batch yet, recording each id immediately."""
+    records = {(r.attempt, r.chunk): r for r in job._records}
+    for chunk, data in enumerate(chunk_data):
+        record = records.get((attempt, chunk))
+        if record and record.batch_id:
+            continue
+        file_id = record.input_file_id if record else None
+        if not file_id:
+            uploaded = job._client.upload_file(data, filename=f"{job.name}-{attempt}-{chunk}.jsonl")
+            file_id = uploaded["id"]
+            job._registry.record_file(job.id, attempt, chunk, file_id)
+            job._add_record(BatchRecord(job.id, attempt, chunk, file_id, None, None))
+        tag = {"dw_job": job.id, "dw_attempt": str(attempt), "dw_chunk": str(chunk)}
+        metadata = {**job.spec.get("metadata", {}), **tag}
+        try:
+            batch = job._client.create_batch(
+                file_id, job.spec["endpoint"], job.spec["window"], metadata
+            )
+        except (TransportError, ServerError) as exc:
+            # The batch may exist although the answer was lost: find it by its metadata.
+            batch = _find_created(job, tag)
+            if batch is None:
+                raise JobError(
+                    f"creating the batch for chunk {chunk} failed ({exc}); nothing is lost: "
+                    "run the same cell again to resume"
+                ) from exc
+        job._registry.record_batch(job.id, attempt, chunk, batch["id"], batch["status"])
+        job._add_record(BatchRecord(job.id, attempt, chunk, file_id, batch["id"], batch["status"]))
+        job._batches[batch["id"]] = batch
+
+
+def _find_created(job: Job, tag: dict[str, str]) -> dict[str, Any] | None:
+    try:
+        for batch in job._client.iter_batches(max_pages=3):
+            metadata = batch.get("metadata") or {}
+            if all(metadata.get(k) == v for k, v in tag.items()):
+                return batch
+    except (TransportError, APIError):
+        return None
+    return None
+
+
+def attach(
+    key: str,
+    df: pd.DataFrame | None = None,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    registry: Registry | None = None,
+) -> Job:
+    """Restore a job after a kernel restart, by job name, job id or batch id.
+
+    >>> job = dw.attach("reviews-run", df)   # doctest: +SKIP
+    >>> job.join()                            # doctest: +SKIP
+
+    A batch id unknown to the local registry is attached straight from the service.
+    """
+    registry = registry or Registry()
+    connection = connect(api_key, base_url)
+    client = client_for(connection)
+    record = registry.find(key)
+    if record is not None:
+        return _job_from_record(record, client, connection, registry, df)
+    try:
+        batch = client.get_batch(key)
+    except NotFoundError:
+        raise JobError(
+            f"no job or batch called {key!r} in the local registry or on {connection.base_url}; "
+            "see dw.jobs() for what exists"
+        ) from None
+    spec = {
+        "endpoint": batch["endpoint"],
+        "model": "",
+        "window": batch["completion_window"],
+        "n_requests": batch["request_counts"]["total"],
+        "schema": None,
+        "chunks": [],
+        "metadata": batch.get("metadata") or {},
+    }
+    job_id = registry.new_job(f"attached:{key}", connection.service_key, key, spec)
+    registry.record_batch(job_id, 0, 0, key, batch["status"])
+    return _job_from_record(registry.find(job_id), client, connection, registry, df)
+
+
+def jobs(
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    server: bool = True,
+    registry: Registry | None = None,
+) -> pd.DataFrame:
+    """Every batch of the local registry and (``server=True``) of the service, newest first."""
+    registry = registry or Registry()
+    connection = connect(api_key, base_url)
+    rows: dict[str, dict[str, Any]] = {}
+    for record in registry.all_jobs():
+        if record.service != connection.service_key:
+            continue
+        for b in record.batches:
+            if b.batch_id:
+                rows[b.batch_id] = {
+                    "batch_id": b.batch_id,
+                    "job": record.name,
+                    "job_id": record.job_id,
+                    "status": b.status,
+                    "created_at": record.created_at,
+                }
+    if server:
+        try:
+            for batch in client_for(connection).iter_batches(max_pages=2):
+                row = rows.setdefault(
+                    batch["id"], {"batch_id": batch["id"], "job": None, "job_id": None}
+                )
+                counts = batch["request_counts"]
+                row.update(
+                    status=batch["status"],
+                    created_at=batch["created_at"],
+                    total=counts["total"],
+                    completed=counts["completed"],
+                    failed=counts["failed"],
+                    endpoint=batch["endpoint"],
+                )
+        except (TransportError, APIError) as exc:
+            warnings.warn(f"could not list the service's batches: {exc}", stacklevel=2)
+    frame = pd.DataFrame(list(rows.values()))
+    if not frame.empty:
+        frame = frame.sort_values("created_at", ascending=False, ignore_index=True)
+    return frame

@@ -1,0 +1,45 @@
+"""Shared fixtures: an isolated registry per test and local servers over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from dw_notebook.server import start_server
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Each test gets its own registry and local-server dir, and no key from the environment."""
+    home = tmp_path / "dw-home"
+    monkeypatch.setenv("DW_NOTEBOOK_HOME", str(home))
+    monkeypatch.setenv("DW_CONFIG_DIR", str(tmp_path / "no-dw-config"))
+    monkeypatch.delenv("DOUBLEWORD_API_KEY", raising=False)
+    monkeypatch.delenv("DOUBLEWORD_BASE_URL", raising=False)
+    return home
+
+
+@pytest.fixture(params=["doubleword", "openai"])
+def dialect(request):
+    return request.param
+
+
+@pytest.fixture
+def server(dialect, tmp_path):
+    """A local server in the given dialect, shuffling output order, fast enough for tests."""
+    srv = start_server(
+        dialect=dialect,
+        backend="mock",
+        rate=2000.0,
+        shuffle=True,
+        validation_delay=0.05,
+        finalize_delay=0.05,
+        data_dir=tmp_path / "server-data",
+    )
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def conn(server):
+    """Keyword arguments that point the public API at ``server``."""
+    return {"api_key": server.token, "base_url": server.base_url}
