@@ -1,0 +1,151 @@
+"""Start and stop the local server: uvicorn on a background thread, runner beside it."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from dw_notebook import wire
+from dw_notebook.server.app import Ctx, create_app
+from dw_notebook.server.backends import make_backend
+from dw_notebook.server.clock import Clock
+from dw_notebook.server.dialects import get_dialect
+from dw_notebook.server.faults import Faults
+from dw_notebook.server.files import FileStore
+from dw_notebook.server.runner import Runner
+from dw_notebook.server.store import Store
+
+
+class LocalServer:
+    """A running local Batch API server.
+
+    >>> with start_server(dialect="openai", rate=None) as srv:   # doctest: +SKIP
+    ...     client = openai.OpenAI(base_url=srv.base_url, api_key=srv.token)
+    """
+
+    def __init__(
+        self,
+        dialect: str = "doubleword",
+        backend: str = "mock",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        data_dir: str | Path | None = None,
+        rate: float | None = 50.0,
+        shuffle: bool = False,
+        validation_delay: float = 0.3,
+        finalize_delay: float = 0.3,
+        backend_options: dict | None = None,
+        admin_token: str | None = None,
+        max_file_bytes: int = wire.MAX_FILE_BYTES,
+        max_attempts: int = 3,
+        retry_backoff: float = 1.0,
+    ) -> None:
+        self.dialect = get_dialect(dialect).name
+        self.backend_name = backend
+        self.token = token or secrets.token_urlsafe(24)
+        self.admin_token = admin_token or secrets.token_urlsafe(24)
+        self._temp = data_dir is None
+        self.data_dir = Path(tempfile.mkdtemp(prefix="dw-local-")) if self._temp else Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._store = Store(self.data_dir / "state.sqlite3")
+        # a restarted server keeps the time its clock had been moved to
+        self.clock = Clock(float(self._store.get_meta("clock_offset") or 0))
+        self.clock.on_advance(
+            lambda: self._store.set_meta("clock_offset", repr(self.clock.offset))
+        )
+        self.faults = Faults()
+        self._backend = make_backend(backend, backend_options)
+        files = FileStore(self.data_dir)
+        d = get_dialect(dialect)
+        self.runner = Runner(
+            self._store,
+            files,
+            self._backend,
+            self.clock,
+            d,
+            rate=rate,
+            shuffle=shuffle,
+            validation_delay=validation_delay,
+            finalize_delay=finalize_delay,
+            max_attempts=max_attempts,
+            retry_backoff=retry_backoff,
+        )
+        self.clock.on_advance(self.runner.wake)
+        ctx = Ctx(self._store, files, self.runner, d, self.clock, self.faults, max_file_bytes)
+        app = create_app(ctx, self.token, self.admin_token)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on such sockets (else +40 ms)
+        self._sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.host, self.port = host, self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2
+        )
+        self._uvicorn = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._serve, name="dw-local-server", daemon=True)
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def _serve(self) -> None:
+        self._uvicorn.run(sockets=[self._sock])
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{wire.API_PREFIX}"
+
+    def start(self) -> LocalServer:
+        """Start the runner and the HTTP server; returns once requests are accepted."""
+        self.runner.start()
+        self._thread.start()
+        for _ in range(1000):
+            if self._uvicorn.started or not self._thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        if not self._uvicorn.started:
+            self.stop()
+            raise RuntimeError("the local server did not start")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and the runner; removes a temporary data dir. Safe to call twice."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._uvicorn.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._sock.close()
+        self.runner.stop()
+        self._backend.close()
+        self._store.close()
+        if self._temp:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped else "running"
+        return (
+            f"LocalServer({self.base_url!r}, dialect={self.dialect!r}, "
+            f"backend={self.backend_name!r}, {state})"
+        )
+
+
+def start_server(**options: Any) -> LocalServer:
+    """Start a local Batch API server on a background thread (see LocalServer for options)."""
+    return LocalServer(**options).start()

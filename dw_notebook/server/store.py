@@ -1,0 +1,279 @@
+"""SQLite state of files, batches and requests; the only module that speaks SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    filename TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    status TEXT NOT NULL DEFAULT 'processed',
+    batch_id TEXT
+);
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    endpoint TEXT NOT NULL,
+    input_file_id TEXT NOT NULL,
+    completion_window TEXT NOT NULL,
+    status TEXT NOT NULL,
+    out_id TEXT NOT NULL,
+    err_id TEXT NOT NULL,
+    output_file_id TEXT,
+    error_file_id TEXT,
+    created_at REAL NOT NULL,
+    in_progress_at REAL,
+    expires_at REAL,
+    finalizing_at REAL,
+    completed_at REAL,
+    failed_at REAL,
+    expired_at REAL,
+    cancelling_at REAL,
+    cancelled_at REAL,
+    total INTEGER NOT NULL DEFAULT 0,
+    completed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    retrying INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    out_bytes INTEGER NOT NULL DEFAULT 0,
+    err_bytes INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT,
+    errors TEXT,
+    model TEXT
+);
+CREATE TABLE IF NOT EXISTS requests (
+    batch_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    pos INTEGER NOT NULL,
+    custom_id TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    retry_at REAL,
+    PRIMARY KEY (batch_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS requests_todo ON requests (batch_id, state, pos);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+TERMINAL = ("completed", "failed", "expired", "cancelled")
+
+Row = dict[str, Any]
+
+
+class Store:
+    """Thread-safe access to one SQLite database (one connection behind a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def _one(self, sql: str, args: Sequence = ()) -> Row | None:
+        with self._lock:
+            row = self._db.execute(sql, args).fetchone()
+        return dict(row) if row else None
+
+    def _all(self, sql: str, args: Sequence = ()) -> list[Row]:
+        with self._lock:
+            return [dict(r) for r in self._db.execute(sql, args).fetchall()]
+
+    def _insert(self, table: str, row: Row) -> None:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._lock:
+            self._db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
+
+    # files
+    def insert_file(self, row: Row) -> None:
+        self._insert("files", row)
+
+    def get_file(self, file_id: str) -> Row | None:
+        return self._one("SELECT * FROM files WHERE id = ?", (file_id,))
+
+    def delete_file(self, file_id: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+        return cur.rowcount > 0
+
+    def set_file_bytes(self, file_id: str, size: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE files SET bytes = ? WHERE id = ?", (size, file_id))
+
+    def list_files(
+        self, after: str | None, limit: int, purpose: str | None, ascending: bool
+    ) -> tuple[list[Row], bool]:
+        """One page of files; returns (rows, has_more)."""
+        where, args = ["1 = 1"], []
+        if purpose:
+            where.append("purpose = ?")
+            args.append(purpose)
+        if after:
+            ref = self._one("SELECT seq FROM files WHERE id = ?", (after,))
+            if ref:
+                where.append("seq > ?" if ascending else "seq < ?")
+                args.append(ref["seq"])
+        order = "ASC" if ascending else "DESC"
+        rows = self._all(
+            f"SELECT * FROM files WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?",
+            (*args, limit + 1),
+        )
+        return rows[:limit], len(rows) > limit
+
+    # batches
+    def insert_batch(self, row: Row) -> None:
+        self._insert("batches", row)
+
+    def get_batch(self, batch_id: str) -> Row | None:
+        return self._one("SELECT * FROM batches WHERE id = ?", (batch_id,))
+
+    def batch_by_file(self, file_id: str) -> Row | None:
+        return self._one("SELECT * FROM batches WHERE out_id = ? OR err_id = ?", (file_id, file_id))
+
+    def list_batches(self, after: str | None, limit: int) -> tuple[list[Row], bool]:
+        """Newest first; returns (rows, has_more)."""
+        args: list = []
+        where = ""
+        if after:
+            ref = self._one("SELECT seq FROM batches WHERE id = ?", (after,))
+            if ref:
+                where = "WHERE seq < ?"
+                args.append(ref["seq"])
+        rows = self._all(
+            f"SELECT * FROM batches {where} ORDER BY seq DESC LIMIT ?", (*args, limit + 1)
+        )
+        return rows[:limit], len(rows) > limit
+
+    def active_batches(self) -> list[Row]:
+        marks = ", ".join("?" for _ in TERMINAL)
+        return self._all(
+            f"SELECT * FROM batches WHERE status NOT IN ({marks}) ORDER BY seq", TERMINAL
+        )
+
+    def update_batch(self, batch_id: str, expect: str | None = None, **fields: Any) -> bool:
+        """Set ``fields``; when ``expect`` is given only if the status still equals it."""
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        sql = f"UPDATE batches SET {sets} WHERE id = ?"
+        args = [*fields.values(), batch_id]
+        if expect is not None:
+            sql += " AND status = ?"
+            args.append(expect)
+        with self._lock:
+            return self._db.execute(sql, args).rowcount > 0
+
+    # requests
+    def start_batch(self, batch_id: str, requests: Iterable[tuple], fields: Row) -> bool:
+        """Insert the requests and move the batch out of validating, in one transaction.
+
+        ``requests`` rows are (idx, pos, custom_id, offset, length). Returns False (and changes
+        nothing) when the batch left ``validating`` meanwhile (a cancel).
+        """
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                ok = self._db.execute(
+                    f"UPDATE batches SET {sets} WHERE id = ? AND status = 'validating'",
+                    [*fields.values(), batch_id],
+                ).rowcount
+                if ok:
+                    self._db.executemany(
+                        "INSERT INTO requests (batch_id, idx, pos, custom_id, offset, length) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        ((batch_id, *r) for r in requests),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return bool(ok)
+
+    def next_requests(self, batch_id: str, now: float, limit: int) -> list[Row]:
+        """Requests due to run: pending ones, then retries whose time has come."""
+        rows = self._all(
+            "SELECT idx, custom_id, offset, length, attempts, state FROM requests "
+            "WHERE batch_id = ? AND state = 'pending' ORDER BY pos LIMIT ?",
+            (batch_id, limit),
+        )
+        if len(rows) < limit:
+            rows += self._all(
+                "SELECT idx, custom_id, offset, length, attempts, state FROM requests "
+                "WHERE batch_id = ? AND state = 'retry' AND retry_at <= ? ORDER BY pos LIMIT ?",
+                (batch_id, now, limit - len(rows)),
+            )
+        return rows
+
+    def unfinished_requests(self, batch_id: str) -> list[Row]:
+        return self._all(
+            "SELECT idx, custom_id, state FROM requests WHERE batch_id = ? "
+            "AND state IN ('pending', 'retry') ORDER BY pos",
+            (batch_id,),
+        )
+
+    def next_retry_at(self, batch_id: str) -> float | None:
+        row = self._one(
+            "SELECT MIN(retry_at) AS t FROM requests WHERE batch_id = ? AND state = 'retry'",
+            (batch_id,),
+        )
+        return row["t"] if row else None
+
+    def failed_requests(self, batch_id: str) -> list[Row]:
+        return self._all(
+            "SELECT idx FROM requests WHERE batch_id = ? AND state = 'failed'", (batch_id,)
+        )
+
+    def record(self, batch_id: str, updates: Sequence[tuple], deltas: Row, fields: Row) -> None:
+        """Save request outcomes, add ``deltas`` to batch counters and set ``fields``, atomically.
+
+        ``updates`` rows are (state, attempts, retry_at, idx).
+        """
+        sets = [f"{k} = {k} + ?" for k in deltas] + [f"{k} = ?" for k in fields]
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "UPDATE requests SET state = ?, attempts = ?, retry_at = ? "
+                    "WHERE batch_id = ? AND idx = ?",
+                    ((st, att, at, batch_id, idx) for st, att, at, idx in updates),
+                )
+                if sets:
+                    self._db.execute(
+                        f"UPDATE batches SET {', '.join(sets)} WHERE id = ?",
+                        [*deltas.values(), *fields.values(), batch_id],
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise

@@ -1,0 +1,133 @@
+"""Streams a multipart upload straight to disk, enforcing the size limit while it arrives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+
+class UploadError(Exception):
+    """The upload cannot be accepted; ``status`` is 400 or 413."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Parts:
+    """Callbacks for python-multipart: the ``file`` part goes to disk, small fields to memory."""
+
+    def __init__(self, dest: Path, limit: int) -> None:
+        self.dest, self.limit = dest, limit
+        self.fields: dict[str, str] = {}
+        self.filename: str | None = None
+        self.size = 0
+        self._fh = None
+        self._name = ""
+        self._field, self._value = b"", b""
+        self._headers: dict[bytes, bytes] = {}
+        self._buf = bytearray()
+
+    def on_part_begin(self) -> None:
+        self._headers, self._name, self._buf = {}, "", bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[self._field.lower()] = self._value
+        self._field, self._value = b"", b""
+
+    def on_headers_finished(self) -> None:
+        _, opts = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = opts.get(b"name", b"").decode("latin-1")
+        if self._name == "file":
+            raw = opts.get(b"filename")
+            self.filename = raw.decode("utf-8", "replace") if raw is not None else "upload.jsonl"
+            self._fh = open(self.dest, "wb")  # noqa: SIM115 (closed in on_part_end / close)
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._name == "file" and self._fh is not None:
+            self.size += end - start
+            if self.size > self.limit:
+                raise UploadError(413, f"File is larger than the limit of {self.limit} bytes.")
+            self._fh.write(data[start:end])
+        elif len(self._buf) < 65536:
+            self._buf += data[start:end]
+
+    def on_part_end(self) -> None:
+        if self._name == "file":
+            self.close()
+        elif self._name:
+            self.fields[self._name] = self._buf.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+async def _drain(request: Request, limit: int) -> None:
+    """Read (and drop) the rest of a refused body so the client sees our answer, within reason."""
+    seen = 0
+    try:
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > 2 * limit + 1024 * 1024:
+                break
+    except Exception:
+        pass
+
+
+async def receive_upload(
+    request: Request, dest: Path, limit: int
+) -> tuple[str, dict[str, str], int]:
+    """Write the ``file`` part to ``dest``; returns (filename, other fields, bytes).
+
+    Raises UploadError (removing ``dest``) on a bad form or when the file passes ``limit``.
+    """
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
+        raise UploadError(413, f"File is larger than the limit of {limit} bytes.")
+    ctype, opts = parse_options_header(request.headers.get("content-type", ""))
+    boundary = opts.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        raise UploadError(400, "Expected a multipart/form-data body with a 'file' part.")
+    parts = _Parts(dest, limit)
+    callbacks = {
+        name: getattr(parts, name)
+        for name in (
+            "on_part_begin",
+            "on_header_field",
+            "on_header_value",
+            "on_header_end",
+            "on_headers_finished",
+            "on_part_data",
+            "on_part_end",
+        )
+    }
+    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except UploadError:
+        parts.close()
+        dest.unlink(missing_ok=True)
+        await _drain(request, limit)
+        raise
+    except Exception as exc:
+        parts.close()
+        dest.unlink(missing_ok=True)
+        raise UploadError(400, f"Malformed multipart body: {exc}") from exc
+    parts.close()
+    if parts.filename is None:
+        dest.unlink(missing_ok=True)
+        raise UploadError(400, "Missing the 'file' part.")
+    return parts.filename, parts.fields, parts.size
