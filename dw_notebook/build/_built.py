@@ -1,0 +1,183 @@
+"""The result of a build: JSONL bytes plus everything the join and the job need to know."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from dw_notebook.wire import MAX_FILE_BYTES, MAX_REQUESTS_PER_FILE
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One file's worth of request lines (``start`` is the first request's number)."""
+
+    parent: BuiltRequests = field(repr=False)
+    start: int
+    stop: int
+
+    @property
+    def n(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def data(self) -> bytes:
+        return self.parent._slice(self.start, self.stop)
+
+    @property
+    def nbytes(self) -> int:
+        offsets = self.parent.line_offsets
+        return int(offsets[self.stop] - offsets[self.start])
+
+    @property
+    def custom_ids(self) -> list[str]:
+        return self.parent.custom_ids[self.start : self.stop]
+
+
+class BuiltRequests:
+    """Request lines for one batch job (``data``), nothing sent yet.
+
+    >>> built = build_requests(df, model="m", prompt="Classify: {review}")
+    >>> built.n, built.endpoint
+    (3, '/v1/chat/completions')
+    >>> built.preview(1)[0]["body"]["messages"][0]["content"]
+    'Classify: great phone'
+    """
+
+    def __init__(
+        self,
+        *,
+        data: bytes,
+        line_offsets: np.ndarray,
+        endpoint: str,
+        model: str,
+        params: dict[str, Any],
+        custom_ids: list[str],
+        positions: np.ndarray,
+        row_ids: list[str | None],
+        schema: dict | None,
+        skipped: list[Any],
+        n_rows: int,
+    ) -> None:
+        self.data = data
+        self.line_offsets = line_offsets
+        self.endpoint = endpoint
+        self.model = model
+        self.params = params
+        self.custom_ids = custom_ids
+        self.positions = positions
+        self.row_ids = row_ids
+        self.schema = schema
+        self.skipped = skipped
+        self.n_rows = n_rows
+        self._fingerprint: str | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.custom_ids)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def fingerprint(self) -> str:
+        """sha256 hex of the endpoint and the request bytes (what the server would receive)."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256(self.endpoint.encode() + b"\n")
+            digest.update(self.data)
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    def _slice(self, start: int, stop: int) -> bytes:
+        if start == 0 and stop == self.n:
+            return self.data
+        return self.data[int(self.line_offsets[start]) : int(self.line_offsets[stop])]
+
+    def line(self, i: int) -> bytes:
+        """Request line ``i`` (without its newline)."""
+        return self.data[int(self.line_offsets[i]) : int(self.line_offsets[i + 1]) - 1]
+
+    def chunks(
+        self, max_requests: int = MAX_REQUESTS_PER_FILE, max_bytes: int = MAX_FILE_BYTES
+    ) -> list[Chunk]:
+        """Split into files of at most ``max_requests`` lines and ``max_bytes`` bytes each."""
+        if max_requests < 1 or max_bytes < 1:
+            raise ValueError("max_requests and max_bytes must be positive")
+        out: list[Chunk] = []
+        start, offsets = 0, self.line_offsets
+        while start < self.n:
+            # last line index whose end fits within max_bytes of this chunk's start
+            limit = offsets[start] + max_bytes
+            stop = int(np.searchsorted(offsets, limit, side="right")) - 1
+            stop = min(stop, start + max_requests, self.n)
+            if stop <= start:
+                size = int(offsets[start + 1] - offsets[start])
+                raise ValueError(
+                    f"request {start} is {size:,} bytes, more than max_bytes={max_bytes:,}"
+                )
+            out.append(Chunk(self, start, stop))
+            start = stop
+        return out
+
+    def preview(self, n: int = 3) -> list[dict]:
+        """The first ``n`` requests as dicts, exactly as they will be sent."""
+        return [orjson.loads(self.line(i)) for i in range(min(n, self.n))]
+
+    def _summary(self) -> str:
+        size = _human_bytes(self.nbytes)
+        text = f"{self.n:,} requests to {self.endpoint} · model {self.model} · {size}"
+        if self.skipped:
+            text += f" · {len(self.skipped):,} rows skipped"
+        files = len(self.chunks()) if self.n else 0
+        if files > 1:
+            text += f" · {files} files"
+        return text
+
+    def __repr__(self) -> str:
+        lines = [f"BuiltRequests({self._summary()})"]
+        for req in self.preview(2):
+            lines.append(f"  {req['custom_id']}: {_prompt_text(req['body'])[:100]!r}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            "<tr><td><code>{}</code></td><td style='text-align:left;white-space:pre-wrap'>{}"
+            "</td></tr>".format(
+                html.escape(req["custom_id"]), html.escape(_prompt_text(req["body"])[:500])
+            )
+            for req in self.preview(3)
+        )
+        return (
+            f"<div><b>BuiltRequests</b>: {html.escape(self._summary())}"
+            f"<table><tr><th>custom_id</th><th>prompt</th></tr>{rows}</table></div>"
+        )
+
+
+def _prompt_text(body: dict) -> str:
+    if "messages" in body:
+        parts = []
+        for msg in body["messages"]:
+            content = msg.get("content")
+            if not isinstance(content, str):
+                content = orjson.dumps(content).decode()
+            parts.append(f"[{msg.get('role')}] {content}")
+        return "\n".join(parts)
+    value = body.get("input", body.get("prompt", ""))
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
