@@ -1,0 +1,184 @@
+"""The live progress widget of a job: one synced trait, ``snapshot``, and two commands.
+
+The job's poller thread calls :meth:`ProgressWidget.update` with each
+:class:`~dw_notebook.snapshot.JobSnapshot`; the widget sends at most a few messages per second
+(the newest snapshot wins, a trailing send makes sure it arrives) and always sends the final one.
+Button clicks arrive as ``{"type": "cancel"}`` / ``{"type": "refresh"}`` messages and are handed
+to the callbacks registered with :meth:`ProgressWidget.on_command`.
+
+When the job ends, every place the widget was displayed is replaced by static HTML and a text
+summary (a display-id update), so a saved notebook shows the outcome without a kernel.
+
+>>> w = ProgressWidget()                                 # doctest: +SKIP
+>>> w.on_command(lambda command: print(command))         # doctest: +SKIP
+>>> w.update(job.snapshot())                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..snapshot import JobSnapshot
+from . import _assets
+from .text import format_progress, format_summary, snapshot_html
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("cancel", "refresh")
+Scheduler = Callable[[float, Callable[[], None]], Any]
+
+
+def _timer(delay: float, fn: Callable[[], None]) -> threading.Timer:
+    timer = threading.Timer(delay, fn)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+class ProgressWidget(anywidget.AnyWidget):
+    """Live progress of one job, fed with snapshots; reports cancel/refresh clicks."""
+
+    _esm = _assets.esm("progress")
+    _css = _assets.css("progress")
+
+    snapshot = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        snapshot: JobSnapshot | None = None,
+        *,
+        min_interval: float = 0.25,
+        static_at_end: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        schedule: Scheduler = _timer,
+        **kwargs: Any,
+    ) -> None:
+        """``min_interval`` seconds between sends (0.25 = 4 messages/s); ``clock`` and
+        ``schedule(delay, fn)`` are injectable so tests move time instead of sleeping."""
+        super().__init__(**kwargs)
+        self._min_interval = min_interval
+        self._static_at_end = static_at_end
+        self._clock = clock
+        self._schedule = schedule
+        self._lock = threading.RLock()
+        self._latest: JobSnapshot | None = None
+        self._pending: JobSnapshot | None = None
+        self._flush_scheduled = False
+        self._last_sent = -float("inf")
+        self._handlers: list[Callable[[str], None]] = []
+        self._display_ids: list[str] = []
+        self._finished = False
+        self.sent_count = 0  # snapshots actually sent to the front end (for tests and benches)
+        self.on_msg(self._on_frontend_msg)
+        if snapshot is not None:
+            self.update(snapshot)
+
+    # -- kernel -> page ------------------------------------------------------------------------
+
+    def update(self, snap: JobSnapshot) -> bool:
+        """Show ``snap``; thread-safe. Returns whether it was sent now (else it is queued).
+
+        Sends at once when ``min_interval`` has passed since the last send or when the job is
+        done; otherwise keeps the newest snapshot and sends it when the interval is over.
+        """
+        with self._lock:
+            self._latest = snap
+            now = self._clock()
+            wait = self._last_sent + self._min_interval - now
+            if snap.done or wait <= 0:
+                self._pending = None
+                self._send_snapshot(snap, now)
+                return True
+            self._pending = snap
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._schedule(wait, self.flush)
+            return False
+
+    def flush(self) -> None:
+        """Send the queued snapshot, if any (called by the trailing timer)."""
+        with self._lock:
+            self._flush_scheduled = False
+            snap, self._pending = self._pending, None
+            if snap is not None:
+                self._send_snapshot(snap, self._clock())
+
+    def _send_snapshot(self, snap: JobSnapshot, now: float) -> None:
+        self._last_sent = now
+        with self.hold_sync():
+            self.snapshot = snap.to_dict()
+        self.sent_count += 1
+        if snap.done and not self._finished:
+            self._finished = True
+            self._leave_static(snap)
+
+    @property
+    def latest(self) -> JobSnapshot | None:
+        """The newest snapshot given to :meth:`update` (sent or still queued)."""
+        return self._latest
+
+    # -- page -> kernel ------------------------------------------------------------------------
+
+    def on_command(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback("cancel")`` or ``callback("refresh")`` when a button is used.
+
+        Messages are handled on the kernel's main thread when it is idle. A callback that
+        raises does not break the widget: the error is logged and shown in the widget.
+        """
+        self._handlers.append(callback)
+
+    def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        command = content.get("type") if isinstance(content, dict) else None
+        if command not in COMMANDS:
+            log.debug("ignored widget message %r", content)
+            return
+        for handler in list(self._handlers):
+            try:
+                handler(command)
+            except Exception as exc:  # a failing command must not kill the comm handler
+                log.exception("%s command failed", command)
+                self.send({"type": "error", "text": f"{command} failed: {exc}"})
+
+    # -- display -------------------------------------------------------------------------------
+
+    def _ipython_display_(self) -> None:
+        """Display the widget under a display id so the end state can replace it."""
+        from IPython.display import display
+
+        data, metadata = self._repr_mimebundle_()
+        display_id = uuid.uuid4().hex
+        with self._lock:
+            if self._finished and self._static_at_end and self._latest is not None:
+                data, metadata = self._static_bundle(self._latest), {}
+            else:
+                self._display_ids.append(display_id)
+        display(data, metadata=metadata, raw=True, display_id=display_id)
+
+    def _static_bundle(self, snap: JobSnapshot) -> dict[str, str]:
+        return {"text/html": snapshot_html(snap), "text/plain": format_summary(snap)}
+
+    def _leave_static(self, snap: JobSnapshot) -> None:
+        if not self._static_at_end or not self._display_ids:
+            return
+        try:
+            from IPython.display import update_display
+        except ImportError:  # pragma: no cover - IPython ships with ipywidgets
+            return
+        bundle = self._static_bundle(snap)
+        for display_id in self._display_ids:
+            update_display(bundle, raw=True, display_id=display_id)
+
+    def __repr__(self) -> str:
+        snap = self._latest
+        if snap is None:
+            return "<dw progress: waiting for the first update>"
+        name = f" {snap.name!r}" if snap.name else ""
+        return f"<dw progress{name}: {format_progress(snap)}>"

@@ -1,0 +1,242 @@
+"""Text renderings of a job snapshot: one progress line, an end summary, and static HTML.
+
+Pure functions of a :class:`~dw_notebook.snapshot.JobSnapshot` (tqdm's ``format_meter`` idea),
+shared by the terminal fallback, reprs and the HTML left in a notebook at the end. Wording and
+number formats match the widget (``js/lib/format.js``).
+
+>>> from dw_notebook.snapshot import JobSnapshot
+>>> format_progress(JobSnapshot("reviews", "in_progress", total=300, completed=37, failed=2))
+'in progress |██▋                 |  13% 37 / 300 done, 2 failed'
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from ..snapshot import JobSnapshot
+
+PHASE_LABELS = {
+    "submitting": "submitting",
+    "validating": "validating",
+    "in_progress": "in progress",
+    "finalizing": "finalizing",
+    "completed": "completed",
+    "failed": "failed",
+    "expired": "expired",
+    "cancelling": "cancelling",
+    "cancelled": "cancelled",
+}
+TERMINAL_PHASES = frozenset({"completed", "failed", "expired", "cancelled"})
+BAR_WIDTH = 20
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def phase_label(phase: str) -> str:
+    """Human label of a phase: 'in_progress' -> 'in progress'."""
+    if not phase:
+        return "waiting"
+    return PHASE_LABELS.get(phase, phase.replace("_", " "))
+
+
+def format_count(n: int | float | None) -> str:
+    """'1,234'; missing counts read as 0."""
+    if n is None or not math.isfinite(n):
+        return "0"
+    return f"{round(n):,}"
+
+
+def format_duration(seconds: float | None) -> str:
+    """'45s', '3m 07s', '2h 05m', '3d 04h'; '' when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m {s:02d}s"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h {m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d {h:02d}h"
+
+
+def format_cost(value: float | None) -> str:
+    """'$0.0042', '$1.25', '$1,234'; '' when unknown."""
+    if value is None or not math.isfinite(value):
+        return ""
+    if value == 0:
+        return "$0.00"
+    if abs(value) < 0.01:
+        return f"${value:.4f}"
+    if abs(value) < 1000:
+        return f"${value:.2f}"
+    return f"${round(value):,}"
+
+
+def format_rate(rate: float | None) -> str:
+    """'12.3 req/s'; '' when unknown."""
+    if rate is None or not math.isfinite(rate):
+        return ""
+    if rate >= 100:
+        return f"{round(rate)} req/s"
+    if rate >= 1:
+        return f"{rate:.1f} req/s"
+    return f"{rate:.2f} req/s"
+
+
+def format_counts(completed: int, failed: int, total: int) -> str:
+    """'37 / 300 done, 2 failed': completed first, failed only when there are some."""
+    done = (
+        f"{format_count(completed)} / {format_count(total)} done"
+        if total > 0
+        else f"{format_count(completed)} done"
+    )
+    return f"{done}, {format_count(failed)} failed" if failed > 0 else done
+
+
+def _fraction(snap: JobSnapshot) -> float | None:
+    if snap.total <= 0:
+        return None
+    return min(1.0, max(0.0, (max(0, snap.completed) + max(0, snap.failed)) / snap.total))
+
+
+def format_bar(fraction: float | None, width: int = BAR_WIDTH) -> str:
+    """A text bar with eighth-block resolution: '|██▋      |'."""
+    if fraction is None:
+        return "|" + "·" * width + "|"
+    eighths = round(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    body = "█" * full + (_EIGHTHS[part] if part and full < width else "")
+    return "|" + body.ljust(width) + "|"
+
+
+def _stats(snap: JobSnapshot) -> list[str]:
+    parts = []
+    if not snap.done:
+        if rate := format_rate(snap.throughput):
+            parts.append(rate)
+    if elapsed := format_duration(snap.elapsed_s):
+        parts.append(f"elapsed {elapsed}")
+    if not snap.done:
+        if eta := format_duration(snap.eta_s):
+            parts.append(f"ETA {eta}")
+        if left := format_duration(snap.window_left_s):
+            parts.append(f"{left} left in window")
+    return parts
+
+
+def _costs(snap: JobSnapshot) -> str:
+    parts = []
+    if est := format_cost(snap.estimated_cost):
+        parts.append(f"estimated {est}")
+    if actual := format_cost(snap.actual_cost):
+        parts.append(f"actual {actual}")
+    return f"cost: {', '.join(parts)}" if parts else ""
+
+
+def reconnect_note(snap: JobSnapshot) -> str:
+    """'reconnecting, last update 40 s ago' while polls fail; '' otherwise."""
+    if not snap.poll_error or snap.done:
+        return ""
+    age = snap.last_update_age_s
+    age_text = f"{round(age)} s ago" if age is not None and math.isfinite(age) else "unknown"
+    return f"reconnecting, last update {age_text}"
+
+
+def format_progress(snap: JobSnapshot) -> str:
+    """One line: phase, bar, percent, counts, then throughput, times, cost, reconnect note."""
+    fraction = _fraction(snap)
+    pct = f"{math.floor(fraction * 100):3d}%" if fraction is not None else "   ?"
+    line = f"{phase_label(snap.phase)} {format_bar(fraction)} {pct} "
+    line += format_counts(snap.completed, snap.failed, snap.total)
+    extras = _stats(snap)
+    if cost := _costs(snap):
+        extras.append(cost)
+    if note := reconnect_note(snap):
+        extras.append(note)
+    return " · ".join([line, *extras])
+
+
+def format_summary(snap: JobSnapshot) -> str:
+    """The end line: '<name> completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s'."""
+    text = f"{phase_label(snap.phase)}: {format_counts(snap.completed, snap.failed, snap.total)}"
+    not_run = snap.total - snap.completed - snap.failed
+    if snap.total > 0 and not_run > 0:
+        text += f", {format_count(not_run)} not run"
+    if elapsed := format_duration(snap.elapsed_s):
+        text += f" in {elapsed}"
+    if cost := _costs(snap):
+        text += f" ({cost})"
+    if snap.name:
+        text = f"{snap.name} {text}"
+    hint = snap.extra.get("hint") if isinstance(snap.extra, dict) else None
+    if isinstance(hint, str) and hint:
+        text += f". {hint}"
+    if snap.message:
+        text += f" [{snap.message}]"
+    return text
+
+
+_PHASE_COLOURS = {
+    "completed": "var(--jp-success-color1, #388e3c)",
+    "failed": "var(--jp-error-color1, #d32f2f)",
+    "expired": "var(--jp-warn-color1, #f57c00)",
+    "cancelled": "var(--jp-layout-color4, #757575)",
+    "cancelling": "var(--jp-layout-color4, #757575)",
+    "in_progress": "var(--jp-brand-color1, #1976d2)",
+}
+_DEFAULT_COLOUR = "var(--jp-info-color1, #0288d1)"
+
+
+def snapshot_html(snap: JobSnapshot) -> str:
+    """Self-contained, escaped HTML of a snapshot, left in the notebook when a job ends.
+
+    It carries no script and no class names that need the widget CSS, so a saved or exported
+    notebook shows the outcome without a kernel (nbviewer, GitHub, JupyterLab without state).
+    """
+    colour = _PHASE_COLOURS.get(snap.phase, _DEFAULT_COLOUR)
+    fraction_done = min(1.0, max(0.0, snap.completed / snap.total)) if snap.total > 0 else 0.0
+    fraction_failed = (
+        min(1.0 - fraction_done, max(0.0, snap.failed / snap.total)) if snap.total > 0 else 0.0
+    )
+    muted = "color:var(--jp-ui-font-color2, #616161)"
+    name = f"<strong>{escape(snap.name)}</strong> " if snap.name else ""
+    model = f' <span style="{muted}">{escape(snap.model)}</span>' if snap.model else ""
+    lines = [
+        f'<div data-testid="dw-progress-static" style="font-family:var(--jp-ui-font-family, '
+        f"sans-serif);border-left:4px solid {colour};padding:4px 10px;max-width:56rem;"
+        f'color:var(--jp-ui-font-color1, #1f1f1f)">',
+        f'<div>{name}<span data-testid="dw-phase" style="color:{colour};font-weight:600">'
+        f"{escape(phase_label(snap.phase))}</span>{model}</div>",
+        '<div style="display:flex;height:8px;margin:4px 0;border-radius:4px;overflow:hidden;'
+        'background:var(--jp-layout-color2, #eeeeee)">'
+        f'<div style="width:{fraction_done * 100:.2f}%;background:{colour}"></div>'
+        f'<div style="width:{fraction_failed * 100:.2f}%;'
+        'background:var(--jp-error-color1, #d32f2f)"></div></div>',
+        f'<div data-testid="dw-counts" style="font-weight:600">'
+        f"{escape(format_counts(snap.completed, snap.failed, snap.total))}</div>",
+    ]
+    details = [*_stats(snap)]
+    if cost := _costs(snap):
+        details.append(cost)
+    if details:
+        lines.append(f'<div style="{muted}">{escape(" · ".join(details))}</div>')
+    if len(snap.batches) > 1:
+        rows = "".join(
+            f"<tr><td><code>{escape(b.id)}</code></td><td>{escape(phase_label(b.status))}</td>"
+            f"<td>{escape(format_counts(b.completed, b.failed, b.total))}</td></tr>"
+            for b in snap.batches
+        )
+        lines.append(f'<table style="font-size:smaller">{rows}</table>')
+    if note := reconnect_note(snap):
+        lines.append(f'<div style="color:var(--jp-warn-color1, #f57c00)">{escape(note)}</div>')
+    hint = snap.extra.get("hint") if isinstance(snap.extra, dict) else None
+    if isinstance(hint, str) and hint:
+        lines.append(f"<div><code>{escape(hint)}</code></div>")
+    if snap.message:
+        lines.append(f'<div style="{muted};font-style:italic">{escape(snap.message)}</div>')
+    lines.append("</div>")
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+// Pure formatting helpers shared by the widgets (kept in step with dw_notebook/widgets/text.py).
+
+/** "1,234" for counts; "0" for missing values. */
+export function formatCount(n) {
+  const v = Number.isFinite(n) ? Math.round(n) : 0;
+  return v.toLocaleString("en-US");
+}
+
+/** Seconds as "45s", "3m 07s", "2h 05m", "3d 04h"; "" when unknown. */
+export function formatDuration(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "";
+  let s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  s %= 60;
+  if (m < 60) return `${m}m ${String(s).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d ${String(h % 24).padStart(2, "0")}h`;
+}
+
+/** Dollars with enough digits to show small costs: "$0.0042", "$1.25", "$1,234". */
+export function formatCost(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "";
+  if (value === 0) return "$0.00";
+  if (Math.abs(value) < 0.01) return `$${value.toFixed(4)}`;
+  if (Math.abs(value) < 1000) return `$${value.toFixed(2)}`;
+  return `$${Math.round(value).toLocaleString("en-US")}`;
+}
+
+/** Requests per second: "12.3 req/s", "0.25 req/s", "" when unknown. */
+export function formatRate(rate) {
+  if (rate === null || rate === undefined || !Number.isFinite(rate)) return "";
+  if (rate >= 100) return `${Math.round(rate)} req/s`;
+  if (rate >= 1) return `${rate.toFixed(1)} req/s`;
+  return `${rate.toFixed(2)} req/s`;
+}
+
+/** "37 / 300 done, 2 failed": completed first, failed only when there are some. */
+export function formatCounts({ completed = 0, failed = 0, total = 0 } = {}) {
+  const done = total > 0 ? `${formatCount(completed)} / ${formatCount(total)} done` : `${formatCount(completed)} done`;
+  return failed > 0 ? `${done}, ${formatCount(failed)} failed` : done;
+}
+
+const PHASE_LABELS = {
+  submitting: "submitting",
+  validating: "validating",
+  in_progress: "in progress",
+  finalizing: "finalizing",
+  completed: "completed",
+  failed: "failed",
+  expired: "expired",
+  cancelling: "cancelling",
+  cancelled: "cancelled",
+};
+
+/** Human label of a phase; unknown phases are shown as sent, underscores as spaces. */
+export function phaseLabel(phase) {
+  if (!phase) return "waiting";
+  return PHASE_LABELS[phase] ?? String(phase).replaceAll("_", " ");
+}
+
+/** CSS-safe phase class suffix (unknown phases share one neutral style). */
+export function phaseClass(phase) {
+  return Object.hasOwn(PHASE_LABELS, phase) ? phase : "unknown";
+}
+
+export const TERMINAL_PHASES = new Set(["completed", "failed", "expired", "cancelled"]);
+
+/** Percent widths of the done and failed segments of a stacked bar, clamped to 0..100. */
+export function barWidths({ completed = 0, failed = 0, total = 0 } = {}) {
+  if (!(total > 0)) return { done: 0, failed: 0 };
+  const clamp = (v) => Math.min(100, Math.max(0, v));
+  const done = clamp((100 * Math.max(0, completed)) / total);
+  const fail = clamp((100 * Math.max(0, failed)) / total);
+  return { done, failed: Math.min(fail, 100 - done) };
+}

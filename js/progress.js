@@ -1,0 +1,268 @@
+// Live progress of one dw-notebook job. Reads one synced trait, `snapshot`
+// (JobSnapshot.to_dict()), and sends {type: "cancel"} / {type: "refresh"} messages.
+import "./common.css";
+import "./progress.css";
+import { h, setText } from "./lib/dom.js";
+import {
+  TERMINAL_PHASES,
+  barWidths,
+  formatCost,
+  formatCount,
+  formatCounts,
+  formatDuration,
+  formatRate,
+  phaseClass,
+  phaseLabel,
+} from "./lib/format.js";
+
+/** Seconds between repaints of the "last update N s ago" note while reconnecting. */
+const TICK_MS = 1000;
+
+function statsText(snap) {
+  const parts = [];
+  const rate = formatRate(snap.throughput);
+  if (rate && !snap.done) parts.push(rate);
+  const elapsed = formatDuration(snap.elapsed_s);
+  if (elapsed) parts.push(`elapsed ${elapsed}`);
+  const eta = formatDuration(snap.eta_s);
+  if (eta && !snap.done) parts.push(`ETA ${eta}`);
+  const left = formatDuration(snap.window_left_s);
+  if (left && !snap.done) parts.push(`${left} left in window`);
+  return parts.join(" · ");
+}
+
+function costText(snap) {
+  const parts = [];
+  const est = formatCost(snap.estimated_cost);
+  if (est) parts.push(`estimated ${est}`);
+  const actual = formatCost(snap.actual_cost);
+  if (actual) parts.push(`actual ${actual}`);
+  return parts.length ? `cost: ${parts.join(", ")}` : "";
+}
+
+function summaryText(snap) {
+  const label = phaseLabel(snap.phase);
+  const elapsed = formatDuration(snap.elapsed_s);
+  const unfinished = Math.max(0, (snap.total ?? 0) - (snap.completed ?? 0) - (snap.failed ?? 0));
+  let text = `${label}: ${formatCounts(snap)}`;
+  if (unfinished > 0 && snap.total > 0) text += `, ${formatCount(unfinished)} not run`;
+  if (elapsed) text += ` in ${elapsed}`;
+  return text;
+}
+
+function batchRow(batch) {
+  const widths = barWidths(batch);
+  return h(
+    "div",
+    { class: `dw-batch dw-phase-${phaseClass(batch.status)}`, "data-testid": "dw-batch" },
+    h("span", { class: "dw-batch-id", title: batch.id ?? "" }, batch.id ?? ""),
+    h("span", { class: "dw-batch-status" }, phaseLabel(batch.status)),
+    h(
+      "span",
+      { class: "dw-bar dw-bar-small" },
+      h("span", { class: "dw-bar-done", style: `width:${widths.done}%` }),
+      h("span", { class: "dw-bar-failed", style: `width:${widths.failed}%` }),
+    ),
+    h("span", { class: "dw-batch-counts" }, formatCounts(batch)),
+  );
+}
+
+function render({ model, el }) {
+  let confirming = false;
+  let pending = null; // "cancel" | "refresh" while waiting for the next snapshot
+  let receivedAt = Date.now();
+
+  const name = h("span", { class: "dw-name" });
+  const phase = h("span", { class: "dw-badge", "data-testid": "dw-phase" });
+  const modelName = h("span", { class: "dw-model" });
+  const refresh = h("button", {
+    class: "dw-button",
+    type: "button",
+    "data-testid": "dw-refresh",
+    title: "Ask the server for the latest status now",
+    onclick: () => {
+      pending = "refresh";
+      model.send({ type: "refresh" });
+      update();
+    },
+  });
+  const cancel = h("button", {
+    class: "dw-button dw-button-danger",
+    type: "button",
+    "data-testid": "dw-cancel",
+    onclick: () => {
+      confirming = true;
+      update();
+    },
+  });
+  const confirmYes = h(
+    "button",
+    {
+      class: "dw-button dw-button-danger",
+      type: "button",
+      "data-testid": "dw-cancel-confirm",
+      onclick: () => {
+        confirming = false;
+        pending = "cancel";
+        model.send({ type: "cancel" });
+        update();
+      },
+    },
+    "Yes, cancel",
+  );
+  const confirmNo = h(
+    "button",
+    {
+      class: "dw-button",
+      type: "button",
+      "data-testid": "dw-cancel-keep",
+      onclick: () => {
+        confirming = false;
+        update();
+      },
+    },
+    "Keep running",
+  );
+  const confirmBox = h(
+    "div",
+    { class: "dw-confirm", role: "alertdialog", "data-testid": "dw-confirm" },
+    h("span", {}, "Cancel this job? Requests already finished are kept and billed."),
+    confirmYes,
+    confirmNo,
+  );
+  const done = h("span", { class: "dw-bar-done" });
+  const failed = h("span", { class: "dw-bar-failed" });
+  const bar = h(
+    "div",
+    { class: "dw-bar", role: "progressbar", "aria-valuemin": 0, "data-testid": "dw-bar" },
+    done,
+    failed,
+  );
+  const counts = h("span", { class: "dw-counts", "data-testid": "dw-counts" });
+  const stats = h("span", { class: "dw-stats", "data-testid": "dw-stats" });
+  const cost = h("div", { class: "dw-cost", "data-testid": "dw-cost" });
+  const reconnect = h("div", { class: "dw-reconnect", role: "status", "data-testid": "dw-reconnect" });
+  const batches = h("div", { class: "dw-batches", "data-testid": "dw-batches" });
+  const summary = h("div", { class: "dw-summary", "data-testid": "dw-summary" });
+  const hint = h("div", { class: "dw-hint", "data-testid": "dw-hint" });
+  const message = h("div", { class: "dw-message", "data-testid": "dw-message" });
+  const notice = h("div", { class: "dw-notice", role: "alert", "data-testid": "dw-notice" });
+
+  const root = h(
+    "div",
+    { class: "dw-widget dw-progress", "data-testid": "dw-progress" },
+    h("div", { class: "dw-head" }, name, phase, modelName, h("span", { class: "dw-spacer" }), refresh, cancel),
+    confirmBox,
+    bar,
+    h("div", { class: "dw-line" }, counts, stats),
+    cost,
+    reconnect,
+    notice,
+    batches,
+    summary,
+    hint,
+    message,
+  );
+  el.append(root);
+
+  function show(node, visible) {
+    node.hidden = !visible;
+  }
+
+  function update() {
+    const snap = model.get("snapshot") ?? {};
+    const has = snap && typeof snap === "object" && "phase" in snap;
+    const terminal = Boolean(snap.done) || TERMINAL_PHASES.has(snap.phase);
+    root.className = `dw-widget dw-progress dw-phase-${has ? phaseClass(snap.phase) : "unknown"}`;
+    root.classList.toggle("dw-done", terminal);
+
+    setText(name, snap.name ?? "");
+    setText(phase, has ? phaseLabel(snap.phase) : "waiting");
+    setText(modelName, snap.model ? snap.model : "");
+    show(modelName, Boolean(snap.model));
+
+    const widths = barWidths(snap);
+    done.style.width = `${widths.done}%`;
+    failed.style.width = `${widths.failed}%`;
+    bar.setAttribute("aria-valuemax", String(snap.total ?? 0));
+    bar.setAttribute("aria-valuenow", String((snap.completed ?? 0) + (snap.failed ?? 0)));
+    bar.classList.toggle("dw-bar-indeterminate", has && !terminal && !(snap.total > 0));
+    bar.classList.toggle("dw-bar-busy", snap.phase === "finalizing");
+
+    setText(counts, has ? formatCounts(snap) : "waiting for the first update");
+    setText(stats, has ? statsText(snap) : "");
+    const costLine = costText(snap);
+    setText(cost, costLine);
+    show(cost, Boolean(costLine));
+
+    const list = Array.isArray(snap.batches) ? snap.batches : [];
+    batches.replaceChildren(...(list.length > 1 ? list.map(batchRow) : []));
+    show(batches, list.length > 1);
+
+    setText(summary, terminal ? summaryText(snap) : "");
+    show(summary, terminal);
+    const hintText = terminal && snap.extra && typeof snap.extra.hint === "string" ? snap.extra.hint : "";
+    setText(hint, hintText);
+    show(hint, Boolean(hintText));
+
+    setText(message, snap.message ?? "");
+    show(message, Boolean(snap.message));
+
+    const cancellable = has && !terminal && snap.phase !== "cancelling";
+    if (!cancellable) {
+      confirming = false;
+      if (pending === "cancel") pending = null;
+    }
+    show(cancel, cancellable || pending === "cancel");
+    cancel.disabled = !cancellable || pending === "cancel" || confirming;
+    setText(cancel, pending === "cancel" ? "Cancelling…" : "Cancel");
+    show(confirmBox, confirming);
+    refresh.disabled = pending === "refresh";
+    setText(refresh, pending === "refresh" ? "Refreshing…" : "Refresh");
+    tick();
+  }
+
+  function tick() {
+    const snap = model.get("snapshot") ?? {};
+    if (!snap.poll_error || snap.done) {
+      setText(reconnect, "");
+      show(reconnect, false);
+      return;
+    }
+    const base = Number.isFinite(snap.last_update_age_s) ? snap.last_update_age_s : 0;
+    const age = Math.round(base + (Date.now() - receivedAt) / 1000);
+    setText(reconnect, `reconnecting, last update ${age} s ago`);
+    reconnect.title = String(snap.poll_error);
+    show(reconnect, true);
+  }
+
+  const onChange = () => {
+    receivedAt = Date.now();
+    // A cancel stays pending until the job says it is cancelling (or over); a refresh is
+    // answered by any new snapshot.
+    if (pending === "refresh") pending = null;
+    update();
+  };
+  // The kernel reports a failed command (e.g. cancel refused) as {type: "error", text}.
+  const onMessage = (content) => {
+    if (!content || content.type !== "error") return;
+    pending = null;
+    setText(notice, content.text ?? "");
+    show(notice, Boolean(content.text));
+    update();
+  };
+  model.on("change:snapshot", onChange);
+  model.on("msg:custom", onMessage);
+  show(notice, false);
+  const timer = setInterval(tick, TICK_MS);
+  update();
+
+  return () => {
+    clearInterval(timer);
+    model.off("change:snapshot", onChange);
+    model.off("msg:custom", onMessage);
+    root.remove();
+  };
+}
+
+export default { render };

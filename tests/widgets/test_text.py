@@ -1,0 +1,156 @@
+"""Text renderings of a snapshot: the progress line, the end summary and static HTML."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from dw_notebook.snapshot import BatchSnapshot, JobSnapshot
+from dw_notebook.widgets.text import (
+    format_bar,
+    format_cost,
+    format_counts,
+    format_duration,
+    format_progress,
+    format_summary,
+    snapshot_html,
+)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, ""), (0, "0s"), (59.4, "59s"), (62, "1m 02s"), (3600 + 300, "1h 05m"),
+     (86340, "23h 59m"), (3 * 86400 + 4 * 3600, "3d 04h"), (-5, "0s"), (float("nan"), "")],
+)  # fmt: skip
+def test_durations_read_like_a_clock(seconds, text):
+    assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, ""), (0, "$0.00"), (0.0042, "$0.0042"), (1.254, "$1.25"), (12345.6, "$12,346")],
+)
+def test_costs_keep_small_amounts_visible(value, text):
+    assert format_cost(value) == text
+
+
+def test_counts_put_completed_first_and_failed_only_when_nonzero():
+    assert format_counts(37, 2, 300) == "37 / 300 done, 2 failed"
+    assert format_counts(37, 0, 300) == "37 / 300 done"
+    assert format_counts(1234, 0, 0) == "1,234 done"
+
+
+def test_bar_is_clamped_and_has_fixed_width():
+    assert format_bar(0.0) == "|" + " " * 20 + "|"
+    assert format_bar(1.0) == "|" + "█" * 20 + "|"
+    assert format_bar(0.5) == "|" + "█" * 10 + " " * 10 + "|"
+    assert len(format_bar(0.137)) == 22
+    assert format_bar(None) == "|" + "·" * 20 + "|"
+
+
+def test_progress_line_shows_counts_rates_times_and_cost():
+    line = format_progress(
+        JobSnapshot(
+            "reviews",
+            "in_progress",
+            total=300,
+            completed=37,
+            failed=2,
+            throughput=12.34,
+            elapsed_s=62,
+            eta_s=20,
+            window_left_s=86340,
+            estimated_cost=0.12,
+        )
+    )
+    assert line.startswith("in progress |██▋")
+    assert " 13% 37 / 300 done, 2 failed" in line
+    assert line.endswith(
+        " · 12.3 req/s · elapsed 1m 02s · ETA 20s · 23h 59m left in window · cost: estimated $0.12"
+    )
+    assert "\n" not in line
+
+
+def test_progress_line_survives_counts_beyond_total_and_unknown_total():
+    over = format_progress(JobSnapshot("x", "in_progress", total=10, completed=12, failed=3))
+    assert "100%" in over and "12 / 10 done, 3 failed" in over
+    unknown = format_progress(JobSnapshot("x", "validating"))
+    assert unknown.startswith("validating |····") and "   ? 0 done" in unknown
+
+
+def test_progress_line_says_it_is_reconnecting_while_polls_fail():
+    line = format_progress(
+        JobSnapshot("x", "in_progress", total=10, poll_error="timeout", last_update_age_s=40.2)
+    )
+    assert line.endswith("reconnecting, last update 40 s ago")
+
+
+def test_summary_counts_rows_that_never_ran_and_gives_the_hint():
+    text = format_summary(
+        JobSnapshot(
+            "reviews",
+            "expired",
+            total=300,
+            completed=250,
+            failed=10,
+            done=True,
+            elapsed_s=86400,
+            actual_cost=0.5,
+            message="answers are simulated",
+            extra={"hint": "out = job.join()"},
+        )
+    )
+    assert text == (
+        "reviews expired: 250 / 300 done, 10 failed, 40 not run in 1d 00h "
+        "(cost: actual $0.50). out = job.join() [answers are simulated]"
+    )
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str | None]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs.extend(attrs)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_static_html_escapes_every_field_from_the_job():
+    evil = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    html = snapshot_html(
+        JobSnapshot(
+            evil,
+            "completed",
+            total=2,
+            completed=1,
+            failed=1,
+            done=True,
+            model=evil,
+            message=evil,
+            extra={"hint": evil},
+            batches=(BatchSnapshot(evil, evil, 1, 1, 0), BatchSnapshot("b", "failed", 1, 0, 1)),
+        )
+    )
+    parsed = _Collect()
+    parsed.feed(html)
+    assert "img" not in parsed.tags and "script" not in parsed.tags
+    assert not [name for name, _ in parsed.attrs if name.startswith("on")]
+    assert "".join(parsed.text).count(evil) == 6  # name, model, message, hint, batch id and status
+
+
+def test_static_html_shows_the_outcome_with_stable_test_ids():
+    html = snapshot_html(
+        JobSnapshot("reviews", "completed", total=300, completed=296, failed=4, done=True)
+    )
+    assert re.search(r'data-testid="dw-counts"[^>]*>296 / 300 done, 4 failed<', html)
+    assert re.search(r'data-testid="dw-phase"[^>]*>completed<', html)
+    widths = [float(w) for w in re.findall(r"width:([\d.]+)%", html)]
+    assert widths == pytest.approx([100 * 296 / 300, 100 * 4 / 300], abs=0.01)
