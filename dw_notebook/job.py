@@ -15,13 +15,22 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 
 from . import wire
 from .client import BatchClient
 from .config import Connection
-from .errors import APIError, ConflictError, DwError, JobError, NotFoundError, TransportError
+from .errors import (
+    APIError,
+    ConflictError,
+    DwError,
+    JobError,
+    NotFoundError,
+    ServerError,
+    TransportError,
+)
 from .poller import Poller
 from .registry import BatchRecord, Registry
 from .snapshot import BatchSnapshot, JobSnapshot
@@ -90,7 +99,7 @@ class Job:
         self._poller: Poller | None = None
         self._widget: Any = None
         self._last_snapshot: JobSnapshot | None = None
-        self._partial_lines: dict[str, list[bytes]] = {}
+        self._partial_lines: dict[str, tuple[list[bytes], int]] = {}
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -319,64 +328,183 @@ class Job:
         except NotFoundError:
             return b""
 
-    def _result_files(self) -> list[tuple[BatchRecord, bytes, bytes]]:
-        """(record, output bytes, error bytes) per batch, all attempts, in attempt order."""
-        files = []
-        for record in self._records:
-            if not record.batch_id:
-                continue
-            batch = self._batches.get(record.batch_id) or self._client.get_batch(record.batch_id)
-            out = self._download(batch["output_file_id"]) if batch["output_file_id"] else b""
-            err = self._download(batch["error_file_id"]) if batch["error_file_id"] else b""
-            files.append((record, out, err))
-        return files
+    def _result_files(self) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+        """(batch id, content) of every output and error file, all attempts, oldest first."""
+        outputs, errors = [], []
+        for batch_id in self.batch_ids:
+            batch = self._batches.get(batch_id) or self._client.get_batch(batch_id)
+            if batch["output_file_id"]:
+                outputs.append((batch_id, self._download(batch["output_file_id"])))
+            if batch["error_file_id"]:
+                errors.append((batch_id, self._download(batch["error_file_id"])))
+        return outputs, errors
 
     def join(self, *, wait: bool = True, timeout: float | None = None) -> pd.DataFrame:
         """A copy of the DataFrame with result columns, joined by custom_id.
 
         Columns: the answer (``content`` or one per schema field), ``status``, ``error``,
         ``finish_reason``, ``prompt_tokens``, ``completion_tokens``, ``batch_id``, ``attempt``.
+        After ``retry()`` each row shows its latest answer (an answer beats a failure).
         """
         if wait:
             self.wait(timeout)
         elif not self.done:
             raise JobError(f"job {self.name!r} is still running; use job.partial() or wait")
-        return self._join(self._result_files())
+        outputs, errors = self._result_files()
+        return self._join(outputs, errors)
 
-    def _join(self, files: list[tuple[BatchRecord, bytes, bytes]]) -> pd.DataFrame:
+    def partial(self) -> pd.DataFrame:
+        """The rows finished so far, joined like ``join()``; the others are ``not_run``.
+
+        Reads only new lines where the service can (Doubleword ``skip`` + ``X-Last-Line``); a
+        service whose output appears only at the end (OpenAI) gives results once finished.
+        """
+        self.refresh()
+        outputs, errors = [], []
+        for batch_id in self.batch_ids:
+            batch = self._batches.get(batch_id)
+            if batch is None:
+                continue
+            for file_id, into in (
+                (batch["output_file_id"], outputs),
+                (batch["error_file_id"], errors),
+            ):
+                if file_id:
+                    into.append((batch_id, self._read_growing(file_id)))
+        return self._join(outputs, errors)
+
+    def _read_growing(self, file_id: str) -> bytes:
+        """All lines of a file so far, fetching only the lines not seen before."""
+        pieces, seen = self._partial_lines.get(file_id, ([], 0))
+        try:
+            page = self._client.file_content(file_id, skip=seen or None)
+        except NotFoundError:  # Doubleword: "not yet"
+            return b"".join(pieces)
+        if page.last_line is None:  # the service ignores skip: it sent the whole file
+            pieces, seen = [page.data], 0
+        else:
+            data = page.data
+            if data and not data.endswith(b"\n"):
+                data += b"\n"
+            pieces, seen = [*pieces, data], page.last_line
+        self._partial_lines[file_id] = (pieces, seen)
+        return b"".join(pieces)
+
+    def _join(
+        self, outputs: list[tuple[str, bytes]], errors: list[tuple[str, bytes]]
+    ) -> pd.DataFrame:
         from .results import join_results
 
         if self.df is None:
             raise JobError("this job has no DataFrame; attach it with dw.attach(name, df)")
         ids = self.built if self.built is not None else self.spec_ids()
-        frames = []
-        for record, out, err in files:
-            frame = join_results(
-                self.df,
-                ids,
-                outputs=[out],
-                errors=[err],
-                schema=self.spec.get("schema"),
-                endpoint=self.spec["endpoint"],
-            )
-            frame["batch_id"] = record.batch_id
-            frame["attempt"] = record.attempt
-            frames.append(frame)
-        if not frames:
-            return join_results(
-                self.df,
-                ids,
-                outputs=[],
-                errors=[],
-                schema=self.spec.get("schema"),
-                endpoint=self.spec["endpoint"],
-            )
-        return merge_attempts(frames)
+        frame = join_results(
+            self.df,
+            ids,
+            outputs=outputs,
+            errors=errors,
+            schema=self.spec.get("schema"),
+            endpoint=self.spec["endpoint"],
+        )
+        attempts = {r.batch_id: r.attempt for r in self._records if r.batch_id}
+        frame["attempt"] = frame["batch_id"].map(attempts).astype("Int64")
+        return frame
 
     def spec_ids(self) -> list[str]:
         from .build import make_custom_ids
 
         return make_custom_ids(self.df.index)
+
+    # -- retry -----------------------------------------------------------------------------
+
+    RETRY_STATUSES = ("failed", "expired", "cancelled", "not_run")
+
+    def retry(self, *, truncated: bool = True, **body_overrides: Any) -> Job:
+        """Resubmit only the rows that failed, expired, never ran or (``truncated``) hit
+        ``max_tokens``, as a new attempt of this job; ``join()`` then merges the answers.
+
+        >>> job.retry(max_tokens=512)   # doctest: +SKIP  (body fields to change for the retry)
+        """
+        out = self.join()
+        again = out["status"].isin(self.RETRY_STATUSES)
+        if truncated:
+            again |= out["finish_reason"].eq("length").fillna(False)
+        ids = self.built.row_ids if self.built is not None else self.spec_ids()
+        wanted = {ids[i] for i in np.flatnonzero(again.to_numpy()) if ids[i] is not None}
+        if not wanted:
+            raise JobError(f"nothing to retry: every row of job {self.name!r} has an answer")
+        lines = [_override(line, body_overrides) for line in self._input_lines(wanted)]
+        chunks = _pack(
+            lines,
+            self.spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
+            self.spec.get("max_bytes", wire.MAX_FILE_BYTES),
+        )
+        self.create_batches(chunks, attempt=self.attempt + 1)
+        if self._widget is not None:
+            self.start_polling()
+        return self
+
+    def _input_lines(self, wanted: set[str]) -> list[bytes]:
+        """The original request lines of the given custom_ids."""
+        if self.built is not None:
+            index = {cid: i for i, cid in enumerate(self.built.custom_ids)}
+            return [self.built.line(index[cid]) for cid in sorted(wanted, key=index.__getitem__)]
+        lines = []
+        for record in self._records:
+            if record.attempt == 0 and record.input_file_id:
+                for line in self._download(record.input_file_id).splitlines():
+                    if line.strip() and orjson.loads(line).get("custom_id") in wanted:
+                        lines.append(line)
+        return lines
+
+    # -- creating batches --------------------------------------------------------------------
+
+    def create_batches(self, chunks: list[bytes], attempt: int) -> None:
+        """Upload and create every chunk that has no batch yet, recording each id at once.
+
+        Safe to call again after any failure: recorded files are not uploaded twice, and a
+        batch whose creation answer was lost is found by its metadata.
+        """
+        records = {(r.attempt, r.chunk): r for r in self._records}
+        for chunk, data in enumerate(chunks):
+            record = records.get((attempt, chunk))
+            if record and record.batch_id:
+                continue
+            file_id = record.input_file_id if record else None
+            if not file_id:
+                name = f"{self.name}-{attempt}-{chunk}.jsonl"
+                file_id = self._client.upload_file(data, filename=name)["id"]
+                self._registry.record_file(self.id, attempt, chunk, file_id)
+                self._add_record(BatchRecord(self.id, attempt, chunk, file_id, None, None))
+            tag = {"dw_job": self.id, "dw_attempt": str(attempt), "dw_chunk": str(chunk)}
+            metadata = {**self.spec.get("metadata", {}), **tag}
+            try:
+                batch = self._client.create_batch(
+                    file_id, self.spec["endpoint"], self.spec["window"], metadata
+                )
+            except (TransportError, ServerError) as exc:
+                # The batch may exist although the answer was lost: find it by its metadata.
+                batch = self._find_created(tag)
+                if batch is None:
+                    raise JobError(
+                        f"creating the batch for chunk {chunk} failed ({exc}); nothing is lost: "
+                        "run the same cell again to resume"
+                    ) from exc
+            self._registry.record_batch(self.id, attempt, chunk, batch["id"], batch["status"])
+            self._add_record(
+                BatchRecord(self.id, attempt, chunk, file_id, batch["id"], batch["status"])
+            )
+            self._batches[batch["id"]] = batch
+
+    def _find_created(self, tag: dict[str, str]) -> dict[str, Any] | None:
+        try:
+            for batch in self._client.iter_batches(max_pages=3):
+                metadata = batch.get("metadata") or {}
+                if all(metadata.get(k) == v for k, v in tag.items()):
+                    return batch
+        except (TransportError, APIError):
+            return None
+        return None
 
     # -- widget --------------------------------------------------------------------------------
 
@@ -404,15 +532,28 @@ class Job:
         display(widget)
 
 
-def merge_attempts(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """One frame from per-batch joins: each row takes the latest batch that has a result for it."""
-    merged = frames[0]
-    for frame in frames[1:]:
-        has_result = frame["status"].ne("not_run") & frame["status"].ne("skipped")
-        if has_result.any():
-            merged = merged.copy()
-            merged.loc[has_result.to_numpy()] = frame.loc[has_result.to_numpy()]
-    return merged
+def _override(line: bytes, body_overrides: dict[str, Any]) -> bytes:
+    if not body_overrides:
+        return line
+    request = orjson.loads(line)
+    request["body"].update(body_overrides)
+    return orjson.dumps(request)
+
+
+def _pack(lines: list[bytes], max_requests: int, max_bytes: int) -> list[bytes]:
+    """Request lines packed into JSONL files within the per-file limits."""
+    chunks: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for line in lines:
+        if current and (len(current) >= max_requests or size + len(line) + 1 > max_bytes):
+            chunks.append(b"\n".join(current) + b"\n")
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        chunks.append(b"\n".join(current) + b"\n")
+    return chunks
 
 
 def _in_kernel() -> bool:
@@ -449,8 +590,3 @@ class _TextProgress:
 
         self.stream.write(("\r" if self._tty else "") + format_summary(snapshot).ljust(100) + "\n")
         self.stream.flush()
-
-
-def parse_lines(data: bytes) -> list[dict[str, Any]]:
-    """JSON objects of a JSONL buffer, skipping blank lines."""
-    return [orjson.loads(line) for line in data.splitlines() if line.strip()]

@@ -23,11 +23,10 @@ from .errors import (
     BudgetExceededError,
     JobError,
     NotFoundError,
-    ServerError,
     TransportError,
 )
 from .job import Job
-from .registry import BatchRecord, JobRecord, Registry
+from .registry import JobRecord, Registry
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +127,8 @@ def submit(
         "schema": built.schema,
         "chunks": [{"start": c.start, "n": c.n} for c in chunks],
         "metadata": metadata or {},
+        "max_requests": max_requests,
+        "max_bytes": max_bytes,
     }
     existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
     if existing is not None and _still_known(client, existing):
@@ -147,7 +148,7 @@ def submit(
             built=built,
             estimate=estimate,
         )
-    create_missing_batches(job, [c.data for c in chunks], fp, attempt=0)
+    job.create_batches([c.data for c in chunks], attempt=0)
     return job
 
 
@@ -194,49 +195,6 @@ def _job_from_record(
         estimate=estimate,
         records=record.batches,
     )
-
-
-def create_missing_batches(job: Job, chunk_data: list[bytes], fp: str, attempt: int) -> None:
-    """Upload and create every chunk that has no batch yet, recording each id immediately."""
-    records = {(r.attempt, r.chunk): r for r in job._records}
-    for chunk, data in enumerate(chunk_data):
-        record = records.get((attempt, chunk))
-        if record and record.batch_id:
-            continue
-        file_id = record.input_file_id if record else None
-        if not file_id:
-            uploaded = job._client.upload_file(data, filename=f"{job.name}-{attempt}-{chunk}.jsonl")
-            file_id = uploaded["id"]
-            job._registry.record_file(job.id, attempt, chunk, file_id)
-            job._add_record(BatchRecord(job.id, attempt, chunk, file_id, None, None))
-        tag = {"dw_job": job.id, "dw_attempt": str(attempt), "dw_chunk": str(chunk)}
-        metadata = {**job.spec.get("metadata", {}), **tag}
-        try:
-            batch = job._client.create_batch(
-                file_id, job.spec["endpoint"], job.spec["window"], metadata
-            )
-        except (TransportError, ServerError) as exc:
-            # The batch may exist although the answer was lost: find it by its metadata.
-            batch = _find_created(job, tag)
-            if batch is None:
-                raise JobError(
-                    f"creating the batch for chunk {chunk} failed ({exc}); nothing is lost: "
-                    "run the same cell again to resume"
-                ) from exc
-        job._registry.record_batch(job.id, attempt, chunk, batch["id"], batch["status"])
-        job._add_record(BatchRecord(job.id, attempt, chunk, file_id, batch["id"], batch["status"]))
-        job._batches[batch["id"]] = batch
-
-
-def _find_created(job: Job, tag: dict[str, str]) -> dict[str, Any] | None:
-    try:
-        for batch in job._client.iter_batches(max_pages=3):
-            metadata = batch.get("metadata") or {}
-            if all(metadata.get(k) == v for k, v in tag.items()):
-                return batch
-    except (TransportError, APIError):
-        return None
-    return None
 
 
 def attach(

@@ -22,7 +22,10 @@ def expected_answers(df: pd.DataFrame, template: str = PROMPT, model: str = "moc
     backend = MockBackend()
     answers = []
     for review in df["review"]:
-        body = {"model": model, "messages": [{"role": "user", "content": template.format(review=review)}]}
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": template.format(review=review)}],
+        }
         status, response = backend.respond("/v1/chat/completions", body)
         assert status == 200
         answers.append(response["choices"][0]["message"]["content"])
@@ -85,7 +88,9 @@ def test_budget_refuses_before_anything_is_uploaded(conn, server):
         dw.submit(df, prompt=PROMPT, model="Qwen/Qwen3.5-397B-A17B", budget=1e-9, **conn)
     import httpx
 
-    files = httpx.get(f"{server.base_url}/files", headers={"Authorization": f"Bearer {server.token}"})
+    files = httpx.get(
+        f"{server.base_url}/files", headers={"Authorization": f"Bearer {server.token}"}
+    )
     assert files.json()["data"] == []
 
 
@@ -110,7 +115,9 @@ def test_batch_ids_are_in_the_registry_before_submit_returns(conn):
 def test_cli_demo_prints_the_joined_table(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "dw_notebook", "demo", "--rows", "40", "--rate", "400"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "simulated" in result.stderr

@@ -28,7 +28,9 @@ def test_quickstart_notebook_executes_and_joins_every_row(tmp_path, monkeypatch)
     monkeypatch.setenv("DW_NOTEBOOK_HOME", str(tmp_path / "home"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(CHECK))
-    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
 
     outputs = nb.cells[-1].outputs
     assert any("CHECKED" in o.get("text", "") for o in outputs), outputs
