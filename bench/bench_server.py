@@ -38,8 +38,12 @@ def build_file(n: int) -> bytes:
             ],
             "response_format": {"type": "json_schema", "json_schema": {"schema": schema}},
         }
-        line = {"custom_id": f"row-{i}", "method": "POST", "url": "/v1/chat/completions",
-                "body": body}
+        line = {
+            "custom_id": f"row-{i}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": body,
+        }
         lines.append(orjson.dumps(line))
     return b"\n".join(lines) + b"\n"
 
@@ -50,17 +54,22 @@ def main() -> int:
     parser.add_argument("--dialect", default="doubleword", choices=["doubleword", "openai"])
     args = parser.parse_args()
     data = build_file(args.requests)
-    with start_server(dialect=args.dialect, rate=None, validation_delay=0,
-                      finalize_delay=0) as srv:
+    with start_server(dialect=args.dialect, rate=None, validation_delay=0, finalize_delay=0) as srv:
         headers = {"Authorization": f"Bearer {srv.token}"}
         with httpx.Client(base_url=srv.base_url, headers=headers, timeout=120) as http:
-            up = http.post("/files", files={"file": ("bench.jsonl", data)},
-                           data={"purpose": "batch"})
+            up = http.post(
+                "/files", files={"file": ("bench.jsonl", data)}, data={"purpose": "batch"}
+            )
             up.raise_for_status()
             started = time.perf_counter()
-            created = http.post("/batches", json={
-                "input_file_id": up.json()["id"], "endpoint": "/v1/chat/completions",
-                "completion_window": "24h"})
+            created = http.post(
+                "/batches",
+                json={
+                    "input_file_id": up.json()["id"],
+                    "endpoint": "/v1/chat/completions",
+                    "completion_window": "24h",
+                },
+            )
             created.raise_for_status()
             batch = created.json()
             while batch["status"] not in TERMINAL:
@@ -70,9 +79,13 @@ def main() -> int:
             counts = batch["request_counts"]
             out = http.get(f"/files/{batch['output_file_id']}/content")
             lines = out.content.count(b"\n")
-    print(f"status={batch['status']} completed={counts['completed']} failed={counts['failed']} "
-          f"output_lines={lines}")
-    print(f"{args.requests} requests in {seconds:.2f} s = {args.requests / seconds:,.0f} requests/s")
+    print(
+        f"status={batch['status']} completed={counts['completed']} failed={counts['failed']} "
+        f"output_lines={lines}"
+    )
+    print(
+        f"{args.requests} requests in {seconds:.2f} s = {args.requests / seconds:,.0f} requests/s"
+    )
     ok = batch["status"] == "completed" and counts["completed"] == args.requests
     return 0 if ok and seconds <= 15 else 1
 

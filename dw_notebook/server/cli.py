@@ -39,16 +39,27 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--token", default=None, help="API token (default: a random one)")
-    parser.add_argument("--data-dir", default=None,
-                        help="keep state and files here (default: a temporary dir)")
-    parser.add_argument("--rate", type=_rate, default=50.0,
-                        help="requests per second, or 'none' for unlimited (default 50)")
+    parser.add_argument(
+        "--data-dir", default=None, help="keep state and files here (default: a temporary dir)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=_rate,
+        default=50.0,
+        help="requests per second, or 'none' for unlimited (default 50)",
+    )
     parser.add_argument("--shuffle", action="store_true", help="shuffle output line order")
-    parser.add_argument("--upstream", default=None,
-                        help="forward backend: OpenAI-compatible base URL ending in /v1")
-    parser.add_argument("--backend-option", type=_option, action="append", default=[],
-                        metavar="KEY=VALUE",
-                        help="backend option, e.g. latency=0.5 or failure_rate=0.1")
+    parser.add_argument(
+        "--upstream", default=None, help="forward backend: OpenAI-compatible base URL ending in /v1"
+    )
+    parser.add_argument(
+        "--backend-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backend option, e.g. latency=0.5 or failure_rate=0.1",
+    )
 
 
 def run_serve(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
@@ -56,9 +67,17 @@ def run_serve(args: argparse.Namespace, stop: threading.Event | None = None) -> 
     options = dict(args.backend_option)
     if args.upstream:
         options["url"] = args.upstream
-    srv = start_server(dialect=args.dialect, backend=args.backend, host=args.host,
-                       port=args.port, token=args.token, data_dir=args.data_dir, rate=args.rate,
-                       shuffle=args.shuffle, backend_options=options)
+    srv = start_server(
+        dialect=args.dialect,
+        backend=args.backend,
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        data_dir=args.data_dir,
+        rate=args.rate,
+        shuffle=args.shuffle,
+        backend_options=options,
+    )
     try:
         print(f"dw-notebook local Batch API ({srv.dialect} dialect, {args.backend} backend)")
         if args.backend != "forward":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -128,7 +129,9 @@ class Dialect:
         """An HTTP error in this dialect's shape."""
         headers = {}
         if retry_after is not None:
-            headers["Retry-After"] = str(max(1, round(retry_after)))
+            headers["Retry-After"] = str(max(0, math.ceil(retry_after)))
+            if self.name == "openai":
+                headers["retry-after-ms"] = str(max(0, round(retry_after * 1000)))
         if self.name == "openai":
             kind = {401: "invalid_request_error", 429: "rate_limit_exceeded"}.get(
                 status, "server_error" if status >= 500 else "invalid_request_error"
@@ -139,7 +142,7 @@ class Dialect:
             body = {
                 "error": code or ("rate_limited" if status == 429 else "service_unavailable"),
                 "message": message,
-                "retry_after_seconds": max(1, round(retry_after or 1)),
+                "retry_after_seconds": max(0, math.ceil(1 if retry_after is None else retry_after)),
             }
             headers.setdefault("Retry-After", str(body["retry_after_seconds"]))
             return Response(orjson.dumps(body), status, headers=headers, media_type=JSON)

@@ -375,7 +375,8 @@ class Runner:
         tmp.write_bytes(b"".join(kept))
         os.replace(tmp, self.files.path(b["err_id"]))
         size = sum(len(line) for line in kept)
-        updates = [("pending", 0, None, r["idx"]) for r in failed]
+        # attempts keep counting: the next try is a new attempt, not a replay of the first
+        updates = [("pending", r["attempts"], None, r["idx"]) for r in failed]
         fields = {
             "err_bytes": size,
             "status": wire.IN_PROGRESS,

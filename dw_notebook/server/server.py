@@ -58,9 +58,7 @@ class LocalServer:
         self._store = Store(self.data_dir / "state.sqlite3")
         # a restarted server keeps the time its clock had been moved to
         self.clock = Clock(float(self._store.get_meta("clock_offset") or 0))
-        self.clock.on_advance(
-            lambda: self._store.set_meta("clock_offset", repr(self.clock.offset))
-        )
+        self.clock.on_advance(lambda: self._store.set_meta("clock_offset", repr(self.clock.offset)))
         self.faults = Faults()
         self._backend = make_backend(backend, backend_options)
         files = FileStore(self.data_dir)

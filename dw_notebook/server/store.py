@@ -251,7 +251,8 @@ class Store:
 
     def failed_requests(self, batch_id: str) -> list[Row]:
         return self._all(
-            "SELECT idx FROM requests WHERE batch_id = ? AND state = 'failed'", (batch_id,)
+            "SELECT idx, attempts FROM requests WHERE batch_id = ? AND state = 'failed'",
+            (batch_id,),
         )
 
     def record(self, batch_id: str, updates: Sequence[tuple], deltas: Row, fields: Row) -> None:

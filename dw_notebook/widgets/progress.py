@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +26,7 @@ import anywidget
 import traitlets
 
 from ..snapshot import JobSnapshot
-from . import _assets
+from . import _assets, _display
 from .text import format_progress, format_summary, snapshot_html
 
 log = logging.getLogger(__name__)
@@ -74,7 +73,7 @@ class ProgressWidget(anywidget.AnyWidget):
         self._flush_scheduled = False
         self._last_sent = -float("inf")
         self._handlers: list[Callable[[str], None]] = []
-        self._display_ids: list[str] = []
+        self._slots = _display.Slots()
         self._finished = False
         self.sent_count = 0  # snapshots actually sent to the front end (for tests and benches)
         self.on_msg(self._on_frontend_msg)
@@ -151,29 +150,35 @@ class ProgressWidget(anywidget.AnyWidget):
 
     def _ipython_display_(self) -> None:
         """Display the widget under a display id so the end state can replace it."""
-        from IPython.display import display
-
-        data, metadata = self._repr_mimebundle_()
-        display_id = uuid.uuid4().hex
         with self._lock:
             if self._finished and self._static_at_end and self._latest is not None:
-                data, metadata = self._static_bundle(self._latest), {}
-            else:
-                self._display_ids.append(display_id)
-        display(data, metadata=metadata, raw=True, display_id=display_id)
+                _display.show(self._static_bundle(self._latest))
+                return
+        data, metadata = self._repr_mimebundle_()
+        self._slots.add(_display.show(data, metadata))
+
+    def adopt_display(self, display_id: str) -> None:
+        """Show this widget in the existing output ``display_id`` (e.g. a submitted form's)."""
+        from IPython.display import update_display
+
+        with self._lock:
+            if self._finished and self._static_at_end and self._latest is not None:
+                update_display(self._static_bundle(self._latest), raw=True, display_id=display_id)
+                return
+            self._slots.add(display_id)
+            data, metadata = self._repr_mimebundle_()
+            update_display(data, metadata=metadata, raw=True, display_id=display_id)
 
     def _static_bundle(self, snap: JobSnapshot) -> dict[str, str]:
         return {"text/html": snapshot_html(snap), "text/plain": format_summary(snap)}
 
     def _leave_static(self, snap: JobSnapshot) -> None:
-        if not self._static_at_end or not self._display_ids:
+        if not self._static_at_end:
             return
-        try:
-            from IPython.display import update_display
-        except ImportError:  # pragma: no cover - IPython ships with ipywidgets
-            return
+        from IPython.display import update_display
+
         bundle = self._static_bundle(snap)
-        for display_id in self._display_ids:
+        for display_id in self._slots.take():
             update_display(bundle, raw=True, display_id=display_id)
 
     def __repr__(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import openai
 import orjson
 import pytest
