@@ -23,7 +23,7 @@ from .errors import (
 )
 from .job import Job
 from .local import local, stop_local
-from .submit import attach, connect, jobs, submit
+from .submit import attach, build, connect, estimate, jobs, submit
 
 __version__ = "0.1.0"
 
@@ -36,7 +36,9 @@ __all__ = [
     "JobError",
     "TransportError",
     "attach",
+    "build",
     "connect",
+    "estimate",
     "jobs",
     "local",
     "stop_local",

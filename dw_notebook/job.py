@@ -24,6 +24,7 @@ from .client import BatchClient
 from .config import Connection
 from .errors import (
     APIError,
+    BudgetExceededError,
     ConflictError,
     DwError,
     JobError,
@@ -99,6 +100,7 @@ class Job:
         self._poller: Poller | None = None
         self._widget: Any = None
         self._last_snapshot: JobSnapshot | None = None
+        self.service_estimate: float | None = None  # USD, from the service's own estimate
         self._partial_lines: dict[str, tuple[list[bytes], int]] = {}
 
     # -- identity ----------------------------------------------------------------------------
@@ -189,7 +191,7 @@ class Job:
                 throughput=throughput,
                 eta_s=remaining / throughput if throughput and not done else None,
                 window_left_s=max(min(expires) - now, 0.0) if expires and not done else None,
-                estimated_cost=getattr(self.estimate, "usd", None),
+                estimated_cost=self.estimated_cost,
                 actual_cost=None,
                 poll_error=self._poll_error,
                 last_update_age_s=now - self._last_ok if self._last_ok else None,
@@ -197,6 +199,13 @@ class Job:
             )
             self._last_snapshot = snapshot
             return snapshot
+
+    @property
+    def estimated_cost(self) -> float | None:
+        """USD: the service's estimate where it gave one, else the local one (None: unknown)."""
+        if self.service_estimate is not None:
+            return self.service_estimate
+        return getattr(self.estimate, "usd", None)
 
     def _expected_requests(self) -> int:
         if self.attempt == 0:
@@ -474,6 +483,7 @@ class Job:
             if not file_id:
                 name = f"{self.name}-{attempt}-{chunk}.jsonl"
                 file_id = self._client.upload_file(data, filename=name)["id"]
+                self._check_service_estimate(file_id)
                 self._registry.record_file(self.id, attempt, chunk, file_id)
                 self._add_record(BatchRecord(self.id, attempt, chunk, file_id, None, None))
             tag = {"dw_job": self.id, "dw_attempt": str(attempt), "dw_chunk": str(chunk)}
@@ -495,6 +505,27 @@ class Job:
                 BatchRecord(self.id, attempt, chunk, file_id, batch["id"], batch["status"])
             )
             self._batches[batch["id"]] = batch
+
+    def _check_service_estimate(self, file_id: str) -> None:
+        """Add the service's own estimate for an uploaded file, where it has one, and refuse
+        (deleting the file) when the total goes over ``budget``."""
+        try:
+            answer = self._client.cost_estimate(file_id, self.spec["window"])
+            usd = float(answer["total_estimated_cost"])
+        except (APIError, TransportError, KeyError, TypeError, ValueError):
+            return  # no estimate endpoint (OpenAI) or no price: the local estimate stands
+        self.service_estimate = (self.service_estimate or 0.0) + usd
+        budget = self.spec.get("budget")
+        if budget is not None and self.service_estimate > budget:
+            try:
+                self._client.delete_file(file_id)
+            except (APIError, TransportError):
+                pass
+            raise BudgetExceededError(
+                f"the service estimates ${self.service_estimate:.4f}, over the budget "
+                f"${budget:.4f}; nothing was submitted. Raise budget= or send fewer rows.",
+                answer,
+            )
 
     def _find_created(self, tag: dict[str, str]) -> dict[str, Any] | None:
         try:

@@ -52,6 +52,27 @@ def client_for(connection: Connection) -> BatchClient:
     return _clients[key]
 
 
+def build(
+    df: pd.DataFrame, prompt: str | Callable[[pd.Series], list[dict]] | None = None, **kwargs: Any
+) -> Any:
+    """The requests ``submit`` would send, validated, nothing sent: ``.preview(n)`` shows them.
+
+    >>> built = dw.build(df, "Sentiment of: {review}", model="Qwen/Qwen3.5-9B")  # doctest: +SKIP
+    >>> built.preview(2)                                                         # doctest: +SKIP
+    >>> dw.estimate(built, window="1h")                                          # doctest: +SKIP
+    """
+    from .build import build_requests
+
+    return build_requests(df, prompt=prompt, **kwargs)
+
+
+def estimate(built: Any, window: str = "24h") -> Any:
+    """Cost estimate of built requests (input tokens ≈ bytes ÷ 4, output bounded by max_tokens)."""
+    from .build.estimate import estimate_cost
+
+    return estimate_cost(built, window=window)
+
+
 def fingerprint(built_fingerprint: str, window: str, service: str) -> str:
     return hashlib.sha256(f"{built_fingerprint}|{window}|{service}".encode()).hexdigest()
 
@@ -129,11 +150,13 @@ def submit(
         "metadata": metadata or {},
         "max_requests": max_requests,
         "max_bytes": max_bytes,
+        "budget": budget,
     }
     existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
     if existing is not None and _still_known(client, existing):
         log.info("re-attaching to job %s", existing.job_id)
         job = _job_from_record(existing, client, connection, registry, df, built, estimate)
+        job.spec["budget"] = budget  # the budget of this call, not of the first one
     else:
         name = name or _default_name(df, built)
         job_id = registry.new_job(fp, connection.service_key, name, spec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 import dw_notebook as dw
@@ -145,3 +146,22 @@ def test_polls_that_fail_are_reported_then_recover(server):
     assert snapshot.poll_error and "503" in snapshot.poll_error
     recovered = job.wait(timeout=30, progress=False).snapshot()
     assert recovered.poll_error is None and recovered.done
+
+
+def test_service_estimate_over_budget_refuses_and_removes_the_upload(tmp_path, monkeypatch):
+    model = "Qwen/Qwen3.5-397B-A17B"
+    df = sample_reviews(50)
+    local_usd = dw.estimate(dw.build(df, PROMPT, model=model)).usd
+    # Without a local price the local estimate is unknown, so only the service's can refuse.
+    (tmp_path / "prices.json").write_text('{"models": {}}')
+    monkeypatch.setenv("DW_NOTEBOOK_PRICES", str(tmp_path / "prices.json"))
+    with start_server(dialect="doubleword", rate=None, data_dir=tmp_path / "dw") as srv:
+        conn = _conn(srv)
+        with pytest.raises(dw.BudgetExceededError, match="service estimates"):
+            dw.submit(df, prompt=PROMPT, model=model, budget=local_usd / 10, **conn)
+        files = httpx.get(f"{srv.base_url}/files", headers={"Authorization": f"Bearer {srv.token}"})
+        assert files.json()["data"] == []  # the refused upload was deleted
+
+        job = dw.submit(df, prompt=PROMPT, model=model, budget=1.0, **conn)
+        assert 0 < job.service_estimate < 1.0
+        assert job.snapshot().estimated_cost == job.service_estimate
