@@ -263,12 +263,17 @@ class Job:
         return snapshot.done
 
     def wait(self, timeout: float | None = None, *, progress: bool | None = None) -> Job:
-        """Poll on this thread until every batch has ended; prints text progress in terminals.
+        """Poll on this thread until every batch has ended.
+
+        Progress shows as text in a terminal, and as the widget in a notebook (displayed here
+        if the job was not shown yet).
 
         Ctrl-C stops waiting (the batches keep running) after offering to cancel them.
         """
         if progress is None:
             progress = not _in_kernel()
+            if not progress and self._widget is None and not self.done:
+                self._ipython_display_()  # `dw.submit(...).join()` still shows progress
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = 0.25 if self.connection.simulated else 3.0
         printer = _TextProgress() if progress else None
