@@ -245,12 +245,8 @@ class Job:
             return
         if interval is None:
             interval = 0.4 if self.connection.simulated else 3.0
-        self._poller = Poller(
-            self,
-            lambda _: None,
-            interval=interval,
-            max_interval=interval if self.connection.simulated else 15.0,
-        )
+        slowest = interval if self.connection.simulated else 15.0
+        self._poller = Poller(self, interval=interval, max_interval=slowest)
         self._poller.start()
 
     def stop_polling(self) -> None:

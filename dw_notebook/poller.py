@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from typing import Protocol
 
 from .snapshot import JobSnapshot
@@ -22,19 +21,16 @@ class Pollable(Protocol):
 class Poller:
     """Calls ``job.refresh()`` every ``interval`` seconds until the job is done or ``stop()``.
 
-    Every snapshot goes to ``on_snapshot``. ``refresh()`` is expected to absorb network errors
-    into the snapshot (``poll_error``); anything else it raises is logged and polling goes on.
+    The job hands each snapshot to its listeners. ``refresh()`` is expected to absorb network
+    errors into the snapshot (``poll_error``); anything else it raises is logged and polling
+    goes on. The pace slows towards ``max_interval`` while a long batch runs, and backs off
+    further while polls fail.
     """
 
     def __init__(
-        self,
-        job: Pollable,
-        on_snapshot: Callable[[JobSnapshot], None],
-        interval: float = 1.0,
-        max_interval: float | None = None,
+        self, job: Pollable, interval: float = 1.0, max_interval: float | None = None
     ) -> None:
         self._job = job
-        self._on_snapshot = on_snapshot
         self.interval = interval
         self.max_interval = max_interval or interval
         self._stop = threading.Event()
@@ -65,7 +61,6 @@ class Poller:
         while not self._stop.is_set():
             try:
                 snapshot = self._job.refresh()
-                self._on_snapshot(snapshot)
             except Exception:  # a poll must never kill the thread
                 log.exception("dw-notebook: poll failed")
                 snapshot = None
