@@ -195,7 +195,7 @@ class Job:
                 actual_cost=None,
                 poll_error=self._poll_error,
                 last_update_age_s=now - self._last_ok if self._last_ok else None,
-                message=self._message(),
+                message=self._message(batches, done),
             )
             self._last_snapshot = snapshot
             return snapshot
@@ -220,12 +220,15 @@ class Job:
             return None
         return (n1 - n0) / (t1 - t0)
 
-    def _message(self) -> str:
+    def _message(self, batches: list[dict[str, Any] | None], done: bool) -> str:
         parts = []
         if self.connection.simulated:
             parts.append("answers are simulated by the embedded local server (no API key set)")
         if self.attempt:
             parts.append(f"retry {self.attempt}")
+        if not done and any(b and b.get("expired_at") for b in batches):
+            # Doubleword marks expiry but keeps working instead of ending the batch
+            parts.append("past the completion window; the service is still working on it")
         return "; ".join(parts)
 
     def _emit(self, snapshot: JobSnapshot) -> None:
