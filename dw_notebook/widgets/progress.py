@@ -73,7 +73,8 @@ class ProgressWidget(anywidget.AnyWidget):
         self._flush_scheduled = False
         self._last_sent = -float("inf")
         self._handlers: list[Callable[[str], None]] = []
-        self._slots = _display.Slots()
+        self._slots = _display.Slots()  # outputs showing the live widget
+        self._static_slots = _display.Slots()  # outputs already showing the static end state
         self._finished = False
         self.sent_count = 0  # snapshots actually sent to the front end (for tests and benches)
         self.on_msg(self._on_frontend_msg)
@@ -115,8 +116,9 @@ class ProgressWidget(anywidget.AnyWidget):
         with self.hold_sync():
             self.snapshot = snap.to_dict()
         self.sent_count += 1
-        if snap.done and not self._finished:
-            self._finished = True
+        self._finished = snap.done  # a retry can bring a finished job back to life
+        if snap.done:
+            # a later done snapshot (e.g. with the actual cost) refreshes the static outputs
             self._leave_static(snap)
 
     @property
@@ -152,7 +154,7 @@ class ProgressWidget(anywidget.AnyWidget):
         """Display the widget under a display id so the end state can replace it."""
         with self._lock:
             if self._finished and self._static_at_end and self._latest is not None:
-                _display.show(self._static_bundle(self._latest))
+                self._static_slots.add(_display.show(self._static_bundle(self._latest)))
                 return
         data, metadata = self._repr_mimebundle_()
         self._slots.add(_display.show(data, metadata))
@@ -163,6 +165,7 @@ class ProgressWidget(anywidget.AnyWidget):
 
         with self._lock:
             if self._finished and self._static_at_end and self._latest is not None:
+                self._static_slots.add(display_id)
                 update_display(self._static_bundle(self._latest), raw=True, display_id=display_id)
                 return
             self._slots.add(display_id)
@@ -179,6 +182,8 @@ class ProgressWidget(anywidget.AnyWidget):
 
         bundle = self._static_bundle(snap)
         for display_id in self._slots.take():
+            self._static_slots.add(display_id)
+        for display_id in self._static_slots:
             update_display(bundle, raw=True, display_id=display_id)
 
     def __repr__(self) -> str:

@@ -220,6 +220,9 @@ def snapshot_html(snap: JobSnapshot) -> str:
         f"{escape(format_counts(snap.completed, snap.failed, snap.total))}</div>",
     ]
     details = [*_stats(snap)]
+    not_run = snap.total - snap.completed - snap.failed
+    if snap.done and snap.total > 0 and not_run > 0:
+        details.insert(0, f"{format_count(not_run)} not run")
     if cost := _costs(snap):
         details.append(cost)
     if details:

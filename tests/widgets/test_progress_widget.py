@@ -161,6 +161,11 @@ def test_the_end_state_replaces_the_widget_with_static_html(shell, clock):
     assert "<b>" not in html
     assert final["data"]["text/plain"].startswith("reviews completed: 250 / 300 done, 50 failed")
 
+    widget.update(snap(250, phase="completed", failed=50, done=True, actual_cost=0.25))
+    refreshed = shell.published[-1]
+    assert refreshed["transient"]["display_id"] == display_id
+    assert "actual $0.25" in refreshed["data"]["text/html"]
+
     display(widget)  # showing a finished widget again shows the static outcome directly
     assert "text/html" in shell.published[-1]["data"]
     assert not shell.published[-1]["update"]

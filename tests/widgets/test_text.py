@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -14,26 +16,44 @@ from dw_notebook.widgets.text import (
     format_counts,
     format_duration,
     format_progress,
+    format_rate,
     format_summary,
+    phase_label,
     snapshot_html,
 )
 
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(None, ""), (0, "0s"), (59.4, "59s"), (62, "1m 02s"), (3600 + 300, "1h 05m"),
-     (86340, "23h 59m"), (3 * 86400 + 4 * 3600, "3d 04h"), (-5, "0s"), (float("nan"), "")],
-)  # fmt: skip
-def test_durations_read_like_a_clock(seconds, text):
-    assert format_duration(seconds) == text
+# the same cases are checked against the widget's JS formatter (js/format.test.js)
+CASES = json.loads((Path(__file__).parent / "format_cases.json").read_text())
 
 
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [(None, ""), (0, "$0.00"), (0.0042, "$0.0042"), (1.254, "$1.25"), (12345.6, "$12,346")],
-)
-def test_costs_keep_small_amounts_visible(value, text):
+@pytest.mark.parametrize(("value", "text"), CASES["duration"])
+def test_durations_match_the_widget(value, text):
+    assert format_duration(value) == text
+
+
+@pytest.mark.parametrize(("value", "text"), CASES["cost"])
+def test_costs_match_the_widget(value, text):
     assert format_cost(value) == text
+
+
+@pytest.mark.parametrize(("value", "text"), CASES["rate"])
+def test_rates_match_the_widget(value, text):
+    assert format_rate(value) == text
+
+
+@pytest.mark.parametrize(("args", "text"), CASES["counts"])
+def test_counts_match_the_widget(args, text):
+    assert format_counts(*args) == text
+
+
+@pytest.mark.parametrize(("phase", "text"), CASES["phase"])
+def test_phase_labels_match_the_widget(phase, text):
+    assert phase_label(phase) == text
+
+
+def test_unknown_numbers_read_as_blank():
+    assert format_duration(float("nan")) == "" and format_cost(float("inf")) == ""
+    assert format_rate(None) == ""
 
 
 def test_counts_put_completed_first_and_failed_only_when_nonzero():
@@ -144,6 +164,13 @@ def test_static_html_escapes_every_field_from_the_job():
     assert "img" not in parsed.tags and "script" not in parsed.tags
     assert not [name for name, _ in parsed.attrs if name.startswith("on")]
     assert "".join(parsed.text).count(evil) == 6  # name, model, message, hint, batch id and status
+
+
+def test_static_html_says_how_many_rows_never_ran():
+    html = snapshot_html(
+        JobSnapshot("x", "cancelled", total=300, completed=7, done=True, elapsed_s=2)
+    )
+    assert "293 not run · elapsed 2s" in html
 
 
 def test_static_html_shows_the_outcome_with_stable_test_ids():

@@ -1,0 +1,239 @@
+"""The batch builder form: pick columns, write a template, preview a row, choose a model, submit.
+
+The widget knows nothing about DataFrames or the Batch API: it takes column descriptions and
+plain callables, so the job layer wires it (see :class:`BuilderWidget`). Form fields are synced
+traits (nothing secret goes in them); the row preview is a message round trip, rendered here in
+the kernel by ``render_preview``; validation messages and the cost estimate come from
+``validate`` after every change.
+
+>>> form = BuilderWidget(                                       # doctest: +SKIP
+...     columns=[("review", "object")], n_rows=len(df),
+...     render_preview=lambda template, row: template.format(**df.iloc[row]),
+...     models=["mock"],
+...     on_submit=lambda form: dw.submit(df, form["template"], model=form["model"]),
+... )
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import anywidget
+import traitlets
+
+from . import _assets, _display
+
+log = logging.getLogger(__name__)
+
+Form = dict[str, Any]
+# {"messages": [{"level": "error" | "warning" | "info", "text": str}], "estimate": str}
+Validation = Mapping[str, Any]
+FORM_FIELDS = ("template", "model", "window", "max_tokens")
+
+
+def _columns(columns: Iterable[Any]) -> list[dict[str, str]]:
+    out = []
+    for col in columns:
+        if isinstance(col, Mapping):
+            out.append({"name": str(col["name"]), "dtype": str(col.get("dtype", ""))})
+        elif isinstance(col, tuple | list):
+            out.append({"name": str(col[0]), "dtype": str(col[1]) if len(col) > 1 else ""})
+        else:
+            out.append({"name": str(col), "dtype": ""})
+    return out
+
+
+class BuilderWidget(anywidget.AnyWidget):
+    """A form that builds a batch; ``on_submit`` callbacks get the form as a dict.
+
+    ``render_preview(template, row) -> str`` renders row number ``row`` (0-based position) and
+    may raise ``KeyError``/``ValueError`` to show an error instead; ``row_label(row) -> str``
+    names the row (e.g. its index label). ``validate(form) -> {"messages": [...], "estimate":
+    str}`` runs after each change and before submit; a message with level ``"error"`` blocks
+    submitting. The first callback result that is not None (a job, a widget) replaces the form
+    wherever it is displayed.
+    """
+
+    _esm = _assets.esm("builder")
+    _css = _assets.css("builder")
+
+    columns = traitlets.List(traitlets.Dict()).tag(sync=True)
+    n_rows = traitlets.Int(0).tag(sync=True)
+    models = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    windows = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    schema = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    template = traitlets.Unicode("").tag(sync=True)
+    model = traitlets.Unicode("").tag(sync=True)
+    window = traitlets.Unicode("").tag(sync=True)
+    max_tokens = traitlets.Int(None, allow_none=True).tag(sync=True)
+    row = traitlets.Int(0).tag(sync=True)
+    messages = traitlets.List(traitlets.Dict()).tag(sync=True)
+    estimate = traitlets.Unicode("").tag(sync=True)
+    submit_state = traitlets.Unicode("idle").tag(sync=True)  # idle | submitting | submitted
+
+    def __init__(
+        self,
+        columns: Iterable[Any],
+        n_rows: int,
+        render_preview: Callable[[str, int], str],
+        *,
+        validate: Callable[[Form], Validation] | None = None,
+        row_label: Callable[[int], str] | None = None,
+        models: Sequence[str] = (),
+        windows: Sequence[str] = ("24h",),
+        schema: Mapping[str, Any] | None = None,
+        template: str = "",
+        model: str | None = None,
+        window: str | None = None,
+        max_tokens: int | None = None,
+        on_submit: Callable[[Form], Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        models, windows = list(models), list(windows)
+        super().__init__(
+            columns=_columns(columns),
+            n_rows=n_rows,
+            models=models,
+            windows=windows,
+            schema=dict(schema) if schema else None,
+            template=template,
+            model=model or (models[0] if models else ""),
+            window=window or (windows[0] if windows else ""),
+            max_tokens=max_tokens,
+            **kwargs,
+        )
+        self._render_preview = render_preview
+        self._validate = validate
+        self._row_label = row_label
+        self._submit_handlers: list[Callable[[Form], Any]] = []
+        self._slots = _display.Slots()
+        if on_submit is not None:
+            self.on_submit(on_submit)
+        self.observe(self._on_form_change, names=list(FORM_FIELDS))
+        self.on_msg(self._on_frontend_msg)
+        self.revalidate()
+
+    @property
+    def form(self) -> Form:
+        """The current form values."""
+        return {name: getattr(self, name) for name in FORM_FIELDS}
+
+    def on_submit(self, callback: Callable[[Form], Any]) -> None:
+        """Call ``callback(form)`` when the user submits a form that passes validation."""
+        self._submit_handlers.append(callback)
+
+    # -- validation and preview ------------------------------------------------------------------
+
+    def revalidate(self) -> bool:
+        """Run ``validate`` on the form, publish its messages and estimate; True if no errors."""
+        messages: list[dict[str, str]] = []
+        estimate = ""
+        if not self.template.strip():
+            messages.append({"level": "error", "text": "write a prompt template"})
+        if self._validate is not None:
+            try:
+                result = self._validate(self.form) or {}
+                messages.extend(
+                    {"level": str(m.get("level", "info")), "text": str(m.get("text", ""))}
+                    for m in result.get("messages", [])
+                )
+                estimate = str(result.get("estimate", "") or "")
+            except Exception as exc:  # a broken validator must not break the form
+                log.exception("validate failed")
+                messages.append({"level": "error", "text": f"could not validate: {exc}"})
+        with self.hold_sync():
+            self.messages = messages
+            self.estimate = estimate
+        return not any(m["level"] == "error" for m in messages)
+
+    def _on_form_change(self, _change: Any) -> None:
+        if self.submit_state != "submitting":
+            self.revalidate()
+
+    def preview(self, template: str, row: int) -> dict[str, Any]:
+        """The preview of ``row`` for ``template``: ``{"text", "label", "error"}``."""
+        row = min(max(0, int(row)), max(0, self.n_rows - 1))
+        label = ""
+        if self._row_label is not None:
+            try:
+                label = str(self._row_label(row))
+            except Exception:  # the label is decoration
+                label = ""
+        try:
+            return {"row": row, "label": label, "text": str(self._render_preview(template, row)),
+                    "error": ""}  # fmt: skip
+        except KeyError as exc:
+            error = f"unknown column {exc.args[0]!r} in the template" if exc.args else str(exc)
+        except Exception as exc:
+            error = str(exc) or type(exc).__name__
+        return {"row": row, "label": label, "text": "", "error": error}
+
+    # -- messages from the page -------------------------------------------------------------------
+
+    def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "preview":
+            reply = self.preview(str(content.get("template", "")), _int(content.get("row"), 0))
+            self.send({"type": "preview", "id": content.get("id"), **reply})
+        elif kind == "submit":
+            self.submit(content.get("form") if isinstance(content.get("form"), dict) else {})
+
+    def submit(self, form: Mapping[str, Any] | None = None) -> Any:
+        """Apply ``form`` (values from the page), validate and call the submit callbacks.
+
+        Returns the first callback result that is not None, which also replaces the form
+        wherever it is displayed; returns None when validation or a callback failed.
+        """
+        form = dict(form or {})
+        with self.hold_sync():
+            self.submit_state = "submitting"
+            for name in ("template", "model", "window"):
+                if name in form:
+                    setattr(self, name, str(form[name] or ""))
+            if "max_tokens" in form:
+                tokens = _int(form["max_tokens"], None)
+                self.max_tokens = tokens if tokens is not None and tokens > 0 else None
+        if not self.revalidate():
+            self.submit_state = "idle"
+            return None
+        result = None
+        try:
+            for handler in list(self._submit_handlers):
+                value = handler(self.form)
+                if result is None:
+                    result = value
+        except Exception as exc:
+            log.exception("submit failed")
+            with self.hold_sync():
+                failure = {"level": "error", "text": f"submit failed: {exc}"}
+                self.messages = [*self.messages, failure]
+                self.submit_state = "idle"
+            return None
+        self.submit_state = "submitted"
+        if result is not None:
+            for display_id in self._slots.take():
+                _display.replace(display_id, result)
+        return result
+
+    def _ipython_display_(self) -> None:
+        data, metadata = self._repr_mimebundle_()
+        self._slots.add(_display.show(data, metadata))
+
+    def __repr__(self) -> str:
+        cols = ", ".join(c["name"] for c in self.columns[:6])
+        more = "…" if len(self.columns) > 6 else ""
+        return (
+            f"<dw builder: {self.n_rows:,} rows [{cols}{more}], model {self.model or '?'}, "
+            f"template {self.template[:40]!r}{'…' if len(self.template) > 40 else ''}>"
+        )
+
+
+def _int(value: Any, default: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,166 @@
+"""The jobs dashboard: every batch with its status and progress, a status filter, and actions.
+
+Rows are plain dicts (see :data:`ROW_FIELDS`); the widget gets them from ``load()`` (called on
+refresh, and periodically with :meth:`JobsWidget.start_auto_refresh`) or from
+:meth:`JobsWidget.set_jobs`. "Attach" and "cancel" clicks call ``on_attach(batch_id)`` and
+``on_cancel(batch_id)``; what ``on_attach`` returns (a job, a widget) is shown right below the
+dashboard.
+
+>>> dash = JobsWidget(load=registry_rows, on_attach=dw.attach, on_cancel=cancel)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import anywidget
+import traitlets
+
+from . import _assets, _display
+
+log = logging.getLogger(__name__)
+
+# id (batch id) and status are required; created_at is epoch seconds; source: "local"/"server".
+ROW_FIELDS = ("id", "name", "status", "total", "completed", "failed", "created_at", "model",
+              "source")  # fmt: skip
+_INT_FIELDS = ("total", "completed", "failed")
+
+
+def normalise_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """JSON-safe rows with every field present, newest first, one row per batch id."""
+    seen: dict[str, dict[str, Any]] = {}
+    for raw in rows:
+        if not raw.get("id"):
+            continue
+        row = {key: raw.get(key) for key in ROW_FIELDS}
+        row["id"] = str(row["id"])
+        row["name"] = str(row["name"] or "")
+        row["status"] = str(row["status"] or "")
+        row["model"] = str(row["model"] or "")
+        row["source"] = str(row["source"] or "")
+        for key in _INT_FIELDS:
+            row[key] = int(row[key] or 0)
+        created = row["created_at"]
+        row["created_at"] = float(created) if isinstance(created, int | float) else None
+        seen[row["id"]] = row
+    return sorted(seen.values(), key=lambda r: -(r["created_at"] or 0.0))
+
+
+class JobsWidget(anywidget.AnyWidget):
+    """A table of batches with status filter, refresh, attach and cancel."""
+
+    _esm = _assets.esm("jobs")
+    _css = _assets.css("jobs")
+
+    jobs = traitlets.List(traitlets.Dict()).tag(sync=True)
+    status_filter = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        jobs: Iterable[Mapping[str, Any]] = (),
+        *,
+        load: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+        on_attach: Callable[[str], Any] | None = None,
+        on_cancel: Callable[[str], Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._load = load
+        self._on_attach = on_attach
+        self._on_cancel = on_cancel
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._detail_slots: list[str] = []
+        self.on_msg(self._on_frontend_msg)
+        if jobs:
+            self.set_jobs(jobs)
+        elif load is not None:
+            self.refresh()
+
+    def set_jobs(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Replace the rows (thread-safe)."""
+        rows = normalise_rows(rows)
+        with self._lock, self.hold_sync():
+            self.jobs = rows
+
+    def refresh(self) -> None:
+        """Reload the rows from ``load``; a failing load is reported in the widget."""
+        if self._load is None:
+            return
+        try:
+            rows = list(self._load())
+        except Exception as exc:
+            log.exception("loading jobs failed")
+            self.send({"type": "error", "text": f"could not list batches: {exc}"})
+            return
+        self.set_jobs(rows)
+
+    def start_auto_refresh(self, interval: float = 2.0) -> None:
+        """Refresh every ``interval`` seconds on a daemon thread until :meth:`stop_auto_refresh`."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                self.refresh()
+
+        self._thread = threading.Thread(target=loop, name="dw-jobs-refresh", daemon=True)
+        self._thread.start()
+
+    def stop_auto_refresh(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop_auto_refresh()
+        super().close()
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind, batch_id = content.get("type"), content.get("id")
+        if kind == "refresh":
+            self.refresh()
+        elif kind in ("attach", "cancel") and isinstance(batch_id, str) and batch_id:
+            self.act(kind, batch_id)
+
+    def act(self, action: str, batch_id: str) -> Any:
+        """Run ``attach`` or ``cancel`` on ``batch_id`` as a click would; errors are shown."""
+        handler = self._on_attach if action == "attach" else self._on_cancel
+        if handler is None:
+            self.send({"type": "error", "id": batch_id, "text": f"{action} is not available here"})
+            return None
+        try:
+            result = handler(batch_id)
+        except Exception as exc:
+            log.exception("%s %s failed", action, batch_id)
+            self.send({"type": "error", "id": batch_id, "text": f"{action} failed: {exc}"})
+            return None
+        if action == "attach" and result is not None:
+            for slot in self._detail_slots:
+                _display.replace(slot, result)
+        self.send({"type": "done", "id": batch_id, "action": action})
+        self.refresh()
+        return result
+
+    def _ipython_display_(self) -> None:
+        """The dashboard, and below it an empty output where attached jobs are shown."""
+        data, metadata = self._repr_mimebundle_()
+        _display.show(data, metadata)
+        self._detail_slots.append(_display.show({"text/plain": ""}))
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for row in self.jobs:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        detail = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
+        return f"<dw jobs: {len(self.jobs)} batches{': ' + detail if detail else ''}>"

@@ -1,0 +1,270 @@
+"""Results review: label distributions, failed rows with their errors, and paged sample rows.
+
+The frame stays in the kernel. The page asks for one page at a time (``{"type": "page", "view":
+"samples" | "failed", "page": n, "filter": {"column", "label"}}``) and gets it back as compact
+column-oriented JSON (one list per column, long texts cut at ``max_chars``), never the whole frame.
+
+>>> ReviewWidget(job.join(), prompt=prompts)  # doctest: +SKIP  (prompts: column, Series, callable)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import anywidget
+import numpy as np
+import pandas as pd
+import traitlets
+
+from . import _assets
+
+log = logging.getLogger(__name__)
+
+META_COLUMNS = frozenset(
+    {"status", "error", "finish_reason", "prompt_tokens", "completion_tokens", "batch_id",
+     "attempt", "parse_error"}
+)  # fmt: skip
+OK = "ok"
+FAILED_STATUSES = frozenset({"failed", "expired", "cancelled"})
+MISSING = None  # the label of missing answers in filters and distributions
+VIEWS = ("samples", "failed")
+Prompt = str | pd.Series | Callable[[int], str] | None
+
+
+def _json_value(value: Any, max_chars: int) -> Any:
+    """A JSON-safe cell: None for missing, numbers as numbers, everything else as (cut) text."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    if not isinstance(value, str):
+        try:
+            if pd.isna(value):
+                return None
+        except (TypeError, ValueError):
+            pass
+        value = str(value)
+    return value if len(value) <= max_chars else value[: max_chars - 1] + "…"
+
+
+def _is_label_column(series: pd.Series, max_labels: int) -> bool:
+    if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series):
+        return True
+    if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+        return False
+    values = series.dropna()
+    if values.empty or not all(isinstance(v, str) for v in values.head(1000)):
+        return False
+    distinct = values.nunique()
+    return distinct <= max_labels and distinct <= max(2, len(values) // 2)
+
+
+class ReviewWidget(anywidget.AnyWidget):
+    """Review a joined results frame: label charts, failures, and samples, page by page."""
+
+    _esm = _assets.esm("review")
+    _css = _assets.css("review")
+
+    overview = traitlets.Dict().tag(sync=True)
+    distributions = traitlets.List(traitlets.Dict()).tag(sync=True)
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        answer_columns: Sequence[str] | None = None,
+        label_columns: Sequence[str] | None = None,
+        prompt: Prompt = None,
+        status_column: str = "status",
+        error_column: str = "error",
+        page_size: int = 20,
+        max_chars: int = 2000,
+        max_labels: int = 20,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._frame = frame
+        self._page_size = max(1, page_size)
+        self._max_chars = max_chars
+        self._seed = seed
+        self._rank: np.ndarray | None = None  # position of each row in the shuffled order
+        self._masks: dict[tuple[str, Any], np.ndarray] = {}
+        self._last_rows: tuple[Any, np.ndarray] | None = None
+        if answer_columns is None:
+            answer_columns = (
+                ["content"]
+                if "content" in frame.columns
+                else [c for c in frame.columns if c not in META_COLUMNS]
+            )
+        self._answers = [str(c) for c in answer_columns if c in frame.columns]
+        self._prompt = self._prompts(prompt)
+        n = len(frame)
+        status = (
+            frame[status_column].astype("string").fillna("")
+            if status_column in frame.columns
+            else pd.Series([OK] * n, index=frame.index, dtype="string")
+        )
+        self._ok = (status == OK).to_numpy(dtype=bool)
+        failed = status.isin(list(FAILED_STATUSES)).to_numpy(dtype=bool, copy=True)
+        if "parse_error" in frame.columns:
+            parse = frame["parse_error"].astype("string").fillna("").to_numpy(dtype=object)
+            failed |= self._ok & (parse != "")
+        self._failed = failed
+        self._error_columns = [c for c in (error_column, "parse_error") if c in frame.columns]
+        self._status_column = status_column if status_column in frame.columns else None
+        if label_columns is None:
+            ok_rows = frame.loc[self._ok]
+            label_columns = [c for c in self._answers if _is_label_column(ok_rows[c], max_labels)]
+        self._labels = [c for c in label_columns if c in frame.columns]
+        counts = status.value_counts()
+        with self.hold_sync():
+            self.overview = {
+                "rows": n,
+                "by_status": {str(k): int(v) for k, v in counts.items()},
+                "answer_columns": self._answers,
+                "label_columns": self._labels,
+                "has_prompt": self._prompt is not None,
+                "page_size": self._page_size,
+                "views": {"samples": int(self._ok.sum()), "failed": int(self._failed.sum())},
+            }
+            self.distributions = [self._distribution(c, max_labels) for c in self._labels]
+        self.on_msg(self._on_frontend_msg)
+
+    def _prompts(self, prompt: Prompt) -> Callable[[np.ndarray], list[Any]] | None:
+        frame = self._frame
+        if prompt is None:
+            return None
+        if isinstance(prompt, str):
+            column = frame[prompt]
+            return lambda rows: column.iloc[rows].tolist()
+        if isinstance(prompt, pd.Series):
+            aligned = prompt.reindex(frame.index)
+            return lambda rows: aligned.iloc[rows].tolist()
+        if callable(prompt):
+            return lambda rows: [prompt(int(i)) for i in rows]
+        raise TypeError("prompt must be a column name, a Series, a callable or None")
+
+    def _distribution(self, column: str, max_labels: int) -> dict[str, Any]:
+        values = self._frame[column][self._ok]
+        counts = values.astype("object").value_counts(dropna=True)
+        # most frequent first; ties in label order so reruns draw the same chart
+        counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+        top = counts.head(max_labels)
+        return {
+            "column": column,
+            "values": [{"label": str(k), "count": int(v)} for k, v in top.items()],
+            "other": int(counts.iloc[max_labels:].sum()),
+            "missing": int(values.isna().sum()),
+            "total": int(len(values)),
+        }
+
+    # -- pages -----------------------------------------------------------------------------------
+
+    def _label_mask(self, column: str, label: Any) -> np.ndarray:
+        key = (column, label)
+        mask = self._masks.get(key)
+        if mask is None:
+            series = self._frame[column]
+            if label is MISSING:
+                mask = series.isna().to_numpy(dtype=bool)
+            else:
+                mask = (series.astype("string") == str(label)).fillna(False).to_numpy(dtype=bool)
+            if len(self._masks) >= 16:  # a few labels of a few columns; bound the memory
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[key] = mask
+        return mask
+
+    def _rows(self, view: str, label_filter: Mapping[str, Any] | None, shuffle: bool) -> np.ndarray:
+        # paging through one view asks for the same rows again: keep the last answer
+        key = (view, repr(sorted(label_filter.items())) if label_filter else None, shuffle)
+        if self._last_rows is not None and self._last_rows[0] == key:
+            return self._last_rows[1]
+        rows = self._select_rows(view, label_filter, shuffle)
+        self._last_rows = (key, rows)
+        return rows
+
+    def _select_rows(
+        self, view: str, label_filter: Mapping[str, Any] | None, shuffle: bool
+    ) -> np.ndarray:
+        mask = self._failed if view == "failed" else self._ok
+        if view == "samples" and label_filter and label_filter.get("column") in self._labels:
+            mask = mask & self._label_mask(label_filter["column"], label_filter.get("label"))
+        rows = np.flatnonzero(mask)
+        if shuffle and view == "samples":
+            if self._rank is None:
+                order = np.random.default_rng(self._seed).permutation(len(self._frame))
+                self._rank = np.empty_like(order)
+                self._rank[order] = np.arange(len(order))
+            rows = rows[np.argsort(self._rank[rows], kind="stable")]
+        return rows
+
+    def page(
+        self,
+        view: str = "samples",
+        page: int = 0,
+        label_filter: Mapping[str, Any] | None = None,
+        shuffle: bool = False,
+    ) -> dict[str, Any]:
+        """One page of ``view`` as ``{"columns", "index", "data": {column: [values]}, ...}``."""
+        if view not in VIEWS:
+            raise ValueError(f"unknown view {view!r}")
+        rows = self._rows(view, label_filter, shuffle)
+        total = len(rows)
+        pages = max(1, math.ceil(total / self._page_size))
+        page = min(max(0, int(page)), pages - 1)
+        chosen = rows[page * self._page_size : (page + 1) * self._page_size]
+        sub = self._frame.iloc[chosen]
+        data: dict[str, list[Any]] = {}
+        if self._prompt is not None:
+            data["prompt"] = self._prompt(chosen)
+        if view == "failed":
+            if self._status_column:
+                data["status"] = sub[self._status_column].tolist()
+            for column in self._error_columns:
+                data[column] = sub[column].tolist()
+        for column in self._answers:
+            data[column] = sub[column].tolist()
+        data = {k: [_json_value(v, self._max_chars) for v in vs] for k, vs in data.items()}
+        return {
+            "view": view,
+            "page": page,
+            "pages": pages,
+            "total": total,
+            "filter": dict(label_filter) if label_filter else None,
+            "columns": list(data),
+            "index": [_json_value(str(i), 200) for i in sub.index],
+            "data": data,
+        }
+
+    def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "page":
+            return
+        view = content.get("view") if content.get("view") in VIEWS else "samples"
+        label_filter = content.get("filter") if isinstance(content.get("filter"), dict) else None
+        try:
+            page = int(content.get("page") or 0)
+        except (TypeError, ValueError):
+            page = 0
+        try:
+            reply = self.page(view, page, label_filter, bool(content.get("shuffle")))
+        except Exception as exc:  # a bad page request must not break the comm
+            log.exception("review page failed")
+            reply = {"view": view, "error": str(exc)}
+        self.send({"type": "page", "id": content.get("id"), **reply})
+
+    def __repr__(self) -> str:
+        by_status = self.overview.get("by_status", {})
+        parts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(by_status.items()))
+        labels = ", ".join(self._labels)
+        return (
+            f"<dw review: {self.overview.get('rows', 0)} rows ({parts})"
+            f"{'; labels: ' + labels if labels else ''}>"
+        )

@@ -1,0 +1,15 @@
+import { describe, expect, it } from "vitest";
+import cases from "../tests/widgets/format_cases.json";
+import { formatCost, formatCounts, formatDuration, formatRate, phaseLabel } from "./lib/format.js";
+
+// The same cases are checked against the Python formatter (tests/widgets/test_text.py).
+
+describe("formatting shared with the Python text fallback", () => {
+  it.each(cases.duration)("duration %s -> %s", (value, text) => expect(formatDuration(value)).toBe(text));
+  it.each(cases.cost)("cost %s -> %s", (value, text) => expect(formatCost(value)).toBe(text));
+  it.each(cases.rate)("rate %s -> %s", (value, text) => expect(formatRate(value)).toBe(text));
+  it.each(cases.counts)("counts %j -> %s", ([completed, failed, total], text) =>
+    expect(formatCounts({ completed, failed, total })).toBe(text),
+  );
+  it.each(cases.phase)("phase %s -> %s", (phase, text) => expect(phaseLabel(phase)).toBe(text));
+});

@@ -1,0 +1,150 @@
+// Jobs dashboard: one row per batch (local registry and server), live status and progress,
+// a status filter, and attach / cancel actions sent to the kernel as messages.
+import "./common.css";
+import "./jobs.css";
+import { h, setText } from "./lib/dom.js";
+import { TERMINAL_PHASES, barWidths, formatCounts, formatDuration, phaseClass, phaseLabel } from "./lib/format.js";
+
+/** "3m 05s ago" for recent times, else "2026-11-25 17:40" (UTC); "" when unknown. */
+export function formatCreated(epochSeconds, nowMs = Date.now()) {
+  if (!Number.isFinite(epochSeconds)) return "";
+  const age = nowMs / 1000 - epochSeconds;
+  if (age >= 0 && age < 86400) return `${formatDuration(age)} ago`;
+  return new Date(epochSeconds * 1000).toISOString().slice(0, 16).replace("T", " ");
+}
+
+function render({ model, el }) {
+  const confirming = new Set(); // batch ids whose cancel awaits confirmation
+  const pending = new Map(); // batch id -> "attach" | "cancel"
+
+  const filters = h("div", { class: "dw-filters", role: "group", "aria-label": "Filter by status", "data-testid": "dw-jobs-filter" });
+  const refresh = h("button", { class: "dw-button", type: "button", "data-testid": "dw-jobs-refresh", onclick: () => model.send({ type: "refresh" }) }, "Refresh");
+  const body = h("tbody");
+  const table = h(
+    "table",
+    { class: "dw-jobs-table", "data-testid": "dw-jobs-table" },
+    h("thead", {}, h("tr", {}, ...["Job / batch", "Status", "Progress", "Created", "Model", ""].map((t) => h("th", {}, t)))),
+    body,
+  );
+  const empty = h("div", { class: "dw-muted dw-empty", "data-testid": "dw-jobs-empty" });
+  const notice = h("div", { class: "dw-notice", role: "alert", "data-testid": "dw-notice" });
+  const root = h(
+    "div",
+    { class: "dw-widget dw-jobs", "data-testid": "dw-jobs" },
+    h("div", { class: "dw-head" }, h("span", { class: "dw-title" }, "Batches"), filters, h("span", { class: "dw-spacer" }), refresh),
+    notice,
+    h("div", { class: "dw-table-scroll" }, table),
+    empty,
+  );
+  el.append(root);
+
+  function send(type, id) {
+    pending.set(id, type);
+    model.send({ type, id });
+    update();
+  }
+
+  function actions(job) {
+    const id = job.id;
+    const cell = h("td", { class: "dw-actions" });
+    if (confirming.has(id)) {
+      cell.append(
+        h("span", {}, "Cancel batch? "),
+        h("button", { class: "dw-button dw-button-danger", type: "button", "data-testid": "dw-job-cancel-confirm", onclick: () => { confirming.delete(id); send("cancel", id); } }, "Yes"),
+        h("button", { class: "dw-button", type: "button", "data-testid": "dw-job-cancel-keep", onclick: () => { confirming.delete(id); update(); } }, "No"),
+      );
+      return cell;
+    }
+    const busy = pending.get(id);
+    cell.append(
+      h("button", { class: "dw-button", type: "button", "data-testid": "dw-job-attach", disabled: busy === "attach", onclick: () => send("attach", id) }, busy === "attach" ? "Attaching…" : "Attach"),
+    );
+    if (!TERMINAL_PHASES.has(job.status) && job.status !== "cancelling") {
+      cell.append(
+        h("button", { class: "dw-button dw-button-danger", type: "button", "data-testid": "dw-job-cancel", disabled: busy === "cancel", onclick: () => { confirming.add(id); update(); } }, busy === "cancel" ? "Cancelling…" : "Cancel"),
+      );
+    }
+    return cell;
+  }
+
+  function row(job) {
+    const widths = barWidths(job);
+    return h(
+      "tr",
+      { class: `dw-phase-${phaseClass(job.status)}`, "data-testid": "dw-job-row", "data-id": job.id },
+      h(
+        "td",
+        { class: "dw-job-name" },
+        h("div", {}, job.name ?? "", job.source ? h("span", { class: "dw-source" }, job.source) : null),
+        h("div", { class: "dw-mono dw-job-id", title: job.id ?? "" }, job.id ?? ""),
+      ),
+      h("td", {}, h("span", { class: "dw-badge", "data-testid": "dw-job-status" }, phaseLabel(job.status))),
+      h(
+        "td",
+        { class: "dw-job-progress" },
+        h("span", { class: "dw-bar dw-bar-small" }, h("span", { class: "dw-bar-done", style: `width:${widths.done}%` }), h("span", { class: "dw-bar-failed", style: `width:${widths.failed}%` })),
+        h("span", { class: "dw-job-counts", "data-testid": "dw-job-counts" }, formatCounts(job)),
+      ),
+      h("td", { class: "dw-muted dw-nowrap" }, formatCreated(job.created_at)),
+      h("td", { class: "dw-mono dw-job-model" }, job.model ?? ""),
+      actions(job),
+    );
+  }
+
+  function update() {
+    const jobs = Array.isArray(model.get("jobs")) ? model.get("jobs") : [];
+    const active = model.get("status_filter") ?? "";
+    const counts = new Map();
+    for (const job of jobs) counts.set(job.status, (counts.get(job.status) ?? 0) + 1);
+    const choices = [["", `all (${jobs.length})`], ...[...counts].map(([s, n]) => [s, `${phaseLabel(s)} (${n})`])];
+    if (active && !counts.has(active)) choices.push([active, `${phaseLabel(active)} (0)`]);
+    filters.replaceChildren(
+      ...choices.map(([value, label]) =>
+        h("button", {
+          class: `dw-filter${value === active ? " dw-filter-active" : ""}`,
+          type: "button",
+          "aria-pressed": value === active ? "true" : "false",
+          "data-status": value,
+          onclick: () => { model.set("status_filter", value); model.save_changes(); update(); },
+        }, label),
+      ),
+    );
+    const shown = active ? jobs.filter((j) => j.status === active) : jobs;
+    body.replaceChildren(...shown.map(row));
+    table.hidden = shown.length === 0;
+    setText(empty, jobs.length === 0 ? "No batches yet." : shown.length === 0 ? `No ${phaseLabel(active)} batches.` : "");
+    empty.hidden = shown.length > 0;
+  }
+
+  const onJobs = () => {
+    pending.clear();
+    update();
+  };
+  const onMessage = (content) => {
+    if (content && content.type === "done" && content.id) {
+      pending.delete(content.id);
+      update();
+      return;
+    }
+    if (!content || content.type !== "error") return;
+    if (content.id) pending.delete(content.id);
+    setText(notice, content.text ?? "");
+    notice.hidden = !content.text;
+    update();
+  };
+  const onFilter = () => update();
+  model.on("change:jobs", onJobs);
+  model.on("change:status_filter", onFilter);
+  model.on("msg:custom", onMessage);
+  notice.hidden = true;
+  update();
+
+  return () => {
+    model.off("change:jobs", onJobs);
+    model.off("change:status_filter", onFilter);
+    model.off("msg:custom", onMessage);
+    root.remove();
+  };
+}
+
+export default { render };

@@ -1,0 +1,131 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import widget, { formatCreated } from "./jobs.js";
+import { fakeModel } from "./testing.js";
+
+const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
+const NOW = Date.UTC(2026, 10, 25, 18, 0, 0);
+
+const JOBS = [
+  { id: "batch_b", name: "reviews", status: "in_progress", total: 300, completed: 37, failed: 2, created_at: NOW / 1000 - 185, model: "mock", source: "local" },
+  { id: "batch_a", name: "tickets", status: "completed", total: 10, completed: 10, failed: 0, created_at: NOW / 1000 - 3 * 86400, model: "mock", source: "server" },
+  { id: "batch_c", name: "old", status: "failed", total: 5, completed: 0, failed: 5, created_at: null, model: "", source: "" },
+];
+
+let el;
+let cleanup;
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(NOW);
+  el = document.createElement("div");
+  document.body.append(el);
+});
+afterEach(() => {
+  cleanup?.();
+  cleanup = undefined;
+  el.remove();
+  vi.useRealTimers();
+});
+
+function mount(jobs = JOBS, status_filter = "") {
+  const model = fakeModel({ jobs, status_filter });
+  cleanup = widget.render({ model, el });
+  return model;
+}
+
+const rows = () => [...el.querySelectorAll('[data-testid="dw-job-row"]')];
+
+describe("jobs dashboard", () => {
+  it("shows one row per batch with status, counts and age", () => {
+    mount();
+    expect(rows().map((r) => r.dataset.id)).toEqual(["batch_b", "batch_a", "batch_c"]);
+    const first = rows()[0];
+    expect(byId(first, "dw-job-status").textContent).toBe("in progress");
+    expect(byId(first, "dw-job-counts").textContent).toBe("37 / 300 done, 2 failed");
+    expect(first.textContent).toContain("3m 05s ago");
+    expect(rows()[1].textContent).toContain("2026-11-22 18:00");
+  });
+
+  it("offers cancel only for unfinished batches", () => {
+    mount();
+    expect(rows().map((r) => Boolean(byId(r, "dw-job-cancel")))).toEqual([true, false, false]);
+    expect(rows().every((r) => byId(r, "dw-job-attach"))).toBe(true);
+  });
+
+  it("filters by status with counts, and syncs the filter", () => {
+    const model = mount();
+    const labels = [...byId(el, "dw-jobs-filter").querySelectorAll("button")].map((b) => b.textContent);
+    expect(labels).toEqual(["all (3)", "in progress (1)", "completed (1)", "failed (1)"]);
+    byId(el, "dw-jobs-filter").querySelector('[data-status="completed"]').click();
+    expect(model.get("status_filter")).toBe("completed");
+    expect(rows().map((r) => r.dataset.id)).toEqual(["batch_a"]);
+    model.set("status_filter", "expired");
+    expect(rows()).toHaveLength(0);
+    expect(byId(el, "dw-jobs-empty").textContent).toBe("No expired batches.");
+  });
+
+  it("sends attach at once and cancel only after confirming", () => {
+    const model = mount();
+    byId(rows()[1], "dw-job-attach").click();
+    expect(model.sent).toEqual([{ type: "attach", id: "batch_a" }]);
+    byId(rows()[0], "dw-job-cancel").click();
+    expect(model.sent).toHaveLength(1);
+    byId(rows()[0], "dw-job-cancel-keep").click();
+    byId(rows()[0], "dw-job-cancel").click();
+    byId(rows()[0], "dw-job-cancel-confirm").click();
+    expect(model.sent.at(-1)).toEqual({ type: "cancel", id: "batch_b" });
+    expect(byId(rows()[0], "dw-job-cancel").disabled).toBe(true);
+    model.set("jobs", JOBS.map((j) => (j.id === "batch_b" ? { ...j, status: "cancelling" } : j)));
+    expect(byId(rows()[0], "dw-job-cancel")).toBeNull();
+  });
+
+  it("shows errors from the kernel and re-enables the action", () => {
+    const model = mount();
+    byId(rows()[1], "dw-job-attach").click();
+    expect(byId(rows()[1], "dw-job-attach").disabled).toBe(true);
+    model.receive({ type: "error", id: "batch_a", text: "attach failed: gone" });
+    expect(byId(el, "dw-notice").textContent).toBe("attach failed: gone");
+    expect(byId(rows()[1], "dw-job-attach").disabled).toBe(false);
+  });
+
+  it("clears a pending action when the kernel says it is done", () => {
+    const model = mount();
+    byId(rows()[1], "dw-job-attach").click();
+    model.receive({ type: "done", id: "batch_a", action: "attach" });
+    expect(byId(rows()[1], "dw-job-attach").disabled).toBe(false);
+    expect(byId(rows()[1], "dw-job-attach").textContent).toBe("Attach");
+  });
+
+  it("says so when there are no batches", () => {
+    mount([]);
+    expect(byId(el, "dw-jobs-empty").textContent).toBe("No batches yet.");
+    expect(byId(el, "dw-jobs-table").hidden).toBe(true);
+  });
+
+  it("sends refresh", () => {
+    const model = mount();
+    byId(el, "dw-jobs-refresh").click();
+    expect(model.sent).toEqual([{ type: "refresh" }]);
+  });
+
+  it("renders names and ids as text", () => {
+    const evil = '<img src=x onerror="window.__pwned=1">';
+    mount([{ id: evil, name: evil, status: evil, model: evil, source: evil, total: 1, completed: 0, failed: 0 }]);
+    expect(el.querySelector("img")).toBeNull();
+    expect(rows()[0].dataset.id).toBe(evil);
+    expect(window.__pwned).toBeUndefined();
+  });
+
+  it("formats creation times", () => {
+    expect(formatCreated(NOW / 1000 - 30, NOW)).toBe("30s ago");
+    expect(formatCreated(undefined, NOW)).toBe("");
+  });
+
+  it("cleanup removes listeners and the DOM", () => {
+    const model = mount();
+    cleanup();
+    cleanup = undefined;
+    expect(model.listenerCount("change:jobs")).toBe(0);
+    expect(model.listenerCount("msg:custom")).toBe(0);
+    expect(el.children).toHaveLength(0);
+  });
+});

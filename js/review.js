@@ -1,0 +1,197 @@
+// Results review: label distribution charts, failed rows with errors, and sample rows with
+// prompt and answer side by side. Pages come from the kernel on request, one at a time.
+import "./common.css";
+import "./review.css";
+import { h, setText } from "./lib/dom.js";
+import { formatCount, phaseLabel } from "./lib/format.js";
+
+function cellText(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function render({ model, el }) {
+  let view = "samples";
+  let page = 0;
+  let filter = null; // {column, label}
+  let shuffle = false;
+  let requestId = 0;
+
+  const counts = h("span", { class: "dw-muted", "data-testid": "dw-review-counts" });
+  const charts = h("div", { class: "dw-charts", "data-testid": "dw-distributions" });
+  const tabs = h("div", { class: "dw-tabs", role: "tablist" });
+  const filterChip = h("span", { class: "dw-filter-chip", "data-testid": "dw-review-filter" });
+  const shuffleBox = h("input", { type: "checkbox", "data-testid": "dw-review-shuffle" });
+  const table = h("table", { class: "dw-review-table", "data-testid": "dw-page-table" });
+  const empty = h("div", { class: "dw-muted dw-empty", "data-testid": "dw-review-empty" });
+  const error = h("div", { class: "dw-notice", role: "alert", "data-testid": "dw-notice" });
+  const prev = h("button", { class: "dw-button", type: "button", "data-testid": "dw-page-prev" }, "‹ Prev");
+  const next = h("button", { class: "dw-button", type: "button", "data-testid": "dw-page-next" }, "Next ›");
+  const pageInfo = h("span", { class: "dw-muted", "data-testid": "dw-page-info" });
+  const root = h(
+    "div",
+    { class: "dw-widget dw-review", "data-testid": "dw-review" },
+    h("div", { class: "dw-head" }, h("span", { class: "dw-title" }, "Results"), counts),
+    charts,
+    h("div", { class: "dw-toolbar" }, tabs, filterChip, h("span", { class: "dw-spacer" }), h("label", { class: "dw-muted" }, shuffleBox, " shuffle")),
+    error,
+    table,
+    empty,
+    h("div", { class: "dw-pager", "data-testid": "dw-pager" }, prev, pageInfo, next),
+  );
+  el.append(root);
+
+  function request() {
+    requestId += 1;
+    model.send({ type: "page", id: requestId, view, page, filter, shuffle });
+    root.classList.add("dw-loading");
+  }
+
+  function go(changes) {
+    const state = { view, page, filter, shuffle, ...changes };
+    view = state.view;
+    page = state.page;
+    filter = state.filter;
+    shuffle = state.shuffle;
+    renderTabs();
+    renderCharts();
+    request();
+  }
+
+  function renderOverview() {
+    const o = model.get("overview") ?? {};
+    const byStatus = o.by_status ?? {};
+    const parts = Object.entries(byStatus).map(([s, n]) => `${formatCount(n)} ${s === "ok" ? "answered" : phaseLabel(s)}`);
+    setText(counts, `${formatCount(o.rows ?? 0)} rows: ${parts.join(" · ")}`);
+    renderTabs();
+  }
+
+  function renderTabs() {
+    const views = (model.get("overview") ?? {}).views ?? {};
+    const tab = (name, label) =>
+      h("button", {
+        class: `dw-tab${view === name ? " dw-tab-active" : ""}`,
+        type: "button",
+        role: "tab",
+        "aria-selected": view === name ? "true" : "false",
+        "data-testid": `dw-tab-${name}`,
+        onclick: () => go({ view: name, page: 0 }),
+      }, `${label} (${formatCount(views[name] ?? 0)})`);
+    tabs.replaceChildren(tab("samples", "Samples"), tab("failed", "Failed"));
+    filterChip.replaceChildren();
+    filterChip.hidden = !(filter && view === "samples");
+    if (filter && view === "samples") {
+      filterChip.append(
+        `${filter.column} = ${filter.label === null ? "(missing)" : filter.label} `,
+        h("button", { class: "dw-chip-x", type: "button", title: "clear filter", "data-testid": "dw-review-filter-clear", onclick: () => go({ filter: null, page: 0 }) }, "✕"),
+      );
+    }
+  }
+
+  function renderCharts() {
+    const dists = Array.isArray(model.get("distributions")) ? model.get("distributions") : [];
+    charts.hidden = dists.length === 0;
+    charts.replaceChildren(
+      ...dists.map((d) => {
+        const values = Array.isArray(d.values) ? d.values : [];
+        const max = Math.max(1, ...values.map((v) => v.count), d.other ?? 0, d.missing ?? 0);
+        const total = Math.max(1, d.total ?? 0);
+        const bar = (label, count, clickable, value) => {
+          const active = filter && filter.column === d.column && filter.label === value;
+          return h(
+            "button",
+            {
+              class: `dw-dist-row${active ? " dw-dist-active" : ""}`,
+              type: "button",
+              disabled: !clickable,
+              title: clickable ? `show ${label} samples` : "",
+              "data-testid": "dw-dist-row",
+              "data-label": label,
+              onclick: clickable ? () => go({ view: "samples", page: 0, filter: active ? null : { column: d.column, label: value } }) : undefined,
+            },
+            h("span", { class: "dw-dist-label" }, label),
+            h("span", { class: "dw-dist-track" }, h("span", { class: "dw-dist-fill", style: `width:${(100 * count) / max}%` })),
+            h("span", { class: "dw-dist-count" }, `${formatCount(count)} (${Math.round((100 * count) / total)}%)`),
+          );
+        };
+        return h(
+          "div",
+          { class: "dw-dist", "data-testid": "dw-dist", "data-column": d.column },
+          h("div", { class: "dw-dist-title" }, d.column),
+          ...values.map((v) => bar(v.label, v.count, true, v.label)),
+          d.other ? bar("other", d.other, false) : null,
+          d.missing ? bar("(missing)", d.missing, true, null) : null,
+        );
+      }),
+    );
+  }
+
+  function renderPage(reply) {
+    root.classList.remove("dw-loading");
+    setText(error, reply.error ?? "");
+    error.hidden = !reply.error;
+    if (reply.error) return;
+    page = reply.page ?? 0;
+    const columns = Array.isArray(reply.columns) ? reply.columns : [];
+    const data = reply.data ?? {};
+    const index = Array.isArray(reply.index) ? reply.index : [];
+    const head = h("thead", {}, h("tr", {}, h("th", {}, "row"), ...columns.map((c) => h("th", { class: `dw-col-${c === "prompt" ? "prompt" : "value"}` }, c))));
+    const body = h(
+      "tbody",
+      {},
+      ...index.map((label, i) =>
+        h(
+          "tr",
+          { "data-testid": "dw-page-row" },
+          h("td", { class: "dw-mono dw-row-label" }, cellText(label)),
+          ...columns.map((c) => {
+            const value = (data[c] ?? [])[i];
+            return h("td", { class: `dw-cell${value === null || value === undefined ? " dw-null" : ""}${c === "error" || c === "parse_error" ? " dw-error-cell" : ""}` }, h("div", { class: "dw-cell-text" }, cellText(value)));
+          }),
+        ),
+      ),
+    );
+    table.replaceChildren(head, body);
+    table.hidden = index.length === 0;
+    empty.hidden = index.length > 0;
+    setText(empty, view === "failed" ? "No failed rows." : "No rows to show.");
+    setText(pageInfo, `page ${formatCount(page + 1)} of ${formatCount(reply.pages ?? 1)} · ${formatCount(reply.total ?? 0)} ${reply.total === 1 ? "row" : "rows"}`);
+    prev.disabled = page <= 0;
+    next.disabled = page + 1 >= (reply.pages ?? 1);
+  }
+
+  const onMessage = (content) => {
+    if (!content || content.type !== "page" || content.id !== requestId) return;
+    renderPage(content);
+  };
+  const onPrev = () => go({ page: Math.max(0, page - 1) });
+  const onNext = () => go({ page: page + 1 });
+  const onShuffle = () => go({ shuffle: shuffleBox.checked, page: 0 });
+  prev.addEventListener("click", onPrev);
+  next.addEventListener("click", onNext);
+  shuffleBox.addEventListener("change", onShuffle);
+  model.on("change:overview", renderOverview);
+  model.on("change:distributions", renderCharts);
+  model.on("msg:custom", onMessage);
+
+  error.hidden = true;
+  empty.hidden = true;
+  table.hidden = true;
+  prev.disabled = next.disabled = true;
+  renderOverview();
+  renderCharts();
+  request();
+
+  return () => {
+    prev.removeEventListener("click", onPrev);
+    next.removeEventListener("click", onNext);
+    shuffleBox.removeEventListener("change", onShuffle);
+    model.off("change:overview", renderOverview);
+    model.off("change:distributions", renderCharts);
+    model.off("msg:custom", onMessage);
+    root.remove();
+  };
+}
+
+export default { render };
