@@ -27,7 +27,7 @@ def _copy_quickstart(root: Path, name: str, home: Path) -> str:
 
 
 def _done(text: str) -> int:
-    return int(re.match(r"\s*(\d+)", text).group(1))
+    return int(re.match(r"\s*([\d,]+)", text).group(1).replace(",", ""))
 
 
 @pytest.mark.parametrize("app", APPS)
