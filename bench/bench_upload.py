@@ -106,8 +106,10 @@ def main() -> int:
         server.terminate()
         server.wait(10)
     size_mb = len(data) / 1e6
-    print(f"upload {size_mb:.0f} MB streamed: RSS growth {growth:.1f} MB "
-          f"({size_mb / streamed_s:.0f} MB/s); target < 64 MB: {'PASS' if growth < 64 else 'FAIL'}")
+    print(
+        f"upload {size_mb:.0f} MB streamed: RSS growth {growth:.1f} MB "
+        f"({size_mb / streamed_s:.0f} MB/s); target < 64 MB: {'PASS' if growth < 64 else 'FAIL'}"
+    )
     print(f"baseline (body built in memory): RSS growth {naive_growth:.1f} MB; "
           f"ratio baseline/streamed = {naive_growth / max(growth, 0.1):.1f}x")  # fmt: skip
     return 0 if growth < 64 else 1

@@ -165,3 +165,20 @@ def test_service_estimate_over_budget_refuses_and_removes_the_upload(tmp_path, m
         job = dw.submit(df, prompt=PROMPT, model=model, budget=1.0, **conn)
         assert 0 < job.service_estimate < 1.0
         assert job.snapshot().estimated_cost == job.service_estimate
+
+
+def test_expiry_ends_openai_batches_and_doubleword_keeps_going(slow_server):
+    df = sample_reviews(200)
+    job = dw.submit(df, prompt=PROMPT, model="mock", **_conn(slow_server))
+    _wait_until(job, lambda s: s.completed >= 10)
+    slow_server.clock.advance(24 * 3600 + 1)
+    if slow_server.dialect == "openai":
+        snapshot = _wait_until(job, lambda s: s.done)
+        assert snapshot.phase == "expired"
+        out = job.join(timeout=30)
+        assert out["status"].eq("ok").any() and out["status"].eq("expired").any()
+        assert out["status"].isin(["ok", "expired"]).all()
+    else:
+        snapshot = _wait_until(job, lambda s: "past the completion window" in s.message)
+        assert snapshot.phase == "in_progress"
+        job.cancel()
