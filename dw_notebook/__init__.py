@@ -23,7 +23,8 @@ from .errors import (
 )
 from .job import Job
 from .local import local, stop_local
-from .submit import attach, build, connect, estimate, jobs, submit
+from .submit import attach, build, connect, estimate, list_jobs, submit
+from .ui import builder, jobs, review
 
 __version__ = "0.1.0"
 
@@ -37,10 +38,13 @@ __all__ = [
     "TransportError",
     "attach",
     "build",
+    "builder",
     "connect",
     "estimate",
     "jobs",
+    "list_jobs",
     "local",
     "stop_local",
+    "review",
     "submit",
 ]

@@ -37,9 +37,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _jobs(args: argparse.Namespace) -> int:
-    from .submit import jobs
+    from .submit import list_jobs
 
-    frame = jobs(server=not args.local_only)
+    frame = list_jobs(server=not args.local_only)
     print(frame.to_string() if not frame.empty else "no jobs")
     return 0
 

@@ -541,6 +541,12 @@ class Job:
             return None
         return None
 
+    def review(self, **options: Any) -> Any:
+        """A widget to review the results: label charts, failed rows, prompts beside answers."""
+        from .ui import review
+
+        return review(self, **options)
+
     # -- widget --------------------------------------------------------------------------------
 
     def widget(self) -> Any:

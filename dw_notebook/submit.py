@@ -262,14 +262,15 @@ def attach(
     return _job_from_record(registry.find(job_id), client, connection, registry, df)
 
 
-def jobs(
+def list_jobs(
     *,
     api_key: str | None = None,
     base_url: str | None = None,
     server: bool = True,
     registry: Registry | None = None,
 ) -> pd.DataFrame:
-    """Every batch of the local registry and (``server=True``) of the service, newest first."""
+    """Every batch of the local registry and (``server=True``) of the service, newest first,
+    as a DataFrame (``dw.jobs()`` shows the same as a live dashboard)."""
     registry = registry or Registry()
     connection = connect(api_key, base_url)
     rows: dict[str, dict[str, Any]] = {}
@@ -284,6 +285,7 @@ def jobs(
                     "job_id": record.job_id,
                     "status": b.status,
                     "created_at": record.created_at,
+                    "model": record.spec.get("model"),
                 }
     if server:
         try:

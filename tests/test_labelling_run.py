@@ -50,11 +50,11 @@ def test_rerunning_the_same_submit_reattaches_instead_of_paying_twice(conn, serv
     first = dw.submit(df, prompt=PROMPT, model="mock", **conn)
     again = dw.submit(df, prompt=PROMPT, model="mock", **conn)
     assert again.batch_ids == first.batch_ids
-    assert len(dw.jobs(**conn)) == 1
+    assert len(dw.list_jobs(**conn)) == 1
 
     forced = dw.submit(df, prompt=PROMPT, model="mock", force=True, **conn)
     assert forced.batch_ids != first.batch_ids
-    assert len(dw.jobs(**conn)) == 2
+    assert len(dw.list_jobs(**conn)) == 2
 
 
 def test_attach_after_a_restart_joins_the_same_results(conn):

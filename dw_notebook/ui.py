@@ -1,0 +1,194 @@
+"""Notebook entry points that wire the widgets to the job API: builder, jobs dashboard, review.
+
+The widgets only see plain data and callables; this module supplies them from DataFrames,
+the registry and the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from . import wire
+from .build import BuildError, build_requests
+from .build.estimate import estimate_cost
+from .errors import APIError, TransportError
+from .registry import Registry
+from .submit import attach, client_for, connect, list_jobs, submit
+
+
+def _prompt_text(request: Mapping[str, Any]) -> str:
+    """A readable rendering of one request body: its messages, prompt or input."""
+    body = request["body"]
+    if "messages" in body:
+        return "\n\n".join(
+            f"[{m.get('role')}] {m['content'] if isinstance(m.get('content'), str) else ''}"
+            for m in body["messages"]
+        )
+    value = body.get("prompt", body.get("input", ""))
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def builder(
+    df: pd.DataFrame,
+    *,
+    template: str = "",
+    model: str | None = None,
+    response_format: Any = None,
+    system: str | None = None,
+    window: str = "24h",
+    api_key: str | None = None,
+    base_url: str | None = None,
+    **submit_options: Any,
+) -> Any:
+    """A form to build and submit a batch over ``df``; on submit it turns into the progress.
+
+    >>> dw.builder(df, template="Sentiment of: {review}")   # doctest: +SKIP
+
+    ``response_format`` (a pydantic model or JSON schema) and ``system`` are passed from Python;
+    the form edits the template, model, window and max tokens. Column picks insert
+    ``{column}`` placeholders; the preview renders a chosen row as the request will be sent.
+    """
+    from .widgets.builder import BuilderWidget
+
+    connection = connect(api_key, base_url)
+    try:
+        models = client_for(connection).list_models()
+    except (APIError, TransportError):
+        models = [model] if model else []
+    if model and model not in models:
+        models.insert(0, model)
+    common = {"response_format": response_format, "system": system, **submit_options}
+
+    def built_for(form: Mapping[str, Any], rows: pd.DataFrame) -> Any:
+        params = {"max_tokens": form["max_tokens"]} if form.get("max_tokens") else {}
+        return build_requests(rows, prompt=form["template"], model=form["model"] or "model",
+                              **common, **params)  # fmt: skip
+
+    def render_preview(template: str, row: int) -> str:
+        request = built_for({"template": template, "model": model or ""}, df.iloc[[row]])
+        return _prompt_text(request.preview(1)[0])
+
+    def validate(form: Mapping[str, Any]) -> dict[str, Any]:
+        if not form["template"].strip():
+            return {"messages": []}
+        try:
+            built = built_for(form, df)
+        except (BuildError, ValueError, KeyError) as exc:
+            return {"messages": [{"level": "error", "text": str(exc)}]}
+        messages = []
+        if not form["model"]:
+            messages.append({"level": "error", "text": "choose a model"})
+        if connection.simulated:
+            messages.append({"level": "info", "text": "no API key: answers will be simulated"})
+        estimate = estimate_cost(built, window=form["window"] or window)
+        return {"messages": messages, "estimate": str(estimate)}
+
+    def on_submit(form: Mapping[str, Any]) -> Any:
+        params = {"max_tokens": form["max_tokens"]} if form.get("max_tokens") else {}
+        return submit(df, form["template"], model=form["model"], window=form["window"],
+                      api_key=api_key, base_url=base_url, **common, **params)  # fmt: skip
+
+    return BuilderWidget(
+        columns=[(str(c), str(t)) for c, t in df.dtypes.items()],
+        n_rows=len(df),
+        render_preview=render_preview,
+        row_label=lambda i: str(df.index[i]),
+        validate=validate,
+        models=models,
+        windows=list(wire.COMPLETION_WINDOWS),
+        schema=_schema_of(response_format),
+        template=template,
+        model=model,
+        window=window,
+        on_submit=on_submit,
+    )
+
+
+def _schema_of(response_format: Any) -> dict | None:
+    if response_format is None:
+        return None
+    if isinstance(response_format, dict):
+        return response_format
+    schema = getattr(response_format, "model_json_schema", None)
+    return schema() if callable(schema) else None
+
+
+def jobs(
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    auto_refresh: float | None = 2.0,
+    registry: Registry | None = None,
+) -> Any:
+    """A live dashboard of every batch in the local registry and on the service.
+
+    Filter by status; attach a batch to see its progress; cancel a running one. For the same
+    data as a DataFrame use ``dw.list_jobs()``.
+    """
+    from .widgets.jobs import JobsWidget
+
+    connection = connect(api_key, base_url)
+    client = client_for(connection)
+
+    def load() -> list[dict[str, Any]]:
+        frame = list_jobs(api_key=api_key, base_url=base_url, registry=registry)
+        rows = []
+        for row in frame.to_dict("records") if not frame.empty else []:
+            rows.append({
+                "id": row["batch_id"], "name": row.get("job") or "", "status": row.get("status"),
+                "total": _int(row.get("total")), "completed": _int(row.get("completed")),
+                "failed": _int(row.get("failed")), "created_at": row.get("created_at"),
+                "model": row.get("model") or "",
+                "source": "local" if row.get("job_id") else "server",
+            })  # fmt: skip
+        return rows
+
+    def on_attach(batch_id: str) -> Any:
+        job = attach(batch_id, api_key=api_key, base_url=base_url, registry=registry)
+        return job.widget()
+
+    def on_cancel(batch_id: str) -> Any:
+        return client.cancel_batch(batch_id)
+
+    widget = JobsWidget(load=load, on_attach=on_attach, on_cancel=on_cancel)
+    if auto_refresh:
+        widget.start_auto_refresh(auto_refresh)
+    return widget
+
+
+def _int(value: Any) -> int:
+    try:
+        return 0 if value is None or pd.isna(value) else int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def review(job: Any, frame: pd.DataFrame | None = None, **options: Any) -> Any:
+    """Label distributions, failures and paged samples (prompt beside answer) of a job.
+
+    ``frame`` defaults to ``job.join()`` (or ``job.partial()`` while the job runs).
+    """
+    from .widgets.review import ReviewWidget
+
+    if frame is None:
+        frame = job.join() if job.done else job.partial()
+    prompt = _prompt_lookup(job, frame)
+    return ReviewWidget(frame, prompt=prompt, **options)
+
+
+def _prompt_lookup(job: Any, frame: pd.DataFrame) -> Any:
+    """row position -> the prompt text that was sent for it (None when not known)."""
+    built = getattr(job, "built", None)
+    if built is None or len(frame) != built.n_rows:
+        return None
+    request_of_row = {int(p): i for i, p in enumerate(built.positions)}
+
+    def prompt(position: int) -> str | None:
+        i = request_of_row.get(position)
+        return None if i is None else _prompt_text(orjson.loads(built.line(i)))
+
+    return prompt
