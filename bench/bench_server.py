@@ -72,9 +72,11 @@ def main() -> int:
             )
             created.raise_for_status()
             batch = created.json()
+            phases = {batch["status"]: 0.0}
             while batch["status"] not in TERMINAL:
                 time.sleep(0.05)
                 batch = http.get(f"/batches/{batch['id']}").json()
+                phases.setdefault(batch["status"], time.perf_counter() - started)
             seconds = time.perf_counter() - started
             counts = batch["request_counts"]
             out = http.get(f"/files/{batch['output_file_id']}/content")
@@ -83,6 +85,7 @@ def main() -> int:
         f"status={batch['status']} completed={counts['completed']} failed={counts['failed']} "
         f"output_lines={lines}"
     )
+    print("status reached at: " + ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()))
     print(
         f"{args.requests} requests in {seconds:.2f} s = {args.requests / seconds:,.0f} requests/s"
     )

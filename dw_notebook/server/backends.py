@@ -13,89 +13,18 @@ import struct
 import time
 from typing import Any
 
-import httpx
 import orjson
 
 from dw_notebook.server.mock_schema import generate
+from dw_notebook.server.replies import chat_reply, completion_reply, error_body, tokens
 
 LABELS = ("positive", "negative", "neutral")
-SIMULATED_NOTE = "Answers from the mock backend are simulated, not from a model."
 
 Reply = tuple[int, dict]
 
 
 def _digest(*parts: Any) -> bytes:
     return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).digest()
-
-
-def _tokens(nbytes: int) -> int:
-    return max(1, math.ceil(nbytes / 4))
-
-
-def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict:
-    """The OpenAI error envelope used inside output/error lines."""
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-def _max_tokens(body: dict) -> int | None:
-    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
-        value = body.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
-
-
-def _truncate(text: str, body: dict) -> tuple[str, int, str]:
-    """Cut ``text`` to the request's token budget; returns (text, completion_tokens, finish)."""
-    tokens = _tokens(len(text.encode()))
-    limit = _max_tokens(body)
-    if limit is not None and tokens > limit:
-        return text[: limit * 4], limit, "length"
-    return text, tokens, "stop"
-
-
-def chat_reply(rid: str, body: dict, content: str, prompt_bytes: int) -> dict:
-    """An OpenAI ``chat.completion`` object answering ``body`` with ``content``."""
-    text, completion, finish = _truncate(content, body)
-    prompt = _tokens(prompt_bytes)
-    return {
-        "id": f"chatcmpl-{rid}",
-        "object": "chat.completion",
-        "created": 0,
-        "model": body.get("model", "mock"),
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text, "refusal": None},
-                "logprobs": None,
-                "finish_reason": finish,
-            }
-        ],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
-        "system_fingerprint": "fp_local",
-    }
-
-
-def completion_reply(rid: str, body: dict, text: str, prompt_bytes: int) -> dict:
-    """An OpenAI ``text_completion`` object."""
-    text, completion, finish = _truncate(text, body)
-    prompt = _tokens(prompt_bytes)
-    return {
-        "id": f"cmpl-{rid}",
-        "object": "text_completion",
-        "created": 0,
-        "model": body.get("model", "mock"),
-        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
-    }
 
 
 def _inputs(value: Any) -> list:
@@ -216,7 +145,7 @@ class MockBackend(Backend):
             {"object": "embedding", "index": i, "embedding": _vector(item, dim)}
             for i, item in enumerate(items)
         ]
-        prompt = sum(_tokens(len(orjson.dumps(item))) for item in items)
+        prompt = sum(tokens(len(orjson.dumps(item))) for item in items)
         return {
             "object": "list",
             "data": data,
@@ -251,85 +180,3 @@ class EchoBackend(MockBackend):
             text = prompt if isinstance(prompt, str) else orjson.dumps(prompt).decode()
             return 200, completion_reply(rid, body, text, len(text.encode()))
         return super().respond(url, body, attempt)
-
-
-class ForwardBackend(Backend):
-    """Sends each request to an OpenAI-compatible upstream (vLLM, Ollama, llama.cpp server).
-
-    Options: ``url`` (upstream base URL ending in ``/v1``), ``api_key``, ``concurrency``
-    (default 4), ``retries`` (default 3, on connection errors, 429 and 5xx), ``timeout``,
-    ``model`` (override the model name sent upstream), ``backoff`` (first retry delay).
-    """
-
-    name = "forward"
-
-    def __init__(
-        self,
-        url: str = "http://127.0.0.1:8000/v1",
-        api_key: str | None = None,
-        concurrency: int = 4,
-        retries: int = 3,
-        timeout: float = 600.0,
-        model: str | None = None,
-        backoff: float = 0.2,
-        **_: Any,
-    ) -> None:
-        self.base = url.rstrip("/")
-        self.concurrency = max(1, int(concurrency))
-        self.retries = int(retries)
-        self.model = model
-        self.backoff = float(backoff)
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        limits = httpx.Limits(max_connections=self.concurrency)
-        self._client = httpx.Client(headers=headers, timeout=timeout, limits=limits)
-
-    def _target(self, url: str) -> str:
-        path = url[3:] if url.startswith("/v1/") else url
-        return self.base + path
-
-    def handle(self, url: str, body: dict, attempt: int = 0) -> Reply:
-        if self.model:
-            body = {**body, "model": self.model}
-        target = self._target(url)
-        last: Reply = (502, error_body("upstream unreachable", "server_error"))
-        for n in range(self.retries + 1):
-            try:
-                resp = self._client.post(
-                    target, content=orjson.dumps(body), headers={"Content-Type": "application/json"}
-                )
-            except httpx.HTTPError as exc:
-                last = (502, error_body(f"upstream error: {type(exc).__name__}", "server_error"))
-            else:
-                try:
-                    payload = resp.json()
-                except ValueError:
-                    payload = error_body(
-                        resp.text[:500] or "non-JSON upstream reply", "server_error"
-                    )
-                if not isinstance(payload, dict):
-                    payload = {"data": payload}
-                last = (resp.status_code, payload)
-                if resp.status_code < 500 and resp.status_code != 429:
-                    return last
-            if n < self.retries:
-                time.sleep(self.backoff * (2**n))
-        return last
-
-    def close(self) -> None:
-        self._client.close()
-
-
-BACKENDS: dict[str, type[Backend]] = {
-    "mock": MockBackend,
-    "echo": EchoBackend,
-    "forward": ForwardBackend,
-}
-
-
-def make_backend(name: str, options: dict | None = None) -> Backend:
-    """Build the backend called ``name`` with ``options``."""
-    try:
-        cls = BACKENDS[name]
-    except KeyError:
-        raise ValueError(f"unknown backend {name!r}; choose from {sorted(BACKENDS)}") from None
-    return cls(**(options or {}))

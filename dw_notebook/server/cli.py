@@ -64,6 +64,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Start the server, print its base URL and token, and serve until Ctrl-C (or ``stop``)."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        # before anything is printed: whoever reads our output may send SIGTERM at once
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     options = dict(args.backend_option)
     if args.upstream:
         options["url"] = args.upstream
@@ -86,9 +90,6 @@ def run_serve(args: argparse.Namespace, stop: threading.Event | None = None) -> 
         print(f"token:    {srv.token}")
         print(f"admin:    {srv.admin_token}")
         print("Press Ctrl-C to stop.", flush=True)
-        stop = stop or threading.Event()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

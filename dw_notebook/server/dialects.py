@@ -43,7 +43,8 @@ class Dialect:
     def request_id(self, batch_id: str, idx: int) -> str:
         digest = hashlib.sha256(f"{batch_id}:{idx}".encode()).hexdigest()
         if self.name == "doubleword":
-            return str(uuid.UUID(digest[:32]))
+            d = digest
+            return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
         return "batch_req_" + digest[:32]
 
     # objects
@@ -63,7 +64,8 @@ class Dialect:
                 "filename": row["filename"],
                 "purpose": row["purpose"],
                 "expires_at": _int(row["expires_at"]),
-                **({} if self.omit_nulls else {"status": row["status"], "status_details": None}),
+                "status": row["status"],
+                "status_details": None,
             }
         )
 

@@ -40,12 +40,18 @@ class FileStore:
         path.write_bytes(b"")
         return path
 
-    def append(self, file_id: str, data: bytes) -> int:
-        """Append ``data``; returns the new size."""
+    def append_at(self, file_id: str, committed: int, data: bytes) -> int:
+        """Write ``data`` right after the first ``committed`` bytes; returns the new size.
+
+        Anything past ``committed`` (a write whose commit never happened) is overwritten.
+        """
         path = self.path(file_id)
-        with open(path, "ab") as fh:
+        if not path.exists():
+            path.write_bytes(b"")
+        with open(path, "r+b") as fh:
+            fh.seek(min(committed, os.fstat(fh.fileno()).st_size))  # never leave a hole
             fh.write(data)
-            fh.flush()
+            fh.truncate()
             return fh.tell()
 
     def size(self, file_id: str) -> int:

@@ -85,7 +85,16 @@ def generate(
         hi = int(schema.get("maxItems", lo + 2))
         n = lo + _pick(seed, path + "len") % (max(hi, lo) - lo + 1)
         items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        return [generate(items, seed, root, f"{path}[{i}]", depth + 1) for i in range(n)]
+        if not schema.get("uniqueItems"):
+            return [generate(items, seed, root, f"{path}[{i}]", depth + 1) for i in range(n)]
+        found: list = []
+        for i in range(n * 8):  # draw until n distinct values (an enum may have fewer)
+            value = generate(items, seed, root, f"{path}[{i}]", depth + 1)
+            if value not in found:
+                found.append(value)
+            if len(found) == n:
+                break
+        return found
     if kind == "boolean":
         return bool(_pick(seed, path) % 2)
     if kind == "null":

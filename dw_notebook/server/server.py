@@ -13,21 +13,58 @@ from typing import Any
 import uvicorn
 
 from dw_notebook import wire
-from dw_notebook.server.app import Ctx, create_app
-from dw_notebook.server.backends import make_backend
+from dw_notebook.server.app import create_app
+from dw_notebook.server.backends import Backend, EchoBackend, MockBackend
 from dw_notebook.server.clock import Clock
+from dw_notebook.server.context import Ctx
 from dw_notebook.server.dialects import get_dialect
 from dw_notebook.server.faults import Faults
 from dw_notebook.server.files import FileStore
+from dw_notebook.server.forward import ForwardBackend
 from dw_notebook.server.runner import Runner
 from dw_notebook.server.store import Store
 
+BACKENDS: dict[str, type[Backend]] = {
+    "mock": MockBackend,
+    "echo": EchoBackend,
+    "forward": ForwardBackend,
+}
+
+
+def make_backend(name: str, options: dict | None = None) -> Backend:
+    """Build the backend called ``name`` (mock, echo, forward) with ``options``."""
+    try:
+        cls = BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown backend {name!r}; choose from {sorted(BACKENDS)}") from None
+    return cls(**(options or {}))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on such sockets (else +40 ms a call)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
 
 class LocalServer:
-    """A running local Batch API server.
+    """A local Batch API server (HTTP on a background thread, plus the batch runner).
 
     >>> with start_server(dialect="openai", rate=None) as srv:   # doctest: +SKIP
     ...     client = openai.OpenAI(base_url=srv.base_url, api_key=srv.token)
+
+    Options: ``dialect`` ("doubleword" or "openai"), ``backend`` ("mock", "echo", "forward")
+    with ``backend_options``; ``host``/``port`` (0 picks a free port); ``token`` and
+    ``admin_token`` (random when None); ``data_dir`` (None: a temp dir removed on stop);
+    ``rate`` (requests/s for the whole server, None unlimited); ``shuffle`` (output order);
+    ``validation_delay``/``finalize_delay`` (seconds on ``clock``); ``max_file_bytes``;
+    ``max_attempts``/``retry_backoff`` (Doubleword retries of 429/5xx answers).
     """
 
     def __init__(
@@ -48,8 +85,18 @@ class LocalServer:
         max_attempts: int = 3,
         retry_backoff: float = 1.0,
     ) -> None:
-        self.dialect = get_dialect(dialect).name
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive, or None for unlimited")
+        d = get_dialect(dialect)
+        self.dialect = d.name
         self.backend_name = backend
+        self._backend = make_backend(backend, backend_options)
+        try:
+            self._sock = _bind(host, port)
+        except OSError:
+            self._backend.close()
+            raise
+        self.host, self.port = host, self._sock.getsockname()[1]
         self.token = token or secrets.token_urlsafe(24)
         self.admin_token = admin_token or secrets.token_urlsafe(24)
         self._temp = data_dir is None
@@ -60,9 +107,7 @@ class LocalServer:
         self.clock = Clock(float(self._store.get_meta("clock_offset") or 0))
         self.clock.on_advance(lambda: self._store.set_meta("clock_offset", repr(self.clock.offset)))
         self.faults = Faults()
-        self._backend = make_backend(backend, backend_options)
         files = FileStore(self.data_dir)
-        d = get_dialect(dialect)
         self.runner = Runner(
             self._store,
             files,
@@ -79,12 +124,6 @@ class LocalServer:
         self.clock.on_advance(self.runner.wake)
         ctx = Ctx(self._store, files, self.runner, d, self.clock, self.faults, max_file_bytes)
         app = create_app(ctx, self.token, self.admin_token)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on such sockets (else +40 ms)
-        self._sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        self.host, self.port = host, self._sock.getsockname()[1]
         config = uvicorn.Config(
             app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2
         )

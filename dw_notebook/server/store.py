@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS files (
     created_at REAL NOT NULL,
     expires_at REAL,
     status TEXT NOT NULL DEFAULT 'processed',
-    batch_id TEXT
+    batch_id TEXT,
+    urls TEXT
 );
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,10 +66,17 @@ CREATE TABLE IF NOT EXISTS requests (
     PRIMARY KEY (batch_id, idx)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS requests_todo ON requests (batch_id, state, pos);
+CREATE INDEX IF NOT EXISTS batches_status ON batches (status);
+CREATE INDEX IF NOT EXISTS batches_out ON batches (out_id);
+CREATE INDEX IF NOT EXISTS batches_err ON batches (err_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 TERMINAL = ("completed", "failed", "expired", "cancelled")
+ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
+
+# columns added after the first release: (table, column, declaration), added to older files
+_ADDED = (("files", "urls", "TEXT"),)
 
 Row = dict[str, Any]
 
@@ -84,6 +92,10 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            for table, column, decl in _ADDED:
+                have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         with self._lock:
@@ -177,10 +189,9 @@ class Store:
         return rows[:limit], len(rows) > limit
 
     def active_batches(self) -> list[Row]:
-        marks = ", ".join("?" for _ in TERMINAL)
-        return self._all(
-            f"SELECT * FROM batches WHERE status NOT IN ({marks}) ORDER BY seq", TERMINAL
-        )
+        """Batches not in a terminal state, oldest first."""
+        marks = ", ".join("?" for _ in ACTIVE)
+        return self._all(f"SELECT * FROM batches WHERE status IN ({marks}) ORDER BY seq", ACTIVE)
 
     def update_batch(self, batch_id: str, expect: str | None = None, **fields: Any) -> bool:
         """Set ``fields``; when ``expect`` is given only if the status still equals it."""

@@ -94,6 +94,7 @@ async def receive_upload(
     """
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
+        await _drain(request, limit)
         raise UploadError(413, f"File is larger than the limit of {limit} bytes.")
     ctype, opts = parse_options_header(request.headers.get("content-type", ""))
     boundary = opts.get(b"boundary")

@@ -19,6 +19,7 @@ class Parsed:
     requests: list[tuple[int, str, int, int]] = field(default_factory=list)  # line, id, off, len
     errors: list[dict] = field(default_factory=list)
     model: str | None = None
+    urls: set[str] = field(default_factory=set)
 
 
 def _err(code: str, message: str, line: int | None, param: str | None = None) -> dict:
@@ -125,6 +126,7 @@ def parse_file(
                 out.errors.append(problem)
                 continue
             seen.add(obj["custom_id"])
+            out.urls.add(obj["url"])
             out.requests.append((line_no, obj["custom_id"], start, len(raw)))
     if not out.requests and not out.errors:
         out.errors.append(_err("empty_file", "The input file has no requests.", None))

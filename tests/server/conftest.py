@@ -1,4 +1,4 @@
-"""Fixtures for the local server tests: servers on ephemeral ports and a thin HTTP helper."""
+"""Fixtures for the local server tests: servers on ephemeral ports and a thin HTTP client."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Helpers for the local server tests: input lines, polling, and a raw HTTP client."""
+"""Support code for the local server tests: input lines, polling, and a raw HTTP client."""
 
 from __future__ import annotations
 

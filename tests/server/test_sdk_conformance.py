@@ -124,3 +124,38 @@ def test_sdk_gets_an_error_file_for_failed_requests(make_server, any_dialect):
     assert all(e["response"]["status_code"] in (400, 500) for e in errors)
     assert all("error" in e["response"]["body"] for e in errors)
     client.close()
+
+
+def test_every_object_validates_strictly_in_the_sdk_models(make_api, any_dialect):
+    """Strict pydantic validation (stricter than the SDK's own lenient parsing)."""
+    api = make_api(dialect=any_dialect, backend_options={"failure_rate": 0.3}, max_attempts=1)
+    up = api.upload([chat_line(i) for i in range(30)])
+    FileObject.model_validate(up.json())
+    fid = up.json()["id"]
+    FileObject.model_validate(api.http.get(f"/files/{fid}").json())
+    for f in api.http.get("/files").json()["data"]:
+        FileObject.model_validate(f)
+    created = api.create(fid, metadata={"k": "v"})
+    Batch.model_validate(created)
+    done = api.wait(created["id"])
+    Batch.model_validate(done)
+    assert done["request_counts"]["failed"] > 0 and done["usage"]["total_tokens"] > 0
+    out = api.http.get(f"/files/{done['output_file_id']}").json()
+    FileObject.model_validate(out)
+    cancelled = api.create(fid)
+    api.http.post(f"/batches/{cancelled['id']}/cancel")
+    Batch.model_validate(api.wait(cancelled["id"]))
+    for b in api.http.get("/batches").json()["data"]:
+        Batch.model_validate(b)
+    bad = api.upload([chat_line(1), chat_line(1, model="other")])
+    if any_dialect == "openai":
+        failed = api.wait(api.create(bad.json()["id"])["id"])
+        assert failed["status"] == "failed"
+        Batch.model_validate(failed)
+    else:
+        assert bad.status_code == 400
+    expiring = api.create(fid)
+    api.srv.clock.advance(25 * 3600)
+    Batch.model_validate(api.wait(expiring["id"]))
+    for line in api.lines(done["output_file_id"]):
+        openai.types.chat.ChatCompletion.model_validate(line["response"]["body"])

@@ -1,0 +1,68 @@
+"""What every route shares: the server's parts and the dialect's standard replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dw_notebook import wire
+from dw_notebook.server.clock import Clock
+from dw_notebook.server.dialects import Dialect
+from dw_notebook.server.faults import Faults
+from dw_notebook.server.files import FileStore, safe_id
+from dw_notebook.server.runner import Runner
+from dw_notebook.server.store import Store
+
+FILE_TTL = 30 * 24 * 3600
+
+
+@dataclass
+class Ctx:
+    """The server's parts, reachable from a route as ``request.app.state.ctx``."""
+
+    store: Store
+    files: FileStore
+    runner: Runner
+    dialect: Dialect
+    clock: Clock
+    faults: Faults
+    max_file_bytes: int = wire.MAX_FILE_BYTES
+
+    def not_found(self, kind: str, ident: str) -> Response:
+        if self.dialect.name == "openai":
+            return self.dialect.error(404, f"No such {kind} object: {ident}", None, "id")
+        return self.dialect.error(404, f"{kind} not found")
+
+    def bad(self, message: str, param: str | None = None) -> Response:
+        return self.dialect.error(400, message, "invalid_request_error" if param else None, param)
+
+    def limit_arg(self, request: Request, default: int, top: int) -> int | Response:
+        """The ``limit`` query parameter, or a 400 reply."""
+        raw = request.query_params.get("limit")
+        if raw is None:
+            return default
+        if not raw.isdigit() or not 1 <= int(raw) <= top:
+            return self.bad(f"limit must be an integer between 1 and {top}", "limit")
+        return int(raw)
+
+    def page(self, items: list[dict], has_more: bool) -> Response:
+        """A list page: ``{"object": "list", "data", "first_id", "last_id", "has_more"}``."""
+        return self.dialect.json(
+            {
+                "object": "list",
+                "data": items,
+                "first_id": items[0]["id"] if items else None,
+                "last_id": items[-1]["id"] if items else None,
+                "has_more": has_more,
+            }
+        )
+
+    def file_row(self, request: Request) -> dict | None:
+        fid = request.path_params["file_id"]
+        return self.store.get_file(fid) if safe_id(fid) else None
+
+    def batch_row(self, request: Request) -> dict | None:
+        bid = request.path_params["batch_id"]
+        return self.store.get_batch(bid) if safe_id(bid) else None

@@ -1,0 +1,243 @@
+"""What happens to one batch: validation, saving results, finishing, closing early, retrying.
+
+Only the runner thread calls these. Lines are written to the output/error files first (right
+after the committed bytes), then request states and the new committed sizes are saved in one
+SQLite transaction; a restart cuts each file back to its committed size and reruns requests not
+marked done, so nothing is lost or done twice.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import orjson
+
+from dw_notebook import wire
+from dw_notebook.server import records
+from dw_notebook.server.dialects import Dialect
+from dw_notebook.server.files import FileStore
+from dw_notebook.server.store import Store
+from dw_notebook.server.validation import parse_file
+
+RETRIABLE = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class Lifecycle:
+    """State changes and file writes of batches (no scheduling, no backend calls)."""
+
+    def __init__(
+        self,
+        store: Store,
+        files: FileStore,
+        dialect: Dialect,
+        shuffle: bool = False,
+        max_attempts: int = 3,
+        retry_backoff: float = 1.0,
+    ) -> None:
+        self.store, self.files, self.dialect = store, files, dialect
+        self.shuffle = shuffle
+        self.max_attempts = max_attempts
+        self.retry_backoff = retry_backoff
+
+    def recover(self) -> None:
+        """Cut files back to their committed sizes (undoing writes a crash left half-recorded)."""
+        for b in self.store.active_batches():
+            for fid, size in ((b["out_id"], b["out_bytes"]), (b["err_id"], b["err_bytes"])):
+                if self.files.size(fid) > size or not self.files.path(fid).exists():
+                    self.files.truncate(fid, size)
+                if self.store.get_file(fid):
+                    self.store.set_file_bytes(fid, size)
+
+    def validate(self, b: dict, now: float) -> bool:
+        """Check the input file: ``failed`` with every bad line, or ``in_progress`` with rows."""
+        try:
+            path = self.files.path(b["input_file_id"])
+            parsed = parse_file(path, b["endpoint"], self.dialect.unique_custom_ids)
+        except FileNotFoundError:
+            errors = [
+                {
+                    "code": "file_not_found",
+                    "message": "The input file was deleted.",
+                    "param": "input_file_id",
+                    "line": None,
+                }
+            ]
+        else:
+            errors = parsed.errors
+        if errors:
+            self.store.update_batch(
+                b["id"],
+                expect=wire.VALIDATING,
+                status=wire.FAILED,
+                failed_at=now,
+                errors=orjson.dumps(errors).decode(),
+            )
+            return True
+        n = len(parsed.requests)
+        order = list(range(n))
+        if self.shuffle:
+            random.shuffle(order)
+        rows = [(i, order[i], cid, off, ln) for i, (_, cid, off, ln) in enumerate(parsed.requests)]
+        for fid in (b["out_id"], b["err_id"]):
+            if not self.files.path(fid).exists():
+                self.files.create_empty(fid)
+        self.store.start_batch(
+            b["id"],
+            rows,
+            {"status": wire.IN_PROGRESS, "in_progress_at": now, "total": n, "model": parsed.model},
+        )
+        return True
+
+    def read_calls(self, b: dict, todo: list[dict]) -> list[tuple[str, dict, int]]:
+        """(url, body, attempt) of each request in ``todo``, read from the input file."""
+        calls = []
+        with open(self.files.path(b["input_file_id"]), "rb") as fh:
+            for r in todo:
+                fh.seek(r["offset"])
+                obj = orjson.loads(fh.read(r["length"]))
+                calls.append((obj["url"], obj["body"], r["attempts"]))
+        return calls
+
+    def save(self, b: dict, todo: list[dict], replies: list, now: float) -> None:
+        """Write the lines for ``replies`` and record the outcome of each request in ``todo``.
+
+        Doubleword retries 429/5xx answers (``retry`` state, not yet counted as failed).
+        """
+        out, err, updates = [], [], []
+        deltas = {"completed": 0, "failed": 0, "retrying": 0, "input_tokens": 0, "output_tokens": 0}
+        stamp = int(now)
+        for r, (status, body) in zip(todo, replies, strict=True):
+            line_id = self.dialect.request_id(b["id"], r["idx"])
+            if r["state"] == "retry":
+                deltas["retrying"] -= 1
+            if status < 400:
+                if body.get("created") == 0:
+                    body["created"] = stamp
+                usage = body.get("usage") or {}
+                deltas["input_tokens"] += usage.get("prompt_tokens", 0) or 0
+                deltas["output_tokens"] += usage.get("completion_tokens", 0) or 0
+                out.append(records.response_line(line_id, r["custom_id"], status, body))
+                deltas["completed"] += 1
+                updates.append(("done", r["attempts"] + 1, None, r["idx"]))
+            elif (
+                self.dialect.retries_failures
+                and status in RETRIABLE
+                and r["attempts"] + 1 < self.max_attempts
+            ):
+                deltas["retrying"] += 1
+                retry_at = now + self.retry_backoff * 2 ** r["attempts"]
+                updates.append(("retry", r["attempts"] + 1, retry_at, r["idx"]))
+            else:
+                err.append(records.response_line(line_id, r["custom_id"], status, body))
+                deltas["failed"] += 1
+                updates.append(("failed", r["attempts"] + 1, None, r["idx"]))
+        fields = {}
+        if out:
+            fields["out_bytes"] = self.files.append_at(b["out_id"], b["out_bytes"], b"".join(out))
+        if err:
+            fields["err_bytes"] = self.files.append_at(b["err_id"], b["err_bytes"], b"".join(err))
+        self.store.record(b["id"], updates, deltas, fields)
+        self._sync_file_sizes(b, fields)
+
+    def _sync_file_sizes(self, b: dict, fields: dict) -> None:
+        if not self.dialect.files_from_creation:
+            return
+        if "out_bytes" in fields:
+            self.store.set_file_bytes(b["out_id"], fields["out_bytes"])
+        if "err_bytes" in fields:
+            self.store.set_file_bytes(b["err_id"], fields["err_bytes"])
+
+    def _publish(self, b: dict, now: float) -> dict:
+        """File ids to show on a finished batch (OpenAI: only non-empty files, made now)."""
+        b = self.store.get_batch(b["id"]) or b
+        if self.dialect.files_from_creation:
+            self.store.set_file_bytes(b["out_id"], b["out_bytes"])
+            self.store.set_file_bytes(b["err_id"], b["err_bytes"])
+            return {}
+        ids = {}
+        for fid, size, key, kind in (
+            (b["out_id"], b["out_bytes"], "output_file_id", "output"),
+            (b["err_id"], b["err_bytes"], "error_file_id", "error"),
+        ):
+            if size > 0:
+                if not self.store.get_file(fid):
+                    self.store.insert_file(
+                        {
+                            "id": fid,
+                            "filename": f"{b['id']}_{kind}.jsonl",
+                            "purpose": "batch_output",
+                            "bytes": size,
+                            "created_at": now,
+                            "expires_at": None,
+                            "status": "processed",
+                            "batch_id": b["id"],
+                        }
+                    )
+                ids[key] = fid
+            else:
+                self.files.delete(fid)
+        return ids
+
+    def finish(self, b: dict, now: float) -> None:
+        """``finalizing`` to ``completed`` (Doubleword: ``failed`` when every request failed)."""
+        ids = self._publish(b, now)
+        all_failed = b["total"] > 0 and b["completed"] == 0 and b["failed"] == b["total"]
+        if all_failed and self.dialect.all_failed_status == wire.FAILED:
+            fields = {"status": wire.FAILED, "failed_at": now}
+        else:
+            fields = {"status": wire.COMPLETED, "completed_at": now}
+        self.store.update_batch(b["id"], expect=wire.FINALIZING, **fields, **ids)
+
+    def close(
+        self, b: dict, now: float, code: str, status: str, errors: list | None = None
+    ) -> None:
+        """End a batch early: requests that never ran get ``code`` lines in the error file."""
+        lines, updates = [], []
+        left = self.store.unfinished_requests(b["id"])
+        for r in left:
+            line_id = self.dialect.request_id(b["id"], r["idx"])
+            lines.append(records.error_line(line_id, r["custom_id"], code))
+            updates.append(("not_run", 0, None, r["idx"]))
+        fields = {}
+        if lines:
+            fields["err_bytes"] = self.files.append_at(b["err_id"], b["err_bytes"], b"".join(lines))
+        retrying = sum(1 for r in left if r["state"] == "retry")
+        self.store.record(b["id"], updates, {"retrying": -retrying}, fields)
+        self._sync_file_sizes(b, fields)
+        ids = self._publish(b, now)
+        if errors:
+            ids["errors"] = orjson.dumps(errors).decode()
+        stamp = {wire.EXPIRED: "expired_at", wire.CANCELLED: "cancelled_at"}.get(
+            status, "failed_at"
+        )
+        self.store.update_batch(b["id"], expect=b["status"], status=status, **{stamp: now}, **ids)
+
+    def retry_failed(self, batch_id: str) -> int:
+        """Doubleword retry: failed requests go back to pending; their error lines are removed."""
+        b = self.store.get_batch(batch_id)
+        failed = self.store.failed_requests(batch_id) if b else []
+        if not b or not failed:
+            return 0
+        ids = {self.dialect.request_id(batch_id, r["idx"]) for r in failed}
+        kept = [
+            line
+            for line in self.files.read(b["err_id"], b["err_bytes"]).splitlines(True)
+            if records.line_id_of(line) not in ids
+        ]
+        tmp = self.files.path(b["err_id"]).with_suffix(".tmp")
+        tmp.write_bytes(b"".join(kept))
+        os.replace(tmp, self.files.path(b["err_id"]))
+        size = sum(len(line) for line in kept)
+        # attempts keep counting: the next try is a new attempt, not a replay of the first
+        updates = [("pending", r["attempts"], None, r["idx"]) for r in failed]
+        fields = {
+            "err_bytes": size,
+            "status": wire.IN_PROGRESS,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+        }
+        self.store.record(batch_id, updates, {"failed": -len(failed)}, fields)
+        self._sync_file_sizes(b, {"err_bytes": size})
+        return len(failed)

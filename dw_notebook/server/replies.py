@@ -1,0 +1,75 @@
+"""OpenAI response shapes the local backends answer with (chat, completion, error)."""
+
+from __future__ import annotations
+
+import math
+
+
+def tokens(nbytes: int) -> int:
+    return max(1, math.ceil(nbytes / 4))
+
+
+def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict:
+    """The OpenAI error envelope used inside output/error lines."""
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _max_tokens(body: dict) -> int | None:
+    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def _truncate(text: str, body: dict) -> tuple[str, int, str]:
+    """Cut ``text`` to the request's token budget; returns (text, completion_tokens, finish)."""
+    used = tokens(len(text.encode()))
+    limit = _max_tokens(body)
+    if limit is not None and used > limit:
+        return text[: limit * 4], limit, "length"
+    return text, used, "stop"
+
+
+def chat_reply(rid: str, body: dict, content: str, prompt_bytes: int) -> dict:
+    """An OpenAI ``chat.completion`` object answering ``body`` with ``content``."""
+    text, completion, finish = _truncate(content, body)
+    prompt = tokens(prompt_bytes)
+    return {
+        "id": f"chatcmpl-{rid}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "mock"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+        "system_fingerprint": "fp_local",
+    }
+
+
+def completion_reply(rid: str, body: dict, text: str, prompt_bytes: int) -> dict:
+    """An OpenAI ``text_completion`` object."""
+    text, completion, finish = _truncate(text, body)
+    prompt = tokens(prompt_bytes)
+    return {
+        "id": f"cmpl-{rid}",
+        "object": "text_completion",
+        "created": 0,
+        "model": body.get("model", "mock"),
+        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }

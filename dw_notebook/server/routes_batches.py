@@ -1,0 +1,184 @@
+"""Routes under /batches, and /models."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dw_notebook import wire
+from dw_notebook.server import prices
+from dw_notebook.server.context import FILE_TTL, Ctx
+from dw_notebook.server.files import safe_id
+from dw_notebook.server.store import TERMINAL
+from dw_notebook.server.validation import SERVED, parse_file
+
+
+async def create_batch(request: Request) -> Response:
+    """POST /batches."""
+    ctx: Ctx = request.app.state.ctx
+    d = ctx.dialect
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return ctx.bad("The body must be JSON.")
+    if not isinstance(body, dict):
+        return ctx.bad("The body must be a JSON object.")
+    input_id = body.get("input_file_id")
+    endpoint = body.get("endpoint")
+    window = body.get("completion_window")
+    metadata = body.get("metadata")
+    for name, value in (
+        ("input_file_id", input_id),
+        ("endpoint", endpoint),
+        ("completion_window", window),
+    ):
+        if not isinstance(value, str) or not value:
+            return ctx.bad(f"Missing required parameter: '{name}'.", name)
+    if endpoint not in SERVED:
+        return ctx.bad(f"endpoint must be one of {', '.join(SERVED)}", "endpoint")
+    windows = ("24h",) if d.name == "openai" else tuple(wire.COMPLETION_WINDOWS)
+    if window not in windows:
+        return ctx.bad(
+            f"completion_window must be one of {', '.join(windows)}", "completion_window"
+        )
+    if metadata is not None and not (
+        isinstance(metadata, dict)
+        and len(metadata) <= 16
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
+    ):
+        return ctx.bad("metadata must map at most 16 string keys to string values", "metadata")
+    source = ctx.store.get_file(input_id) if safe_id(input_id) else None
+    if source is None:
+        return ctx.not_found("File", input_id)
+    if source["purpose"] != "batch":
+        return ctx.bad("The input file must have purpose 'batch'.", "input_file_id")
+    if d.validate_at_upload and source["urls"] != endpoint:
+        # some line names another endpoint: read the file again to say which
+        parsed = await anyio.to_thread.run_sync(
+            parse_file, ctx.files.path(input_id), endpoint, False
+        )
+        wrong = [e for e in parsed.errors if e["param"] == "url"]
+        if wrong:
+            return d.error(400, "\n".join(f"Line {e['line']}: {e['message']}" for e in wrong[:20]))
+    now = ctx.clock.now()
+    bid = d.batch_id()
+    out_id, err_id = d.file_id(), d.file_id()
+    row = {
+        "id": bid,
+        "endpoint": endpoint,
+        "input_file_id": input_id,
+        "completion_window": window,
+        "status": wire.VALIDATING,
+        "out_id": out_id,
+        "err_id": err_id,
+        "created_at": now,
+        "expires_at": now + wire.COMPLETION_WINDOWS[window],
+        "metadata": orjson.dumps(metadata).decode() if metadata else None,
+    }
+    if d.files_from_creation:
+        row.update(output_file_id=out_id, error_file_id=err_id)
+        for fid, kind in ((out_id, "output"), (err_id, "error")):
+            ctx.files.create_empty(fid)
+            ctx.store.insert_file(
+                {
+                    "id": fid,
+                    "filename": f"batch-{bid}-{kind}.jsonl",
+                    "purpose": f"batch_{kind}",
+                    "bytes": 0,
+                    "created_at": now,
+                    "expires_at": now + FILE_TTL,
+                    "status": "processed",
+                    "batch_id": bid,
+                }
+            )
+    ctx.store.insert_batch(row)
+    ctx.runner.wake()
+    return d.json(d.batch_object(ctx.store.get_batch(bid)), d.create_status)
+
+
+async def get_batch(request: Request) -> Response:
+    """GET /batches/{id}."""
+    ctx: Ctx = request.app.state.ctx
+    d = ctx.dialect
+    row = ctx.batch_row(request)
+    if row is None:
+        return ctx.not_found("Batch", request.path_params["batch_id"])
+    return d.json(d.batch_object(row))
+
+
+async def list_batches(request: Request) -> Response:
+    """GET /batches: newest first, ``after`` and ``limit``."""
+    ctx: Ctx = request.app.state.ctx
+    d = ctx.dialect
+    limit = ctx.limit_arg(request, 20, 100)
+    if isinstance(limit, Response):
+        return limit
+    rows, more = ctx.store.list_batches(request.query_params.get("after"), limit)
+    return ctx.page([d.batch_object(r) for r in rows], more)
+
+
+async def cancel_batch(request: Request) -> Response:
+    """POST /batches/{id}/cancel: to ``cancelling``; 409 once finished."""
+    ctx: Ctx = request.app.state.ctx
+    d = ctx.dialect
+    for _ in range(5):
+        row = ctx.batch_row(request)
+        if row is None:
+            return ctx.not_found("Batch", request.path_params["batch_id"])
+        status = row["status"]
+        if status in TERMINAL:
+            return d.error(
+                409,
+                f"Cannot cancel a batch with status '{status}'.",
+                "batch_not_cancellable" if d.name == "openai" else None,
+            )
+        if status == wire.CANCELLING:
+            break
+        if ctx.store.update_batch(
+            row["id"], expect=status, status=wire.CANCELLING, cancelling_at=ctx.clock.now()
+        ):
+            break
+    ctx.runner.wake()
+    return d.json(d.batch_object(ctx.store.get_batch(row["id"])))
+
+
+async def retry_batch(request: Request) -> Response:
+    """POST /batches/{id}/retry (Doubleword only): rerun the failed requests."""
+    ctx: Ctx = request.app.state.ctx
+    d = ctx.dialect
+    row = ctx.batch_row(request)
+    if row is None:
+        return ctx.not_found("Batch", request.path_params["batch_id"])
+    if row["status"] in (wire.CANCELLING, wire.CANCELLED):
+        return d.error(409, "Cannot retry a cancelled batch.")
+    await asyncio.wrap_future(ctx.runner.call(lambda: ctx.runner.retry_failed(row["id"])))
+    return d.json(d.batch_object(ctx.store.get_batch(row["id"])))
+
+
+async def models(request: Request) -> Response:
+    """GET /models."""
+    ctx: Ctx = request.app.state.ctx
+    d = ctx.dialect
+    data = [
+        {"id": m, "object": "model", "created": 0, "owned_by": "local"} for m in prices.MODEL_IDS
+    ]
+    return d.json({"object": "list", "data": data})
+
+
+def routes(doubleword: bool) -> list[Route]:
+    v = wire.API_PREFIX
+    found = [
+        Route(f"{v}/batches", create_batch, methods=["POST"]),
+        Route(f"{v}/batches", list_batches, methods=["GET"]),
+        Route(f"{v}/batches/{{batch_id}}", get_batch, methods=["GET"]),
+        Route(f"{v}/batches/{{batch_id}}/cancel", cancel_batch, methods=["POST"]),
+        Route(f"{v}/models", models, methods=["GET"]),
+    ]
+    if doubleword:
+        found.append(Route(f"{v}/batches/{{batch_id}}/retry", retry_batch, methods=["POST"]))
+    return found
