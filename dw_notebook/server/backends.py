@@ -16,7 +16,13 @@ from typing import Any
 import orjson
 
 from dw_notebook.server.mock_schema import generate
-from dw_notebook.server.replies import chat_reply, completion_reply, error_body, tokens
+from dw_notebook.server.replies import (
+    chat_reply,
+    completion_reply,
+    error_body,
+    tokens,
+    tool_call_reply,
+)
 
 LABELS = ("positive", "negative", "neutral")
 
@@ -127,6 +133,12 @@ class MockBackend(Backend):
         messages = body.get("messages", [])
         raw = orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
         seed = hashlib.sha256(raw).digest()
+        tool = _chosen_tool(body, seed)
+        if tool is not None:
+            name = str(tool.get("name", ""))
+            arguments = generate(tool.get("parameters") or {"type": "object"}, seed)
+            return tool_call_reply(seed.hex()[:24], body, name, orjson.dumps(arguments).decode(),
+                                   len(raw))  # fmt: skip
         fmt = body.get("response_format") or {}
         kind = fmt.get("type") if isinstance(fmt, dict) else None
         if kind == "json_schema":
@@ -152,6 +164,22 @@ class MockBackend(Backend):
             "model": body.get("model", "mock"),
             "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
         }
+
+
+def _chosen_tool(body: dict, seed: bytes) -> dict | None:
+    """The function a model would call: the one ``tool_choice`` names, else (unless "none")
+    one of the offered functions chosen by the prompt's hash."""
+    functions = [
+        t["function"] for t in body.get("tools") or []
+        if isinstance(t, dict) and isinstance(t.get("function"), dict)
+    ]  # fmt: skip
+    choice = body.get("tool_choice", "auto")
+    if not functions or choice == "none":
+        return None
+    if isinstance(choice, dict):
+        wanted = (choice.get("function") or {}).get("name")
+        return next((f for f in functions if f.get("name") == wanted), None)
+    return functions[seed[1] % len(functions)]
 
 
 def _last_user_text(messages: Any) -> str:

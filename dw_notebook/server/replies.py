@@ -57,6 +57,26 @@ def chat_reply(rid: str, body: dict, content: str, prompt_bytes: int) -> dict:
     }
 
 
+def tool_call_reply(rid: str, body: dict, name: str, arguments: str, prompt_bytes: int) -> dict:
+    """A ``chat.completion`` whose answer is one call of the function ``name``."""
+    reply = chat_reply(rid, body, "", prompt_bytes)
+    choice = reply["choices"][0]
+    choice["message"] = {
+        "role": "assistant",
+        "content": None,
+        "refusal": None,
+        "tool_calls": [
+            {"id": f"call_{rid[:16]}", "type": "function",
+             "function": {"name": name, "arguments": arguments}}
+        ],
+    }  # fmt: skip
+    choice["finish_reason"] = "tool_calls"
+    completion = tokens(len(arguments.encode()) + len(name))
+    reply["usage"]["completion_tokens"] = completion
+    reply["usage"]["total_tokens"] = reply["usage"]["prompt_tokens"] + completion
+    return reply
+
+
 def completion_reply(rid: str, body: dict, text: str, prompt_bytes: int) -> dict:
     """An OpenAI ``text_completion`` object."""
     text, completion, finish = _truncate(text, body)
