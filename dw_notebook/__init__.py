@@ -23,7 +23,7 @@ from .errors import (
 )
 from .job import Job
 from .local import local, stop_local
-from .submit import attach, build, connect, estimate, list_jobs, submit
+from .submit import attach, connect, estimate, list_jobs, prepare, submit
 from .ui import builder, jobs, review
 
 __version__ = "0.1.0"
@@ -37,13 +37,13 @@ __all__ = [
     "JobError",
     "TransportError",
     "attach",
-    "build",
     "builder",
     "connect",
     "estimate",
     "jobs",
     "list_jobs",
     "local",
+    "prepare",
     "stop_local",
     "review",
     "submit",

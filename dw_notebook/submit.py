@@ -52,14 +52,14 @@ def client_for(connection: Connection) -> BatchClient:
     return _clients[key]
 
 
-def build(
+def prepare(
     df: pd.DataFrame, prompt: str | Callable[[pd.Series], list[dict]] | None = None, **kwargs: Any
 ) -> Any:
     """The requests ``submit`` would send, validated, nothing sent: ``.preview(n)`` shows them.
 
-    >>> built = dw.build(df, "Sentiment of: {review}", model="Qwen/Qwen3.5-9B")  # doctest: +SKIP
-    >>> built.preview(2)                                                         # doctest: +SKIP
-    >>> dw.estimate(built, window="1h")                                          # doctest: +SKIP
+    >>> built = dw.prepare(df, "Sentiment of: {review}", model="Qwen/Qwen3.5-9B")  # doctest: +SKIP
+    >>> built.preview(2)                                                           # doctest: +SKIP
+    >>> dw.estimate(built, window="1h")                                            # doctest: +SKIP
     """
     from .build import build_requests
 

@@ -151,7 +151,7 @@ def test_polls_that_fail_are_reported_then_recover(server):
 def test_service_estimate_over_budget_refuses_and_removes_the_upload(tmp_path, monkeypatch):
     model = "Qwen/Qwen3.5-397B-A17B"
     df = sample_reviews(50)
-    local_usd = dw.estimate(dw.build(df, PROMPT, model=model)).usd
+    local_usd = dw.estimate(dw.prepare(df, PROMPT, model=model)).usd
     # Without a local price the local estimate is unknown, so only the service's can refuse.
     (tmp_path / "prices.json").write_text('{"models": {}}')
     monkeypatch.setenv("DW_NOTEBOOK_PRICES", str(tmp_path / "prices.json"))
