@@ -275,7 +275,7 @@ class Job:
                 self._ipython_display_()  # `dw.submit(...).join()` still shows progress
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = 0.25 if self.connection.simulated else 3.0
-        printer = _TextProgress() if progress else None
+        printer = _TextProgress() if progress and not self.done else None
         try:
             while True:
                 snapshot = self.refresh()

@@ -172,11 +172,16 @@ def review(job: Any, frame: pd.DataFrame | None = None, **options: Any) -> Any:
 
     ``frame`` defaults to ``job.join()`` (or ``job.partial()`` while the job runs).
     """
-    from .widgets.review import ReviewWidget
+    from .widgets.review import META_COLUMNS, ReviewWidget
 
     if frame is None:
         frame = job.join() if job.done else job.partial()
     prompt = _prompt_lookup(job, frame)
+    if job.df is not None and "answer_columns" not in options:
+        # the answers are the columns the join added, not the DataFrame's own
+        options["answer_columns"] = [
+            c for c in frame.columns if c not in job.df.columns and c not in META_COLUMNS
+        ]
     return ReviewWidget(frame, prompt=prompt, **options)
 
 

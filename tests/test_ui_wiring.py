@@ -100,3 +100,12 @@ def test_review_while_running_shows_the_rows_done_so_far(conn, server):
     widget = job.review()
     assert widget.overview["rows"] == 30
     assert sum(widget.overview["by_status"].values()) == 30
+
+
+def test_review_charts_only_answers_not_the_input_columns(conn):
+    df = sample_reviews(40)  # "product" is a low-cardinality input column
+    job = dw.submit(df, PROMPT, model="mock", **conn)
+    job.join(timeout=60)
+    widget = job.review()
+    assert widget.overview["answer_columns"] == ["content"]
+    assert [d["column"] for d in widget.distributions] == ["content"]
