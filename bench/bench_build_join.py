@@ -29,7 +29,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dw_notebook.build import build_requests  # noqa: E402
+from dw_notebook.build import build_requests, make_custom_ids  # noqa: E402
 from dw_notebook.results import join_results  # noqa: E402
 
 MODEL = "Qwen/Qwen3-14B-FP8"
@@ -53,7 +53,7 @@ RESPONSE_FORMAT = {
     "json_schema": {"name": "Review", "strict": True, "schema": SCHEMA},
 }
 WORDS = np.array(
-    "the a phone battery screen great terrible \"okay\" it's works broke after two weeks "
+    'the a phone battery screen great terrible "okay" it\'s works broke after two weeks '
     "would buy again café naïve 😀 back\\slash tab\there line\nbreak price quality".split(" ")
 )
 
@@ -76,23 +76,49 @@ def make_output(custom_ids: list[str], seed: int = 1) -> tuple[bytes, bytes]:
     for k, i in enumerate(order.tolist()):
         cid = custom_ids[i]
         if k % 100 == 99:
-            err.append(orjson.dumps({
-                "id": f"batch_req_{k}", "custom_id": cid, "response": None,
-                "error": {"code": "batch_expired", "message": "This request expired."},
-            }))
+            err.append(
+                orjson.dumps(
+                    {
+                        "id": f"batch_req_{k}",
+                        "custom_id": cid,
+                        "response": None,
+                        "error": {"code": "batch_expired", "message": "This request expired."},
+                    }
+                )
+            )
             continue
         answer = orjson.dumps({"sentiment": labels[i % 3], "confidence": (i % 97) / 97}).decode()
-        out.append(orjson.dumps({
-            "id": f"batch_req_{k}", "custom_id": cid,
-            "response": {"status_code": 200, "request_id": f"req_{k}", "body": {
-                "id": f"chatcmpl-{k}", "object": "chat.completion", "created": 1767225600,
-                "model": MODEL,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 120 + i % 50, "completion_tokens": 12,
-                          "total_tokens": 132 + i % 50}}},
-            "error": None,
-        }))
+        out.append(
+            orjson.dumps(
+                {
+                    "id": f"batch_req_{k}",
+                    "custom_id": cid,
+                    "response": {
+                        "status_code": 200,
+                        "request_id": f"req_{k}",
+                        "body": {
+                            "id": f"chatcmpl-{k}",
+                            "object": "chat.completion",
+                            "created": 1767225600,
+                            "model": MODEL,
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": answer},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                            "usage": {
+                                "prompt_tokens": 120 + i % 50,
+                                "completion_tokens": 12,
+                                "total_tokens": 132 + i % 50,
+                            },
+                        },
+                    },
+                    "error": None,
+                }
+            )
+        )
     return b"\n".join(out) + b"\n", b"\n".join(err) + b"\n"
 
 
@@ -101,7 +127,11 @@ def make_output(custom_ids: list[str], seed: int = 1) -> tuple[bytes, bytes]:
 
 def build_ours(df: pd.DataFrame) -> bytes:
     return build_requests(
-        df, model=MODEL, prompt=TEMPLATE, system=SYSTEM, response_format=RESPONSE_FORMAT,
+        df,
+        model=MODEL,
+        prompt=TEMPLATE,
+        system=SYSTEM,
+        response_format=RESPONSE_FORMAT,
         temperature=0,
     ).data
 
@@ -111,13 +141,17 @@ def build_cookbook(df: pd.DataFrame, path: str) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for idx, row in df.iterrows():
             request = {
-                "custom_id": str(idx), "method": "POST", "url": URL,
+                "custom_id": str(idx),
+                "method": "POST",
+                "url": URL,
                 "body": {
                     "model": MODEL,
                     "messages": [
                         {"role": "system", "content": SYSTEM},
-                        {"role": "user",
-                         "content": f"Title: {row['title']}\nReview: {row['review']}"},
+                        {
+                            "role": "user",
+                            "content": f"Title: {row['title']}\nReview: {row['review']}",
+                        },
                     ],
                     "temperature": 0,
                     "response_format": RESPONSE_FORMAT,
@@ -129,18 +163,27 @@ def build_cookbook(df: pd.DataFrame, path: str) -> None:
 def build_orjson_rows(df: pd.DataFrame) -> bytes:
     """A fast per-row baseline: one orjson.dumps of the request dict per row."""
     lines = []
-    for idx, title, review in zip(df.index.tolist(), df["title"].tolist(),
-                                  df["review"].tolist(), strict=True):
-        lines.append(orjson.dumps({
-            "custom_id": idx, "method": "POST", "url": URL,
-            "body": {
-                "model": MODEL,
-                "messages": [{"role": "system", "content": SYSTEM},
-                             {"role": "user", "content": f"Title: {title}\nReview: {review}"}],
-                "temperature": 0,
-                "response_format": RESPONSE_FORMAT,
-            },
-        }))
+    for idx, title, review in zip(
+        df.index.tolist(), df["title"].tolist(), df["review"].tolist(), strict=True
+    ):
+        lines.append(
+            orjson.dumps(
+                {
+                    "custom_id": idx,
+                    "method": "POST",
+                    "url": URL,
+                    "body": {
+                        "model": MODEL,
+                        "messages": [
+                            {"role": "system", "content": SYSTEM},
+                            {"role": "user", "content": f"Title: {title}\nReview: {review}"},
+                        ],
+                        "temperature": 0,
+                        "response_format": RESPONSE_FORMAT,
+                    },
+                }
+            )
+        )
     lines.append(b"")
     return b"\n".join(lines)
 
@@ -149,7 +192,7 @@ def build_orjson_rows(df: pd.DataFrame) -> bytes:
 
 
 def join_ours(df: pd.DataFrame, out: bytes, err: bytes) -> pd.DataFrame:
-    return join_results(df, list(df.index), outputs=[out], errors=[err], schema=SCHEMA)
+    return join_results(df, make_custom_ids(df.index), outputs=[out], errors=[err], schema=SCHEMA)
 
 
 def join_loads_loop(df: pd.DataFrame, out: bytes, err: bytes) -> pd.DataFrame:
@@ -182,7 +225,9 @@ def join_read_json(df: pd.DataFrame, out: bytes, err: bytes) -> pd.DataFrame:
     content = flat["response.body.choices"].map(
         lambda c: c[0]["message"]["content"] if isinstance(c, list) else None
     )
-    flat["sentiment"] = content.map(lambda c: json.loads(c)["sentiment"] if c else None)
+    flat["sentiment"] = content.map(
+        lambda c: json.loads(c)["sentiment"] if isinstance(c, str) else None
+    )
     flat = flat.set_index("custom_id")
     result = df.copy()
     result["sentiment"] = flat["sentiment"].reindex(df.index).to_numpy()
@@ -236,8 +281,7 @@ print(hwm() - base, size)
 
 def peak_growth(step: str, rows: int) -> tuple[int, int]:
     code = _MEM_CHILD.format(root=str(ROOT), rows=rows, step=step)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     growth, size = done.stdout.split()
     return int(growth), int(size)
 
@@ -271,8 +315,10 @@ def main() -> None:
     check = join_ours(df, out, err)
     assert check["status"].value_counts()["ok"] == rows - rows // 100
     expected = join_loads_loop(df, out, err)
-    assert (check["sentiment"].astype(object).to_numpy() ==
-            expected["sentiment"].astype(object).to_numpy()).sum() == rows - rows // 100
+    assert (
+        check["sentiment"].astype(object).to_numpy()
+        == expected["sentiment"].astype(object).to_numpy()
+    ).sum() == rows - rows // 100
     print(f"output JSONL: {(len(out) + len(err)) / 1e6:.1f} MB")
     t_join = timed(join_ours, df, out, err, repeat=3)
     t_loop = timed(join_loads_loop, df, out, err)
@@ -292,8 +338,10 @@ def main() -> None:
             growth, size = peak_growth(step, rows)
             ratio = growth / size
             mark = "ok" if ratio <= 2 else "MISS"
-            print(f"peak RSS growth, {step}: {growth / 1e6:7.1f} MB = {ratio:.2f}x the JSONL "
-                  f"({size / 1e6:.1f} MB), target <= 2x  {mark}")
+            print(
+                f"peak RSS growth, {step}: {growth / 1e6:7.1f} MB = {ratio:.2f}x the JSONL "
+                f"({size / 1e6:.1f} MB), target <= 2x  {mark}"
+            )
 
 
 if __name__ == "__main__":

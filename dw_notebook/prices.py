@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 ENV_VAR = "DW_NOTEBOOK_PRICES"
 
@@ -31,7 +31,7 @@ class Price:
 
 
 PriceTable = dict[str, dict[str, Price]]
-PricesArg = Union[Mapping[str, Mapping[str, Any]], None]
+PricesArg = Mapping[str, Mapping[str, Any]] | None
 
 
 def _parse(raw: Mapping[str, Any]) -> PriceTable:

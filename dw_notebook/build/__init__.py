@@ -1,4 +1,16 @@
-"""DataFrame -> batch request lines (JSONL bytes), validated before anything is sent."""
+"""DataFrame -> batch request lines (JSONL bytes), validated before anything is sent.
+
+>>> built = build_requests(df, model="Qwen/Qwen3-14B-FP8", prompt="Sentiment: {review}",
+...                        system="Answer in one word.", temperature=0)
+>>> built.preview(1)
+>>> estimate_cost(built)
+
+Cell values become prompt text by one rule: text as is; integers and booleans as ``str()``;
+floats without a trailing ``.0`` when whole, else their shortest repr; dates ISO 8601; bytes
+decoded as UTF-8; lists/dicts/arrays as compact JSON; anything else ``str()``. NaN/None/NaT are
+*missing* and follow ``missing=`` ("error", "skip" or "empty"). Lone surrogates, which JSON
+cannot carry, become U+FFFD. custom_ids follow ``make_custom_ids``.
+"""
 
 from dw_notebook.build._builder import ENDPOINTS, build_requests
 from dw_notebook.build._built import BuiltRequests, Chunk
@@ -12,12 +24,14 @@ from dw_notebook.build.errors import (
     MissingColumnsError,
     MissingValuesError,
 )
+from dw_notebook.build.estimate import CostEstimate, estimate_cost
 
 __all__ = [
     "ENDPOINTS",
     "BuildError",
     "BuiltRequests",
     "Chunk",
+    "CostEstimate",
     "CustomIdError",
     "EmptyPromptError",
     "InvalidTextError",
@@ -25,5 +39,6 @@ __all__ = [
     "MissingColumnsError",
     "MissingValuesError",
     "build_requests",
+    "estimate_cost",
     "make_custom_ids",
 ]

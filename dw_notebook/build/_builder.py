@@ -7,21 +7,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dw_notebook import wire
+from dw_notebook.build._assemble import Part, assemble_lines
 from dw_notebook.build._built import BuiltRequests
-from dw_notebook.build._encode import (
-    SLOT_ID,
-    SLOT_VALUE,
-    assemble,
-    encode_strings,
-    encode_values,
-    split_skeleton,
-)
+from dw_notebook.build._encode import SLOT_ID, SLOT_VALUE, encode_values, split_skeleton
 from dw_notebook.build._ids import is_valid_custom_id, label_text, make_custom_ids
 from dw_notebook.build._schema import response_format_for
-from dw_notebook.build._template import parse_template
-from dw_notebook.build._values import column_texts, missing_mask
+from dw_notebook.build._template import Template, parse_template
+from dw_notebook.build._values import column_array, fix_surrogates, missing_mask
 from dw_notebook.build.errors import (
     BuildError,
     CustomIdError,
@@ -60,7 +56,15 @@ def _resolve_column(df: pd.DataFrame, name: str) -> Any:
     return None
 
 
-def _check_params(params: dict[str, Any]) -> None:
+def _check_args(
+    df: Any, model: Any, missing: str, url: str, params: dict[str, Any], chat_only: bool
+) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"build_requests needs a pandas DataFrame, not {type(df).__name__}")
+    if not isinstance(model, str) or not model:
+        raise BuildError("model must be a non-empty string, e.g. model='Qwen/Qwen3-14B-FP8'.")
+    if missing not in _MISSING:
+        raise BuildError(f"missing={missing!r} is not one of {', '.join(map(repr, _MISSING))}.")
     if params.get("stream"):
         raise BuildError("stream=True is not allowed in a batch. Fix: drop the stream argument.")
     clash = sorted(_RESERVED & params.keys())
@@ -69,10 +73,15 @@ def _check_params(params: dict[str, Any]) -> None:
             f"{', '.join(clash)} cannot be passed as extra body parameters. Fix: use the "
             f"prompt=/system=/input_column=/response_format=/tools= arguments."
         )
+    if url != wire.CHAT and chat_only:
+        raise BuildError(
+            f"system=, examples=, response_format= and tools= apply to the chat endpoint only, "
+            f"not {url}. Fix: use endpoint='chat' or drop them."
+        )
 
 
-def _labels(df: pd.DataFrame, positions: np.ndarray) -> list[Any]:
-    return df.index[positions].tolist()
+def _labels(df: pd.DataFrame, positions: Any) -> list[Any]:
+    return df.index[np.asarray(positions, dtype=np.int64)].tolist()
 
 
 def _custom_ids(df: pd.DataFrame, id_column: str | None) -> list[str]:
@@ -83,40 +92,44 @@ def _custom_ids(df: pd.DataFrame, id_column: str | None) -> list[str]:
     texts = [label_text(v) for v in df[id_column].tolist()]
     bad = [i for i, t in enumerate(texts) if not is_valid_custom_id(t)]
     if bad:
-        raise CustomIdError(
-            _labels(df, np.asarray(bad)), "not 1-64 printable ASCII characters"
-        )
-    seen: dict[str, int] = {}
-    dup: list[int] = []
-    for i, t in enumerate(texts):
-        if t in seen:
-            dup.append(i)
-        else:
-            seen[t] = i
-    if dup:
-        raise CustomIdError(_labels(df, np.asarray(dup)), "the same id appears more than once")
+        raise CustomIdError(_labels(df, bad), "not 1-64 printable ASCII characters")
+    dup = np.flatnonzero(pd.Index(texts).duplicated(keep="first"))
+    if dup.size:
+        raise CustomIdError(_labels(df, dup), "the same id appears more than once")
     return texts
 
 
-def _column_texts(
+def _text_columns(
     df: pd.DataFrame, columns: list[Any], missing: str
-) -> tuple[dict[Any, list[str]], np.ndarray]:
-    """Text of each used column, and the mask of rows that have a missing value anywhere."""
-    texts: dict[Any, list[str]] = {}
+) -> tuple[dict[Any, pa.Array], np.ndarray]:
+    """Each used column as Arrow text, and the mask of rows missing a value in any of them."""
+    masks = {col: missing_mask(df[col]) for col in dict.fromkeys(columns)}
     any_missing = np.zeros(len(df), dtype=bool)
-    for col in columns:
-        mask = missing_mask(df[col])
-        if mask.any() and missing == "error":
-            raise MissingValuesError(str(col), _labels(df, np.flatnonzero(mask)))
+    for mask in masks.values():
         any_missing |= mask
-        texts[col] = column_texts(df[col], mask)
-    return texts, any_missing
+    if missing == "error" and any_missing.any():
+        bad = [str(c) for c, m in masks.items() if m.any()]
+        raise MissingValuesError(bad, _labels(df, np.flatnonzero(any_missing)))
+    return {col: column_array(df[col], mask) for col, mask in masks.items()}, any_missing
 
 
-def _take(values: list, keep: np.ndarray | None) -> list:
-    if keep is None:
-        return values
-    return [values[i] for i in keep.tolist()]
+def _blank_rows(arrays: list[pa.Array], n: int) -> np.ndarray:
+    """Positions where every array's value is empty or only whitespace (all, if no arrays)."""
+    blank = None
+    for arr in arrays:
+        text = arr.cast(pa.large_string())
+        this = pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(text))
+        blank = this if blank is None else pc.and_(blank, this)
+    if blank is None:
+        return np.arange(n, dtype=np.int64)
+    return np.flatnonzero(blank.to_numpy(zero_copy_only=False))
+
+
+def _template_parts(template: Template, arrays: dict[str, pa.Array]) -> list[Part]:
+    return [
+        fix_surrogates(value).encode() if kind == "text" else arrays[value]
+        for kind, value in template.pieces
+    ]
 
 
 def build_requests(
@@ -137,23 +150,24 @@ def build_requests(
 ) -> BuiltRequests:
     """Build one request line per row of ``df``; raises a ``BuildError`` naming rows and a fix.
 
+    ``prompt`` is a template (``"Review: {review}"``, ``{{`` for a literal brace) or a callable
+    row -> messages (or -> str, sent as the user message; ``missing=`` does not apply to it).
+    ``input_column`` sends one column as is (the user message, or the embeddings ``input``).
+    Cell values that are not text follow the rule in the ``dw_notebook.build`` docstring.
+    ``system`` / ``examples`` come before the user message; ``response_format`` (a pydantic
+    model or JSON schema) becomes a strict json_schema; ``id_column`` supplies custom_ids
+    instead of the index; any other keyword (temperature, max_tokens, seed...) goes into every
+    body.
+
     >>> built = build_requests(df, model="Qwen/Qwen3-14B-FP8", prompt="Sentiment of: {review}",
     ...                        system="Answer in one word.", temperature=0)
-    >>> built.n, len(built.data)
+    >>> built.n, built.endpoint
+    (3, '/v1/chat/completions')
     """
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"build_requests needs a pandas DataFrame, not {type(df).__name__}")
-    if not isinstance(model, str) or not model:
-        raise BuildError("model must be a non-empty string, e.g. model='Qwen/Qwen3-14B-FP8'.")
-    if missing not in _MISSING:
-        raise BuildError(f"missing={missing!r} is not one of {', '.join(map(repr, _MISSING))}.")
     url = _endpoint_url(endpoint)
-    _check_params(params)
-    if url != wire.CHAT and (system or examples or response_format or tools):
-        raise BuildError(
-            f"system=, examples=, response_format= and tools= apply to the chat endpoint only, "
-            f"not {url}. Fix: use endpoint='chat' or drop them."
-        )
+    _check_args(
+        df, model, missing, url, params, bool(system or examples or response_format or tools)
+    )
     if prompt is not None and input_column is not None:
         raise BuildError("Pass either prompt= or input_column=, not both.")
     if prompt is None and input_column is None:
@@ -161,56 +175,48 @@ def build_requests(
             "Nothing to send: pass prompt='... {column} ...', a callable row -> messages, "
             "or input_column='column'."
         )
-
-    schema = None
-    body: dict[str, Any] = {"model": model}
-    prefix_messages: list[dict] = []
-    if system:
-        prefix_messages.append({"role": "system", "content": system})
+    prefix_messages: list[dict] = [{"role": "system", "content": system}] if system else []
     if examples:
         if not all(isinstance(m, dict) and "role" in m for m in examples):
             raise BuildError("examples must be a list of messages like {'role': 'user', ...}.")
         prefix_messages.extend(examples)
 
     n_rows = len(df)
-    keep: np.ndarray | None = None  # positions kept, when some rows are skipped
+    keep: np.ndarray | None = None  # positions kept, when missing="skip" drops some
+    body: dict[str, Any] = {"model": model}
     if callable(prompt):
-        rows = list(range(n_rows))
         values = _call_prompt(df, prompt, prefix_messages)
-        encoded = encode_values(values, df.index.tolist())
+        parts: list[Part] = [pa.array(encode_values(values, df.index.tolist()), pa.large_binary())]
+        del values
+        text_value = False
         body["messages"] = SLOT_VALUE
     else:
         if input_column is not None:
             col = _resolve_column(df, input_column)
             if col is None:
                 raise MissingColumnsError([input_column], list(df.columns))
-            used = [col]
-            render: Callable[[dict], list[str]] = lambda texts: texts[col]  # noqa: E731
+            template = Template(input_column, (("column", input_column),))
+            resolved = {input_column: col}
         else:
             template = parse_template(prompt)  # type: ignore[arg-type]
-            resolved = [_resolve_column(df, c) for c in template.columns]
-            absent = [c for c, r in zip(template.columns, resolved, strict=True) if r is None]
+            resolved = {c: _resolve_column(df, c) for c in template.columns}
+            absent = [c for c, r in resolved.items() if r is None]
             if absent:
                 raise MissingColumnsError(absent, list(df.columns))
-            used = resolved
-
-            def render(texts: dict) -> list[str]:
-                pairs = zip(template.columns, resolved, strict=True)
-                return template.render({c: texts[r] for c, r in pairs})
-
-        texts, any_missing = _column_texts(df, used, missing)
+        arrays, any_missing = _text_columns(df, list(resolved.values()), missing)
         if missing == "skip" and any_missing.any():
             keep = np.flatnonzero(~any_missing)
-            texts = {c: _take(v, keep) for c, v in texts.items()}
-        rows = keep.tolist() if keep is not None else list(range(n_rows))
-        if not used:
-            texts = {None: [""] * len(rows)}
-        rendered = render(texts)
-        empty = [i for i, t in enumerate(rendered) if not t or t.isspace()]
-        if empty:
-            raise EmptyPromptError(_labels(df, np.asarray([rows[i] for i in empty])))
-        encoded = encode_strings(rendered)
-        del rendered, texts
+            arrays = {c: a.take(pa.array(keep)) for c, a in arrays.items()}
+        by_name = {name: arrays[col] for name, col in resolved.items()}
+        if template.literal_is_blank:
+            n_kept = len(keep) if keep is not None else n_rows
+            blank = _blank_rows(list(by_name.values()), n_kept)
+            if blank.size:
+                rows = keep[blank] if keep is not None else blank
+                raise EmptyPromptError(_labels(df, rows))
+        parts = _template_parts(template, by_name)
+        del arrays, by_name
+        text_value = True
         if url == wire.CHAT:
             body["messages"] = [*prefix_messages, {"role": "user", "content": SLOT_VALUE}]
         elif url == wire.EMBEDDINGS:
@@ -219,30 +225,30 @@ def build_requests(
             body["prompt"] = SLOT_VALUE
 
     body.update(params)
+    schema = None
     if response_format is not None:
         body["response_format"], schema = response_format_for(response_format)
     if tools is not None:
         body["tools"] = tools
 
     all_ids = _custom_ids(df, id_column)
-    ids = _take(all_ids, keep)
+    ids = all_ids if keep is None else [all_ids[i] for i in keep.tolist()]
     line = {"custom_id": SLOT_ID, "method": "POST", "url": url, "body": body}
-    head, middle, tail = split_skeleton(line)
-    data, offsets = assemble(head, encode_strings(ids), middle, encoded, tail)
-    del encoded
+    head, middle, tail = split_skeleton(line, text_value=text_value)
+    id_array = pa.array(ids, pa.large_string()).cast(pa.large_binary())
+    data, offsets = assemble_lines(head, id_array, middle, parts, tail, escape=text_value)
+    del parts, id_array
 
-    sizes = np.diff(offsets)
+    positions = keep if keep is not None else np.arange(n_rows, dtype=np.int64)
+    sizes = np.diff(offsets) - 1
     too_big = np.flatnonzero(sizes > max_line_bytes)
     if too_big.size:
-        raise LineTooLargeError(
-            _labels(df, np.asarray(rows)[too_big]), max_line_bytes, int(sizes.max())
-        )
+        raise LineTooLargeError(_labels(df, positions[too_big]), max_line_bytes, int(sizes.max()))
 
-    positions = np.asarray(rows, dtype=np.int64)
     row_ids: list[str | None] = list(all_ids)
     skipped: list[Any] = []
     if keep is not None:
-        dropped = np.setdiff1d(np.arange(n_rows), keep)
+        dropped = np.flatnonzero(any_missing)
         for i in dropped.tolist():
             row_ids[i] = None
         skipped = _labels(df, dropped)
@@ -266,7 +272,12 @@ def _call_prompt(
 ) -> list[list[dict]]:
     out: list[list[dict]] = []
     bad: list[Any] = []
-    for label, row in df.iterrows():
+    columns = [df.iloc[:, i].tolist() for i in range(df.shape[1])]
+    for label, values in zip(
+        df.index.tolist(), zip(*columns, strict=True) if columns else [()] * len(df), strict=True
+    ):
+        # object dtype: any cell (even text Arrow cannot hold) reaches the callable as is
+        row = pd.Series(values, index=df.columns, name=label, dtype=object)
         try:
             result = prompt(row)
         except Exception as exc:

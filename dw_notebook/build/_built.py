@@ -135,7 +135,8 @@ class BuiltRequests:
         size = _human_bytes(self.nbytes)
         text = f"{self.n:,} requests to {self.endpoint} · model {self.model} · {size}"
         if self.skipped:
-            text += f" · {len(self.skipped):,} rows skipped"
+            k = len(self.skipped)
+            text += f" · {k:,} row{'' if k == 1 else 's'} skipped"
         files = len(self.chunks()) if self.n else 0
         if files > 1:
             text += f" · {files} files"

@@ -1,8 +1,7 @@
-"""JSON fragments: request lines are assembled from pre-encoded pieces, never per-row dicts.
+"""JSON pieces of a request line: the skeleton dumped once, and per-row JSON for callables.
 
-One line = ``head + id + middle + value + tail + "\\n"`` where head/middle/tail come from dumping a
-skeleton request once, and the per-row id and value are JSON-encoded in one C-level pass each.
-JSON escaping is per character, so the result is byte-identical to dumping the whole dict.
+JSON escaping is per character, so splicing escaped per-row text between literal pieces of the
+dumped skeleton gives exactly the bytes of dumping each whole request.
 """
 
 from __future__ import annotations
@@ -19,10 +18,26 @@ SLOT_ID = "\x00dw-slot:custom_id\x00"
 SLOT_VALUE = "\x00dw-slot:value\x00"
 
 
-def split_skeleton(line: dict) -> tuple[bytes, bytes, bytes]:
-    """Dump ``line`` (holding SLOT_ID and SLOT_VALUE once each) into its three literal pieces."""
-    raw = orjson.dumps(line)
-    id_json, value_json = orjson.dumps(SLOT_ID), orjson.dumps(SLOT_VALUE)
+def split_skeleton(line: dict, *, text_value: bool) -> tuple[bytes, bytes, bytes]:
+    """Dump ``line`` (holding SLOT_ID and SLOT_VALUE once each) into its three literal pieces.
+
+    The id slot keeps its quotes in the literals; so does the value slot when ``text_value``
+    (the per-row value is then escaped text), else the value is a whole JSON value.
+    """
+    try:
+        raw = orjson.dumps(line)
+    except TypeError:  # lone surrogates or numpy scalars in the system prompt or parameters
+        try:
+            raw = orjson.dumps(_fix_nested(line), default=_fallback)
+        except TypeError as exc:
+            raise BuildError(
+                f"The request parameters are not JSON-serializable ({exc}). Fix: pass plain "
+                "str/int/float/bool/list/dict values."
+            ) from None
+    id_json = orjson.dumps(SLOT_ID)[1:-1]
+    value_json = orjson.dumps(SLOT_VALUE)
+    if text_value:
+        value_json = value_json[1:-1]
     if raw.count(id_json) != 1 or raw.count(value_json) != 1:
         raise BuildError(
             "The request parameters contain the reserved text '\\x00dw-slot:'. Fix: remove it."
@@ -30,23 +45,6 @@ def split_skeleton(line: dict) -> tuple[bytes, bytes, bytes]:
     head, rest = raw.split(id_json)
     middle, tail = rest.split(value_json)
     return head, middle, tail
-
-
-def encode_strings(texts: Sequence[str]) -> list[bytes]:
-    """JSON string literal (with quotes) of each text; lone surrogates become U+FFFD."""
-    try:
-        return list(map(orjson.dumps, texts))
-    except TypeError:
-        pass
-    out = []
-    for text in texts:
-        try:
-            out.append(orjson.dumps(text))
-        except TypeError:
-            if not isinstance(text, str):
-                raise
-            out.append(orjson.dumps(fix_surrogates(text)))
-    return out
 
 
 def encode_values(values: Sequence[object], labels: Sequence[object]) -> list[bytes]:
@@ -84,27 +82,3 @@ def _fix_nested(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [_fix_nested(v) for v in value]
     return value
-
-
-def assemble(
-    head: bytes, ids: list[bytes], middle: bytes, values: list[bytes], tail: bytes
-) -> tuple[bytes, np.ndarray]:
-    """``(jsonl, offsets)``; ``offsets[i]:offsets[i+1]`` is line i including its newline."""
-    n = len(ids)
-    tail_nl = tail + b"\n"
-    if not n:
-        return b"", np.zeros(1, dtype=np.int64)
-    parts: list[bytes] = [head] * (4 * n + 1)
-    parts[1::4] = ids
-    parts[2::4] = [middle] * n
-    parts[3::4] = values
-    parts[4::4] = [tail_nl + head] * n
-    parts[-1] = tail_nl
-    data = b"".join(parts)
-    del parts
-    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=n)
-    lengths += np.fromiter(map(len, values), dtype=np.int64, count=n)
-    lengths += len(head) + len(middle) + len(tail_nl)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return data, offsets

@@ -15,10 +15,13 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dw_notebook.wire import MAX_CUSTOM_ID_LENGTH
 
-_PRINTABLE = frozenset(range(0x20, 0x7F))
+# 1..64 printable ASCII characters, no leading or trailing space
+_VALID_RE = r"^[\x21-\x7e](?:[\x20-\x7e]{0,62}[\x21-\x7e])?$"
 
 
 def label_text(label: object) -> str:
@@ -67,6 +70,19 @@ def _derived(texts: Iterable[str]) -> list[str]:
     return out
 
 
+def _all_valid_strings(index: pd.Index) -> bool:
+    """Vectorised check of a text index: every label a valid custom_id (uniqueness aside)."""
+    try:
+        arr = pa.array(index, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+        return False
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or arr.null_count:
+        return False
+    return bool(pc.all(pc.match_substring_regex(arr, _VALID_RE)).as_py() is not False)
+
+
 def make_custom_ids(index: pd.Index) -> list[str]:
     """Deterministic custom_ids for ``index``, one per row, in row order.
 
@@ -75,9 +91,15 @@ def make_custom_ids(index: pd.Index) -> list[str]:
     >>> make_custom_ids(pd.Index(["a", "a"]))  # duplicates: position + label hash
     ['0-ca234c55', '1-ca234c55']
     """
-    texts = _texts(index)
     if isinstance(index, pd.RangeIndex):
-        return texts  # unique, short, ASCII
+        return list(map(str, index))  # unique, short, ASCII
+    unique = index.is_unique
+    if unique and not isinstance(index, pd.MultiIndex) and index.inferred_type == "string":
+        if _all_valid_strings(index):
+            return index.tolist()
+    texts = _texts(index)
+    if unique and index.dtype.kind in "iu":
+        return texts  # distinct integers have distinct, valid texts
     if len(set(texts)) == len(texts) and all(map(is_valid_custom_id, texts)):
         return texts
     return _derived(texts)

@@ -20,6 +20,7 @@ import re
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -74,3 +75,33 @@ def column_texts(series: pd.Series, mask: np.ndarray) -> list[str]:
 
 def _all_str(values: list) -> bool:
     return all(isinstance(v, str) for v in values)
+
+
+def _arrow_text(series: pd.Series) -> pa.Array | None:
+    """The column as an Arrow text array without per-value Python work, when it is text."""
+    dtype = series.dtype
+    if not (isinstance(dtype, pd.StringDtype) or dtype.kind == "O"):
+        return None
+    try:
+        arr = pa.array(series, from_pandas=True)
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+        return None  # mixed types, or lone surrogates Arrow cannot hold
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    return arr
+
+
+def column_array(series: pd.Series, mask: np.ndarray) -> pa.Array:
+    """The text of every cell as a ``large_binary`` Arrow array; missing cells are empty."""
+    arr = _arrow_text(series)
+    if arr is None:
+        texts = column_texts(series, mask)
+        try:
+            arr = pa.array(texts, pa.large_string())
+        except (pa.ArrowException, UnicodeError):
+            arr = pa.array([fix_surrogates(t) for t in texts], pa.large_string())
+    elif arr.null_count:
+        arr = arr.fill_null("")
+    return arr.cast(pa.large_binary())

@@ -62,15 +62,25 @@ class MissingColumnsError(BuildError):
 
 
 class MissingValuesError(BuildError):
-    def __init__(self, column: str, rows: Sequence[Any]) -> None:
+    def __init__(self, columns: Sequence[str], rows: Sequence[Any]) -> None:
+        columns = list(columns)
+        where = (
+            f"column {columns[0]!r}"
+            if len(columns) == 1
+            else "columns " + ", ".join(repr(c) for c in columns)
+        )
+        fill = (
+            f"df[{columns[0]!r}].fillna('')"
+            if len(columns) == 1
+            else (f"df[{columns!r}] = df[{columns!r}].fillna('')")
+        )
         msg = (
             f"{_plural(len(rows), 'row')} {'has' if len(rows) == 1 else 'have'} NaN/None in "
-            f"column {column!r} ({format_rows(rows)}). Fix: fill them "
-            f"(df[{column!r}].fillna('')), or pass missing='skip' to leave those rows out or "
-            f"missing='empty' to send an empty string."
+            f"{where} ({format_rows(rows)}). Fix: fill them ({fill}), or pass missing='skip' "
+            f"to leave those rows out or missing='empty' to send an empty string."
         )
         super().__init__(msg, rows)
-        self.column = column
+        self.columns = columns
 
 
 class EmptyPromptError(BuildError):
