@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -472,8 +472,11 @@ class Job:
 
     # -- creating batches --------------------------------------------------------------------
 
-    def create_batches(self, chunks: list[bytes], attempt: int) -> None:
+    def create_batches(self, chunks: Sequence[Any], attempt: int) -> None:
         """Upload and create every chunk that has no batch yet, recording each id at once.
+
+        ``chunks`` are JSONL bytes or build chunks (read one at a time, so a split job never
+        holds a second copy of the whole file).
 
         Safe to call again after any failure: recorded files are not uploaded twice, and a
         batch whose creation answer was lost is found by its metadata.
@@ -486,7 +489,9 @@ class Job:
             file_id = record.input_file_id if record else None
             if not file_id:
                 name = f"{self.name}-{attempt}-{chunk}.jsonl"
-                file_id = self._client.upload_file(data, filename=name)["id"]
+                payload = data if isinstance(data, bytes) else data.data
+                file_id = self._client.upload_file(payload, filename=name)["id"]
+                del payload
                 self._check_service_estimate(file_id)
                 self._registry.record_file(self.id, attempt, chunk, file_id)
                 self._add_record(BatchRecord(self.id, attempt, chunk, file_id, None, None))

@@ -171,7 +171,7 @@ def submit(
             built=built,
             estimate=estimate,
         )
-    job.create_batches([c.data for c in chunks], attempt=0)
+    job.create_batches(chunks, attempt=0)
     return job
 
 
