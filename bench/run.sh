@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other; each prints its numbers and ratios. Run after setup.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+echo "== local server: 50,000 requests, mock backend, unlimited rate"
+$PY bench/bench_server.py
+echo "== upload: 200 MB streamed"
+$PY bench/bench_upload.py
+echo "== build and join: 200,000 rows"
+$PY bench/bench_build_join.py "$@"
