@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[JobSnapshot], None]
 
+RESULTS_HINT = "Results: out = job.join(); job.review() to look through them"
+
 _ACTIVE_ORDER = (wire.VALIDATING, wire.IN_PROGRESS, wire.FINALIZING, wire.CANCELLING)
 _END_ORDER = (wire.CANCELLED, wire.EXPIRED, wire.FAILED, wire.COMPLETED)
 
@@ -196,6 +198,7 @@ class Job:
                 poll_error=self._poll_error,
                 last_update_age_s=now - self._last_ok if self._last_ok else None,
                 message=self._message(batches, done),
+                extra={"hint": RESULTS_HINT} if done else {},
             )
             self._last_snapshot = snapshot
             return snapshot

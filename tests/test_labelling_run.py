@@ -145,3 +145,11 @@ def test_api_key_never_appears_in_reprs(conn, server):
     texts = [repr(job), repr(job.connection), repr(job._client), str(job.snapshot().to_dict())]
     assert not any(server.token in text for text in texts)
     assert orjson.dumps(job.snapshot().to_dict()).decode().find(server.token) == -1
+
+
+def test_the_dataframe_accessor_is_the_same_submit(conn):
+    df = sample_reviews(15)
+    job = df.dw.submit(PROMPT, model="mock", **conn)
+    out = job.join(timeout=60)
+    assert out["content"].tolist() == expected_answers(df)
+    assert "job.join()" in job.snapshot().extra["hint"]  # the end state points to the results
