@@ -194,7 +194,7 @@ class Job:
                 eta_s=remaining / throughput if throughput and not done else None,
                 window_left_s=max(min(expires) - now, 0.0) if expires and not done else None,
                 estimated_cost=self.estimated_cost,
-                actual_cost=None,
+                actual_cost=self._actual_cost(batches),
                 poll_error=self._poll_error,
                 last_update_age_s=now - self._last_ok if self._last_ok else None,
                 message=self._message(batches, done),
@@ -209,6 +209,19 @@ class Job:
         if self.service_estimate is not None:
             return self.service_estimate
         return getattr(self.estimate, "usd", None)
+
+    def _actual_cost(self, batches: list[dict[str, Any] | None]) -> float | None:
+        """USD charged so far, from the token usage the service reports (None: not reported
+        or no known price). Only completed requests are charged, and usage counts only those."""
+        from .prices import price_for
+
+        price = price_for(self.spec.get("model", ""), self.spec.get("window", "24h"))
+        usages = [b.get("usage") for b in batches if b]
+        if price is None or not usages or not all(isinstance(u, dict) for u in usages):
+            return None
+        tokens_in = sum(int(u.get("input_tokens") or 0) for u in usages)
+        tokens_out = sum(int(u.get("output_tokens") or 0) for u in usages)
+        return (tokens_in * price.input + tokens_out * price.output) / 1e6
 
     def _expected_requests(self) -> int:
         if self.attempt == 0:
@@ -302,10 +315,10 @@ class Job:
             f"Resume with dw.attach({self.name!r}, df); cancel with job.cancel().",
             file=sys.stderr,
         )
-        if sys.stdin is not None and sys.stdin.isatty():
+        if _in_kernel() or (sys.stdin is not None and sys.stdin.isatty()):
             try:
                 answer = input("Cancel the batches now? [y/N] ")
-            except (EOFError, KeyboardInterrupt):
+            except (Exception, KeyboardInterrupt):  # no stdin (nbclient, papermill): keep running
                 return
             if answer.strip().lower().startswith("y"):
                 self.cancel()

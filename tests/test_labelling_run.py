@@ -11,6 +11,7 @@ import pytest
 
 import dw_notebook as dw
 from dw_notebook.datasets import sample_reviews
+from dw_notebook.prices import price_for
 from dw_notebook.registry import Registry
 from dw_notebook.server.backends import MockBackend
 
@@ -153,3 +154,16 @@ def test_the_dataframe_accessor_is_the_same_submit(conn):
     out = job.join(timeout=60)
     assert out["content"].tolist() == expected_answers(df)
     assert "job.join()" in job.snapshot().extra["hint"]  # the end state points to the results
+
+
+def test_actual_cost_comes_from_the_usage_the_service_reports(conn):
+    model = "Qwen/Qwen3.5-9B"  # a priced model, answered by the mock backend
+    df = sample_reviews(30)
+    job = dw.submit(df, prompt=PROMPT, model=model, **conn)
+    out = job.join(timeout=60)
+    snapshot = job.snapshot()
+    price = price_for(model, "24h")
+    expected = (out["prompt_tokens"].sum() * price.input
+                + out["completion_tokens"].sum() * price.output) / 1e6  # fmt: skip
+    assert snapshot.actual_cost == pytest.approx(expected)
+    assert 0 < snapshot.actual_cost
