@@ -35,6 +35,7 @@ from .errors import (
 from .poller import Poller
 from .registry import BatchRecord, Registry
 from .snapshot import BatchSnapshot, JobSnapshot
+from .terminal import TextProgress, in_kernel
 
 log = logging.getLogger(__name__)
 
@@ -286,12 +287,12 @@ class Job:
         Ctrl-C stops waiting (the batches keep running) after offering to cancel them.
         """
         if progress is None:
-            progress = not _in_kernel()
+            progress = not in_kernel()
             if not progress and self._widget is None and not self.done:
                 self._ipython_display_()  # `dw.submit(...).join()` still shows progress
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = 0.25 if self.connection.simulated else 3.0
-        printer = _TextProgress() if progress and not self.done else None
+        printer = TextProgress() if progress and not self.done else None
         try:
             while True:
                 snapshot = self.refresh()
@@ -315,7 +316,7 @@ class Job:
             f"Resume with dw.attach({self.name!r}, df); cancel with job.cancel().",
             file=sys.stderr,
         )
-        if _in_kernel() or (sys.stdin is not None and sys.stdin.isatty()):
+        if in_kernel() or (sys.stdin is not None and sys.stdin.isatty()):
             try:
                 answer = input("Cancel the batches now? [y/N] ")
             except (Exception, KeyboardInterrupt):  # no stdin (nbclient, papermill): keep running
@@ -616,39 +617,3 @@ def _pack(lines: list[bytes], max_requests: int, max_bytes: int) -> list[bytes]:
     if current:
         chunks.append(b"\n".join(current) + b"\n")
     return chunks
-
-
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-class _TextProgress:
-    """A throttled one-line progress display for terminals."""
-
-    def __init__(self, stream: Any = None, min_interval: float = 0.5) -> None:
-        self.stream = stream or sys.stderr
-        self.min_interval = min_interval
-        self._last = 0.0
-        self._tty = getattr(self.stream, "isatty", lambda: False)()
-
-    def show(self, snapshot: JobSnapshot) -> None:
-        from .widgets.text import format_progress
-
-        now = time.monotonic()
-        if now - self._last < self.min_interval:
-            return
-        self._last = now
-        line = format_progress(snapshot)
-        self.stream.write(("\r" + line.ljust(100)) if self._tty else line + "\n")
-        self.stream.flush()
-
-    def close(self, snapshot: JobSnapshot) -> None:
-        from .widgets.text import format_summary
-
-        self.stream.write(("\r" if self._tty else "") + format_summary(snapshot).ljust(100) + "\n")
-        self.stream.flush()

@@ -1,0 +1,46 @@
+"""Progress outside a widget frontend: a throttled one-line display for terminals and scripts."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from .snapshot import JobSnapshot
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (where the widget shows progress instead of text)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class TextProgress:
+    """A throttled one-line progress display for terminals."""
+
+    def __init__(self, stream: Any = None, min_interval: float = 0.5) -> None:
+        self.stream = stream or sys.stderr
+        self.min_interval = min_interval
+        self._last = 0.0
+        self._tty = getattr(self.stream, "isatty", lambda: False)()
+
+    def show(self, snapshot: JobSnapshot) -> None:
+        from .widgets.text import format_progress
+
+        now = time.monotonic()
+        if now - self._last < self.min_interval:
+            return
+        self._last = now
+        line = format_progress(snapshot)
+        self.stream.write(("\r" + line.ljust(100)) if self._tty else line + "\n")
+        self.stream.flush()
+
+    def close(self, snapshot: JobSnapshot) -> None:
+        from .widgets.text import format_summary
+
+        self.stream.write(("\r" if self._tty else "") + format_summary(snapshot).ljust(100) + "\n")
+        self.stream.flush()

@@ -1,0 +1,36 @@
+"""Text progress for terminals: throttled lines, then a summary."""
+
+from __future__ import annotations
+
+import io
+
+from dw_notebook.snapshot import JobSnapshot
+from dw_notebook.terminal import TextProgress, in_kernel
+
+
+def _snap(done: int, finished: bool = False) -> JobSnapshot:
+    phase = "completed" if finished else "in_progress"
+    return JobSnapshot("run", phase, total=10, completed=done, done=finished)
+
+
+def test_lines_are_throttled_and_the_summary_always_printed():
+    out = io.StringIO()
+    progress = TextProgress(out, min_interval=3600)
+    for i in range(10):
+        progress.show(_snap(i))
+    progress.close(_snap(10, finished=True))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2  # the first update, then the summary
+    assert "0 / 10" in lines[0] and "10 / 10" in lines[1] and "run" in lines[1]
+
+
+def test_every_update_shows_when_not_throttled():
+    out = io.StringIO()
+    progress = TextProgress(out, min_interval=0)
+    for i in range(3):
+        progress.show(_snap(i))
+    assert len(out.getvalue().splitlines()) == 3
+
+
+def test_a_plain_python_process_is_not_a_kernel():
+    assert in_kernel() is False
