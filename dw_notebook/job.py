@@ -35,7 +35,7 @@ from .errors import (
 from .poller import Poller
 from .registry import BatchRecord, Registry
 from .snapshot import BatchSnapshot, JobSnapshot
-from .terminal import TextProgress, in_kernel
+from .terminal import TextProgress, in_kernel, thread_updates_broken
 
 log = logging.getLogger(__name__)
 
@@ -576,6 +576,8 @@ class Job:
         if self._widget is None:
             from .widgets.progress import ProgressWidget
 
+            if thread_updates_broken():
+                log.warning("ipykernel 7.0 does not show live widget updates; use >= 7.1")
             self._widget = ProgressWidget()
             self._widget.on_command(self.handle_command)
             self._widget.update(self.snapshot())

@@ -19,6 +19,16 @@ def in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def thread_updates_broken() -> bool:
+    """ipykernel 7.0.x dropped widget updates sent from threads (fixed in 7.1)."""
+    try:
+        from importlib.metadata import version
+
+        return version("ipykernel").startswith("7.0.")
+    except Exception:
+        return False
+
+
 class TextProgress:
     """A throttled one-line progress display for terminals."""
 
