@@ -11,6 +11,7 @@ import logging
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -577,7 +578,8 @@ class Job:
             from .widgets.progress import ProgressWidget
 
             if thread_updates_broken():
-                log.warning("ipykernel 7.0 does not show live widget updates; use >= 7.1")
+                warnings.warn("ipykernel 7.0 does not show live widget updates; use >= 7.1",
+                              stacklevel=2)  # fmt: skip
             self._widget = ProgressWidget()
             self._widget.on_command(self.handle_command)
             self._widget.update(self.snapshot())
