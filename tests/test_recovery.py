@@ -96,7 +96,7 @@ def test_retry_resubmits_only_failed_rows_and_merges_them(dialect, tmp_path):
         assert first.loc[failed, "error"].notna().all()
 
         # the same failures come back (stable by prompt), so ask the mock to stop failing
-        flaky._backend.failure_rate = 0.0
+        flaky.backend.failure_rate = 0.0
         job.retry()
         merged = job.join(timeout=30)
         assert merged["status"].eq("ok").all()

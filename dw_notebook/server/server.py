@@ -136,6 +136,11 @@ class LocalServer:
         self._uvicorn.run(sockets=[self._sock])
 
     @property
+    def backend(self) -> Backend:
+        """The model backend; its options (e.g. ``failure_rate``) may be changed while running."""
+        return self._backend
+
+    @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}{wire.API_PREFIX}"
