@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import open_notebook, run_all, write_notebook
+from .conftest import APPS, open_notebook, run_all, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -23,9 +23,10 @@ job""",
     ]
 
 
-def test_cancel_button_cancels_the_running_batch(jupyter, page, tmp_path):
-    path = write_notebook(jupyter.root, "cancel.ipynb", cells(str(tmp_path / "home")))
-    open_notebook(page, jupyter, path, "lab")
+@pytest.mark.parametrize("app", APPS)
+def test_cancel_button_cancels_the_running_batch(jupyter, page, tmp_path, app):
+    path = write_notebook(jupyter.root, f"cancel-{app}.ipynb", cells(str(tmp_path / "home")))
+    open_notebook(page, jupyter, path, app)
     run_all(page)
     p = page.page
     p.wait_for_function(
@@ -37,7 +38,7 @@ def test_cancel_button_cancels_the_running_batch(jupyter, page, tmp_path):
     p.click('[data-testid="dw-cancel"]')
     p.click('[data-testid="dw-cancel-confirm"]')
     static = p.wait_for_selector('[data-testid="dw-progress-static"]', timeout=30_000)
-    page.screenshot("cancelled", '[data-testid="dw-progress-static"]')
+    page.screenshot(f"cancelled-{app}", '[data-testid="dw-progress-static"]')
     assert "cancelled" in static.inner_text()
     done = int(p.inner_text('[data-testid="dw-progress-static"] [data-testid="dw-counts"]')
                .split()[0].replace(",", ""))  # fmt: skip
