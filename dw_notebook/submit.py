@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from . import wire
@@ -115,19 +116,12 @@ def submit(
 
     if window not in wire.COMPLETION_WINDOWS:
         raise ValueError(f"window must be one of {sorted(wire.COMPLETION_WINDOWS)}, not {window!r}")
-    built = build_requests(
-        df,
-        model=model,
-        prompt=prompt,
-        system=system,
-        examples=examples,
-        endpoint=endpoint,
-        input_column=input_column,
-        response_format=response_format,
-        tools=tools,
-        missing=missing,
-        **params,
-    )
+    build_args = {
+        "model": model, "prompt": prompt, "system": system, "examples": examples,
+        "endpoint": endpoint, "input_column": input_column, "response_format": response_format,
+        "tools": tools, "missing": missing, **params,
+    }  # fmt: skip
+    built = build_requests(df, **build_args)
     estimate = estimate_cost(built, window=window)
     if budget is not None and estimate.usd is not None and estimate.usd > budget:
         raise BudgetExceededError(
@@ -151,6 +145,8 @@ def submit(
         "max_requests": max_requests,
         "max_bytes": max_bytes,
         "budget": budget,
+        "build": _replayable(build_args, built),
+        "built_fingerprint": built.fingerprint(),
     }
     existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
     if existing is not None and _still_known(client, existing):
@@ -173,6 +169,34 @@ def submit(
         )
     job.create_batches(chunks, attempt=0)
     return job
+
+
+def _replayable(build_args: dict[str, Any], built: Any) -> dict[str, Any] | None:
+    """The build arguments as JSON, so ``attach`` can rebuild the exact requests from the same
+    DataFrame (custom_ids, skipped rows, prompts); None when they cannot be stored (a prompt
+    function, objects that are not JSON)."""
+    args = dict(build_args)
+    if args.get("response_format") is not None:
+        args["response_format"] = built.schema
+    if callable(args.get("prompt")):
+        return None
+    try:
+        return orjson.loads(orjson.dumps(args))
+    except TypeError:
+        return None
+
+
+def rebuild(spec: dict[str, Any], df: pd.DataFrame) -> Any:
+    """The requests a job was built from, if ``df`` is the DataFrame it was submitted with."""
+    from .build import BuildError, build_requests
+
+    if not spec.get("build"):
+        return None
+    try:
+        built = build_requests(df, **spec["build"])
+    except (BuildError, ValueError, KeyError, TypeError):
+        return None
+    return built if built.fingerprint() == spec.get("built_fingerprint") else None
 
 
 def _default_name(df: pd.DataFrame, built: Any) -> str:
@@ -240,7 +264,14 @@ def attach(
     client = client_for(connection)
     record = registry.find(key)
     if record is not None:
-        return _job_from_record(record, client, connection, registry, df)
+        built = rebuild(record.spec, df) if df is not None else None
+        if df is not None and built is None and record.spec.get("build"):
+            warnings.warn(
+                "this DataFrame does not rebuild the submitted requests; rows are joined by "
+                "ids derived from the index (rows skipped at submit show as not_run)",
+                stacklevel=2,
+            )
+        return _job_from_record(record, client, connection, registry, df, built)
     try:
         batch = client.get_batch(key)
     except NotFoundError:

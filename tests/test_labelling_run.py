@@ -167,3 +167,22 @@ def test_actual_cost_comes_from_the_usage_the_service_reports(conn):
                 + out["completion_tokens"].sum() * price.output) / 1e6  # fmt: skip
     assert snapshot.actual_cost == pytest.approx(expected)
     assert 0 < snapshot.actual_cost
+
+
+def test_attach_rebuilds_the_requests_so_skipped_rows_and_prompts_survive(conn):
+    df = sample_reviews(20)
+    df.loc["r00003", "review"] = None
+    job = dw.submit(df, prompt=PROMPT, model="mock", missing="skip", name="with-gaps",
+                    system="Be brief.", **conn)  # fmt: skip
+    expected = job.join(timeout=60)
+    assert expected.loc["r00003", "status"] == "skipped"
+
+    restored = dw.attach("with-gaps", df, registry=Registry(), **conn)
+    assert restored.built is not None  # the same requests, rebuilt from the same frame
+    pd.testing.assert_frame_equal(restored.join(timeout=60), expected)
+    page = restored.review().page("samples", 0)
+    assert "[system] Be brief." in page["data"]["prompt"][0]
+
+    changed = df.assign(review=df["review"].str.upper())
+    with pytest.warns(UserWarning, match="does not rebuild"):
+        assert dw.attach("with-gaps", changed, **conn).built is None
