@@ -303,10 +303,13 @@ def list_jobs(
     """Every batch of the local registry and (``server=True``) of the service, newest first,
     as a DataFrame (``dw.jobs()`` shows the same as a live dashboard)."""
     registry = registry or Registry()
-    connection = connect(api_key, base_url)
+    remote = remote_connection(api_key, base_url)
+    # listing only the registry must not start the embedded server
+    connection = connect(api_key, base_url) if server or remote else None
+    service_key = connection.service_key if connection else "local"
     rows: dict[str, dict[str, Any]] = {}
     for record in registry.all_jobs():
-        if record.service != connection.service_key:
+        if record.service != service_key:
             continue
         for b in record.batches:
             if b.batch_id:
@@ -318,7 +321,7 @@ def list_jobs(
                     "created_at": record.created_at,
                     "model": record.spec.get("model"),
                 }
-    if server:
+    if connection is not None and server:
         try:
             for batch in client_for(connection).iter_batches(max_pages=2):
                 row = rows.setdefault(

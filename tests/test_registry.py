@@ -50,3 +50,12 @@ def test_status_updates_are_recorded(tmp_path):
     reg.record_batch(job_id, 0, 0, "b1", "validating")
     reg.record_status("b1", "completed")
     assert reg.find("b1").batches[0].status == "completed"
+
+
+def test_listing_only_the_registry_does_not_start_the_local_server():
+    import dw_notebook as dw
+    from dw_notebook import local
+
+    dw.stop_local()
+    frame = dw.list_jobs(server=False)
+    assert frame.empty and local._server is None
