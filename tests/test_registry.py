@@ -53,9 +53,11 @@ def test_status_updates_are_recorded(tmp_path):
 
 
 def test_listing_only_the_registry_does_not_start_the_local_server():
-    import dw_notebook as dw
-    from dw_notebook import local
+    import importlib
 
+    import dw_notebook as dw
+
+    local_module = importlib.import_module("dw_notebook.local")  # dw.local is the function
     dw.stop_local()
     frame = dw.list_jobs(server=False)
-    assert frame.empty and local._server is None
+    assert frame.empty and local_module._server is None
