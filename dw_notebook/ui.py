@@ -9,27 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import pandas as pd
 
 from . import wire
 from .build import BuildError, build_requests
+from .build._schema import response_format_for
 from .build.estimate import estimate_cost
 from .errors import APIError, TransportError
 from .registry import Registry
 from .submit import attach, client_for, connect, list_jobs, submit
-
-
-def _prompt_text(request: Mapping[str, Any]) -> str:
-    """A readable rendering of one request body: its messages, prompt or input."""
-    body = request["body"]
-    if "messages" in body:
-        return "\n\n".join(
-            f"[{m.get('role')}] {m['content'] if isinstance(m.get('content'), str) else ''}"
-            for m in body["messages"]
-        )
-    value = body.get("prompt", body.get("input", ""))
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def builder(
@@ -70,7 +58,7 @@ def builder(
 
     def render_preview(template: str, row: int) -> str:
         request = built_for({"template": template, "model": model or ""}, df.iloc[[row]])
-        return _prompt_text(request.preview(1)[0])
+        return request.prompt_text(0)
 
     def validate(form: Mapping[str, Any]) -> dict[str, Any]:
         if not form["template"].strip():
@@ -100,21 +88,12 @@ def builder(
         validate=validate,
         models=models,
         windows=list(wire.COMPLETION_WINDOWS),
-        schema=_schema_of(response_format),
+        schema=response_format_for(response_format)[1] if response_format is not None else None,
         template=template,
         model=model,
         window=window,
         on_submit=on_submit,
     )
-
-
-def _schema_of(response_format: Any) -> dict | None:
-    if response_format is None:
-        return None
-    if isinstance(response_format, dict):
-        return response_format
-    schema = getattr(response_format, "model_json_schema", None)
-    return schema() if callable(schema) else None
 
 
 def jobs(
@@ -194,6 +173,6 @@ def _prompt_lookup(job: Any, frame: pd.DataFrame) -> Any:
 
     def prompt(position: int) -> str | None:
         i = request_of_row.get(position)
-        return None if i is None else _prompt_text(orjson.loads(built.line(i)))
+        return None if i is None else built.prompt_text(i)
 
     return prompt

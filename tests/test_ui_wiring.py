@@ -109,3 +109,16 @@ def test_review_charts_only_answers_not_the_input_columns(conn):
     widget = job.review()
     assert widget.overview["answer_columns"] == ["content"]
     assert [d["column"] for d in widget.distributions] == ["content"]
+
+
+def test_builder_shows_the_strict_schema_of_a_pydantic_model(conn):
+    from typing import Literal
+
+    from pydantic import BaseModel
+
+    class Label(BaseModel):
+        sentiment: Literal["positive", "negative"]
+
+    form = dw.builder(sample_reviews(5), template=PROMPT, response_format=Label, **conn)
+    assert form.schema["properties"]["sentiment"]["enum"] == ["positive", "negative"]
+    assert form.schema["additionalProperties"] is False  # as it will be sent

@@ -127,6 +127,10 @@ class BuiltRequests:
             start = stop
         return out
 
+    def prompt_text(self, i: int) -> str:
+        """Request ``i`` as a reader would want to see it (messages with their roles)."""
+        return prompt_text(orjson.loads(self.line(i))["body"])
+
     def preview(self, n: int = 3) -> list[dict]:
         """The first ``n`` requests as dicts, exactly as they will be sent."""
         return [orjson.loads(self.line(i)) for i in range(min(n, self.n))]
@@ -145,14 +149,14 @@ class BuiltRequests:
     def __repr__(self) -> str:
         lines = [f"BuiltRequests({self._summary()})"]
         for req in self.preview(2):
-            lines.append(f"  {req['custom_id']}: {_prompt_text(req['body'])[:100]!r}")
+            lines.append(f"  {req['custom_id']}: {prompt_text(req['body'])[:100]!r}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(
             "<tr><td><code>{}</code></td><td style='text-align:left;white-space:pre-wrap'>{}"
             "</td></tr>".format(
-                html.escape(req["custom_id"]), html.escape(_prompt_text(req["body"])[:500])
+                html.escape(req["custom_id"]), html.escape(prompt_text(req["body"])[:500])
             )
             for req in self.preview(3)
         )
@@ -162,7 +166,8 @@ class BuiltRequests:
         )
 
 
-def _prompt_text(body: dict) -> str:
+def prompt_text(body: dict) -> str:
+    """A readable rendering of one request body: ``[role] content`` per message, or its input."""
     if "messages" in body:
         parts = []
         for msg in body["messages"]:
