@@ -215,9 +215,6 @@ class BatchClient:
 
         return self._json("POST", "files", make_content=content, timeout=None)
 
-    def get_file(self, file_id: str) -> dict[str, Any]:
-        return self._json("GET", f"files/{file_id}")
-
     def delete_file(self, file_id: str) -> dict[str, Any]:
         return self._json("DELETE", f"files/{file_id}")
 
@@ -268,10 +265,6 @@ class BatchClient:
 
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
         return normalize_batch(self._json("POST", f"batches/{batch_id}/cancel"))
-
-    def retry_batch(self, batch_id: str) -> dict[str, Any]:
-        """Doubleword only: retry the failed requests of a batch."""
-        return normalize_batch(self._json("POST", f"batches/{batch_id}/retry", retry=False))
 
     def list_batches(self, *, after: str | None = None, limit: int = 20) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}

@@ -26,7 +26,6 @@ class Connection:
     base_url: str
     api_key: str = field(repr=False)
     simulated: bool = False  # True for the embedded local server
-    source: str = "explicit"  # where the settings came from, for messages
 
     @property
     def service_key(self) -> str:
@@ -60,9 +59,9 @@ def remote_connection(api_key: str | None = None, base_url: str | None = None) -
     env_key = os.environ.get(KEY_ENV)
     if env_key:
         url = base_url or os.environ.get(BASE_URL_ENV, DOUBLEWORD_BASE_URL)
-        return Connection(url, env_key, source=KEY_ENV)
+        return Connection(url, env_key)
     file_key = key_from_dw_files()
     if file_key:
         url = base_url or os.environ.get(BASE_URL_ENV, DOUBLEWORD_BASE_URL)
-        return Connection(url, file_key, source="~/.dw/credentials.toml")
+        return Connection(url, file_key)
     return None

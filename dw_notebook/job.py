@@ -105,7 +105,9 @@ class Job:
         self._widget: Any = None
         self._last_snapshot: JobSnapshot | None = None
         self.service_estimate: float | None = None  # USD, from the service's own estimate
-        self._partial_lines: dict[str, tuple[list[bytes], int]] = {}
+        self._partial: Any = None  # results read so far by partial()
+        self._lines_read: dict[str, int] = {}  # per growing file, for partial()
+        self._derived_ids: list[str] | None = None
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -154,6 +156,7 @@ class Job:
                 if not known or known["status"] != batch["status"]:
                     self._registry.record_status(batch_id, batch["status"])
                 self._batches[batch_id] = batch
+            self._history.append((time.time(), self._finished_requests()))
             snapshot = self.snapshot()
         self._emit(snapshot)
         return snapshot
@@ -175,7 +178,6 @@ class Job:
             failed = sum(r.failed for r in rows)
             phase = aggregate_phase(r.status for r in rows)
             done = bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows)
-            self._history.append((now, completed + failed))
             created = [b["created_at"] for b in batches if b and b.get("created_at")]
             start = min(created) if created else self._started
             throughput = self._throughput()
@@ -230,6 +232,11 @@ class Job:
             return int(self.spec.get("n_requests") or 0)
         return 0
 
+    def _finished_requests(self) -> int:
+        counts = [self._batches[i]["request_counts"] for i in self._current_batch_ids()
+                  if i in self._batches]  # fmt: skip
+        return sum(c["completed"] + c["failed"] for c in counts)
+
     def _throughput(self) -> float | None:
         if len(self._history) < 2:
             return None
@@ -269,10 +276,6 @@ class Job:
         slowest = interval if self.connection.simulated else 15.0
         self._poller = Poller(self, interval=interval, max_interval=slowest)
         self._poller.start()
-
-    def stop_polling(self) -> None:
-        if self._poller is not None:
-            self._poller.stop()
 
     @property
     def done(self) -> bool:
@@ -387,64 +390,67 @@ class Job:
     def partial(self) -> pd.DataFrame:
         """The rows finished so far, joined like ``join()``; the others are ``not_run``.
 
-        Reads only new lines where the service can (Doubleword ``skip`` + ``X-Last-Line``); a
-        service whose output appears only at the end (OpenAI) gives results once finished.
+        Each call reads only the lines not read before where the service can (Doubleword
+        ``skip`` + ``X-Last-Line``) and adds them to the results parsed so far; a service whose
+        output appears only at the end (OpenAI) gives results once finished.
         """
+        from .results import ResultTable
+
         self.refresh()
-        outputs, errors = [], []
+        if self._partial is None:
+            self._partial = ResultTable()
         for batch_id in self.batch_ids:
             batch = self._batches.get(batch_id)
-            if batch is None:
-                continue
-            for file_id, into in (
-                (batch["output_file_id"], outputs),
-                (batch["error_file_id"], errors),
-            ):
+            for file_id in (batch["output_file_id"], batch["error_file_id"]) if batch else ():
                 if file_id:
-                    into.append((batch_id, self._read_growing(file_id)))
-        return self._join(outputs, errors)
+                    self._partial.add(self._read_new_lines(file_id), batch_id)
+        return self._join([], [], results=self._partial)
 
-    def _read_growing(self, file_id: str) -> bytes:
-        """All lines of a file so far, fetching only the lines not seen before."""
-        pieces, seen = self._partial_lines.get(file_id, ([], 0))
+    def _read_new_lines(self, file_id: str) -> bytes:
+        """The lines of a growing file that were not read before."""
+        seen = self._lines_read.get(file_id, 0)
         try:
             page = self._client.file_content(file_id, skip=seen or None)
         except NotFoundError:  # Doubleword: "not yet"
-            return b"".join(pieces)
-        if page.last_line is None:  # the service ignores skip: it sent the whole file
-            pieces, seen = [page.data], 0
-        else:
-            data = page.data
-            if data and not data.endswith(b"\n"):
-                data += b"\n"
-            pieces, seen = [*pieces, data], page.last_line
-        self._partial_lines[file_id] = (pieces, seen)
-        return b"".join(pieces)
+            return b""
+        # A service that ignores skip sends the whole file again; re-adding a line is harmless
+        # because the results keep one entry per custom_id.
+        if page.last_line is not None:
+            self._lines_read[file_id] = page.last_line
+        return page.data
 
     def _join(
-        self, outputs: list[tuple[str, bytes]], errors: list[tuple[str, bytes]]
+        self,
+        outputs: list[tuple[str, bytes]],
+        errors: list[tuple[str, bytes]],
+        results: Any = None,
     ) -> pd.DataFrame:
         from .results import join_results
 
         if self.df is None:
             raise JobError("this job has no DataFrame; attach it with dw.attach(name, df)")
-        ids = self.built if self.built is not None else self.spec_ids()
         frame = join_results(
             self.df,
-            ids,
+            self._ids(),
             outputs=outputs,
             errors=errors,
             schema=self.spec.get("schema"),
             endpoint=self.spec["endpoint"],
+            results=results,
         )
         attempts = {r.batch_id: r.attempt for r in self._records if r.batch_id}
         frame["attempt"] = frame["batch_id"].map(attempts).astype("Int64")
         return frame
 
-    def spec_ids(self) -> list[str]:
-        from .build import make_custom_ids
+    def _ids(self) -> Any:
+        """The build (its ids per row), else ids derived from the DataFrame's index, once."""
+        if self.built is not None:
+            return self.built
+        if self._derived_ids is None:
+            from .build import make_custom_ids
 
-        return make_custom_ids(self.df.index)
+            self._derived_ids = make_custom_ids(self.df.index)
+        return self._derived_ids
 
     # -- retry -----------------------------------------------------------------------------
 
@@ -460,7 +466,7 @@ class Job:
         again = out["status"].isin(self.RETRY_STATUSES)
         if truncated:
             again |= out["finish_reason"].eq("length").fillna(False)
-        ids = self.built.row_ids if self.built is not None else self.spec_ids()
+        ids = self.built.row_ids if self.built is not None else self._ids()
         wanted = {ids[i] for i in np.flatnonzero(again.to_numpy()) if ids[i] is not None}
         if not wanted:
             raise JobError(f"nothing to retry: every row of job {self.name!r} has an answer")

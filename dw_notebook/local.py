@@ -81,4 +81,4 @@ def stop_local() -> None:
 
 def local_connection() -> Connection:
     server = local()
-    return Connection(server.base_url, server.token, simulated=True, source="local server")
+    return Connection(server.base_url, server.token, simulated=True)

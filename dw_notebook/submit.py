@@ -140,7 +140,6 @@ def submit(
         "window": window,
         "n_requests": built.n,
         "schema": built.schema,
-        "chunks": [{"start": c.start, "n": c.n} for c in chunks],
         "metadata": metadata or {},
         "max_requests": max_requests,
         "max_bytes": max_bytes,
@@ -285,7 +284,6 @@ def attach(
         "window": batch["completion_window"],
         "n_requests": batch["request_counts"]["total"],
         "schema": None,
-        "chunks": [],
         "metadata": batch.get("metadata") or {},
     }
     job_id = registry.new_job(f"attached:{key}", connection.service_key, key, spec)

@@ -60,4 +60,3 @@ def test_widget_updates_arrive_while_another_cell_sleeps(kernel):
     # 40 requests/s for 3 s: several distinct, rising counts arrive while the cell blocks
     assert len(set(counts)) >= 3, counts
     assert counts == sorted(counts)
-    assert max(counts) < 200 or counts[-1] == 200

@@ -70,6 +70,8 @@ def test_partial_gives_rows_done_so_far_while_running(slow_server):
     _wait_until(job, lambda s: s.completed >= done_first + 30)
     second = job.partial()
     assert second["status"].eq("ok").sum() > done_first
+    snapshot = job.snapshot()  # the server runs 40 requests/s
+    assert 10 < snapshot.throughput < 200 and snapshot.eta_s > 0
     # rows answered earlier keep their answers
     earlier = first["status"].eq("ok")
     assert second.loc[earlier, "content"].tolist() == first.loc[earlier, "content"].tolist()
