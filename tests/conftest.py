@@ -24,19 +24,34 @@ def dialect(request):
 
 
 @pytest.fixture
-def server(dialect, tmp_path):
+def make_server(dialect, tmp_path):
+    """Start local servers in the test's dialect (options override the fast test defaults:
+    shuffled output, short delays); all are stopped after the test."""
+    started = []
+
+    def make(**options):
+        settings = {
+            "dialect": dialect,
+            "backend": "mock",
+            "rate": 2000.0,
+            "shuffle": True,
+            "validation_delay": 0.05,
+            "finalize_delay": 0.05,
+            "data_dir": tmp_path / f"server-{len(started)}",
+            **options,
+        }
+        started.append(start_server(**settings))
+        return started[-1]
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def server(make_server):
     """A local server in the given dialect, shuffling output order, fast enough for tests."""
-    srv = start_server(
-        dialect=dialect,
-        backend="mock",
-        rate=2000.0,
-        shuffle=True,
-        validation_delay=0.05,
-        finalize_delay=0.05,
-        data_dir=tmp_path / "server-data",
-    )
-    yield srv
-    srv.stop()
+    return make_server()
 
 
 @pytest.fixture

@@ -14,18 +14,9 @@ PROMPT = "Sentiment of this review, one word: {review}"
 
 
 @pytest.fixture
-def slow_server(dialect, tmp_path):
+def slow_server(make_server):
     """Slow enough that a test can act while the batch runs."""
-    srv = start_server(
-        dialect=dialect,
-        rate=40.0,
-        shuffle=True,
-        validation_delay=0.05,
-        finalize_delay=0.05,
-        data_dir=tmp_path / "slow",
-    )
-    yield srv
-    srv.stop()
+    return make_server(rate=40.0)
 
 
 def _conn(srv):
@@ -78,36 +69,26 @@ def test_partial_gives_rows_done_so_far_while_running(slow_server):
     job.cancel()
 
 
-def test_retry_resubmits_only_failed_rows_and_merges_them(dialect, tmp_path):
-    flaky = start_server(
-        dialect=dialect,
-        rate=None,
-        shuffle=True,
-        validation_delay=0.02,
-        finalize_delay=0.02,
-        data_dir=tmp_path / "flaky",
-        backend_options={"failure_rate": 0.3},
-        max_attempts=1,
-    )
-    with flaky:
-        df = sample_reviews(80)
-        job = dw.submit(df, prompt=PROMPT, model="mock", **_conn(flaky))
-        first = job.join(timeout=30)
-        failed = first["status"].eq("failed")
-        assert failed.any() and not failed.all()
-        assert first.loc[failed, "error"].notna().all()
+def test_retry_resubmits_only_failed_rows_and_merges_them(make_server):
+    flaky = make_server(rate=None, backend_options={"failure_rate": 0.3}, max_attempts=1)
+    df = sample_reviews(80)
+    job = dw.submit(df, prompt=PROMPT, model="mock", **_conn(flaky))
+    first = job.join(timeout=30)
+    failed = first["status"].eq("failed")
+    assert failed.any() and not failed.all()
+    assert first.loc[failed, "error"].notna().all()
 
-        # the same failures come back (stable by prompt), so ask the mock to stop failing
-        flaky.backend.failure_rate = 0.0
-        job.retry()
-        merged = job.join(timeout=30)
-        assert merged["status"].eq("ok").all()
-        assert merged.loc[failed, "attempt"].eq(1).all()
-        assert merged.loc[~failed, "attempt"].eq(0).all()
-        assert merged.loc[~failed, "content"].tolist() == first.loc[~failed, "content"].tolist()
-        retried_batch = job.batch_ids[-1]
-        counts = job._client.get_batch(retried_batch)["request_counts"]
-        assert counts["total"] == failed.sum()
+    # the same failures come back (stable by prompt), so ask the mock to stop failing
+    flaky.backend.failure_rate = 0.0
+    job.retry()
+    merged = job.join(timeout=30)
+    assert merged["status"].eq("ok").all()
+    assert merged.loc[failed, "attempt"].eq(1).all()
+    assert merged.loc[~failed, "attempt"].eq(0).all()
+    assert merged.loc[~failed, "content"].tolist() == first.loc[~failed, "content"].tolist()
+    retried_batch = job.batch_ids[-1]
+    counts = job._client.get_batch(retried_batch)["request_counts"]
+    assert counts["total"] == failed.sum()
 
 
 def test_a_batch_created_whose_answer_was_lost_is_found_not_created_twice(server):

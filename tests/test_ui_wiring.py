@@ -50,30 +50,27 @@ def test_builder_names_rows_with_missing_values(conn):
     assert form.submit() is None  # an error blocks submitting
 
 
-def test_jobs_dashboard_lists_attaches_and_cancels(isolated_home, dialect, tmp_path):
-    from dw_notebook.server import start_server
-
-    with start_server(dialect=dialect, rate=20.0, validation_delay=0.05,
-                      data_dir=tmp_path / "s") as srv:  # fmt: skip
-        conn = {"api_key": srv.token, "base_url": srv.base_url}
-        running = dw.submit(sample_reviews(200), PROMPT, model="mock", name="long", **conn)
-        dash = dw.jobs(auto_refresh=None, **conn)
-        try:
-            rows = {r["id"]: r for r in dash.jobs}
-            assert rows[running.batch_ids[0]]["name"] == "long"
-            assert rows[running.batch_ids[0]]["source"] == "local"
-            attached = dash.act("attach", running.batch_ids[0])
-            assert isinstance(attached, ProgressWidget)
-            dash.act("cancel", running.batch_ids[0])
-            deadline = time.monotonic() + 30
-            while running.refresh().phase != "cancelled" and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert running.snapshot().phase == "cancelled"
-            dash.refresh()
-            assert {r["id"]: r for r in dash.jobs}[running.batch_ids[0]]["status"] == "cancelled"
-            assert srv.token not in _state(dash)
-        finally:
-            dash.close()
+def test_jobs_dashboard_lists_attaches_and_cancels(make_server):
+    srv = make_server(rate=20.0)
+    conn = {"api_key": srv.token, "base_url": srv.base_url}
+    running = dw.submit(sample_reviews(200), PROMPT, model="mock", name="long", **conn)
+    dash = dw.jobs(auto_refresh=None, **conn)
+    try:
+        rows = {r["id"]: r for r in dash.jobs}
+        assert rows[running.batch_ids[0]]["name"] == "long"
+        assert rows[running.batch_ids[0]]["source"] == "local"
+        attached = dash.act("attach", running.batch_ids[0])
+        assert isinstance(attached, ProgressWidget)
+        dash.act("cancel", running.batch_ids[0])
+        deadline = time.monotonic() + 30
+        while running.refresh().phase != "cancelled" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert running.snapshot().phase == "cancelled"
+        dash.refresh()
+        assert {r["id"]: r for r in dash.jobs}[running.batch_ids[0]]["status"] == "cancelled"
+        assert srv.token not in _state(dash)
+    finally:
+        dash.close()
 
 
 def test_review_pages_show_prompt_beside_answer(conn):
