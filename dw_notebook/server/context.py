@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import wraps
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -59,10 +61,29 @@ class Ctx:
             }
         )
 
-    def file_row(self, request: Request) -> dict | None:
-        fid = request.path_params["file_id"]
-        return self.store.get_file(fid) if safe_id(fid) else None
 
-    def batch_row(self, request: Request) -> dict | None:
-        bid = request.path_params["batch_id"]
-        return self.store.get_batch(bid) if safe_id(bid) else None
+RowHandler = Callable[[Request, Ctx, dict], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _with_row(kind: str, key: str) -> Callable[[RowHandler], Handler]:
+    def decorate(handler: RowHandler) -> Handler:
+        @wraps(handler)
+        async def route(request: Request) -> Response:
+            ctx: Ctx = request.app.state.ctx
+            ident = request.path_params[key]
+            lookup = ctx.store.get_file if kind == "File" else ctx.store.get_batch
+            row = lookup(ident) if safe_id(ident) else None
+            if row is None:
+                return ctx.not_found(kind, ident)
+            return await handler(request, ctx, row)
+
+        return route
+
+    return decorate
+
+
+with_file = _with_row("File", "file_id")
+"""Route decorator: the handler gets ``(request, ctx, file_row)``; unknown ids answer 404."""
+with_batch = _with_row("Batch", "batch_id")
+"""Route decorator: the handler gets ``(request, ctx, batch_row)``; unknown ids answer 404."""

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from dw_notebook import wire
 from dw_notebook.server import prices
-from dw_notebook.server.context import FILE_TTL, Ctx
+from dw_notebook.server.context import FILE_TTL, Ctx, with_batch
 from dw_notebook.server.files import safe_id
 from dw_notebook.server.store import TERMINAL
 from dw_notebook.server.validation import SERVED, parse_file
@@ -101,13 +101,10 @@ async def create_batch(request: Request) -> Response:
     return d.json(d.batch_object(ctx.store.get_batch(bid)), d.create_status)
 
 
-async def get_batch(request: Request) -> Response:
+@with_batch
+async def get_batch(request: Request, ctx: Ctx, row: dict) -> Response:
     """GET /batches/{id}."""
-    ctx: Ctx = request.app.state.ctx
     d = ctx.dialect
-    row = ctx.batch_row(request)
-    if row is None:
-        return ctx.not_found("Batch", request.path_params["batch_id"])
     return d.json(d.batch_object(row))
 
 
@@ -122,14 +119,12 @@ async def list_batches(request: Request) -> Response:
     return ctx.page([d.batch_object(r) for r in rows], more)
 
 
-async def cancel_batch(request: Request) -> Response:
+@with_batch
+async def cancel_batch(request: Request, ctx: Ctx, row: dict) -> Response:
     """POST /batches/{id}/cancel: to ``cancelling``; 409 once finished."""
-    ctx: Ctx = request.app.state.ctx
     d = ctx.dialect
-    for _ in range(5):
-        row = ctx.batch_row(request)
-        if row is None:
-            return ctx.not_found("Batch", request.path_params["batch_id"])
+    for _ in range(5):  # compare-and-set against the runner moving the batch on
+        row = ctx.store.get_batch(row["id"])
         status = row["status"]
         if status in TERMINAL:
             return d.error(
@@ -147,13 +142,10 @@ async def cancel_batch(request: Request) -> Response:
     return d.json(d.batch_object(ctx.store.get_batch(row["id"])))
 
 
-async def retry_batch(request: Request) -> Response:
+@with_batch
+async def retry_batch(request: Request, ctx: Ctx, row: dict) -> Response:
     """POST /batches/{id}/retry (Doubleword only): rerun the failed requests."""
-    ctx: Ctx = request.app.state.ctx
     d = ctx.dialect
-    row = ctx.batch_row(request)
-    if row is None:
-        return ctx.not_found("Batch", request.path_params["batch_id"])
     if row["status"] in (wire.CANCELLING, wire.CANCELLED):
         return d.error(409, "Cannot retry a cancelled batch.")
     await asyncio.wrap_future(ctx.runner.call(lambda: ctx.runner.retry_failed(row["id"])))

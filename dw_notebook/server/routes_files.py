@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from dw_notebook import wire
 from dw_notebook.server import estimate
-from dw_notebook.server.context import FILE_TTL, Ctx
+from dw_notebook.server.context import FILE_TTL, Ctx, with_file
 from dw_notebook.server.files import slice_lines
 from dw_notebook.server.store import TERMINAL
 from dw_notebook.server.upload import UploadError, receive_upload
@@ -78,23 +78,17 @@ async def list_files(request: Request) -> Response:
     return ctx.page([d.file_object(r) for r in rows], more)
 
 
-async def get_file(request: Request) -> Response:
+@with_file
+async def get_file(request: Request, ctx: Ctx, row: dict) -> Response:
     """GET /files/{id}."""
-    ctx: Ctx = request.app.state.ctx
     d = ctx.dialect
-    row = ctx.file_row(request)
-    if row is None:
-        return ctx.not_found("File", request.path_params["file_id"])
     return d.json(d.file_object(row))
 
 
-async def delete_file(request: Request) -> Response:
+@with_file
+async def delete_file(request: Request, ctx: Ctx, row: dict) -> Response:
     """DELETE /files/{id}; refused while an unfinished batch uses the file."""
-    ctx: Ctx = request.app.state.ctx
     d = ctx.dialect
-    row = ctx.file_row(request)
-    if row is None:
-        return ctx.not_found("File", request.path_params["file_id"])
     for b in ctx.store.active_batches():
         if row["id"] in (b["input_file_id"], b["out_id"], b["err_id"]):
             return d.error(409, "The file is in use by a batch that has not finished.")
@@ -103,13 +97,10 @@ async def delete_file(request: Request) -> Response:
     return d.json({"id": row["id"], "object": "file", "deleted": True})
 
 
-async def file_content(request: Request) -> Response:
+@with_file
+async def file_content(request: Request, ctx: Ctx, row: dict) -> Response:
     """GET /files/{id}/content (Doubleword: ``skip``/``limit`` and progress headers)."""
-    ctx: Ctx = request.app.state.ctx
     d = ctx.dialect
-    row = ctx.file_row(request)
-    if row is None:
-        return ctx.not_found("File", request.path_params["file_id"])
     batch = ctx.store.batch_by_file(row["id"])
     size = None
     running = False
@@ -136,13 +127,10 @@ async def file_content(request: Request) -> Response:
     return Response(body, headers=headers, media_type="application/x-ndjson")
 
 
-async def cost_estimate(request: Request) -> Response:
+@with_file
+async def cost_estimate(request: Request, ctx: Ctx, row: dict) -> Response:
     """GET /files/{id}/cost-estimate (Doubleword only)."""
-    ctx: Ctx = request.app.state.ctx
     d = ctx.dialect
-    row = ctx.file_row(request)
-    if row is None:
-        return ctx.not_found("File", request.path_params["file_id"])
     window = request.query_params.get("completion_window", "24h")
     if window not in wire.COMPLETION_WINDOWS:
         return ctx.bad("completion_window must be '24h' or '1h'", "completion_window")
