@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import widget from "./builder.js";
-import { fakeModel } from "./testing.js";
+import { fakeModel, widgetHost } from "./testing.js";
 
 const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
 
@@ -26,56 +26,44 @@ function state(overrides = {}) {
   };
 }
 
-let el;
-let cleanup;
-beforeEach(() => {
-  vi.useFakeTimers();
-  el = document.createElement("div");
-  document.body.append(el);
-});
-afterEach(() => {
-  cleanup?.();
-  cleanup = undefined;
-  el.remove();
-  vi.useRealTimers();
-});
+const host = widgetHost(widget, { fakeTimers: true });
 
 function mount(overrides) {
   const model = fakeModel(state(overrides));
-  cleanup = widget.render({ model, el });
+  host.render(model);
   return model;
 }
 
 describe("builder render", () => {
   it("shows columns, choices, template and the estimate", () => {
     mount();
-    const chips = byId(el, "dw-columns").querySelectorAll("button");
+    const chips = byId(host.el, "dw-columns").querySelectorAll("button");
     expect([...chips].map((c) => c.dataset.column)).toEqual(["review", "stars"]);
-    expect(byId(el, "dw-template").value).toBe("Sentiment: {review}");
-    expect([...byId(el, "dw-model").options].map((o) => o.value)).toEqual(["mock", "big-model"]);
-    expect(byId(el, "dw-window").value).toBe("24h");
-    expect(byId(el, "dw-estimate").textContent).toBe("300 requests, est. $0.02");
-    expect(byId(el, "dw-schema").hidden).toBe(true);
+    expect(byId(host.el, "dw-template").value).toBe("Sentiment: {review}");
+    expect([...byId(host.el, "dw-model").options].map((o) => o.value)).toEqual(["mock", "big-model"]);
+    expect(byId(host.el, "dw-window").value).toBe("24h");
+    expect(byId(host.el, "dw-estimate").textContent).toBe("300 requests, est. $0.02");
+    expect(byId(host.el, "dw-schema").hidden).toBe(true);
   });
 
   it("asks the kernel for a preview at once and shows only the latest answer", () => {
     const model = mount();
     expect(model.sent).toEqual([{ type: "preview", id: 1, template: "Sentiment: {review}", row: 0 }]);
-    const template = byId(el, "dw-template");
+    const template = byId(host.el, "dw-template");
     template.value = "Stars: {stars}";
     template.dispatchEvent(new Event("input"));
     vi.advanceTimersByTime(250);
     expect(model.sent.at(-1)).toEqual({ type: "preview", id: 2, template: "Stars: {stars}", row: 0 });
     model.receive({ type: "preview", id: 1, text: "old answer", label: "a", error: "" });
-    expect(byId(el, "dw-preview").textContent).toBe("");
+    expect(byId(host.el, "dw-preview").textContent).toBe("");
     model.receive({ type: "preview", id: 2, text: "Stars: 5", label: "r1", error: "" });
-    expect(byId(el, "dw-preview").textContent).toBe("Stars: 5");
-    expect(byId(el, "dw-row-label").textContent).toBe("(r1)");
+    expect(byId(host.el, "dw-preview").textContent).toBe("Stars: 5");
+    expect(byId(host.el, "dw-row-label").textContent).toBe("(r1)");
   });
 
   it("debounces template edits into the synced trait", () => {
     const model = mount();
-    const template = byId(el, "dw-template");
+    const template = byId(host.el, "dw-template");
     for (const text of ["a", "ab", "abc"]) {
       template.value = text;
       template.dispatchEvent(new Event("input"));
@@ -89,20 +77,20 @@ describe("builder render", () => {
 
   it("inserts a column placeholder at the cursor", () => {
     mount({ template: "Rate: " });
-    const template = byId(el, "dw-template");
+    const template = byId(host.el, "dw-template");
     template.selectionStart = template.selectionEnd = 6;
-    byId(el, "dw-columns").querySelector('[data-column="stars"]').click();
+    byId(host.el, "dw-columns").querySelector('[data-column="stars"]').click();
     expect(template.value).toBe("Rate: {stars}");
   });
 
   it("steps through rows within range and previews each", () => {
     const model = mount({ n_rows: 2 });
-    byId(el, "dw-row-next").click();
+    byId(host.el, "dw-row-next").click();
     expect(model.get("row")).toBe(1);
-    byId(el, "dw-row-next").click();
+    byId(host.el, "dw-row-next").click();
     expect(model.get("row")).toBe(1);
-    byId(el, "dw-row-prev").click();
-    byId(el, "dw-row-prev").click();
+    byId(host.el, "dw-row-prev").click();
+    byId(host.el, "dw-row-prev").click();
     expect(model.get("row")).toBe(0);
     expect(model.sent.filter((m) => m.type === "preview").map((m) => m.row)).toEqual([0, 1, 1, 0, 0]);
   });
@@ -110,59 +98,58 @@ describe("builder render", () => {
   it("shows preview errors and validation messages; errors disable submit", () => {
     const model = mount();
     model.receive({ type: "preview", id: 1, text: "", error: "unknown column 'x'" });
-    expect(byId(el, "dw-preview-error").textContent).toBe("unknown column 'x'");
-    expect(byId(el, "dw-preview-error").hidden).toBe(false);
+    expect(byId(host.el, "dw-preview-error").textContent).toBe("unknown column 'x'");
+    expect(byId(host.el, "dw-preview-error").hidden).toBe(false);
     model.set("messages", [
       { level: "warning", text: "long prompt" },
       { level: "error", text: "unknown model" },
     ]);
-    const items = byId(el, "dw-validation").querySelectorAll("li");
+    const items = byId(host.el, "dw-validation").querySelectorAll("li");
     expect([...items].map((i) => i.className)).toEqual(["dw-msg dw-msg-warning", "dw-msg dw-msg-error"]);
-    expect(byId(el, "dw-submit").disabled).toBe(true);
+    expect(byId(host.el, "dw-submit").disabled).toBe(true);
     model.set("messages", [{ level: "warning", text: "long prompt" }]);
-    expect(byId(el, "dw-submit").disabled).toBe(false);
+    expect(byId(host.el, "dw-submit").disabled).toBe(false);
   });
 
   it("submits the whole form, flushing a pending template edit", () => {
     const model = mount();
-    const template = byId(el, "dw-template");
+    const template = byId(host.el, "dw-template");
     template.value = "Label: {review}";
     template.dispatchEvent(new Event("input"));
-    byId(el, "dw-max-tokens").value = "64";
-    byId(el, "dw-window").value = "1h";
-    byId(el, "dw-submit").click();
+    byId(host.el, "dw-max-tokens").value = "64";
+    byId(host.el, "dw-window").value = "1h";
+    byId(host.el, "dw-submit").click();
     expect(model.get("template")).toBe("Label: {review}");
     expect(model.sent.at(-1)).toEqual({
       type: "submit",
       form: { template: "Label: {review}", model: "mock", window: "1h", max_tokens: 64, row: 0 },
     });
-    expect(byId(el, "dw-submit").disabled).toBe(true);
-    expect(byId(el, "dw-status").textContent).toBe("submitting…");
+    expect(byId(host.el, "dw-submit").disabled).toBe(true);
+    expect(byId(host.el, "dw-status").textContent).toBe("submitting…");
   });
 
   it("shows the schema when one is given", () => {
     mount({ schema: { type: "object", properties: { label: { enum: ["pos", "neg"] } } } });
-    expect(byId(el, "dw-schema").hidden).toBe(false);
-    expect(byId(el, "dw-schema").textContent).toContain('"enum": [');
+    expect(byId(host.el, "dw-schema").hidden).toBe(false);
+    expect(byId(host.el, "dw-schema").textContent).toContain('"enum": [');
   });
 
   it("renders column names, previews and messages as text", () => {
     const evil = '<img src=x onerror="window.__pwned=1">';
     const model = mount({ columns: [{ name: evil, dtype: evil }], messages: [{ level: evil, text: evil }], models: [evil] });
     model.receive({ type: "preview", id: 1, text: evil, label: evil, error: evil });
-    expect(el.querySelector("img")).toBeNull();
-    expect(byId(el, "dw-preview").textContent).toBe(evil);
+    expect(host.el.querySelector("img")).toBeNull();
+    expect(byId(host.el, "dw-preview").textContent).toBe(evil);
     expect(window.__pwned).toBeUndefined();
   });
 
   it("cleanup removes listeners and pending timers", () => {
     const model = mount();
-    byId(el, "dw-template").dispatchEvent(new Event("input"));
-    cleanup();
-    cleanup = undefined;
+    byId(host.el, "dw-template").dispatchEvent(new Event("input"));
+    host.unmount();
     expect(model.listenerCount("msg:custom")).toBe(0);
     expect(model.listenerCount("change:messages")).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
-    expect(el.children).toHaveLength(0);
+    expect(host.el.children).toHaveLength(0);
   });
 });

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import widget, { formatCreated } from "./jobs.js";
-import { fakeModel } from "./testing.js";
+import { fakeModel, widgetHost } from "./testing.js";
 
 const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
 const NOW = Date.UTC(2026, 10, 25, 18, 0, 0);
@@ -11,28 +11,15 @@ const JOBS = [
   { id: "batch_c", name: "old", status: "failed", total: 5, completed: 0, failed: 5, created_at: null, model: "", source: "" },
 ];
 
-let el;
-let cleanup;
-beforeEach(() => {
-  vi.useFakeTimers();
-  vi.setSystemTime(NOW);
-  el = document.createElement("div");
-  document.body.append(el);
-});
-afterEach(() => {
-  cleanup?.();
-  cleanup = undefined;
-  el.remove();
-  vi.useRealTimers();
-});
+const host = widgetHost(widget, { fakeTimers: true, now: NOW });
 
 function mount(jobs = JOBS, status_filter = "") {
   const model = fakeModel({ jobs, status_filter });
-  cleanup = widget.render({ model, el });
+  host.render(model);
   return model;
 }
 
-const rows = () => [...el.querySelectorAll('[data-testid="dw-job-row"]')];
+const rows = () => [...host.el.querySelectorAll('[data-testid="dw-job-row"]')];
 
 describe("jobs dashboard", () => {
   it("shows one row per batch with status, counts and age", () => {
@@ -53,14 +40,14 @@ describe("jobs dashboard", () => {
 
   it("filters by status with counts, and syncs the filter", () => {
     const model = mount();
-    const labels = [...byId(el, "dw-jobs-filter").querySelectorAll("button")].map((b) => b.textContent);
+    const labels = [...byId(host.el, "dw-jobs-filter").querySelectorAll("button")].map((b) => b.textContent);
     expect(labels).toEqual(["all (3)", "in progress (1)", "completed (1)", "failed (1)"]);
-    byId(el, "dw-jobs-filter").querySelector('[data-status="completed"]').click();
+    byId(host.el, "dw-jobs-filter").querySelector('[data-status="completed"]').click();
     expect(model.get("status_filter")).toBe("completed");
     expect(rows().map((r) => r.dataset.id)).toEqual(["batch_a"]);
     model.set("status_filter", "expired");
     expect(rows()).toHaveLength(0);
-    expect(byId(el, "dw-jobs-empty").textContent).toBe("No expired batches.");
+    expect(byId(host.el, "dw-jobs-empty").textContent).toBe("No expired batches.");
   });
 
   it("sends attach at once and cancel only after confirming", () => {
@@ -83,7 +70,7 @@ describe("jobs dashboard", () => {
     byId(rows()[1], "dw-job-attach").click();
     expect(byId(rows()[1], "dw-job-attach").disabled).toBe(true);
     model.receive({ type: "error", id: "batch_a", text: "attach failed: gone" });
-    expect(byId(el, "dw-notice").textContent).toBe("attach failed: gone");
+    expect(byId(host.el, "dw-notice").textContent).toBe("attach failed: gone");
     expect(byId(rows()[1], "dw-job-attach").disabled).toBe(false);
   });
 
@@ -97,20 +84,20 @@ describe("jobs dashboard", () => {
 
   it("says so when there are no batches", () => {
     mount([]);
-    expect(byId(el, "dw-jobs-empty").textContent).toBe("No batches yet.");
-    expect(byId(el, "dw-jobs-table").hidden).toBe(true);
+    expect(byId(host.el, "dw-jobs-empty").textContent).toBe("No batches yet.");
+    expect(byId(host.el, "dw-jobs-table").hidden).toBe(true);
   });
 
   it("sends refresh", () => {
     const model = mount();
-    byId(el, "dw-jobs-refresh").click();
+    byId(host.el, "dw-jobs-refresh").click();
     expect(model.sent).toEqual([{ type: "refresh" }]);
   });
 
   it("renders names and ids as text", () => {
     const evil = '<img src=x onerror="window.__pwned=1">';
     mount([{ id: evil, name: evil, status: evil, model: evil, source: evil, total: 1, completed: 0, failed: 0 }]);
-    expect(el.querySelector("img")).toBeNull();
+    expect(host.el.querySelector("img")).toBeNull();
     expect(rows()[0].dataset.id).toBe(evil);
     expect(window.__pwned).toBeUndefined();
   });
@@ -122,10 +109,9 @@ describe("jobs dashboard", () => {
 
   it("cleanup removes listeners and the DOM", () => {
     const model = mount();
-    cleanup();
-    cleanup = undefined;
+    host.unmount();
     expect(model.listenerCount("change:jobs")).toBe(0);
     expect(model.listenerCount("msg:custom")).toBe(0);
-    expect(el.children).toHaveLength(0);
+    expect(host.el.children).toHaveLength(0);
   });
 });

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import widget from "./progress.js";
-import { fakeModel } from "./testing.js";
+import { fakeModel, widgetHost } from "./testing.js";
 
 function snapshot(overrides = {}) {
   return {
@@ -29,43 +29,32 @@ function snapshot(overrides = {}) {
 
 const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
 
-let el;
-let cleanup;
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.append(el);
-});
-afterEach(() => {
-  cleanup?.();
-  cleanup = undefined;
-  el.remove();
-  vi.useRealTimers();
-});
+const host = widgetHost(widget);
 
 function mount(snap) {
   const model = fakeModel({ snapshot: snap });
-  cleanup = widget.render({ model, el });
+  host.render(model);
   return model;
 }
 
 describe("progress render", () => {
   it("shows phase, counts with completed first, and a stacked bar", () => {
     mount(snapshot());
-    expect(byId(el, "dw-progress")).not.toBeNull();
-    expect(byId(el, "dw-phase").textContent).toBe("in progress");
-    expect(byId(el, "dw-counts").textContent).toBe("37 / 300 done, 2 failed");
-    const [done, failed] = byId(el, "dw-bar").children;
+    expect(byId(host.el, "dw-progress")).not.toBeNull();
+    expect(byId(host.el, "dw-phase").textContent).toBe("in progress");
+    expect(byId(host.el, "dw-counts").textContent).toBe("37 / 300 done, 2 failed");
+    const [done, failed] = byId(host.el, "dw-bar").children;
     expect(parseFloat(done.style.width)).toBeCloseTo((100 * 37) / 300, 5);
     expect(parseFloat(failed.style.width)).toBeCloseTo((100 * 2) / 300, 5);
-    expect(byId(el, "dw-stats").textContent).toBe(
+    expect(byId(host.el, "dw-stats").textContent).toBe(
       "12.3 req/s · elapsed 1m 02s · ETA 20s · 23h 59m left in window",
     );
-    expect(byId(el, "dw-cost").textContent).toBe("cost: estimated $0.12");
+    expect(byId(host.el, "dw-cost").textContent).toBe("cost: estimated $0.12");
   });
 
   it("colours the root by phase", () => {
     const model = mount(snapshot());
-    const root = byId(el, "dw-progress");
+    const root = byId(host.el, "dw-progress");
     expect(root.classList.contains("dw-phase-in_progress")).toBe(true);
     model.set("snapshot", snapshot({ phase: "failed", done: true }));
     expect(root.classList.contains("dw-phase-failed")).toBe(true);
@@ -75,33 +64,33 @@ describe("progress render", () => {
   it("re-renders on change:snapshot, including counts that move backwards", () => {
     const model = mount(snapshot());
     model.set("snapshot", snapshot({ completed: 120, failed: 0 }));
-    expect(byId(el, "dw-counts").textContent).toBe("120 / 300 done");
+    expect(byId(host.el, "dw-counts").textContent).toBe("120 / 300 done");
     model.set("snapshot", snapshot({ completed: 110, failed: 0 }));
-    expect(byId(el, "dw-counts").textContent).toBe("110 / 300 done");
+    expect(byId(host.el, "dw-counts").textContent).toBe("110 / 300 done");
   });
 
   it("clamps the bar when counts exceed the total", () => {
     mount(snapshot({ completed: 290, failed: 40 }));
-    const [done, failed] = byId(el, "dw-bar").children;
+    const [done, failed] = byId(host.el, "dw-bar").children;
     expect(parseFloat(done.style.width) + parseFloat(failed.style.width)).toBeCloseTo(100, 5);
   });
 
   it("shows a waiting state before the first snapshot", () => {
     mount({});
-    expect(byId(el, "dw-phase").textContent).toBe("waiting");
-    expect(byId(el, "dw-counts").textContent).toBe("waiting for the first update");
-    expect(byId(el, "dw-cancel").hidden).toBe(true);
+    expect(byId(host.el, "dw-phase").textContent).toBe("waiting");
+    expect(byId(host.el, "dw-counts").textContent).toBe("waiting for the first update");
+    expect(byId(host.el, "dw-cancel").hidden).toBe(true);
   });
 
   it("marks a lasting finalizing phase as busy rather than idle", () => {
     mount(snapshot({ phase: "finalizing", completed: 298, failed: 2 }));
-    expect(byId(el, "dw-phase").textContent).toBe("finalizing");
-    expect(byId(el, "dw-bar").classList.contains("dw-bar-busy")).toBe(true);
+    expect(byId(host.el, "dw-phase").textContent).toBe("finalizing");
+    expect(byId(host.el, "dw-bar").classList.contains("dw-bar-busy")).toBe(true);
   });
 
   it("lists one row per batch only when there are several", () => {
     const model = mount(snapshot());
-    expect(byId(el, "dw-batches").hidden).toBe(true);
+    expect(byId(host.el, "dw-batches").hidden).toBe(true);
     model.set(
       "snapshot",
       snapshot({
@@ -111,18 +100,18 @@ describe("progress render", () => {
         ],
       }),
     );
-    const rows = el.querySelectorAll('[data-testid="dw-batch"]');
+    const rows = host.el.querySelectorAll('[data-testid="dw-batch"]');
     expect(rows).toHaveLength(2);
     expect(rows[0].textContent).toContain("batch_a");
     expect(rows[0].textContent).toContain("150 / 150 done");
     expect(rows[1].textContent).toContain("10 / 150 done, 3 failed");
-    expect(byId(el, "dw-batches").hidden).toBe(false);
+    expect(byId(host.el, "dw-batches").hidden).toBe(false);
   });
 
   it("shows a reconnecting note that keeps counting while polls fail", () => {
     vi.useFakeTimers();
     const model = mount(snapshot({ poll_error: "ConnectError: refused", last_update_age_s: 40 }));
-    const note = byId(el, "dw-reconnect");
+    const note = byId(host.el, "dw-reconnect");
     expect(note.hidden).toBe(false);
     expect(note.textContent).toBe("reconnecting, last update 40 s ago");
     vi.advanceTimersByTime(5000);
@@ -133,7 +122,7 @@ describe("progress render", () => {
 
   it("shows the message, e.g. that answers are simulated", () => {
     mount(snapshot({ message: "answers are simulated by the local mock server" }));
-    expect(byId(el, "dw-message").textContent).toBe(
+    expect(byId(host.el, "dw-message").textContent).toBe(
       "answers are simulated by the local mock server",
     );
   });
@@ -153,9 +142,9 @@ describe("progress render", () => {
         extra: { hint: evil },
       }),
     );
-    expect(el.querySelector("img")).toBeNull();
-    expect(byId(el, "dw-message").textContent).toBe(evil);
-    expect(el.textContent).toContain(evil);
+    expect(host.el.querySelector("img")).toBeNull();
+    expect(byId(host.el, "dw-message").textContent).toBe(evil);
+    expect(host.el.textContent).toContain(evil);
     expect(window.__pwned).toBeUndefined();
   });
 
@@ -170,12 +159,12 @@ describe("progress render", () => {
         actual_cost: 0.1,
       }),
     );
-    expect(byId(el, "dw-summary").textContent).toBe(
+    expect(byId(host.el, "dw-summary").textContent).toBe(
       "completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s",
     );
-    expect(byId(el, "dw-hint").textContent).toBe("job.join() returns the results");
-    expect(byId(el, "dw-cancel").hidden).toBe(true);
-    expect(byId(el, "dw-cost").textContent).toBe("cost: estimated $0.12, actual $0.10");
+    expect(byId(host.el, "dw-hint").textContent).toBe("job.join() returns the results");
+    expect(byId(host.el, "dw-cancel").hidden).toBe(true);
+    expect(byId(host.el, "dw-cost").textContent).toBe("cost: estimated $0.12, actual $0.10");
   });
 });
 
@@ -183,64 +172,63 @@ describe("progress commands", () => {
   it("asks for confirmation inside the widget before sending cancel", () => {
     const model = mount(snapshot());
     const confirmSpy = vi.spyOn(window, "confirm");
-    byId(el, "dw-cancel").click();
+    byId(host.el, "dw-cancel").click();
     expect(model.sent).toEqual([]);
-    expect(byId(el, "dw-confirm").hidden).toBe(false);
-    byId(el, "dw-cancel-confirm").click();
+    expect(byId(host.el, "dw-confirm").hidden).toBe(false);
+    byId(host.el, "dw-cancel-confirm").click();
     expect(model.sent).toEqual([{ type: "cancel" }]);
-    expect(byId(el, "dw-confirm").hidden).toBe(true);
-    expect(byId(el, "dw-cancel").disabled).toBe(true);
+    expect(byId(host.el, "dw-confirm").hidden).toBe(true);
+    expect(byId(host.el, "dw-cancel").disabled).toBe(true);
     expect(confirmSpy).not.toHaveBeenCalled();
   });
 
   it("sends nothing when the confirmation is declined", () => {
     const model = mount(snapshot());
-    byId(el, "dw-cancel").click();
-    byId(el, "dw-cancel-keep").click();
+    byId(host.el, "dw-cancel").click();
+    byId(host.el, "dw-cancel-keep").click();
     expect(model.sent).toEqual([]);
-    expect(byId(el, "dw-confirm").hidden).toBe(true);
-    expect(byId(el, "dw-cancel").disabled).toBe(false);
+    expect(byId(host.el, "dw-confirm").hidden).toBe(true);
+    expect(byId(host.el, "dw-cancel").disabled).toBe(false);
   });
 
   it("keeps cancel pending across snapshots until the job is cancelling", () => {
     const model = mount(snapshot());
-    byId(el, "dw-cancel").click();
-    byId(el, "dw-cancel-confirm").click();
+    byId(host.el, "dw-cancel").click();
+    byId(host.el, "dw-cancel-confirm").click();
     model.set("snapshot", snapshot({ completed: 40 }));
-    expect(byId(el, "dw-cancel").textContent).toBe("Cancelling…");
+    expect(byId(host.el, "dw-cancel").textContent).toBe("Cancelling…");
     model.set("snapshot", snapshot({ phase: "cancelled", done: true }));
-    expect(byId(el, "dw-cancel").hidden).toBe(true);
+    expect(byId(host.el, "dw-cancel").hidden).toBe(true);
   });
 
   it("sends refresh and re-enables the button on the next snapshot", () => {
     const model = mount(snapshot());
-    byId(el, "dw-refresh").click();
+    byId(host.el, "dw-refresh").click();
     expect(model.sent).toEqual([{ type: "refresh" }]);
-    expect(byId(el, "dw-refresh").disabled).toBe(true);
+    expect(byId(host.el, "dw-refresh").disabled).toBe(true);
     model.set("snapshot", snapshot({ completed: 50 }));
-    expect(byId(el, "dw-refresh").disabled).toBe(false);
+    expect(byId(host.el, "dw-refresh").disabled).toBe(false);
   });
 
   it("shows a command error sent by the kernel and re-enables cancel", () => {
     const model = mount(snapshot());
-    byId(el, "dw-cancel").click();
-    byId(el, "dw-cancel-confirm").click();
+    byId(host.el, "dw-cancel").click();
+    byId(host.el, "dw-cancel-confirm").click();
     model.receive({ type: "error", text: "cancel failed: <b>409</b>" });
-    expect(byId(el, "dw-notice").textContent).toBe("cancel failed: <b>409</b>");
-    expect(byId(el, "dw-notice").hidden).toBe(false);
-    expect(el.querySelector("b")).toBeNull();
-    expect(byId(el, "dw-cancel").disabled).toBe(false);
+    expect(byId(host.el, "dw-notice").textContent).toBe("cancel failed: <b>409</b>");
+    expect(byId(host.el, "dw-notice").hidden).toBe(false);
+    expect(host.el.querySelector("b")).toBeNull();
+    expect(byId(host.el, "dw-cancel").disabled).toBe(false);
   });
 
   it("cleanup removes listeners, timers and the DOM", () => {
     vi.useFakeTimers();
     const model = mount(snapshot());
     expect(model.listenerCount("change:snapshot")).toBe(1);
-    cleanup();
-    cleanup = undefined;
+    host.unmount();
     expect(model.listenerCount("change:snapshot")).toBe(0);
     expect(model.listenerCount("msg:custom")).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
-    expect(el.children).toHaveLength(0);
+    expect(host.el.children).toHaveLength(0);
   });
 });

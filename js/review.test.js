@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import widget from "./review.js";
-import { fakeModel } from "./testing.js";
+import { fakeModel, widgetHost } from "./testing.js";
 
 const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
 
@@ -32,29 +32,19 @@ function pageReply(request, overrides = {}) {
   };
 }
 
-let el;
-let cleanup;
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.append(el);
-});
-afterEach(() => {
-  cleanup?.();
-  cleanup = undefined;
-  el.remove();
-});
+const host = widgetHost(widget);
 
 function mount(overview = OVERVIEW, distributions = DISTS) {
   const model = fakeModel({ overview, distributions });
-  cleanup = widget.render({ model, el });
+  host.render(model);
   return model;
 }
 
 describe("review render", () => {
   it("summarises statuses and draws one bar per label", () => {
     mount();
-    expect(byId(el, "dw-review-counts").textContent).toBe("300 rows: 290 answered · 8 failed · 2 not run");
-    const rows = [...el.querySelectorAll('[data-testid="dw-dist-row"]')];
+    expect(byId(host.el, "dw-review-counts").textContent).toBe("300 rows: 290 answered · 8 failed · 2 not run");
+    const rows = [...host.el.querySelectorAll('[data-testid="dw-dist-row"]')];
     expect(rows.map((r) => r.dataset.label)).toEqual(["positive", "negative", "other", "(missing)"]);
     expect(rows[0].textContent).toContain("200 (69%)");
     expect(rows[0].querySelector(".dw-dist-fill").style.width).toBe("100%");
@@ -66,60 +56,60 @@ describe("review render", () => {
     const model = mount();
     expect(model.sent).toEqual([{ type: "page", id: 1, view: "samples", page: 0, filter: null, shuffle: false }]);
     model.receive(pageReply(model.sent[0]));
-    const headers = [...byId(el, "dw-page-table").querySelectorAll("th")].map((t) => t.textContent);
+    const headers = [...byId(host.el, "dw-page-table").querySelectorAll("th")].map((t) => t.textContent);
     expect(headers).toEqual(["row", "prompt", "content"]);
-    const cells = [...el.querySelectorAll('[data-testid="dw-page-row"]')].map((r) => [...r.children].map((c) => c.textContent));
+    const cells = [...host.el.querySelectorAll('[data-testid="dw-page-row"]')].map((r) => [...r.children].map((c) => c.textContent));
     expect(cells).toEqual([
       ["r1", "Sentiment: great", "positive"],
       ["r2", "Sentiment: bad", "—"],
     ]);
-    expect(byId(el, "dw-page-info").textContent).toBe("page 1 of 145 · 290 rows");
-    expect(byId(el, "dw-page-prev").disabled).toBe(true);
-    expect(byId(el, "dw-page-next").disabled).toBe(false);
+    expect(byId(host.el, "dw-page-info").textContent).toBe("page 1 of 145 · 290 rows");
+    expect(byId(host.el, "dw-page-prev").disabled).toBe(true);
+    expect(byId(host.el, "dw-page-next").disabled).toBe(false);
   });
 
   it("pages on request and ignores stale replies", () => {
     const model = mount();
     model.receive(pageReply(model.sent[0]));
-    byId(el, "dw-page-next").click();
-    byId(el, "dw-page-next").click();
+    byId(host.el, "dw-page-next").click();
+    byId(host.el, "dw-page-next").click();
     expect(model.sent.map((m) => m.page)).toEqual([0, 1, 2]);
     model.receive(pageReply(model.sent[1], { index: ["stale"] }));
-    expect(el.querySelector('[data-testid="dw-page-row"]').textContent).toContain("r1");
+    expect(host.el.querySelector('[data-testid="dw-page-row"]').textContent).toContain("r1");
     model.receive(pageReply(model.sent[2], { index: ["r5", "r6"] }));
-    expect(el.querySelector('[data-testid="dw-page-row"]').textContent).toContain("r5");
-    expect(byId(el, "dw-page-info").textContent).toBe("page 3 of 145 · 290 rows");
+    expect(host.el.querySelector('[data-testid="dw-page-row"]').textContent).toContain("r5");
+    expect(byId(host.el, "dw-page-info").textContent).toBe("page 3 of 145 · 290 rows");
   });
 
   it("switches to failed rows with their errors", () => {
     const model = mount();
-    byId(el, "dw-tab-failed").click();
+    byId(host.el, "dw-tab-failed").click();
     const req = model.sent.at(-1);
     expect(req).toMatchObject({ view: "failed", page: 0 });
     model.receive(pageReply(req, { columns: ["status", "error"], index: ["r9"], data: { status: ["failed"], error: ["HTTP 500: boom"] }, pages: 1, total: 1 }));
-    const row = el.querySelector('[data-testid="dw-page-row"]');
+    const row = host.el.querySelector('[data-testid="dw-page-row"]');
     expect(row.textContent).toContain("HTTP 500: boom");
     expect(row.querySelector(".dw-error-cell")).not.toBeNull();
-    expect(byId(el, "dw-tab-failed").getAttribute("aria-selected")).toBe("true");
-    expect(byId(el, "dw-page-next").disabled).toBe(true);
+    expect(byId(host.el, "dw-tab-failed").getAttribute("aria-selected")).toBe("true");
+    expect(byId(host.el, "dw-page-next").disabled).toBe(true);
   });
 
   it("clicking a label filters samples; clicking again or the chip clears it", () => {
     const model = mount();
-    el.querySelector('[data-label="negative"]').click();
+    host.el.querySelector('[data-label="negative"]').click();
     expect(model.sent.at(-1)).toMatchObject({ view: "samples", page: 0, filter: { column: "content", label: "negative" } });
-    expect(byId(el, "dw-review-filter").textContent).toContain("content = negative");
-    byId(el, "dw-review-filter-clear").click();
+    expect(byId(host.el, "dw-review-filter").textContent).toContain("content = negative");
+    byId(host.el, "dw-review-filter-clear").click();
     expect(model.sent.at(-1).filter).toBeNull();
-    el.querySelector('[data-label="(missing)"]').click();
+    host.el.querySelector('[data-label="(missing)"]').click();
     expect(model.sent.at(-1).filter).toEqual({ column: "content", label: null });
-    el.querySelector('[data-label="(missing)"]').click();
+    host.el.querySelector('[data-label="(missing)"]').click();
     expect(model.sent.at(-1).filter).toBeNull();
   });
 
   it("asks for a shuffled order", () => {
     const model = mount();
-    const box = byId(el, "dw-review-shuffle");
+    const box = byId(host.el, "dw-review-shuffle");
     box.checked = true;
     box.dispatchEvent(new Event("change"));
     expect(model.sent.at(-1)).toMatchObject({ shuffle: true, page: 0 });
@@ -128,25 +118,24 @@ describe("review render", () => {
   it("shows page errors from the kernel", () => {
     const model = mount();
     model.receive({ type: "page", id: 1, view: "samples", error: "bad filter" });
-    expect(byId(el, "dw-notice").textContent).toBe("bad filter");
-    expect(byId(el, "dw-notice").hidden).toBe(false);
+    expect(byId(host.el, "dw-notice").textContent).toBe("bad filter");
+    expect(byId(host.el, "dw-notice").hidden).toBe(false);
   });
 
   it("renders answers, prompts and labels as text", () => {
     const evil = '<img src=x onerror="window.__pwned=1">';
     const model = mount(OVERVIEW, [{ column: evil, values: [{ label: evil, count: 1 }], other: 0, missing: 0, total: 1 }]);
     model.receive(pageReply(model.sent[0], { columns: [evil], index: [evil], data: { [evil]: [evil] } }));
-    expect(el.querySelector("img")).toBeNull();
-    expect(el.querySelector('[data-testid="dw-page-row"]').textContent).toBe(evil + evil);
+    expect(host.el.querySelector("img")).toBeNull();
+    expect(host.el.querySelector('[data-testid="dw-page-row"]').textContent).toBe(evil + evil);
     expect(window.__pwned).toBeUndefined();
   });
 
   it("cleanup removes listeners and the DOM", () => {
     const model = mount();
-    cleanup();
-    cleanup = undefined;
+    host.unmount();
     expect(model.listenerCount("msg:custom")).toBe(0);
     expect(model.listenerCount("change:overview")).toBe(0);
-    expect(el.children).toHaveLength(0);
+    expect(host.el.children).toHaveLength(0);
   });
 });

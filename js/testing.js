@@ -1,3 +1,5 @@
+import { afterEach, beforeEach, vi } from "vitest";
+
 // Test helper: a fake anywidget model with the subset of the API the widgets use.
 
 /** A model whose state is a plain object; `sent` records messages to the kernel. */
@@ -40,4 +42,35 @@ export function fakeModel(initial = {}) {
       return handlers.get(event)?.size ?? 0;
     },
   };
+}
+
+/**
+ * A fresh element per test to render `widget` into, removed with its cleanup after the test.
+ * `host.render(model)` renders; `host.unmount()` runs the widget's cleanup early.
+ */
+export function widgetHost(widget, { fakeTimers = false, now } = {}) {
+  const host = {
+    el: null,
+    cleanup: undefined,
+    render(model) {
+      host.cleanup = widget.render({ model, el: host.el });
+      return model;
+    },
+    unmount() {
+      host.cleanup?.();
+      host.cleanup = undefined;
+    },
+  };
+  beforeEach(() => {
+    if (fakeTimers) vi.useFakeTimers();
+    if (now !== undefined) vi.setSystemTime(now);
+    host.el = document.createElement("div");
+    document.body.append(host.el);
+  });
+  afterEach(() => {
+    host.unmount();
+    host.el.remove();
+    vi.useRealTimers();
+  });
+  return host;
 }
