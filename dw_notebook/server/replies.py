@@ -14,6 +14,15 @@ def error_body(message: str, type_: str, code: str | None = None, param: str | N
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
+def usage(prompt: int, completion: int) -> dict:
+    """The ``usage`` object of a reply."""
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
 def _max_tokens(body: dict) -> int | None:
     for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
         value = body.get(key)
@@ -48,11 +57,7 @@ def chat_reply(rid: str, body: dict, content: str, prompt_bytes: int) -> dict:
                 "finish_reason": finish,
             }
         ],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
+        "usage": usage(prompt, completion),
         "system_fingerprint": "fp_local",
     }
 
@@ -71,9 +76,7 @@ def tool_call_reply(rid: str, body: dict, name: str, arguments: str, prompt_byte
         ],
     }  # fmt: skip
     choice["finish_reason"] = "tool_calls"
-    completion = tokens(len(arguments.encode()) + len(name))
-    reply["usage"]["completion_tokens"] = completion
-    reply["usage"]["total_tokens"] = reply["usage"]["prompt_tokens"] + completion
+    reply["usage"] = usage(tokens(prompt_bytes), tokens(len(arguments.encode()) + len(name)))
     return reply
 
 
@@ -87,9 +90,5 @@ def completion_reply(rid: str, body: dict, text: str, prompt_bytes: int) -> dict
         "created": 0,
         "model": body.get("model", "mock"),
         "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
+        "usage": usage(prompt, completion),
     }
