@@ -1,0 +1,70 @@
+"""Small pieces of the job layer: phase of several batches, widget commands, the local lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+import dw_notebook as dw
+from dw_notebook.datasets import sample_reviews
+from dw_notebook.job import aggregate_phase
+
+
+@pytest.mark.parametrize(
+    ("statuses", "phase"),
+    [
+        ([], "submitting"),
+        (["completed", "in_progress"], "in_progress"),
+        (["finalizing", "validating"], "validating"),
+        (["completed", "completed"], "completed"),
+        (["completed", "failed"], "failed"),
+        (["expired", "failed", "completed"], "expired"),
+        (["cancelled", "expired"], "cancelled"),
+    ],
+)
+def test_the_phase_of_a_split_job_is_its_least_advanced_or_worst_batch(statuses, phase):
+    assert aggregate_phase(statuses) == phase
+
+
+def test_widget_commands_cancel_and_report_failures_instead_of_raising(make_server):
+    srv = make_server(rate=20.0)
+    job = dw.submit(sample_reviews(100), "Sentiment: {review}", model="mock",
+                    api_key=srv.token, base_url=srv.base_url)  # fmt: skip
+    job.handle_command("cancel")
+    deadline = time.monotonic() + 30
+    while not job.refresh().done and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.snapshot().phase == "cancelled"
+
+    srv.stop()  # the service goes away: a refresh click must not raise in the kernel
+    job._client.max_retries = 0
+    job._batches.clear()
+    job.handle_command("refresh")
+    assert job.snapshot().poll_error
+
+
+HOLDER = """
+import sys, time, dw_notebook as dw
+dw.local()
+print("HOLDING", flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_second_process_gets_its_own_server_dir_while_the_first_holds_it(isolated_home):
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().startswith("HOLDING")
+        srv = dw.local()
+        assert srv.data_dir != isolated_home / "local-server"  # locked: a temporary dir
+    finally:
+        dw.stop_local()
+        holder.kill()
+        holder.wait()
+    try:
+        assert dw.local().data_dir == isolated_home / "local-server"  # free again
+    finally:
+        dw.stop_local()
