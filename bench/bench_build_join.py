@@ -29,8 +29,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dw_notebook.build import build_requests, make_custom_ids  # noqa: E402
-from dw_notebook.results import join_results  # noqa: E402
+from dw_notebook.jsonl.requests import build_requests, make_custom_ids  # noqa: E402
+from dw_notebook.jsonl.results import join_results  # noqa: E402
 
 MODEL = "Qwen/Qwen3-14B-FP8"
 URL = "/v1/chat/completions"

@@ -22,9 +22,12 @@ from .errors import (
     TransportError,
 )
 from .job import Job
+from .job.submit import attach, connect, estimate, list_jobs, prepare, submit
 from .local import local, stop_local
-from .submit import attach, connect, estimate, list_jobs, prepare, submit
-from .ui import builder, jobs, review
+from .ui import builder, jobs, review, views
+
+Job.views = views  # jobs show themselves with the widgets
+del views
 
 __version__ = "0.1.0"
 

@@ -15,11 +15,11 @@ class DwAccessor:
         self._df = df
 
     def submit(self, prompt: Any = None, **kwargs: Any) -> Any:
-        from .submit import submit
+        from .job.submit import submit
 
         return submit(self._df, prompt, **kwargs)
 
     def attach(self, key: str, **kwargs: Any) -> Any:
-        from .submit import attach
+        from .job.submit import attach
 
         return attach(key, self._df, **kwargs)

@@ -10,8 +10,8 @@ def _demo(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .datasets import sample_reviews
+    from .job.submit import submit
     from .local import SIMULATED_NOTE, local
-    from .submit import submit
 
     if args.local:
         local(rate=args.rate)
@@ -37,7 +37,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _jobs(args: argparse.Namespace) -> int:
-    from .submit import list_jobs
+    from .job.submit import list_jobs
 
     frame = list_jobs(server=not args.local_only)
     print(frame.to_string() if not frame.empty else "no jobs")

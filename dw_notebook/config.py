@@ -4,6 +4,9 @@ Resolution order (the same as Doubleword's own tools): explicit arguments, then
 ``DOUBLEWORD_API_KEY`` (with ``DOUBLEWORD_BASE_URL`` to point elsewhere), then
 ``~/.dw/config.toml`` (``active_account``) with ``~/.dw/credentials.toml``
 (``[accounts.<name>].inference_key``). With none of them the embedded local server is used.
+
+The package keeps its own files (registry, embedded server state) in the user data dir;
+``DW_NOTEBOOK_HOME`` overrides it.
 """
 
 from __future__ import annotations
@@ -13,10 +16,18 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import platformdirs
+
 from .wire import DOUBLEWORD_BASE_URL
 
 KEY_ENV = "DOUBLEWORD_API_KEY"
 BASE_URL_ENV = "DOUBLEWORD_BASE_URL"
+HOME_ENV = "DW_NOTEBOOK_HOME"
+
+
+def home_dir() -> Path:
+    """Where the package keeps its files: the user data dir, or ``DW_NOTEBOOK_HOME``."""
+    return Path(os.environ.get(HOME_ENV) or platformdirs.user_data_dir("dw-notebook"))
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@
         ├── RateLimitError           429
         └── ServerError              5xx
 
-Build and validation errors (bad input rows) live in ``dw_notebook.build.errors`` and derive from
-``ValueError``.
+Build and validation errors (bad input rows) live in ``dw_notebook.jsonl.requests.errors``
+and derive from ``ValueError``.
 """
 
 from __future__ import annotations

@@ -14,8 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .config import Connection
-from .registry import home_dir
+from .config import Connection, home_dir
 
 _lock = threading.Lock()
 _server: Any = None

@@ -1,23 +1,65 @@
-"""Notebook entry points that wire the widgets to the job API: builder, jobs dashboard, review.
+"""Notebook entry points that wire the widgets to the job API: a job's progress, the builder,
+the jobs dashboard and review.
 
-The widgets only see plain data and callables; this module supplies them from DataFrames,
-the registry and the service.
+The widgets only see plain data and callables; this module supplies them from jobs, DataFrames,
+the registry and the service. ``views`` is what ``Job.views`` is set to on import.
 """
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from . import wire
-from .build import BuildError, build_requests
-from .build._schema import response_format_for
-from .build.estimate import estimate_cost
 from .errors import APIError, TransportError
-from .registry import Registry
-from .submit import attach, client_for, connect, list_jobs, submit
+from .job import Job
+from .job.registry import Registry
+from .job.submit import attach, client_for, connect, list_jobs, submit
+from .jsonl.requests import BuildError, build_requests
+from .jsonl.requests._schema import response_format_for
+from .jsonl.requests.estimate import estimate_cost
+
+log = logging.getLogger(__name__)
+
+
+class NotebookViews:
+    """The progress widget (one per job, polled live), its display, and review."""
+
+    def widget(self, job: Job) -> Any:
+        if job.view is None:
+            from .widgets.progress import ProgressWidget, thread_updates_broken
+
+            if thread_updates_broken():
+                warnings.warn("ipykernel 7.0 does not show live widget updates; use >= 7.1",
+                              stacklevel=3)  # fmt: skip
+            widget = ProgressWidget()
+            widget.on_command(job.handle_command)
+            widget.update(job.snapshot())
+            job.add_listener(widget.update)
+            job.view = widget
+        job.start_polling()
+        return job.view
+
+    def show(self, job: Job) -> None:
+        from IPython.display import display
+
+        try:
+            widget = self.widget(job)
+        except Exception as exc:  # no widget frontend support: fall back to text
+            log.debug("no widget: %r", exc)
+            print(repr(job))
+            return
+        display(widget)
+
+    def review(self, job: Job, **options: Any) -> Any:
+        return review(job, **options)
+
+
+views = NotebookViews()
 
 
 def builder(

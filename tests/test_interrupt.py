@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from dw_notebook.registry import Registry
+from dw_notebook.job.registry import Registry
 
 SCRIPT = """
 import sys

@@ -41,7 +41,7 @@ def test_widget_commands_cancel_and_report_failures_instead_of_raising(make_serv
 
     srv.stop()  # the service goes away: a refresh click must not raise in the kernel
     job._client.max_retries = 0
-    job._batches.clear()
+    job._tracker.batches.clear()
     job.handle_command("refresh")
     assert job.snapshot().poll_error
 

@@ -11,8 +11,8 @@ import pytest
 
 import dw_notebook as dw
 from dw_notebook.datasets import sample_reviews
+from dw_notebook.job.registry import Registry
 from dw_notebook.prices import price_for
-from dw_notebook.registry import Registry
 from dw_notebook.server.backends import MockBackend
 
 PROMPT = "Sentiment of this review, one word: {review}"

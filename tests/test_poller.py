@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from dw_notebook.poller import Poller
-from dw_notebook.snapshot import JobSnapshot
+from dw_notebook.job.poller import Poller
+from dw_notebook.progress.snapshot import JobSnapshot
 
 
 class FakeJob:

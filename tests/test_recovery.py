@@ -7,7 +7,7 @@ import pytest
 
 import dw_notebook as dw
 from dw_notebook.datasets import sample_reviews
-from dw_notebook.registry import Registry
+from dw_notebook.job.registry import Registry
 from dw_notebook.server import start_server
 
 PROMPT = "Sentiment of this review, one word: {review}"

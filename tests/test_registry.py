@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from dw_notebook.registry import Registry
+from dw_notebook.job.registry import Registry
 
 
 def test_jobs_are_found_by_id_name_or_any_batch_id(tmp_path):
@@ -35,7 +35,7 @@ def test_a_forced_resubmit_supersedes_the_fingerprint_but_keeps_the_old_job(tmp_
 def test_records_survive_the_process_that_wrote_them(tmp_path):
     path = tmp_path / "r.sqlite3"
     code = (
-        "from dw_notebook.registry import Registry;"
+        "from dw_notebook.job.registry import Registry;"
         f"r = Registry({str(path)!r}); j = r.new_job('fp', 'svc', 'n', {{}});"
         "r.record_batch(j, 0, 0, 'batch-x', 'in_progress')"
     )

@@ -11,8 +11,8 @@ import pytest
 from pydantic import BaseModel
 
 import dw_notebook as dw
-from dw_notebook.build import MissingColumnsError, MissingValuesError
 from dw_notebook.datasets import sample_reviews
+from dw_notebook.jsonl.requests import MissingColumnsError, MissingValuesError
 
 
 class Review(BaseModel):

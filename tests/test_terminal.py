@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from dw_notebook.snapshot import JobSnapshot
-from dw_notebook.terminal import TextProgress, in_kernel
+from dw_notebook.progress.snapshot import JobSnapshot
+from dw_notebook.progress.terminal import TextProgress, in_kernel
 
 
 def _snap(done: int, finished: bool = False) -> JobSnapshot:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .text import format_progress, format_summary, snapshot_html
+from ..progress.text import format_progress, format_summary
+from .static import snapshot_html
 
 __all__ = [
     "BuilderWidget",

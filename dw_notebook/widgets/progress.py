@@ -1,8 +1,9 @@
 """The live progress widget of a job: one synced trait, ``snapshot``, and two commands.
 
 The job's poller thread calls :meth:`ProgressWidget.update` with each
-:class:`~dw_notebook.snapshot.JobSnapshot`; the widget sends at most a few messages per second
-(the newest snapshot wins, a trailing send makes sure it arrives) and always sends the final one.
+:class:`~dw_notebook.progress.snapshot.JobSnapshot`; the widget sends at most a few messages
+per second (the newest snapshot wins, a trailing send makes sure it arrives) and always sends
+the final one.
 Button clicks arrive as ``{"type": "cancel"}`` / ``{"type": "refresh"}`` messages and are handed
 to the callbacks registered with :meth:`ProgressWidget.on_command`.
 
@@ -25,14 +26,25 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..snapshot import JobSnapshot
+from ..progress.snapshot import JobSnapshot
+from ..progress.text import format_progress, format_summary
 from . import _assets, _display
-from .text import format_progress, format_summary, snapshot_html
+from .static import snapshot_html
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("cancel", "refresh")
 Scheduler = Callable[[float, Callable[[], None]], Any]
+
+
+def thread_updates_broken() -> bool:
+    """ipykernel 7.0.x dropped widget updates sent from threads (fixed in 7.1)."""
+    try:
+        from importlib.metadata import version
+
+        return version("ipykernel").startswith("7.0.")
+    except Exception:
+        return False
 
 
 def _timer(delay: float, fn: Callable[[], None]) -> threading.Timer:

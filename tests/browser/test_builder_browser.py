@@ -10,7 +10,7 @@ pytestmark = pytest.mark.browser
 
 SETUP = """\
 import threading, time
-from dw_notebook.snapshot import JobSnapshot
+from dw_notebook.progress.snapshot import JobSnapshot
 from dw_notebook.widgets.builder import BuilderWidget
 from dw_notebook.widgets.progress import ProgressWidget
 

@@ -18,11 +18,11 @@ CELLS = [
 import time
 import pandas as pd
 from IPython.display import HTML
-from dw_notebook.snapshot import BatchSnapshot, JobSnapshot
+from dw_notebook.progress.snapshot import BatchSnapshot, JobSnapshot
 from dw_notebook.widgets.jobs import JobsWidget
 from dw_notebook.widgets.progress import ProgressWidget
 from dw_notebook.widgets.review import ReviewWidget
-from dw_notebook.widgets.text import snapshot_html
+from dw_notebook.widgets.static import snapshot_html
 
 EVIL = {EVIL!r}
 now = time.time()

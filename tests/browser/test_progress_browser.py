@@ -15,7 +15,7 @@ TOTAL = 40
 CELLS = [
     f"""\
 import threading, time
-from dw_notebook.snapshot import JobSnapshot
+from dw_notebook.progress.snapshot import JobSnapshot
 from dw_notebook.widgets.progress import ProgressWidget
 
 def snap(i, phase="in_progress", done=False):

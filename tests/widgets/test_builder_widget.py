@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from dw_notebook.snapshot import JobSnapshot
+from dw_notebook.progress.snapshot import JobSnapshot
 from dw_notebook.widgets.builder import BuilderWidget
 from dw_notebook.widgets.progress import ProgressWidget
 

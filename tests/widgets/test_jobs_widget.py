@@ -7,7 +7,7 @@ import threading
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from dw_notebook.snapshot import JobSnapshot
+from dw_notebook.progress.snapshot import JobSnapshot
 from dw_notebook.widgets.jobs import JobsWidget, normalise_rows
 from dw_notebook.widgets.progress import ProgressWidget
 

@@ -17,7 +17,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 FEED = """\
 import sys, threading, time
 sys.path.insert(0, {repo!r})
-from dw_notebook.snapshot import JobSnapshot
+from dw_notebook.progress.snapshot import JobSnapshot
 from dw_notebook.widgets.progress import ProgressWidget
 
 w = ProgressWidget(JobSnapshot("k", "validating", total=20))

@@ -8,7 +8,7 @@ import ipywidgets
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from dw_notebook.snapshot import BatchSnapshot, JobSnapshot
+from dw_notebook.progress.snapshot import BatchSnapshot, JobSnapshot
 from dw_notebook.widgets.progress import ProgressWidget
 
 from .conftest import browser_message

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dw_notebook.snapshot import BatchSnapshot, JobSnapshot
-from dw_notebook.widgets.text import (
+from dw_notebook.progress.snapshot import BatchSnapshot, JobSnapshot
+from dw_notebook.progress.text import (
     format_bar,
     format_cost,
     format_counts,
@@ -19,8 +19,8 @@ from dw_notebook.widgets.text import (
     format_rate,
     format_summary,
     phase_label,
-    snapshot_html,
 )
+from dw_notebook.widgets.static import snapshot_html
 
 # the same cases are checked against the widget's JS formatter (js/format.test.js)
 CASES = json.loads((Path(__file__).parent / "format_cases.json").read_text())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
-from dw_notebook.build.errors import BuildError
+from dw_notebook.jsonl.requests.errors import BuildError
 
 
 @dataclass(frozen=True)

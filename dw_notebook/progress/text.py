@@ -1,10 +1,10 @@
-"""Text renderings of a job snapshot: one progress line, an end summary, and static HTML.
+"""Text renderings of a job snapshot: one progress line and an end summary.
 
-Pure functions of a :class:`~dw_notebook.snapshot.JobSnapshot` (tqdm's ``format_meter`` idea),
-shared by the terminal fallback, reprs and the HTML left in a notebook at the end. Wording and
-number formats match the widget (``js/lib/format.js``).
+Pure functions of a :class:`~dw_notebook.progress.snapshot.JobSnapshot` (tqdm's
+``format_meter`` idea), shared by the terminal fallback, reprs and the widgets' static HTML.
+Wording and number formats match the widget (``js/lib/format.js``).
 
->>> from dw_notebook.snapshot import JobSnapshot
+>>> from dw_notebook.progress.snapshot import JobSnapshot
 >>> format_progress(JobSnapshot("reviews", "in_progress", total=300, completed=37, failed=2))
 'in progress |██▋                 |  13% 37 / 300 done, 2 failed'
 """
@@ -12,9 +12,8 @@ number formats match the widget (``js/lib/format.js``).
 from __future__ import annotations
 
 import math
-from html import escape
 
-from ..snapshot import JobSnapshot
+from .snapshot import JobSnapshot
 
 PHASE_LABELS = {
     "submitting": "submitting",
@@ -113,7 +112,7 @@ def format_bar(fraction: float | None, width: int = BAR_WIDTH) -> str:
     return "|" + body.ljust(width) + "|"
 
 
-def _stats(snap: JobSnapshot) -> list[str]:
+def stats(snap: JobSnapshot) -> list[str]:
     parts = []
     if not snap.done:
         if rate := format_rate(snap.throughput):
@@ -128,7 +127,7 @@ def _stats(snap: JobSnapshot) -> list[str]:
     return parts
 
 
-def _costs(snap: JobSnapshot) -> str:
+def costs(snap: JobSnapshot) -> str:
     parts = []
     if est := format_cost(snap.estimated_cost):
         parts.append(f"estimated {est}")
@@ -152,8 +151,8 @@ def format_progress(snap: JobSnapshot) -> str:
     pct = f"{math.floor(fraction * 100):3d}%" if fraction is not None else "   ?"
     line = f"{phase_label(snap.phase)} {format_bar(fraction)} {pct} "
     line += format_counts(snap.completed, snap.failed, snap.total)
-    extras = _stats(snap)
-    if cost := _costs(snap):
+    extras = stats(snap)
+    if cost := costs(snap):
         extras.append(cost)
     if note := reconnect_note(snap):
         extras.append(note)
@@ -168,7 +167,7 @@ def format_summary(snap: JobSnapshot) -> str:
         text += f", {format_count(not_run)} not run"
     if elapsed := format_duration(snap.elapsed_s):
         text += f" in {elapsed}"
-    if cost := _costs(snap):
+    if cost := costs(snap):
         text += f" ({cost})"
     if snap.name:
         text = f"{snap.name} {text}"
@@ -178,68 +177,3 @@ def format_summary(snap: JobSnapshot) -> str:
     if snap.message:
         text += f" [{snap.message}]"
     return text
-
-
-_PHASE_COLOURS = {
-    "completed": "var(--jp-success-color1, #388e3c)",
-    "failed": "var(--jp-error-color1, #d32f2f)",
-    "expired": "var(--jp-warn-color1, #f57c00)",
-    "cancelled": "var(--jp-layout-color4, #757575)",
-    "cancelling": "var(--jp-layout-color4, #757575)",
-    "in_progress": "var(--jp-brand-color1, #1976d2)",
-}
-_DEFAULT_COLOUR = "var(--jp-info-color1, #0288d1)"
-
-
-def snapshot_html(snap: JobSnapshot) -> str:
-    """Self-contained, escaped HTML of a snapshot, left in the notebook when a job ends.
-
-    It carries no script and no class names that need the widget CSS, so a saved or exported
-    notebook shows the outcome without a kernel (nbviewer, GitHub, JupyterLab without state).
-    """
-    colour = _PHASE_COLOURS.get(snap.phase, _DEFAULT_COLOUR)
-    fraction_done = min(1.0, max(0.0, snap.completed / snap.total)) if snap.total > 0 else 0.0
-    fraction_failed = (
-        min(1.0 - fraction_done, max(0.0, snap.failed / snap.total)) if snap.total > 0 else 0.0
-    )
-    muted = "color:var(--jp-ui-font-color2, #616161)"
-    name = f"<strong>{escape(snap.name)}</strong> " if snap.name else ""
-    model = f' <span style="{muted}">{escape(snap.model)}</span>' if snap.model else ""
-    lines = [
-        f'<div data-testid="dw-progress-static" style="font-family:var(--jp-ui-font-family, '
-        f"sans-serif);border-left:4px solid {colour};padding:4px 10px;max-width:56rem;"
-        f'color:var(--jp-ui-font-color1, #1f1f1f)">',
-        f'<div>{name}<span data-testid="dw-phase" style="color:{colour};font-weight:600">'
-        f"{escape(phase_label(snap.phase))}</span>{model}</div>",
-        '<div style="display:flex;height:8px;margin:4px 0;border-radius:4px;overflow:hidden;'
-        'background:var(--jp-layout-color2, #eeeeee)">'
-        f'<div style="width:{fraction_done * 100:.2f}%;background:{colour}"></div>'
-        f'<div style="width:{fraction_failed * 100:.2f}%;'
-        'background:var(--jp-error-color1, #d32f2f)"></div></div>',
-        f'<div data-testid="dw-counts" style="font-weight:600">'
-        f"{escape(format_counts(snap.completed, snap.failed, snap.total))}</div>",
-    ]
-    details = [*_stats(snap)]
-    not_run = snap.total - snap.completed - snap.failed
-    if snap.done and snap.total > 0 and not_run > 0:
-        details.insert(0, f"{format_count(not_run)} not run")
-    if cost := _costs(snap):
-        details.append(cost)
-    if details:
-        lines.append(f'<div style="{muted}">{escape(" · ".join(details))}</div>')
-    if len(snap.batches) > 1:
-        rows = "".join(
-            f"<tr><td><code>{escape(b.id)}</code></td><td>{escape(phase_label(b.status))}</td>"
-            f"<td>{escape(format_counts(b.completed, b.failed, b.total))}</td></tr>"
-            for b in snap.batches
-        )
-        lines.append(f'<table style="font-size:smaller">{rows}</table>')
-    if note := reconnect_note(snap):
-        lines.append(f'<div style="color:var(--jp-warn-color1, #f57c00)">{escape(note)}</div>')
-    hint = snap.extra.get("hint") if isinstance(snap.extra, dict) else None
-    if isinstance(hint, str) and hint:
-        lines.append(f"<div><code>{escape(hint)}</code></div>")
-    if snap.message:
-        lines.append(f'<div style="{muted};font-style:italic">{escape(snap.message)}</div>')
-    lines.append("</div>")
-    return "\n".join(lines)

@@ -15,9 +15,9 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dw_notebook.build import build_requests, make_custom_ids
-from dw_notebook.build._escape import escape_array
-from dw_notebook.build._ids import is_valid_custom_id
+from dw_notebook.jsonl.requests import build_requests, make_custom_ids
+from dw_notebook.jsonl.requests._escape import escape_array
+from dw_notebook.jsonl.requests._ids import is_valid_custom_id
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

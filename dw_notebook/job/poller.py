@@ -9,7 +9,7 @@ import logging
 import threading
 from typing import Protocol
 
-from .snapshot import JobSnapshot
+from ..progress.snapshot import JobSnapshot
 
 log = logging.getLogger(__name__)
 

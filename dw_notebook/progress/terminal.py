@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from .snapshot import JobSnapshot
+from .text import format_progress, format_summary
 
 
 def in_kernel() -> bool:
@@ -19,16 +20,6 @@ def in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def thread_updates_broken() -> bool:
-    """ipykernel 7.0.x dropped widget updates sent from threads (fixed in 7.1)."""
-    try:
-        from importlib.metadata import version
-
-        return version("ipykernel").startswith("7.0.")
-    except Exception:
-        return False
-
-
 class TextProgress:
     """A throttled one-line progress display for terminals."""
 
@@ -39,8 +30,6 @@ class TextProgress:
         self._tty = getattr(self.stream, "isatty", lambda: False)()
 
     def show(self, snapshot: JobSnapshot) -> None:
-        from .widgets.text import format_progress
-
         now = time.monotonic()
         if now - self._last < self.min_interval:
             return
@@ -50,7 +39,5 @@ class TextProgress:
         self.stream.flush()
 
     def close(self, snapshot: JobSnapshot) -> None:
-        from .widgets.text import format_summary
-
         self.stream.write(("\r" if self._tty else "") + format_summary(snapshot).ljust(100) + "\n")
         self.stream.flush()

@@ -16,17 +16,17 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from . import wire
-from .client import BatchClient
-from .config import Connection, remote_connection
-from .errors import (
+from .. import wire
+from ..client import BatchClient
+from ..config import Connection, remote_connection
+from ..errors import (
     APIError,
     BudgetExceededError,
     JobError,
     NotFoundError,
     TransportError,
 )
-from .job import Job
+from .core import Job
 from .registry import JobRecord, Registry
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def connect(api_key: str | None = None, base_url: str | None = None) -> Connecti
         return connection
     if base_url:
         raise JobError("base_url given without an API key; pass api_key= or set DOUBLEWORD_API_KEY")
-    from .local import local_connection
+    from ..local import local_connection
 
     return local_connection()
 
@@ -62,14 +62,14 @@ def prepare(
     >>> built.preview(2)                                                           # doctest: +SKIP
     >>> dw.estimate(built, window="1h")                                            # doctest: +SKIP
     """
-    from .build import build_requests
+    from ..jsonl.requests import build_requests
 
     return build_requests(df, prompt=prompt, **kwargs)
 
 
 def estimate(built: Any, window: str = "24h") -> Any:
     """Cost estimate of built requests (input tokens ≈ bytes ÷ 4, output bounded by max_tokens)."""
-    from .build.estimate import estimate_cost
+    from ..jsonl.requests.estimate import estimate_cost
 
     return estimate_cost(built, window=window)
 
@@ -111,8 +111,8 @@ def submit(
     Re-running the same call re-attaches to the job it already created; ``force=True`` submits
     again. ``budget=`` (USD) refuses to submit when the estimate is over it.
     """
-    from .build import build_requests
-    from .build.estimate import estimate_cost
+    from ..jsonl.requests import build_requests
+    from ..jsonl.requests.estimate import estimate_cost
 
     if window not in wire.COMPLETION_WINDOWS:
         raise ValueError(f"window must be one of {sorted(wire.COMPLETION_WINDOWS)}, not {window!r}")
@@ -187,7 +187,7 @@ def _replayable(build_args: dict[str, Any], built: Any) -> dict[str, Any] | None
 
 def rebuild(spec: dict[str, Any], df: pd.DataFrame) -> Any:
     """The requests a job was built from, if ``df`` is the DataFrame it was submitted with."""
-    from .build import BuildError, build_requests
+    from ..jsonl.requests import BuildError, build_requests
 
     if not spec.get("build"):
         return None

@@ -12,10 +12,10 @@ decoded as UTF-8; lists/dicts/arrays as compact JSON; anything else ``str()``. N
 cannot carry, become U+FFFD. custom_ids follow ``make_custom_ids``.
 """
 
-from dw_notebook.build._builder import ENDPOINTS, build_requests
-from dw_notebook.build._built import BuiltRequests, Chunk
-from dw_notebook.build._ids import make_custom_ids
-from dw_notebook.build.errors import (
+from dw_notebook.jsonl.requests._builder import ENDPOINTS, build_requests
+from dw_notebook.jsonl.requests._built import BuiltRequests, Chunk
+from dw_notebook.jsonl.requests._ids import make_custom_ids
+from dw_notebook.jsonl.requests.errors import (
     BuildError,
     CustomIdError,
     EmptyPromptError,
@@ -24,7 +24,7 @@ from dw_notebook.build.errors import (
     MissingColumnsError,
     MissingValuesError,
 )
-from dw_notebook.build.estimate import CostEstimate, estimate_cost
+from dw_notebook.jsonl.requests.estimate import CostEstimate, estimate_cost
 
 __all__ = [
     "ENDPOINTS",

@@ -11,14 +11,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dw_notebook import wire
-from dw_notebook.build._assemble import Part, assemble_lines
-from dw_notebook.build._built import BuiltRequests
-from dw_notebook.build._encode import SLOT_ID, SLOT_VALUE, encode_values, split_skeleton
-from dw_notebook.build._ids import is_valid_custom_id, label_text, make_custom_ids
-from dw_notebook.build._schema import response_format_for
-from dw_notebook.build._template import Template, parse_template
-from dw_notebook.build._values import column_array, fix_surrogates, missing_mask
-from dw_notebook.build.errors import (
+from dw_notebook.jsonl.requests._assemble import Part, assemble_lines
+from dw_notebook.jsonl.requests._built import BuiltRequests
+from dw_notebook.jsonl.requests._encode import SLOT_ID, SLOT_VALUE, encode_values, split_skeleton
+from dw_notebook.jsonl.requests._ids import is_valid_custom_id, label_text, make_custom_ids
+from dw_notebook.jsonl.requests._schema import response_format_for
+from dw_notebook.jsonl.requests._template import Template, parse_template
+from dw_notebook.jsonl.requests._values import column_array, fix_surrogates, missing_mask
+from dw_notebook.jsonl.requests.errors import (
     BuildError,
     CustomIdError,
     EmptyPromptError,
@@ -153,7 +153,7 @@ def build_requests(
     ``prompt`` is a template (``"Review: {review}"``, ``{{`` for a literal brace) or a callable
     row -> messages (or -> str, sent as the user message; ``missing=`` does not apply to it).
     ``input_column`` sends one column as is (the user message, or the embeddings ``input``).
-    Cell values that are not text follow the rule in the ``dw_notebook.build`` docstring.
+    Cell values that are not text follow the rule in the ``dw_notebook.jsonl.requests`` docstring.
     ``system`` / ``examples`` come before the user message; ``response_format`` (a pydantic
     model or JSON schema) becomes a strict json_schema; ``id_column`` supplies custom_ids
     instead of the index; any other keyword (temperature, max_tokens, seed...) goes into every

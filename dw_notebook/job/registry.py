@@ -9,7 +9,6 @@ The database lives in the user data dir (``DW_NOTEBOOK_HOME`` overrides it).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 import uuid
@@ -20,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import platformdirs
 
-HOME_ENV = "DW_NOTEBOOK_HOME"
+from ..config import home_dir
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -47,10 +45,6 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE INDEX IF NOT EXISTS batches_by_id ON batches (batch_id);
 """
-
-
-def home_dir() -> Path:
-    return Path(os.environ.get(HOME_ENV) or platformdirs.user_data_dir("dw-notebook"))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dw_notebook import wire
-from dw_notebook.build._built import BuiltRequests
+from dw_notebook.jsonl.requests._built import BuiltRequests
 from dw_notebook.prices import Price, PricesArg, price_for
 
 BYTES_PER_TOKEN = 4

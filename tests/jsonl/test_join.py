@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from pydantic import BaseModel
 
-import dw_notebook.build._result_lines as result_lines
-import dw_notebook.results as results
+import dw_notebook.jsonl.results as results
+import dw_notebook.jsonl.results._lines as result_lines
 from dw_notebook import wire
-from dw_notebook.build import build_requests, make_custom_ids
-from dw_notebook.results import ResultTable, join_results, parse_results
+from dw_notebook.jsonl.requests import build_requests, make_custom_ids
+from dw_notebook.jsonl.results import ResultTable, join_results, parse_results
 
 from .result_lines import completion, embedding, failure, http_error, jsonl, ok
 

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dw_notebook.build._escape import escape_array
+from dw_notebook.jsonl.requests._escape import escape_array
 
 BLOCK_BYTES = 2 << 20  # rendered text per block: small enough to stay in cache
 Part = bytes | pa.Array  # a literal, or one large_binary value per row

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dw_notebook.build import (
+from dw_notebook.jsonl.requests import (
     BuildError,
     CustomIdError,
     EmptyPromptError,

@@ -1,4 +1,4 @@
-"""Output and error lines -> result columns on a copy of the DataFrame, joined by custom_id only.
+"""Result lines laid onto a copy of the DataFrame, joined by custom_id only.
 
 ``parse_results`` reads any number of output/error files (or pieces of them, whole lines each)
 into a ``ResultTable``; ``join_results`` lays it onto the DataFrame rows, in the DataFrame's order.
@@ -8,9 +8,9 @@ Row status: ``ok`` (answered), ``failed`` (HTTP error or other failure), ``expir
 ``skipped`` (left out at build time by ``missing="skip"``). When one custom_id appears more than
 once (retries, growing files), an ``ok`` answer wins over a failure, otherwise the latest line.
 
-Parsing lines is ``dw_notebook.build._result_lines`` and checking structured answers is
-``dw_notebook.build._answers`` (both Arrow first, per line where Arrow refuses); this module
-picks the winning line per row and lays the columns onto the DataFrame.
+Parsing lines is ``_lines`` and checking structured answers is ``_answers`` (both Arrow first,
+per line where Arrow refuses); this module picks the winning line per row and lays the columns
+onto the DataFrame.
 """
 
 from __future__ import annotations
@@ -26,34 +26,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dw_notebook import wire
-from dw_notebook.build._answers import PANDAS_3, parse_answers, resolve_ref, schema_fields
-from dw_notebook.build._result_lines import (
-    CANCELLED,
-    EXPIRED,
-    FAILED,
+from dw_notebook.jsonl.results._answers import PANDAS_3, parse_answers, resolve_ref, schema_fields
+from dw_notebook.jsonl.results._lines import (
     NOT_RUN,
     OK,
-    RESULT_SCHEMA,
     SKIPPED,
     STATUSES,
     ResultTable,
     parse_results,
 )
-
-__all__ = [
-    "CANCELLED",
-    "EXPIRED",
-    "FAILED",
-    "META_COLUMNS",
-    "NOT_RUN",
-    "OK",
-    "RESULT_SCHEMA",
-    "SKIPPED",
-    "STATUSES",
-    "ResultTable",
-    "join_results",
-    "parse_results",
-]
 
 META_COLUMNS = (
     "status",

@@ -12,7 +12,7 @@ import copy
 import re
 from typing import Any
 
-from dw_notebook.build.errors import BuildError
+from dw_notebook.jsonl.requests.errors import BuildError
 
 _NAME_BAD = re.compile(r"[^a-zA-Z0-9_-]")
 

@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from dw_notebook import wire
-from dw_notebook.build import build_requests, make_custom_ids
+from dw_notebook.jsonl.requests import build_requests, make_custom_ids
 
 
 def lines(built) -> list[dict]:

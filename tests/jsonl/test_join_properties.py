@@ -14,10 +14,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import dw_notebook.build._answers as answers
-import dw_notebook.build._result_lines as result_lines
-from dw_notebook.build import make_custom_ids
-from dw_notebook.results import join_results
+import dw_notebook.jsonl.results._answers as answers
+import dw_notebook.jsonl.results._lines as result_lines
+from dw_notebook.jsonl.requests import make_custom_ids
+from dw_notebook.jsonl.results import join_results
 
 from .result_lines import completion, failure, http_error, ok
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import orjson
 
-from dw_notebook.build._values import fix_surrogates
-from dw_notebook.build.errors import BuildError, InvalidTextError
+from dw_notebook.jsonl.requests._values import fix_surrogates
+from dw_notebook.jsonl.requests.errors import BuildError, InvalidTextError
 
 SLOT_ID = "\x00dw-slot:custom_id\x00"
 SLOT_VALUE = "\x00dw-slot:value\x00"

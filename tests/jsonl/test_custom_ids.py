@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dw_notebook.build import make_custom_ids
-from dw_notebook.build._ids import is_valid_custom_id
+from dw_notebook.jsonl.requests import make_custom_ids
+from dw_notebook.jsonl.requests._ids import is_valid_custom_id
 
 
 def _usable(ids: list[str]) -> bool:
@@ -75,7 +75,7 @@ def test_derived_ids_are_stable_across_processes():
     import sys
 
     code = (
-        "import pandas as pd; from dw_notebook.build import make_custom_ids; "
+        "import pandas as pd; from dw_notebook.jsonl.requests import make_custom_ids; "
         "print(make_custom_ids(pd.Index(['a','a'])))"
     )
     root = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dw_notebook.build import build_requests
-from dw_notebook.build.estimate import estimate_cost
+from dw_notebook.jsonl.requests import build_requests
+from dw_notebook.jsonl.requests.estimate import estimate_cost
 from dw_notebook.prices import ENV_VAR, Price, load_prices, price_for
 
 MODEL = "Qwen/Qwen3-14B-FP8"

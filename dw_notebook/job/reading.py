@@ -1,0 +1,101 @@
+"""A job's result files: downloads, partial reads of growing files, and the join onto the frame."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from ..client import BatchClient
+from ..errors import JobError, NotFoundError
+from ..jsonl.requests import make_custom_ids
+from ..jsonl.results import ResultTable, join_results
+from .registry import BatchRecord
+
+Files = list[tuple[str, bytes]]
+
+
+class ResultReader:
+    """Reads the output and error files of a job's batches, whole or a page at a time."""
+
+    def __init__(self, client: BatchClient) -> None:
+        self._client = client
+        self._partial: ResultTable | None = None  # results read so far by read_new()
+        self._lines_read: dict[str, int] = {}  # per growing file
+
+    def download(self, file_id: str) -> bytes:
+        try:
+            return self._client.file_content(file_id).data
+        except NotFoundError:
+            return b""
+
+    def files(
+        self, batch_ids: Iterable[str], batches: Mapping[str, dict[str, Any]]
+    ) -> tuple[Files, Files]:
+        """(batch id, content) of every output and error file, oldest batch first."""
+        outputs, errors = [], []
+        for batch_id in batch_ids:
+            batch = batches.get(batch_id) or self._client.get_batch(batch_id)
+            if batch["output_file_id"]:
+                outputs.append((batch_id, self.download(batch["output_file_id"])))
+            if batch["error_file_id"]:
+                errors.append((batch_id, self.download(batch["error_file_id"])))
+        return outputs, errors
+
+    def read_new(
+        self, batch_ids: Iterable[str], batches: Mapping[str, dict[str, Any]]
+    ) -> ResultTable:
+        """Every result line so far, reading only the lines not read before where the service
+        can (Doubleword ``skip`` + ``X-Last-Line``)."""
+        if self._partial is None:
+            self._partial = ResultTable()
+        for batch_id in batch_ids:
+            batch = batches.get(batch_id)
+            for file_id in (batch["output_file_id"], batch["error_file_id"]) if batch else ():
+                if file_id:
+                    self._partial.add(self._new_lines(file_id), batch_id)
+        return self._partial
+
+    def _new_lines(self, file_id: str) -> bytes:
+        seen = self._lines_read.get(file_id, 0)
+        try:
+            page = self._client.file_content(file_id, skip=seen or None)
+        except NotFoundError:  # Doubleword: "not yet"
+            return b""
+        # A service that ignores skip sends the whole file again; re-adding a line is harmless
+        # because the results keep one entry per custom_id.
+        if page.last_line is not None:
+            self._lines_read[file_id] = page.last_line
+        return page.data
+
+
+def join_frame(
+    df: pd.DataFrame | None,
+    ids: Any,
+    spec: Mapping[str, Any],
+    records: Iterable[BatchRecord],
+    outputs: Files = (),  # type: ignore[assignment]
+    errors: Files = (),  # type: ignore[assignment]
+    results: ResultTable | None = None,
+) -> pd.DataFrame:
+    """``df`` with the result columns and the ``attempt`` each answer came from."""
+    if df is None:
+        raise JobError("this job has no DataFrame; attach it with dw.attach(name, df)")
+    frame = join_results(
+        df,
+        ids,
+        outputs=outputs,
+        errors=errors,
+        schema=spec.get("schema"),
+        endpoint=spec["endpoint"],
+        results=results,
+    )
+    attempts = {r.batch_id: r.attempt for r in records if r.batch_id}
+    frame["attempt"] = frame["batch_id"].map(attempts).astype("Int64")
+    return frame
+
+
+def derived_ids(df: pd.DataFrame) -> list[str | None]:
+    """custom_ids derived from the DataFrame's index, as a build without options makes them."""
+    return make_custom_ids(df.index)

@@ -1,0 +1,54 @@
+"""Which rows to send again, and their request lines, repacked within the per-file limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+RETRY_STATUSES = ("failed", "expired", "cancelled", "not_run")
+
+
+def ids_to_retry(out: pd.DataFrame, ids: Any, *, truncated: bool) -> set[str]:
+    """The custom_ids of rows that failed, expired, never ran or (``truncated``) hit
+    ``max_tokens``; ``ids`` holds one custom_id per row of ``out`` (None: not sent)."""
+    again = out["status"].isin(RETRY_STATUSES)
+    if truncated:
+        again |= out["finish_reason"].eq("length").fillna(False)
+    return {ids[i] for i in np.flatnonzero(again.to_numpy()) if ids[i] is not None}
+
+
+def lines_of(jsonl: bytes, wanted: set[str]) -> list[bytes]:
+    """The lines of a request file whose custom_id is wanted, in file order."""
+    return [
+        line
+        for line in jsonl.splitlines()
+        if line.strip() and orjson.loads(line).get("custom_id") in wanted
+    ]
+
+
+def override(line: bytes, body_overrides: dict[str, Any]) -> bytes:
+    """A request line with body fields replaced."""
+    if not body_overrides:
+        return line
+    request = orjson.loads(line)
+    request["body"].update(body_overrides)
+    return orjson.dumps(request)
+
+
+def pack(lines: list[bytes], max_requests: int, max_bytes: int) -> list[bytes]:
+    """Request lines packed into JSONL files within the per-file limits."""
+    chunks: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for line in lines:
+        if current and (len(current) >= max_requests or size + len(line) + 1 > max_bytes):
+            chunks.append(b"\n".join(current) + b"\n")
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        chunks.append(b"\n".join(current) + b"\n")
+    return chunks

@@ -1,0 +1,147 @@
+"""Polled batch objects -> job snapshots: phase, counts, throughput, ETA, window left, cost."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .. import wire
+from ..client import BatchClient
+from ..errors import APIError, TransportError
+from ..prices import price_for
+from ..progress.snapshot import BatchSnapshot, JobSnapshot
+from .registry import Registry
+
+RESULTS_HINT = "Results: out = job.join(); job.review() to look through them"
+
+_ACTIVE_ORDER = (wire.VALIDATING, wire.IN_PROGRESS, wire.FINALIZING, wire.CANCELLING)
+_END_ORDER = (wire.CANCELLED, wire.EXPIRED, wire.FAILED, wire.COMPLETED)
+
+
+def aggregate_phase(statuses: Iterable[str]) -> str:
+    """One phase for several batches: the least advanced running one, else the worst ending."""
+    statuses = list(statuses)
+    if not statuses:
+        return "submitting"
+    for status in _ACTIVE_ORDER:
+        if status in statuses:
+            return status
+    for status in _END_ORDER:
+        if status in statuses:
+            return status
+    return statuses[0]
+
+
+class Tracker:
+    """The last known state of a job's batches, and the recent pace of its requests.
+
+    Not thread-safe on its own: the job calls it under its lock.
+    """
+
+    def __init__(self, *, name: str, spec: dict[str, Any], simulated: bool) -> None:
+        self.name = name
+        self.spec = spec
+        self.simulated = simulated
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.poll_error: str | None = None
+        self._last_ok: float | None = None
+        self._started = time.time()
+        self._history: deque[tuple[float, int]] = deque(maxlen=120)
+
+    def poll(self, client: BatchClient, batch_ids: Sequence[str], registry: Registry) -> None:
+        """Ask the service for every unfinished batch; a failed poll is noted, never raised."""
+        for batch_id in batch_ids:
+            known = self.batches.get(batch_id)
+            if known and known["status"] in wire.TERMINAL_STATUSES:
+                continue
+            try:
+                batch = client.get_batch(batch_id)
+            except (TransportError, APIError) as exc:
+                self.poll_error = str(exc)
+                break
+            self.poll_error = None
+            self._last_ok = time.time()
+            if not known or known["status"] != batch["status"]:
+                registry.record_status(batch_id, batch["status"])
+            self.batches[batch_id] = batch
+        self._history.append((time.time(), self._finished_requests(batch_ids)))
+
+    def snapshot(
+        self, batch_ids: Sequence[str], *, attempt: int, estimated_cost: float | None
+    ) -> JobSnapshot:
+        """The job's state from the batches of the current attempt (no network)."""
+        now = time.time()
+        batches = [self.batches.get(i) for i in batch_ids]
+        rows = tuple(
+            BatchSnapshot(i, b["status"], **b["request_counts"])
+            if b
+            else BatchSnapshot(i, wire.VALIDATING)
+            for i, b in zip(batch_ids, batches, strict=True)
+        )
+        expected = int(self.spec.get("n_requests") or 0) if attempt == 0 else 0
+        total = sum(r.total for r in rows) or expected
+        completed = sum(r.completed for r in rows)
+        failed = sum(r.failed for r in rows)
+        done = bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows)
+        created = [b["created_at"] for b in batches if b and b.get("created_at")]
+        start = min(created) if created else self._started
+        throughput = self._throughput()
+        remaining = max(total - completed - failed, 0)
+        expires = [b["expires_at"] for b in batches if b and b.get("expires_at")]
+        return JobSnapshot(
+            name=self.name,
+            phase=aggregate_phase(r.status for r in rows),
+            total=total,
+            completed=completed,
+            failed=failed,
+            batches=rows,
+            model=self.spec.get("model", ""),
+            simulated=self.simulated,
+            done=done,
+            elapsed_s=max(now - start, 0.0),
+            throughput=throughput,
+            eta_s=remaining / throughput if throughput and not done else None,
+            window_left_s=max(min(expires) - now, 0.0) if expires and not done else None,
+            estimated_cost=estimated_cost,
+            actual_cost=self._actual_cost(batches),
+            poll_error=self.poll_error,
+            last_update_age_s=now - self._last_ok if self._last_ok else None,
+            message=self._message(batches, done, attempt),
+            extra={"hint": RESULTS_HINT} if done else {},
+        )
+
+    def _actual_cost(self, batches: list[dict[str, Any] | None]) -> float | None:
+        """USD charged so far, from the token usage the service reports (None: not reported
+        or no known price). Only completed requests are charged, and usage counts only those."""
+        price = price_for(self.spec.get("model", ""), self.spec.get("window", "24h"))
+        usages = [b.get("usage") for b in batches if b]
+        if price is None or not usages or not all(isinstance(u, dict) for u in usages):
+            return None
+        tokens_in = sum(int(u.get("input_tokens") or 0) for u in usages)
+        tokens_out = sum(int(u.get("output_tokens") or 0) for u in usages)
+        return (tokens_in * price.input + tokens_out * price.output) / 1e6
+
+    def _finished_requests(self, batch_ids: Sequence[str]) -> int:
+        counts = [self.batches[i]["request_counts"] for i in batch_ids if i in self.batches]
+        return sum(c["completed"] + c["failed"] for c in counts)
+
+    def _throughput(self) -> float | None:
+        if len(self._history) < 2:
+            return None
+        (t0, n0), (t1, n1) = self._history[0], self._history[-1]
+        if t1 - t0 < 1.0 or n1 <= n0:
+            return None
+        return (n1 - n0) / (t1 - t0)
+
+    def _message(self, batches: list[dict[str, Any] | None], done: bool, attempt: int) -> str:
+        parts = []
+        if self.simulated:
+            parts.append("answers are simulated by the embedded local server (no API key set)")
+        if attempt:
+            parts.append(f"retry {attempt}")
+        if not done and any(b and b.get("expired_at") for b in batches):
+            # Doubleword marks expiry but keeps working instead of ending the batch
+            parts.append("past the completion window; the service is still working on it")
+        return "; ".join(parts)
