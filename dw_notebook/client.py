@@ -154,6 +154,12 @@ class BatchClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> BatchClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- transport -------------------------------------------------------------------------
 
     def _delay(self, attempt: int, hint: float | None) -> float:
