@@ -29,11 +29,20 @@ def _demo(args: argparse.Namespace) -> int:
     out = job.join()
     with pd.option_context("display.width", 120, "display.max_colwidth", 50):
         print(out[["review", "content", "status", "prompt_tokens"]].head(args.show).to_string())
-    print(
-        f"\n{out['status'].value_counts().to_dict()}  content: "
-        f"{out['content'].value_counts().to_dict()}"
-    )
+    print()
+    print(_tally(out).to_string(index=False))
     return 0
+
+
+def _tally(out):  # type: ignore[no-untyped-def]
+    """Rows per status and answer, with shares: the demo's closing table."""
+    import pandas as pd
+
+    counts = out.groupby(["status", "content"], observed=True, dropna=False).size()
+    table = counts.rename("rows").reset_index().sort_values("rows", ascending=False)
+    table["share"] = (table["rows"] / len(out)).map("{:.0%}".format)
+    table["content"] = table["content"].fillna("")
+    return pd.DataFrame(table).reset_index(drop=True)
 
 
 def _jobs(args: argparse.Namespace) -> int:

@@ -124,8 +124,14 @@ def test_cli_demo_prints_the_joined_table(tmp_path):
     assert "simulated" in result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:4] == ["review", "content", "status", "prompt_tokens"]
-    assert sum(" ok " in line for line in lines) == 10
-    assert "'ok': 40" in result.stdout
+    head = lines[: lines.index("")]
+    assert sum(" ok " in line for line in head) == 10
+    # then a closing table of rows per status and answer, not a raw dict
+    tally = lines[lines.index("") + 1 :]
+    assert tally[0].split() == ["status", "content", "rows", "share"]
+    assert sum(int(row.split()[2]) for row in tally[1:]) == 40
+    assert all(row.split()[0] == "ok" for row in tally[1:])
+    assert "{" not in result.stdout
 
 
 def test_embedded_server_is_used_without_a_key_and_says_answers_are_simulated():
