@@ -41,7 +41,11 @@ def _claim_data_dir() -> Path | None:
 
 
 def local(
-    *, dialect: str = "doubleword", backend: str = "mock", rate: float | None = 50.0, **options: Any
+    *,
+    dialect: str = "doubleword",
+    backend: str = "mock",
+    rate: float | str | None = "auto",
+    **options: Any,
 ) -> Any:
     """Start (once) and return the embedded local server; ``.base_url`` and ``.token`` reach it.
 
@@ -50,7 +54,9 @@ def local(
     'http://127.0.0.1:53187/v1'
 
     Calling it again returns the running server; pass options only on the first call, or call
-    ``stop_local()`` first.
+    ``stop_local()`` first. ``rate="auto"`` paces small demos at 50 requests/s and any larger
+    job to end in about a minute; ``retention=7 * 86400`` deletes finished batches and their
+    files after a week, and ``dw.local().cleanup()`` frees the disk now.
     """
     global _server
     from .server import start_server

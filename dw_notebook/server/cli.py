@@ -9,12 +9,31 @@ import threading
 from dw_notebook.server.server import start_server
 
 
-def _rate(text: str) -> float | None:
+def _rate(text: str) -> float | str | None:
     if text.lower() in ("none", "unlimited", "0"):
         return None
+    if text.lower() == "auto":
+        return "auto"
     value = float(text)
     if value <= 0:
-        raise argparse.ArgumentTypeError("rate must be positive (or 'none')")
+        raise argparse.ArgumentTypeError("rate must be positive (or 'auto' or 'none')")
+    return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``30m``, ``12h`` or ``7d``."""
+    unit = _UNITS.get(text[-1:].lower())
+    try:
+        value = float(text[:-1] if unit else text) * (unit or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; use seconds or a number with s, m, h or d (e.g. 7d)"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a retention cannot be negative")
     return value
 
 
@@ -45,8 +64,16 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate",
         type=_rate,
-        default=50.0,
-        help="requests per second, or 'none' for unlimited (default 50)",
+        default="auto",
+        help="requests per second, 'none' for unlimited, or 'auto' (the default: 50, faster "
+        "for large jobs so any job ends in about a minute)",
+    )
+    parser.add_argument(
+        "--retention",
+        type=duration,
+        default=None,
+        help="delete finished batches and their files after this long, e.g. 7d or 12h "
+        "(default: keep everything)",
     )
     parser.add_argument("--shuffle", action="store_true", help="shuffle output line order")
     parser.add_argument(
@@ -79,6 +106,7 @@ def run_serve(args: argparse.Namespace, stop: threading.Event | None = None) -> 
         token=args.token,
         data_dir=args.data_dir,
         rate=args.rate,
+        retention=args.retention,
         shuffle=args.shuffle,
         backend_options=options,
     )

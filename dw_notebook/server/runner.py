@@ -15,13 +15,21 @@ from dw_notebook.server.dialects import Dialect
 from dw_notebook.server.files import FileStore
 from dw_notebook.server.lifecycle import Lifecycle
 from dw_notebook.server.replies import error_body
+from dw_notebook.server.retention import Cleaned, cleanup
 from dw_notebook.server.store import Store
 
 log = logging.getLogger(__name__)
 
+AUTO = "auto"
+AUTO_MIN_RATE = 50.0  # requests/s: a 300-row demo takes about 6 s, slow enough to watch
+AUTO_TARGET_S = 60.0  # and any job, however large, is paced to end in about a minute
+
 
 class Runner:
-    """Runs every active batch at ``rate`` requests per second (None: as fast as possible).
+    """Runs every active batch at ``rate`` requests per second (None: as fast as possible;
+    ``"auto"``: at least ``AUTO_MIN_RATE``, faster for large jobs so they end in about
+    ``AUTO_TARGET_S``). With ``retention`` (seconds), batches finished longer ago than that
+    and the files they used are deleted.
 
     All batch writes happen on this thread (see ``Lifecycle``); the API asks for changes to
     files the runner writes through ``call``.
@@ -34,17 +42,22 @@ class Runner:
         backend: Backend,
         clock: Clock,
         dialect: Dialect,
-        rate: float | None = 50.0,
+        rate: float | str | None = 50.0,
         shuffle: bool = False,
         validation_delay: float = 0.3,
         finalize_delay: float = 0.3,
         max_attempts: int = 3,
         retry_backoff: float = 1.0,
         chunk: int = 2000,
+        retention: float | None = None,
     ) -> None:
         self.store, self.backend, self.clock, self.dialect = store, backend, clock, dialect
         self.life = Lifecycle(store, files, dialect, shuffle, max_attempts, retry_backoff)
-        self.rate = rate
+        self.auto = rate == AUTO
+        self.rate: float | None = AUTO_MIN_RATE if self.auto else rate  # type: ignore[assignment]
+        self.retention = retention
+        self.cleanup_every = 60.0  # seconds between retention passes
+        self._last_cleanup: float | None = None  # monotonic; None: not cleaned yet
         self.validation_delay = validation_delay
         self.finalize_delay = finalize_delay
         self.chunk = chunk if backend.concurrency <= 1 else max(1, backend.concurrency * 2)
@@ -90,11 +103,26 @@ class Runner:
             self._wake.clear()
             busy = False
             try:
+                self._clean_if_due()
                 busy = self._run_commands() or self.tick()
             except Exception:  # keep serving; one bad batch must not stop the others
                 log.exception("batch runner step failed")
             if not busy:
                 self._wake.wait(0.02)
+
+    def _clean_if_due(self) -> None:
+        if self.retention is None:
+            return
+        now = time.monotonic()
+        if self._last_cleanup is None or now >= self._last_cleanup + self.cleanup_every:
+            self._last_cleanup = now
+            cleaned = self.cleanup(self.retention)
+            if cleaned.batches or cleaned.files:
+                log.info("retention: removed %s", cleaned)
+
+    def cleanup(self, older_than: float) -> Cleaned:
+        """Delete what finished more than ``older_than`` seconds ago (on the runner thread)."""
+        return cleanup(self.store, self.life.files, self.clock.now() - older_than)
 
     def retry_failed(self, batch_id: str) -> int:
         """Doubleword retry of a batch's failed requests (call it through ``call``)."""
@@ -123,7 +151,11 @@ class Runner:
     def tick(self) -> bool:
         """Advance every active batch one step; True when something happened."""
         busy = False
-        for b in self.store.active_batches():
+        batches = self.store.active_batches()
+        if self.auto:
+            running = sum(b["total"] for b in batches if b["status"] == wire.IN_PROGRESS)
+            self.rate = max(AUTO_MIN_RATE, running / AUTO_TARGET_S)
+        for b in batches:
             if self._stop.is_set():
                 break
             busy |= self._step(b, self.clock.now())

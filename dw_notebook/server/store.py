@@ -193,6 +193,30 @@ class Store:
         marks = ", ".join("?" for _ in ACTIVE)
         return self._all(f"SELECT * FROM batches WHERE status IN ({marks}) ORDER BY seq", ACTIVE)
 
+    def finished_before(self, cutoff: float) -> list[Row]:
+        """Batches in a terminal state that ended before ``cutoff``."""
+        marks = ", ".join("?" for _ in ACTIVE)
+        ended = "COALESCE(completed_at, failed_at, expired_at, cancelled_at, created_at)"
+        return self._all(
+            f"SELECT * FROM batches WHERE status NOT IN ({marks}) AND {ended} < ?",
+            (*ACTIVE, cutoff),
+        )
+
+    def delete_batch(self, batch_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM requests WHERE batch_id = ?", (batch_id,))
+            self._db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+
+    def unused_files_before(self, cutoff: float) -> list[str]:
+        """Ids of files created before ``cutoff`` that no remaining batch reads or writes."""
+        rows = self._all(
+            "SELECT id FROM files WHERE created_at < ? AND id NOT IN"
+            " (SELECT input_file_id FROM batches UNION SELECT out_id FROM batches"
+            "  UNION SELECT err_id FROM batches)",
+            (cutoff,),
+        )
+        return [r["id"] for r in rows]
+
     def update_batch(self, batch_id: str, expect: str | None = None, **fields: Any) -> bool:
         """Set ``fields``; when ``expect`` is given only if the status still equals it."""
         sets = ", ".join(f"{k} = ?" for k in fields)
