@@ -25,6 +25,7 @@ from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
 from . import create, retry
+from .cache import ResultCache
 from .poller import Poller
 from .reading import ResultReader, derived_ids, join_frame
 from .registry import BatchRecord, Registry
@@ -84,7 +85,7 @@ class Job:
         self._lock = threading.RLock()
         self._records: list[BatchRecord] = list(records)
         self._tracker = Tracker(name=name, spec=spec, simulated=connection.simulated)
-        self._reader = ResultReader(client)
+        self._reader = ResultReader(client, ResultCache(registry, connection.service_key))
         self._listeners: list[Listener] = []
         self._poller: Poller | None = None
         self._last_snapshot: JobSnapshot | None = None

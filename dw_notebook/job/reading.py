@@ -7,10 +7,12 @@ from typing import Any
 
 import pandas as pd
 
+from .. import wire
 from ..client import BatchClient
 from ..errors import JobError, NotFoundError
 from ..jsonl.requests import make_custom_ids
 from ..jsonl.results import ResultTable, join_results
+from .cache import ResultCache
 from .registry import BatchRecord
 
 Files = list[tuple[str, bytes]]
@@ -19,8 +21,9 @@ Files = list[tuple[str, bytes]]
 class ResultReader:
     """Reads the output and error files of a job's batches, whole or a page at a time."""
 
-    def __init__(self, client: BatchClient) -> None:
+    def __init__(self, client: BatchClient, cache: ResultCache | None = None) -> None:
         self._client = client
+        self._cache = cache
         self._partial: ResultTable | None = None  # results read so far by read_new()
         self._lines_read: dict[str, int] = {}  # per growing file
 
@@ -37,11 +40,25 @@ class ResultReader:
         outputs, errors = [], []
         for batch_id in batch_ids:
             batch = batches.get(batch_id) or self._client.get_batch(batch_id)
+            final = batch["status"] in wire.TERMINAL_STATUSES
             if batch["output_file_id"]:
-                outputs.append((batch_id, self.download(batch["output_file_id"])))
+                outputs.append((batch_id, self._content(batch["output_file_id"], final)))
             if batch["error_file_id"]:
-                errors.append((batch_id, self.download(batch["error_file_id"])))
+                errors.append((batch_id, self._content(batch["error_file_id"], final)))
         return outputs, errors
+
+    def _content(self, file_id: str, final: bool) -> bytes:
+        """A result file, from the cache when its batch has ended and it was read before."""
+        cache = self._cache if final else None
+        if cache is not None and (data := cache.get(file_id)) is not None:
+            return data
+        try:
+            data = self._client.file_content(file_id).data
+        except NotFoundError:
+            return b""
+        if cache is not None:
+            cache.put(file_id, data)
+        return data
 
     def read_new(
         self, batch_ids: Iterable[str], batches: Mapping[str, dict[str, Any]]

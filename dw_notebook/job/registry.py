@@ -44,6 +44,13 @@ CREATE TABLE IF NOT EXISTS batches (
     PRIMARY KEY (job_id, attempt, chunk)
 );
 CREATE INDEX IF NOT EXISTS batches_by_id ON batches (batch_id);
+CREATE TABLE IF NOT EXISTS result_files (
+    service TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (service, file_id)
+);
 """
 
 
@@ -123,6 +130,22 @@ class Registry:
                 " DO UPDATE SET batch_id = excluded.batch_id, status = excluded.status",
                 (job_id, attempt, chunk, batch_id, status, time.time()),
             )
+
+    def record_cached_file(self, service: str, file_id: str, sha256: str, size: int) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO result_files VALUES (?, ?, ?, ?)",
+                (service, file_id, sha256, size),
+            )
+
+    def cached_file(self, service: str, file_id: str) -> tuple[str, int] | None:
+        """(sha256, size) of a finished result file kept in the cache, or None."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT sha256, bytes FROM result_files WHERE service = ? AND file_id = ?",
+                (service, file_id),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def record_status(self, batch_id: str, status: str) -> None:
         with self._connect() as db:

@@ -1,0 +1,57 @@
+"""A second join, and a join after a kernel restart, read finished result files from the local
+cache instead of downloading them again; a batch still running is never cached."""
+
+from __future__ import annotations
+
+import pytest
+from support.proxy import FaultProxy
+
+import dw_notebook as dw
+from dw_notebook.datasets import sample_reviews
+
+PROMPT = "Sentiment: {review}"
+CONTENT = "GET", r"/files/[^/]+/content"
+
+
+@pytest.fixture
+def proxy(server):
+    with FaultProxy(server.base_url) as p:
+        yield p
+
+
+def test_second_join_and_attach_read_the_cache(proxy, server):
+    df = sample_reviews(60)
+    conn = {"api_key": server.token, "base_url": proxy.base_url}
+    job = dw.submit(df, PROMPT, model="mock", name="cached", **conn)
+    first = job.join()
+    downloads = proxy.count(*CONTENT)
+    assert downloads >= 1
+
+    again = job.join()
+    restarted = dw.attach("cached", df, **conn).join()
+
+    assert proxy.count(*CONTENT) == downloads
+    cols = ["content", "status", "batch_id"]
+    assert again[cols].equals(first[cols]) and restarted[cols].equals(first[cols])
+
+
+def test_a_damaged_cache_entry_is_downloaded_again(proxy, server, isolated_home):
+    df = sample_reviews(20)
+    conn = {"api_key": server.token, "base_url": proxy.base_url}
+    job = dw.submit(df, PROMPT, model="mock", **conn)
+    first = job.join()
+    for blob in (isolated_home / "results").glob("*.jsonl"):
+        blob.write_bytes(blob.read_bytes()[:-10])  # cut short
+    downloads = proxy.count(*CONTENT)
+    again = job.join()
+    assert proxy.count(*CONTENT) > downloads
+    assert again["content"].equals(first["content"])
+
+
+def test_files_of_a_running_batch_are_not_cached(make_server, isolated_home):
+    srv = make_server(rate=5.0)
+    job = dw.submit(sample_reviews(50), PROMPT, model="mock",
+                    api_key=srv.token, base_url=srv.base_url)  # fmt: skip
+    job.partial()
+    job.cancel()
+    assert not list((isolated_home / "results").glob("*.jsonl"))
