@@ -38,12 +38,12 @@ def test_second_join_and_attach_read_the_cache(proxy, server):
 def test_a_damaged_cache_entry_is_downloaded_again(proxy, server, isolated_home):
     df = sample_reviews(20)
     conn = {"api_key": server.token, "base_url": proxy.base_url}
-    job = dw.submit(df, PROMPT, model="mock", **conn)
+    job = dw.submit(df, PROMPT, model="mock", name="damaged", **conn)
     first = job.join()
     for blob in (isolated_home / "results").glob("*.jsonl"):
         blob.write_bytes(blob.read_bytes()[:-10])  # cut short
     downloads = proxy.count(*CONTENT)
-    again = job.join()
+    again = dw.attach("damaged", df, **conn).join()
     assert proxy.count(*CONTENT) > downloads
     assert again["content"].equals(first["content"])
 
@@ -55,3 +55,15 @@ def test_files_of_a_running_batch_are_not_cached(make_server, isolated_home):
     job.partial()
     job.cancel()
     assert not list((isolated_home / "results").glob("*.jsonl"))
+
+
+def test_a_second_join_does_not_parse_the_files_again(server, monkeypatch):
+    job = dw.submit(sample_reviews(30), PROMPT, model="mock",
+                    api_key=server.token, base_url=server.base_url)  # fmt: skip
+    first = job.join()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr("dw_notebook.job.reading.parse_results", refuse)
+    assert job.join()["content"].equals(first["content"])

@@ -254,8 +254,8 @@ class Job:
             self.wait(timeout)
         elif not self.done:
             raise JobError(f"job {self.name!r} is still running; use job.partial() or wait")
-        outputs, errors = self._reader.files(self.batch_ids, self._tracker.batches)
-        return join_frame(self.df, self._ids(), self.spec, self._records, outputs, errors)
+        results = self._reader.finished_results(self.batch_ids, self._tracker.batches)
+        return join_frame(self.df, self._ids(), self.spec, self._records, results=results)
 
     def partial(self) -> pd.DataFrame:
         """The rows finished so far, joined like ``join()``; the others are ``not_run``.

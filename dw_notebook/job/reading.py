@@ -11,7 +11,7 @@ from .. import wire
 from ..client import BatchClient
 from ..errors import JobError, NotFoundError
 from ..jsonl.requests import make_custom_ids
-from ..jsonl.results import ResultTable, join_results
+from ..jsonl.results import ResultTable, join_results, parse_results
 from .cache import ResultCache
 from .registry import BatchRecord
 
@@ -26,6 +26,7 @@ class ResultReader:
         self._cache = cache
         self._partial: ResultTable | None = None  # results read so far by read_new()
         self._lines_read: dict[str, int] = {}  # per growing file
+        self._parsed: tuple[tuple[str, ...], ResultTable] | None = None  # of ended batches
 
     def download(self, file_id: str) -> bytes:
         try:
@@ -46,6 +47,20 @@ class ResultReader:
             if batch["error_file_id"]:
                 errors.append((batch_id, self._content(batch["error_file_id"], final)))
         return outputs, errors
+
+    def finished_results(
+        self, batch_ids: list[str], batches: Mapping[str, dict[str, Any]]
+    ) -> ResultTable:
+        """Every result line of these batches, parsed; kept once all of them have ended, so
+        a second join does not read or parse the files again."""
+        key = tuple(batch_ids)
+        if self._parsed is not None and self._parsed[0] == key:
+            return self._parsed[1]
+        outputs, errors = self.files(batch_ids, batches)
+        results = parse_results(outputs, errors)
+        if all(batches.get(i, {}).get("status") in wire.TERMINAL_STATUSES for i in batch_ids):
+            self._parsed = (key, results)
+        return results
 
     def _content(self, file_id: str, final: bool) -> bytes:
         """A result file, from the cache when its batch has ended and it was read before."""
