@@ -200,7 +200,7 @@ class Job:
                 estimated_cost=self.estimated_cost,
                 actual_cost=self._actual_cost(batches),
                 poll_error=self._poll_error,
-                last_update_age_s=now - self._last_ok if self._last_ok else None,
+                last_update_age_s=now - self._last_ok if self._last_ok is not None else None,
                 message=self._message(batches, done),
                 extra={"hint": RESULTS_HINT} if done else {},
             )

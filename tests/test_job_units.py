@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -68,3 +69,14 @@ def test_a_second_process_gets_its_own_server_dir_while_the_first_holds_it(isola
         assert dw.local().data_dir == isolated_home / "local-server"  # free again
     finally:
         dw.stop_local()
+
+
+def test_a_poll_at_clock_zero_still_counts_as_a_successful_poll(server, monkeypatch):
+    # "no successful poll yet" is None, not a falsy timestamp: a clock that reads 0.0 (a fake
+    # one, or any clock with a different origin) must still give the age of the last update
+    job = dw.submit(sample_reviews(5), "Sentiment: {review}", model="mock",
+                    api_key=server.token, base_url=server.base_url)  # fmt: skip
+    fake_time = types.SimpleNamespace(time=lambda: 0.0, monotonic=time.monotonic, sleep=time.sleep)
+    monkeypatch.setattr("dw_notebook.job.time", fake_time)
+    job._batches.clear()
+    assert job.refresh().last_update_age_s == 0.0
