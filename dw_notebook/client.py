@@ -154,6 +154,12 @@ class BatchClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> BatchClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- transport -------------------------------------------------------------------------
 
     def _delay(self, attempt: int, hint: float | None) -> float:
@@ -177,6 +183,8 @@ class BatchClient:
             last = attempt == attempts - 1
             if make_content is not None:
                 kwargs.update(make_content())
+            if self._http.is_closed:  # e.g. by stop_local(): a poll error, not a crash
+                raise TransportError(f"{method} {path} failed: the client was closed")
             try:
                 response = self._http.request(method, path.lstrip("/"), **kwargs)
             except httpx.TransportError as exc:

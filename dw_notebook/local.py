@@ -69,10 +69,14 @@ def local(
 
 
 def stop_local() -> None:
+    """Stop the embedded server and close the cached clients that pointed at it."""
     global _server, _lock_file
     with _lock:
         if _server is not None:
+            from .submit import close_clients
+
             _server.stop()
+            close_clients(_server.base_url)
             _server = None
         if _lock_file is not None:
             _lock_file.close()

@@ -53,6 +53,13 @@ def client_for(connection: Connection) -> BatchClient:
     return _clients[key]
 
 
+def close_clients(base_url: str | None = None) -> None:
+    """Close the cached clients (their pooled connections), all or only those for ``base_url``."""
+    for key in list(_clients):
+        if base_url is None or key[0] == base_url:
+            _clients.pop(key).close()
+
+
 def prepare(
     df: pd.DataFrame, prompt: str | Callable[[pd.Series], list[dict]] | None = None, **kwargs: Any
 ) -> Any:
