@@ -65,6 +65,7 @@ def test_a_second_process_gets_its_own_server_dir_while_the_first_holds_it(isola
         dw.stop_local()
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     try:
         assert dw.local().data_dir == isolated_home / "local-server"  # free again
     finally:
@@ -80,3 +81,18 @@ def test_a_poll_at_clock_zero_still_counts_as_a_successful_poll(server, monkeypa
     monkeypatch.setattr("dw_notebook.job.time", fake_time)
     job._batches.clear()
     assert job.refresh().last_update_age_s == 0.0
+
+
+def test_stopping_the_local_server_closes_the_cached_clients_that_pointed_at_it(server):
+    from dw_notebook.config import Connection
+    from dw_notebook.local import local_connection
+    from dw_notebook.submit import _clients, client_for
+
+    try:
+        local_client = client_for(local_connection())
+        local_client.list_models()
+        other = client_for(Connection(server.base_url, server.token))
+    finally:
+        dw.stop_local()
+    assert local_client._http.is_closed and list(_clients.values()) == [other]
+    assert not other._http.is_closed
