@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 import httpx
 import orjson
 
+from .config import Connection
 from .errors import APIError, TransportError, api_error_class
 from .wire import RETRIABLE_STATUS_CODES
 
@@ -183,6 +184,8 @@ class BatchClient:
             last = attempt == attempts - 1
             if make_content is not None:
                 kwargs.update(make_content())
+            if self._http.is_closed:  # e.g. by stop_local(): a poll error, not a crash
+                raise TransportError(f"{method} {path} failed: the client was closed")
             try:
                 response = self._http.request(method, path.lstrip("/"), **kwargs)
             except httpx.TransportError as exc:
@@ -292,3 +295,22 @@ class BatchClient:
 
     def list_models(self) -> list[str]:
         return [m["id"] for m in self._json("GET", "models").get("data", [])]
+
+
+# One client per service and key, shared by the jobs of this process (its pooled connections).
+_clients: dict[tuple[str, str], BatchClient] = {}
+
+
+def client_for(connection: Connection) -> BatchClient:
+    """The shared client for a connection, made on first use."""
+    key = (connection.base_url, connection.api_key)
+    if key not in _clients:
+        _clients[key] = BatchClient(connection.base_url, connection.api_key)
+    return _clients[key]
+
+
+def close_clients(base_url: str | None = None) -> None:
+    """Close the cached clients (their pooled connections), all or only those for ``base_url``."""
+    for key in list(_clients):
+        if base_url is None or key[0] == base_url:
+            _clients.pop(key).close()

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .client import close_clients
 from .config import Connection, home_dir
 
 _lock = threading.Lock()
@@ -74,10 +75,12 @@ def local(
 
 
 def stop_local() -> None:
+    """Stop the embedded server and close the cached clients that pointed at it."""
     global _server, _lock_file
     with _lock:
         if _server is not None:
             _server.stop()
+            close_clients(_server.base_url)
             _server = None
         if _lock_file is not None:
             _lock_file.close()

@@ -15,10 +15,11 @@ from typing import Any
 import pandas as pd
 
 from . import wire
+from .client import client_for
 from .errors import APIError, TransportError
 from .job import Job
 from .job.registry import Registry
-from .job.submit import attach, client_for, connect, list_jobs, submit
+from .job.submit import attach, connect, list_jobs, submit
 from .jsonl.requests import BuildError, build_requests
 from .jsonl.requests._schema import response_format_for
 from .jsonl.requests.estimate import estimate_cost

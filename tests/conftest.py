@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
+from dw_notebook.client import close_clients
 from dw_notebook.server import start_server
 
 
@@ -16,6 +19,18 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.delenv("DOUBLEWORD_API_KEY", raising=False)
     monkeypatch.delenv("DOUBLEWORD_BASE_URL", raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_connections():
+    """``dw.submit`` and friends cache one client per service: close them after each test, so no
+    pooled connection outlives its server. Then collect garbage, so a socket or file the test
+    left open warns now, within this test, rather than in a later one or after the run (an
+    unclosed socket is an error: see filterwarnings in pyproject.toml)."""
+    yield
+    close_clients()
+    gc.collect()
+    gc.freeze()  # what is still alive stays out of the next collections: they stay quick
 
 
 @pytest.fixture(params=["doubleword", "openai"])

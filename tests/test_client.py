@@ -60,18 +60,18 @@ def test_dropped_connections_on_reads_are_retried_with_backoff(client, server, s
 
 
 def test_retries_give_up_with_the_service_message(server, sleeps):
-    client = BatchClient(server.base_url, server.token, sleep=sleeps.append, max_retries=2)
     server.faults.server_error(status=500, count=5, path="/v1/models")
-    with pytest.raises(errors.ServerError) as caught:
-        client.list_models()
+    with BatchClient(server.base_url, server.token, sleep=sleeps.append, max_retries=2) as client:
+        with pytest.raises(errors.ServerError) as caught:
+            client.list_models()
     assert caught.value.status_code == 500 and "Injected server error" in caught.value.message
     assert len(sleeps) == 2
 
 
 def test_a_wrong_key_is_an_authentication_error_in_both_dialects(server):
-    client = BatchClient(server.base_url, "wrong-key")
-    with pytest.raises(errors.AuthenticationError) as caught:
-        client.list_models()
+    with BatchClient(server.base_url, "wrong-key") as client:
+        with pytest.raises(errors.AuthenticationError) as caught:
+            client.list_models()
     assert caught.value.status_code == 401 and caught.value.message
     assert "wrong-key" not in str(caught.value)
 
@@ -135,4 +135,11 @@ def test_a_bad_file_is_refused_with_the_line_named(client, server):
 
 
 def test_client_repr_hides_the_key(server):
-    assert server.token not in repr(BatchClient(server.base_url, server.token))
+    with BatchClient(server.base_url, server.token) as client:
+        assert server.token not in repr(client)
+
+
+def test_a_closed_client_fails_as_a_transport_error(client):
+    client.close()  # stop_local() closes the cached clients of the server it stops
+    with pytest.raises(errors.TransportError, match="closed"):
+        client.list_models()

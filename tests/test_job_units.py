@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -64,7 +65,34 @@ def test_a_second_process_gets_its_own_server_dir_while_the_first_holds_it(isola
         dw.stop_local()
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     try:
         assert dw.local().data_dir == isolated_home / "local-server"  # free again
     finally:
         dw.stop_local()
+
+
+def test_a_poll_at_clock_zero_still_counts_as_a_successful_poll(server, monkeypatch):
+    # "no successful poll yet" is None, not a falsy timestamp: a clock that reads 0.0 (a fake
+    # one, or any clock with a different origin) must still give the age of the last update
+    job = dw.submit(sample_reviews(5), "Sentiment: {review}", model="mock",
+                    api_key=server.token, base_url=server.base_url)  # fmt: skip
+    fake_time = types.SimpleNamespace(time=lambda: 0.0, monotonic=time.monotonic, sleep=time.sleep)
+    monkeypatch.setattr("dw_notebook.job.tracking.time", fake_time)
+    job._tracker.batches.clear()
+    assert job.refresh().last_update_age_s == 0.0
+
+
+def test_stopping_the_local_server_closes_the_cached_clients_that_pointed_at_it(server):
+    from dw_notebook.client import _clients, client_for
+    from dw_notebook.config import Connection
+    from dw_notebook.local import local_connection
+
+    try:
+        local_client = client_for(local_connection())
+        local_client.list_models()
+        other = client_for(Connection(server.base_url, server.token))
+    finally:
+        dw.stop_local()
+    assert local_client._http.is_closed and list(_clients.values()) == [other]
+    assert not other._http.is_closed

@@ -34,3 +34,17 @@ def test_every_update_shows_when_not_throttled():
 
 def test_a_plain_python_process_is_not_a_kernel():
     assert in_kernel() is False
+
+
+def test_the_first_update_shows_whatever_the_clock_origin(monkeypatch):
+    # time.monotonic() counts from an unspecified origin (boot, on Linux): a machine up for
+    # five seconds must still print the first update
+    clock = iter([5.0, 5.1, 5.2, 16.0])
+    monkeypatch.setattr("dw_notebook.progress.terminal.time.monotonic", lambda: next(clock))
+    out = io.StringIO()
+    progress = TextProgress(out, min_interval=10.0)
+    for i in range(4):
+        progress.show(_snap(i))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2  # at 5.0 (the first), then at 16.0
+    assert "0 / 10" in lines[0] and "3 / 10" in lines[1]

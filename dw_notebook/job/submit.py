@@ -17,7 +17,7 @@ import orjson
 import pandas as pd
 
 from .. import wire
-from ..client import BatchClient
+from ..client import BatchClient, client_for
 from ..config import Connection, remote_connection
 from ..errors import (
     APIError,
@@ -31,8 +31,6 @@ from .registry import JobRecord, Registry
 
 log = logging.getLogger(__name__)
 
-_clients: dict[tuple[str, str], BatchClient] = {}
-
 
 def connect(api_key: str | None = None, base_url: str | None = None) -> Connection:
     """The configured remote service, else the embedded local server."""
@@ -44,13 +42,6 @@ def connect(api_key: str | None = None, base_url: str | None = None) -> Connecti
     from ..local import local_connection
 
     return local_connection()
-
-
-def client_for(connection: Connection) -> BatchClient:
-    key = (connection.base_url, connection.api_key)
-    if key not in _clients:
-        _clients[key] = BatchClient(connection.base_url, connection.api_key)
-    return _clients[key]
 
 
 def prepare(

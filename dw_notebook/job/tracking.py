@@ -107,7 +107,7 @@ class Tracker:
             estimated_cost=estimated_cost,
             actual_cost=self._actual_cost(batches),
             poll_error=self.poll_error,
-            last_update_age_s=now - self._last_ok if self._last_ok else None,
+            last_update_age_s=now - self._last_ok if self._last_ok is not None else None,
             message=self._message(batches, done, attempt),
             extra={"hint": RESULTS_HINT} if done else {},
         )

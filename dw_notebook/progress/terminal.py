@@ -26,12 +26,14 @@ class TextProgress:
     def __init__(self, stream: Any = None, min_interval: float = 0.5) -> None:
         self.stream = stream or sys.stderr
         self.min_interval = min_interval
-        self._last = 0.0
+        self._last: float | None = None  # monotonic time of the last line; None: none yet
         self._tty = getattr(self.stream, "isatty", lambda: False)()
 
     def show(self, snapshot: JobSnapshot) -> None:
         now = time.monotonic()
-        if now - self._last < self.min_interval:
+        # time.monotonic() has no fixed origin (it may count from boot), so "never printed"
+        # is None rather than 0.0
+        if self._last is not None and now - self._last < self.min_interval:
             return
         self._last = now
         line = format_progress(snapshot)
