@@ -46,7 +46,8 @@ fi
 
 if ! up_to_date "$PY_STAMP" pyproject.toml; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[dev]"
+    # the bundles are built above: the package's own build hook need not run npm again
+    SKIP_JUPYTER_BUILDER=1 .venv/bin/python -m pip install --quiet -e ".[dev]"
     hash_of pyproject.toml >"$PY_STAMP"
 fi
 
