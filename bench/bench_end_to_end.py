@@ -96,27 +96,32 @@ def run_dw(rows: int, base_url: str, token: str) -> dict:
     df = frame(rows)
     base = Peak.rss_mb()
     peak = Peak()
-    times = {}
+    times, rss = {}, {}
     t = time.perf_counter()
     built = dw.prepare(df, PROMPT, model="mock", system=SYSTEM, response_format=SCHEMA)
     times["prepare"] = time.perf_counter() - t
-    jsonl_mb = built.nbytes / 1e6 if hasattr(built, "nbytes") else None
+    rss["prepare"] = peak.peak - base
+    del built
     t = time.perf_counter()
     job = dw.submit(df, PROMPT, model="mock", system=SYSTEM, response_format=SCHEMA,
                     api_key=token, base_url=base_url, force=True)  # fmt: skip
     times["submit (cell returns)"] = time.perf_counter() - t
+    rss["submit (cell returns)"] = peak.peak - base
     t = time.perf_counter()
     while not job.refresh().done:
         time.sleep(POLL_S)
     times["complete"] = time.perf_counter() - t
+    rss["complete"] = peak.peak - base
     t = time.perf_counter()
     out = job.join()
     times["join"] = time.perf_counter() - t
+    rss["join"] = peak.peak - base
     t = time.perf_counter()
     out2 = job.join()
     times["second join"] = time.perf_counter() - t
+    rss["second join"] = peak.peak - base
     assert (out["status"] == "ok").all() and len(out2) == rows, out["status"].value_counts()
-    return {"times": times, "peak_mb": peak.stop() - base, "jsonl_mb": jsonl_mb,
+    return {"times": times, "peak_mb": peak.stop() - base, "rss": rss,
             "batches": len(job.batch_ids)}  # fmt: skip
 
 
@@ -241,10 +246,12 @@ def main() -> int:
             server.wait(30)
     print(f"{args.rows:,} rows, {sdk['jsonl_mb']:.0f} MB of request JSONL (SDK way), "
           f"{dw['batches']} batches")  # fmt: skip
-    print(f"{'phase':<24}{'dw-notebook s':>15}{'SDK way s':>12}{'ratio':>9}")
+    print(f"{'phase':<24}{'dw-notebook s':>15}{'SDK way s':>12}{'ratio':>9}"
+          f"{'dw-notebook peak RSS so far':>30}")  # fmt: skip
     for phase in dw["times"]:
         a, b = dw["times"][phase], sdk["times"][phase]
-        print(f"{phase:<24}{a:>15.2f}{b:>12.2f}{b / max(a, 1e-9):>8.1f}x")
+        print(f"{phase:<24}{a:>15.2f}{b:>12.2f}{b / max(a, 1e-9):>8.1f}x"
+              f"{dw['rss'][phase]:>27.0f} MB")  # fmt: skip
     total_dw, total_sdk = sum(dw["times"].values()), sum(sdk["times"].values())
     print(f"{'end to end':<24}{total_dw:>15.2f}{total_sdk:>12.2f}{total_sdk / total_dw:>8.1f}x")
     ratio = dw["peak_mb"] / sdk["jsonl_mb"]

@@ -9,3 +9,5 @@ echo "== upload: 200 MB streamed"
 $PY bench/bench_upload.py
 echo "== build and join: 200,000 rows"
 $PY bench/bench_build_join.py "$@"
+echo "== end to end: 200,000 rows, dw-notebook against the openai SDK's documented flow"
+$PY bench/bench_end_to_end.py --rows 200000
