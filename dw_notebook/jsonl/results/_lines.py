@@ -19,19 +19,22 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from dw_notebook import wire
+from dw_notebook.jsonl.results._body import answer_fields, has_answer
+from dw_notebook.jsonl.results._salvage import lenient_loads, salvage_fields
 
-OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED = (
-    "ok",
-    "failed",
-    "expired",
-    "cancelled",
-    "not_run",
-    "skipped",
+OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE = (
+    "ok",  # answered: the answer is in the row
+    "failed",  # the request failed (HTTP error or other failure); the reason is in ``error``
+    "expired",  # never ran: the completion window ended first
+    "cancelled",  # never ran: the batch was cancelled first
+    "not_run",  # no line for the row in any file (yet)
+    "skipped",  # left out at build time by ``missing="skip"``
+    "unreadable",  # a line for the row came back but its answer could not be read (``error``)
 )
-STATUSES = (OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED)  # categories of ``status``
+# The one list of row statuses (categories of ``status``); new ones go at the end.
+STATUSES = (OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE)
 _CODE = {name: i for i, name in enumerate(STATUSES)}
 _MAX_MALFORMED_KEPT = 100
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _FAST_MIN_BYTES = 32 * 1024  # smaller pieces go straight to the per-line parser
 _READ_BLOCK = 4 << 20
 _RETRY_BLOCK = 1 << 20  # a piece the Arrow reader refuses is retried in blocks this size
@@ -97,8 +100,16 @@ class _Malformed(ValueError):
     pass
 
 
+def _unreadable(cid: str, reason: str) -> dict[str, Any]:
+    return {"custom_id": cid, "status": UNREADABLE, "error": reason}
+
+
 def _line_record(obj: Any) -> dict[str, Any]:
-    """The result columns of one parsed line (raises ``_Malformed`` when it is not a result)."""
+    """The result columns of one parsed line.
+
+    Raises ``_Malformed`` when the line names no custom_id; a line that names one but holds no
+    readable outcome gives an ``unreadable`` record whose ``error`` says why.
+    """
     if not isinstance(obj, dict):
         raise _Malformed("line is not a JSON object")
     cid = obj.get("custom_id")
@@ -109,12 +120,28 @@ def _line_record(obj: Any) -> dict[str, Any]:
     if isinstance(resp, dict):
         code = resp.get("status_code")
         code = 200 if code is None else code
-        if not isinstance(code, int):
-            raise _Malformed("response.status_code is not an integer")
+        if not isinstance(code, int) or isinstance(code, bool):
+            return _unreadable(cid, "response.status_code is not an integer")
         body = resp.get("body")
+        if isinstance(body, str):  # some servers write the body as a JSON string
+            try:
+                body = orjson.loads(body) if body.strip() else None
+            except orjson.JSONDecodeError:
+                try:
+                    body = lenient_loads(body.encode("utf-8", "surrogatepass"))
+                except ValueError:
+                    body = body if code >= 400 else None
+                    if code < 400 and err is None:
+                        return _unreadable(cid, f"HTTP {code}: response.body is not JSON")
         if code < 400 and err is None:
+            if not isinstance(body, dict):
+                return _unreadable(cid, f"HTTP {code} with no response body")
+            fields = answer_fields(body)
+            if not has_answer(fields):
+                keys = ", ".join(sorted(map(str, body))[:8]) or "none"
+                return _unreadable(cid, f"HTTP {code} with no answer in the body (keys: {keys})")
             rec["status"] = OK
-            _answer(body if isinstance(body, dict) else {}, rec)
+            rec.update(fields)
             return rec
         if code >= 400:
             error = body.get("error") if isinstance(body, dict) else None
@@ -134,46 +161,31 @@ def _line_record(obj: Any) -> dict[str, Any]:
         rec["status"] = FAILED
         rec["error"] = str(err)
         return rec
-    raise _Malformed("line has neither a response nor an error")
+    return _unreadable(cid, "line has neither a response nor an error")
 
 
-def _answer(body: dict, rec: dict[str, Any]) -> None:
-    usage = body.get("usage")
-    if isinstance(usage, dict):
-        rec["prompt_tokens"] = _int_or_none(usage.get("prompt_tokens"))
-        rec["completion_tokens"] = _int_or_none(usage.get("completion_tokens"))
-    choices = body.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        choice = choices[0]
-        rec["finish_reason"] = _str_or_none(choice.get("finish_reason"))
-        message = choice.get("message")
-        if isinstance(message, dict):
-            rec["content"] = _str_or_none(message.get("content"))
-            calls = message.get("tool_calls")
-            if isinstance(calls, list) and calls and isinstance(calls[0], dict):
-                fn = calls[0].get("function") or {}
-                rec["tool_name"] = _str_or_none(fn.get("name"))
-                args = fn.get("arguments")
-                rec["tool_arguments"] = (
-                    args if isinstance(args, str) or args is None else (orjson.dumps(args).decode())
-                )
-        if rec.get("content") is None:
-            rec["content"] = _str_or_none(choice.get("text"))
-    data = body.get("data")
-    if isinstance(data, list) and data and isinstance(data[0], dict):
-        emb = data[0].get("embedding")
-        if isinstance(emb, list):
-            rec["embedding"] = [float(x) for x in emb]
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
-        return value
-    return None
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+def _salvaged_record(line: bytes) -> dict[str, Any]:
+    """A row from the fields of a line that is not JSON (raises ``_Malformed`` without an id)."""
+    found = salvage_fields(line)
+    cid = found.get("custom_id")
+    if cid is None:
+        raise _Malformed("not JSON, and no custom_id found in it")
+    code = found.get("status_code")
+    if code is not None and code >= 400:
+        text = found.get("message")
+        return {
+            "custom_id": cid,
+            "status": FAILED,
+            "error": f"HTTP {code}: {text}" if text else f"HTTP {code}",
+        }
+    if code is not None and found.get("content") is not None:
+        return {
+            "custom_id": cid,
+            "status": OK,
+            "content": found["content"],
+            "finish_reason": found.get("finish_reason"),
+        }
+    return _unreadable(cid, "the line is not JSON and no answer could be picked out of it")
 
 
 def _records_table(records: list[dict[str, Any]], batch_id: str | None) -> pa.Table:
@@ -317,6 +329,10 @@ def _batch_table(raw: pa.RecordBatch, batch_id: str | None, chat_only: bool) -> 
         if present(data)
         else pa.nulls(n, pa.list_(pa.float64()))
     )
+    tool_name = _field(call, "function", "name")
+    answered = pc.or_(pc.or_(content.is_valid(), tool_name.is_valid()), embedding.is_valid())
+    if pc.any(pc.and_(ok_mask, pc.invert(answered))).as_py():
+        return None  # a 2xx without an answer is reported exactly, line by line
     if error.count(None) == n:
         error_array = pa.nulls(n, pa.large_string())
     else:
@@ -337,6 +353,12 @@ def _batch_table(raw: pa.RecordBatch, batch_id: str | None, chat_only: bool) -> 
     return pa.table(columns, schema=RESULT_SCHEMA)
 
 
+def _place(where: dict[str, Any]) -> str:
+    """'batch_1 output file file-9 line 17' (or what is known of it)."""
+    text = f"{where['source']} line {where['line']}" if where["source"] else f"line {where['line']}"
+    return f"batch {where['batch_id']} {text}" if where.get("batch_id") else text
+
+
 # --- the table --------------------------------------------------------------------------------
 
 
@@ -350,18 +372,30 @@ class ResultTable:
 
     def __init__(self) -> None:
         self.pieces: list[pa.Table] = []
-        self.malformed: list[dict[str, Any]] = []
+        self.malformed: list[dict[str, Any]] = []  # lines naming no custom_id: ignored
         self.malformed_count = 0
+        self.salvaged: list[dict[str, Any]] = []  # not strict JSON, read anyway
+        self.salvaged_count = 0
+        self.unreadable: list[dict[str, Any]] = []  # a row's line, its answer unreadable
+        self.unreadable_count = 0
         self.lines = 0
 
     def add(
-        self, data: bytes | bytearray | memoryview, batch_id: str | None = None, source: str = ""
+        self,
+        data: bytes | bytearray | memoryview,
+        batch_id: str | None = None,
+        source: str = "",
+        first_line: int = 1,
     ) -> int:
-        """Parse whole JSONL lines; returns how many result lines were read."""
+        """Parse whole JSONL lines; returns how many result lines were read.
+
+        ``source`` names the file in reports (``"output file file-9"``); ``first_line`` is the
+        number of the first line of ``data`` in that file (a piece read after others).
+        """
         raw = bytes(data)
         if not raw or raw.isspace():
             return 0
-        tables = self._parse(raw, batch_id, source, first_line=1, whole=True)
+        tables = self._parse(raw, batch_id, source, first_line=first_line, whole=True)
         self.pieces.extend(tables)
         read = sum(t.num_rows for t in tables)
         self.lines += read
@@ -394,20 +428,41 @@ class ResultTable:
         for number, line in enumerate(raw.split(b"\n"), start=first_line):
             if not line.strip():
                 continue
+            where = {"source": source, "line": number, "batch_id": batch_id}
             try:
-                records.append(_line_record(orjson.loads(line)))
-            except (orjson.JSONDecodeError, _Malformed) as exc:
-                self.malformed_count += 1
-                if len(self.malformed) < _MAX_MALFORMED_KEPT:
-                    self.malformed.append(
-                        {
-                            "source": source,
-                            "line": number,
-                            "reason": f"{type(exc).__name__}: {exc}",
-                            "text": line[:200].decode("utf-8", "replace"),
-                        }
-                    )
+                rec, how = _line_record(orjson.loads(line)), None
+            except orjson.JSONDecodeError as exc:
+                how = f"not strict JSON ({exc})"
+                try:
+                    rec = _line_record(lenient_loads(line))
+                except ValueError:  # not JSON at all (also _Malformed): pick out the fields
+                    try:
+                        rec = _salvaged_record(line)
+                    except _Malformed as bad:
+                        self._report("malformed", where, f"{type(bad).__name__}: {bad}", line)
+                        continue
+            except _Malformed as exc:
+                self._report("malformed", where, f"{type(exc).__name__}: {exc}", line)
+                continue
+            if rec["status"] == UNREADABLE:
+                reason = rec["error"] if how is None else f"{rec['error']}; {how}"
+                rec["error"] = f"answer received but unreadable ({_place(where)}): {reason}"
+                self._report("unreadable", where, reason, line, rec["custom_id"])
+            elif how is not None:
+                self._report("salvaged", where, how, line, rec["custom_id"])
+            records.append(rec)
         return _records_table(records, batch_id)
+
+    def _report(
+        self, kind: str, where: dict[str, Any], reason: str, line: bytes, cid: str | None = None
+    ) -> None:
+        kept, count = getattr(self, kind), f"{kind}_count"
+        setattr(self, count, getattr(self, count) + 1)
+        if len(kept) < _MAX_MALFORMED_KEPT:
+            entry = {**where, "reason": reason, "text": line[:200].decode("utf-8", "replace")}
+            if cid is not None:
+                entry["custom_id"] = cid
+            kept.append(entry)
 
     def table(self) -> pa.Table:
         """Every parsed line, in the order fed (duplicates included)."""
@@ -421,9 +476,15 @@ class ResultTable:
 
 
 def _pieces(items: Iterable[Any], kind: str) -> Iterable[tuple[bytes, str | None, str]]:
+    """(bytes, batch id, source) of every piece: bytes, ``(batch_id, bytes)`` or
+    ``(batch_id, bytes, file_id)``."""
     for number, item in enumerate(items or ()):
-        batch_id, data = item if isinstance(item, tuple) else (None, item)
-        yield data, batch_id, f"{kind}[{number}]"
+        if not isinstance(item, tuple):
+            yield item, None, f"{kind}[{number}]"
+        elif len(item) == 3:
+            yield item[1], item[0], f"{kind[:-1]} file {item[2]}"
+        else:
+            yield item[1], item[0], f"{kind}[{number}]"
 
 
 def parse_results(
