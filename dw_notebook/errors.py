@@ -4,6 +4,7 @@
     ├── ConfigError              no usable connection settings
     ├── BudgetExceededError      the cost estimate is over ``budget=``
     ├── JobError                 a batch ended in a way the requested operation cannot use
+    │   └── MissingResultFileError   an output or error file is gone: row outcomes unknown
     ├── TransportError           the network failed and retries are used up
     └── APIError                 the service answered with an HTTP error
         ├── BadRequestError          400 (bad file or parameters)
@@ -39,6 +40,27 @@ class BudgetExceededError(DwError):
 
 class JobError(DwError):
     pass
+
+
+class MissingResultFileError(JobError):
+    """Output or error files that batches name but the service no longer has.
+
+    ``gone`` lists ``(batch_id, "output" | "error", file_id)``.
+    """
+
+    def __init__(self, gone: list[tuple[str, str, str]], rows: int | None = None) -> None:
+        self.gone = list(gone)
+        self.rows = rows
+        names = "; ".join(f"the {kind} file {fid} of batch {bid}" for bid, kind, fid in gone[:5])
+        more = f" (and {len(gone) - 5} more)" if len(gone) > 5 else ""
+        count = f"{rows:,} rows" if rows is not None else "those rows"
+        super().__init__(
+            f"{names}{more}: gone from the service (deleted, or past its expiry), so the outcome "
+            f"of {count} is unknown and nothing was joined. If you saved the file, join it "
+            "with dw_notebook.jsonl.results.join_results; job.join(missing_files='not_run') "
+            "joins the rest and marks those rows not_run; job.retry(unknown=True) sends them "
+            "again (they may have been answered and paid for already)."
+        )
 
 
 class TransportError(DwError):

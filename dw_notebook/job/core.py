@@ -20,7 +20,7 @@ import pandas as pd
 from .. import wire
 from ..client import BatchClient
 from ..config import Connection
-from ..errors import ConflictError, DwError, JobError, NotFoundError
+from ..errors import ConflictError, DwError, JobError, MissingResultFileError, NotFoundError
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
@@ -242,19 +242,32 @@ class Job:
 
     # -- results ---------------------------------------------------------------------------
 
-    def join(self, *, wait: bool = True, timeout: float | None = None) -> pd.DataFrame:
+    def join(
+        self, *, wait: bool = True, timeout: float | None = None, missing_files: str = "raise"
+    ) -> pd.DataFrame:
         """A copy of the DataFrame with result columns, joined by custom_id.
 
         Columns: the answer (``content`` or one per schema field), ``status``, ``error``,
         ``finish_reason``, ``prompt_tokens``, ``completion_tokens``, ``batch_id``, ``attempt``.
         After ``retry()`` each row shows its latest answer (an answer beats a failure).
+
+        An output or error file that the service no longer has raises
+        ``MissingResultFileError`` (naming the batch and the file) while rows without any line
+        remain, because their outcome is unknown; ``missing_files="not_run"`` joins the rest
+        and leaves those rows ``not_run``.
         """
+        if missing_files not in ("raise", "not_run"):
+            raise ValueError("missing_files must be 'raise' or 'not_run'")
         if wait:
             self.wait(timeout)
         elif not self.done:
             raise JobError(f"job {self.name!r} is still running; use job.partial() or wait")
-        outputs, errors = self._reader.files(self.batch_ids, self._tracker.batches)
-        return join_frame(self.df, self._ids(), self.spec, self._records, outputs, errors)
+        outputs, errors, gone = self._reader.files(self.batch_ids, self._tracker.batches)
+        out = join_frame(self.df, self._ids(), self.spec, self._records, outputs, errors)
+        unknown = int(out["status"].eq("not_run").sum()) if gone else 0
+        if unknown and missing_files == "raise":  # rows answered by another attempt are known
+            raise MissingResultFileError(gone, unknown)
+        return out
 
     def partial(self) -> pd.DataFrame:
         """The rows finished so far, joined like ``join()``; the others are ``not_run``.
@@ -275,15 +288,26 @@ class Job:
             self._derived_ids = derived_ids(self.df)
         return self._derived_ids
 
-    def retry(self, *, truncated: bool = True, **body_overrides: Any) -> Job:
+    def retry(
+        self,
+        *,
+        truncated: bool = True,
+        unreadable: bool = False,
+        unknown: bool = False,
+        **body_overrides: Any,
+    ) -> Job:
         """Resubmit only the rows that failed, expired, never ran or (``truncated``) hit
         ``max_tokens``, as a new attempt of this job; ``join()`` then merges the answers.
 
+        Rows whose answer came back but could not be read (``unreadable``) were paid for, and
+        rows whose result file is gone from the service have an unknown outcome: neither is
+        sent again unless asked (``unreadable=True``, ``unknown=True``).
+
         >>> job.retry(max_tokens=512)   # doctest: +SKIP  (body fields to change for the retry)
         """
-        out = self.join()
+        out = self.join(missing_files="not_run" if unknown else "raise")
         ids = self.built.row_ids if self.built is not None else self._ids()
-        wanted = retry.ids_to_retry(out, ids, truncated=truncated)
+        wanted = retry.ids_to_retry(out, ids, truncated=truncated, unreadable=unreadable)
         if not wanted:
             raise JobError(f"nothing to retry: every row of job {self.name!r} has an answer")
         lines = [retry.override(line, body_overrides) for line in self._input_lines(wanted)]

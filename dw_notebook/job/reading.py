@@ -13,7 +13,7 @@ from ..jsonl.requests import make_custom_ids
 from ..jsonl.results import ResultTable, join_results
 from .registry import BatchRecord
 
-Files = list[tuple[str, bytes]]
+Files = list[tuple[str, bytes, str]]  # (batch id, content, file id)
 
 
 class ResultReader:
@@ -32,16 +32,22 @@ class ResultReader:
 
     def files(
         self, batch_ids: Iterable[str], batches: Mapping[str, dict[str, Any]]
-    ) -> tuple[Files, Files]:
-        """(batch id, content) of every output and error file, oldest batch first."""
-        outputs, errors = [], []
+    ) -> tuple[Files, Files, list[tuple[str, str, str]]]:
+        """(batch id, content, file id) of every output and error file, oldest batch first,
+        and the files batches name that the service no longer has (deleted, or expired):
+        ``(batch_id, "output" | "error", file_id)``."""
+        outputs, errors, gone = [], [], []
         for batch_id in batch_ids:
             batch = batches.get(batch_id) or self._client.get_batch(batch_id)
-            if batch["output_file_id"]:
-                outputs.append((batch_id, self.download(batch["output_file_id"])))
-            if batch["error_file_id"]:
-                errors.append((batch_id, self.download(batch["error_file_id"])))
-        return outputs, errors
+            for kind, into in (("output", outputs), ("error", errors)):
+                file_id = batch[f"{kind}_file_id"]
+                if not file_id:
+                    continue
+                try:
+                    into.append((batch_id, self._client.file_content(file_id).data, file_id))
+                except NotFoundError:
+                    gone.append((batch_id, kind, file_id))
+        return outputs, errors, gone
 
     def read_new(
         self, batch_ids: Iterable[str], batches: Mapping[str, dict[str, Any]]
@@ -52,9 +58,12 @@ class ResultReader:
             self._partial = ResultTable()
         for batch_id in batch_ids:
             batch = batches.get(batch_id)
-            for file_id in (batch["output_file_id"], batch["error_file_id"]) if batch else ():
+            for kind in ("output", "error") if batch else ():
+                file_id = batch[f"{kind}_file_id"]
                 if file_id:
-                    self._partial.add(self._new_lines(file_id), batch_id)
+                    first = self._lines_read.get(file_id, 0) + 1
+                    data = self._new_lines(file_id)
+                    self._partial.add(data, batch_id, f"{kind} file {file_id}", first_line=first)
         return self._partial
 
     def _new_lines(self, file_id: str) -> bytes:
