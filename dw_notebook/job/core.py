@@ -25,6 +25,7 @@ from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
 from . import create, retry
+from .batch_errors import batch_errors, error_lines
 from .poller import Poller
 from .reading import ResultReader, derived_ids, join_frame
 from .registry import BatchRecord, Registry
@@ -89,6 +90,7 @@ class Job:
         self._poller: Poller | None = None
         self._last_snapshot: JobSnapshot | None = None
         self._derived_ids: list[str | None] | None = None
+        self._errors_read: set[str] = set()  # batches whose errors.data partial() has added
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -263,7 +265,9 @@ class Job:
         elif not self.done:
             raise JobError(f"job {self.name!r} is still running; use job.partial() or wait")
         outputs, errors, gone = self._reader.files(self.batch_ids, self._tracker.batches)
+        errors = self._batch_error_lines() + errors  # a real line for a row wins over these
         out = join_frame(self.df, self._ids(), self.spec, self._records, outputs, errors)
+        self._note_lines(out)
         unknown = int(out["status"].eq("not_run").sum()) if gone else 0
         if unknown and missing_files == "raise":  # rows answered by another attempt are known
             raise MissingResultFileError(gone, unknown)
@@ -278,7 +282,46 @@ class Job:
         """
         self.refresh()
         results = self._reader.read_new(self.batch_ids, self._tracker.batches)
-        return join_frame(self.df, self._ids(), self.spec, self._records, results=results)
+        for batch_id, data, _ in self._batch_error_lines(skip=self._errors_read):
+            results.add(data, batch_id, f"errors of batch {batch_id}")
+            self._errors_read.add(batch_id)
+        out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
+        self._note_lines(out)
+        return out
+
+    def _note_lines(self, out: pd.DataFrame) -> None:
+        """Counts of result lines read leniently or not at all, shown by the progress views."""
+        counts = {
+            "salvaged_lines": int(out.attrs.get("dw_salvaged_count", 0)),
+            "unreadable_lines": int(out.attrs.get("dw_unreadable_count", 0)),
+        }
+        if counts != self._tracker.line_counts:
+            with self._lock:
+                self._tracker.line_counts = counts
+            self._emit(self.snapshot())
+
+    def _batch_error_lines(self, skip: set[str] = frozenset()) -> list[tuple[str, bytes, str]]:
+        """Error lines for the rows named by finished batches' own errors (``errors.data``)."""
+        pieces = []
+        for record in self._records:
+            batch = self._tracker.batches.get(record.batch_id or "")
+            if batch is None or record.batch_id in skip or not batch_errors(batch):
+                continue
+
+            def read_input(file_id: str, record: BatchRecord = record) -> bytes:
+                data = self._reader.download(file_id)
+                if not data and self.built is not None and record.attempt == 0:
+                    chunks = self.built.chunks(
+                        max_requests=self.spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
+                        max_bytes=self.spec.get("max_bytes", wire.MAX_FILE_BYTES),
+                    )
+                    data = chunks[record.chunk].data if record.chunk < len(chunks) else b""
+                return data
+
+            data = error_lines(batch, read_input)
+            if data:
+                pieces.append((batch["id"], data, f"errors.data of batch {batch['id']}"))
+        return pieces
 
     def _ids(self) -> Any:
         """The build (its ids per row), else ids derived from the DataFrame's index, once."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from dw_notebook import wire
+from dw_notebook.server import prices
 from dw_notebook.server.backends import Backend
 from dw_notebook.server.clock import Clock
 from dw_notebook.server.dialects import Dialect
@@ -44,6 +45,8 @@ class Runner:
     ) -> None:
         self.store, self.backend, self.clock, self.dialect = store, backend, clock, dialect
         self.life = Lifecycle(store, files, dialect, shuffle, max_attempts, retry_backoff)
+        if dialect.name == "openai" and backend.name != "forward":  # forward: upstream's models
+            self.life.models = frozenset(prices.MODEL_IDS)
         self.rate = rate
         self.validation_delay = validation_delay
         self.finalize_delay = finalize_delay
