@@ -10,7 +10,7 @@ error lines, so the join treats them like any other failure (a real answer still
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -82,3 +82,34 @@ def error_lines(batch: dict[str, Any], read_input: Callable[[str], bytes]) -> by
         orjson.dumps({"custom_id": cid, "response": None, "error": {"message": text}}) + b"\n"
         for cid, text in found.items()
     )
+
+
+def rows_of_batch_errors(
+    records: Iterable[Any],
+    batches: Mapping[str, dict[str, Any]],
+    download: Callable[[str], bytes],
+    built: Any = None,
+    spec: Mapping[str, Any] | None = None,
+) -> list[tuple[str, bytes, str]]:
+    """``(batch id, error lines, source)`` for every finished batch of ``records`` that lists
+    errors. The input file is read from the service, or, when it is gone, from ``built``."""
+    pieces = []
+    for record in records:
+        batch = batches.get(record.batch_id or "")
+        if batch is None or not batch_errors(batch):
+            continue
+
+        def read_input(file_id: str, record: Any = record) -> bytes:
+            data = download(file_id)
+            if not data and built is not None and record.attempt == 0:
+                chunks = built.chunks(
+                    max_requests=(spec or {}).get("max_requests", wire.MAX_REQUESTS_PER_FILE),
+                    max_bytes=(spec or {}).get("max_bytes", wire.MAX_FILE_BYTES),
+                )
+                data = chunks[record.chunk].data if record.chunk < len(chunks) else b""
+            return data
+
+        data = error_lines(batch, read_input)
+        if data:
+            pieces.append((batch["id"], data, f"errors.data of batch {batch['id']}"))
+    return pieces

@@ -25,7 +25,8 @@ from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
 from . import create, retry
-from .batch_errors import batch_errors, error_lines
+from .batch_errors import rows_of_batch_errors
+from .matching import match_rows, sent_ids
 from .poller import Poller
 from .reading import ResultReader, derived_ids, join_frame
 from .registry import BatchRecord, Registry
@@ -302,26 +303,19 @@ class Job:
 
     def _batch_error_lines(self, skip: set[str] = frozenset()) -> list[tuple[str, bytes, str]]:
         """Error lines for the rows named by finished batches' own errors (``errors.data``)."""
-        pieces = []
-        for record in self._records:
-            batch = self._tracker.batches.get(record.batch_id or "")
-            if batch is None or record.batch_id in skip or not batch_errors(batch):
-                continue
+        records = [r for r in self._records if r.batch_id not in skip]
+        return rows_of_batch_errors(
+            records, self._tracker.batches, self._reader.download, self.built, self.spec
+        )
 
-            def read_input(file_id: str, record: BatchRecord = record) -> bytes:
-                data = self._reader.download(file_id)
-                if not data and self.built is not None and record.attempt == 0:
-                    chunks = self.built.chunks(
-                        max_requests=self.spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
-                        max_bytes=self.spec.get("max_bytes", wire.MAX_FILE_BYTES),
-                    )
-                    data = chunks[record.chunk].data if record.chunk < len(chunks) else b""
-                return data
-
-            data = error_lines(batch, read_input)
-            if data:
-                pieces.append((batch["id"], data, f"errors.data of batch {batch['id']}"))
-        return pieces
+    def match_frame(self) -> None:
+        """Match this job's DataFrame to the requests it sent when the frame is not the exact one
+        submitted (sorted, filtered, new columns); raises ``JobError`` with the count of
+        matching rows and the fix when fewer than most rows match."""
+        sent = sent_ids(self._records, self._client.get_batch, self._reader.download)
+        if sent and self.df is not None:
+            self.built = None
+            self._derived_ids = match_rows(self.df, self.spec, sent, self.name)
 
     def _ids(self) -> Any:
         """The build (its ids per row), else ids derived from the DataFrame's index, once."""

@@ -110,6 +110,11 @@ def submit(
 
     Re-running the same call re-attaches to the job it already created; ``force=True`` submits
     again. ``budget=`` (USD) refuses to submit when the estimate is over it.
+
+    Rows are matched to answers by custom_id: the index label where it is a usable id (1-64
+    printable ASCII characters, unique), else an id derived from the label and the values the
+    row's request uses, so a sorted or filtered frame joins the same rows after
+    ``dw.attach(name, df)``. ``id_column="key"`` uses a column of unique ids instead.
     """
     from ..jsonl.requests import build_requests
     from ..jsonl.requests.estimate import estimate_cost
@@ -264,13 +269,10 @@ def attach(
     record = registry.find(key)
     if record is not None:
         built = rebuild(record.spec, df) if df is not None else None
-        if df is not None and built is None and record.spec.get("build"):
-            warnings.warn(
-                "this DataFrame does not rebuild the submitted requests; rows are joined by "
-                "ids derived from the index (rows skipped at submit show as not_run)",
-                stacklevel=2,
-            )
-        return _job_from_record(record, client, connection, registry, df, built)
+        job = _job_from_record(record, client, connection, registry, df, built)
+        if df is not None and built is None:
+            job.match_frame()  # sorted, filtered or another frame: match rows by id, or raise
+        return job
     try:
         batch = client.get_batch(key)
     except NotFoundError:
@@ -288,7 +290,10 @@ def attach(
     }
     job_id = registry.new_job(f"attached:{key}", connection.service_key, key, spec)
     registry.record_batch(job_id, 0, 0, key, batch["status"])
-    return _job_from_record(registry.find(job_id), client, connection, registry, df)
+    job = _job_from_record(registry.find(job_id), client, connection, registry, df)
+    if df is not None:
+        job.match_frame()
+    return job
 
 
 def list_jobs(

@@ -59,14 +59,28 @@ def test_unusable_labels_get_derived_unique_ids(index):
     assert len(ids) == len(index)
     assert _usable(ids)
     assert ids == make_custom_ids(index.copy()), "deterministic"
-    positions = [int(i.split("-")[0]) for i in ids]
-    assert positions == list(range(len(index)))
+    texts = [str(t) for t in index]
+    for cid, text in zip(ids, texts, strict=True):
+        assert cid == text or cid.startswith("#"), "a usable, unique label stays the id"
 
 
-def test_derived_ids_differ_when_the_same_positions_hold_other_labels():
-    a = make_custom_ids(pd.Index(["dup", "dup", "x"]))
-    b = make_custom_ids(pd.Index(["x", "dup", "dup"]))
-    assert a[0] != b[0] and a[2] != b[2] and a[1] == b[1]
+def test_only_the_rows_with_unusable_labels_get_derived_ids():
+    ids = make_custom_ids(pd.Index(["ok", "x" * 65, "fine", "dup", "dup"]))
+    assert ids[0] == "ok" and ids[2] == "fine"
+    assert all(i.startswith("#") for i in (ids[1], ids[3], ids[4]))
+
+
+def test_derived_ids_depend_on_label_and_values_not_position():
+    a = make_custom_ids(pd.Index(["dup", "dup", "x"]), [b"one", b"two", b"three"])
+    b = make_custom_ids(pd.Index(["x", "dup", "dup"]), [b"three", b"two", b"one"])
+    assert a == [b[2], b[1], b[0]], "the same row gets the same id wherever it sits"
+
+
+def test_identical_rows_are_told_apart_by_their_order_among_themselves():
+    ids = make_custom_ids(pd.Index(["dup", "x", "dup"]), [b"v", b"w", b"v"])
+    assert ids[0] != ids[2] and ids[2] == ids[0] + ".1"
+    again = make_custom_ids(pd.Index(["dup", "dup"]), [b"v", b"v"])  # "x" filtered out
+    assert again == [ids[0], ids[2]]
 
 
 def test_derived_ids_are_stable_across_processes():
