@@ -58,3 +58,13 @@ def test_no_credits_and_unknown_model_say_what_to_do(server):
         proxy.answer("POST", "^/batches$", 404, body, {"content-type": "application/json"})
         with pytest.raises(NotFoundError, match="use a model the service lists"):
             dw.submit(DF, "Echo: {text}", model="mock", name="m2", **conn)
+
+
+def test_a_batch_stuck_in_validating_says_what_to_do(make_server):
+    slow = make_server(validation_delay=30.0)
+    job = dw.submit(DF, "Echo: {text}", model="mock", api_key=slow.token, base_url=slow.base_url)
+    job._tracker.stuck_validating_s = 0.0  # the threshold (10 minutes) reached at once
+    snapshot = job.refresh()
+    assert snapshot.phase == "validating"
+    assert "still validating after" in snapshot.message and "job.cancel()" in snapshot.message
+    job.cancel()
