@@ -33,6 +33,8 @@ ENDPOINTS = {
     "chat": wire.CHAT,
     "embeddings": wire.EMBEDDINGS,
     "completions": wire.COMPLETIONS,
+    "responses": wire.RESPONSES,
+    "moderations": wire.MODERATIONS,
 }
 _MISSING = ("error", "skip", "empty")
 _RESERVED = {"model", "messages", "input", "prompt", "response_format", "tools"}
@@ -219,7 +221,7 @@ def build_requests(
         parts: list[Part] = [pa.array(encode_values(values, df.index.tolist()), pa.large_binary())]
         del values
         text_value = False
-        body["messages"] = SLOT_VALUE
+        body["input" if url == wire.RESPONSES else "messages"] = SLOT_VALUE
     else:
         if input_column is not None:
             col = _resolve_column(df, input_column)
@@ -249,7 +251,7 @@ def build_requests(
         text_value = True
         if url == wire.CHAT:
             body["messages"] = [*prefix_messages, {"role": "user", "content": SLOT_VALUE}]
-        elif url == wire.EMBEDDINGS:
+        elif url in (wire.EMBEDDINGS, wire.RESPONSES, wire.MODERATIONS):
             body["input"] = SLOT_VALUE
         else:
             body["prompt"] = SLOT_VALUE

@@ -205,6 +205,8 @@ def join_results(
         answers.update(_answer_columns(table.column("content"), won, at, codes_all, schema, index))
     elif endpoint != wire.EMBEDDINGS:
         answers["content"] = _text_series(column("content"), index)
+    if endpoint == wire.MODERATIONS:
+        answers.update(_moderation_columns(column("content").to_pylist(), index))
     if has_tools:
         answers["tool_name"] = _text_series(column("tool_name"), index)
         raw_args = column("tool_arguments").to_pylist()
@@ -275,6 +277,29 @@ def report_warnings(parsed: ResultTable) -> list[str]:
             f"(first: {_first(parsed.malformed)}); see out.attrs['dw_malformed_lines']."
         )
     return texts
+
+
+def _moderation_columns(contents: list[str | None], index: pd.Index) -> dict[str, pd.Series]:
+    """``flagged`` (boolean) and ``categories`` (the names flagged) from moderation verdicts."""
+    flagged: list[bool | None] = []
+    categories: list[list[str] | None] = []
+    for text in contents:
+        try:
+            verdict = orjson.loads(text) if text is not None else None
+        except orjson.JSONDecodeError:
+            verdict = None
+        if not isinstance(verdict, dict):
+            flagged.append(None)
+            categories.append(None)
+            continue
+        flags = verdict.get("categories")
+        flagged.append(bool(verdict.get("flagged")))
+        names = [k for k, v in flags.items() if v is True] if isinstance(flags, dict) else []
+        categories.append(names)
+    return {
+        "flagged": pd.Series(pd.array(flagged, dtype="boolean"), index=index),
+        "categories": pd.Series(categories, index=index, dtype=object),
+    }
 
 
 def _copy_on_write() -> bool:
