@@ -186,7 +186,8 @@ class BatchClient:
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url + "/",
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "dw-notebook"},
+            headers={"User-Agent": "dw-notebook"}
+            | ({"Authorization": f"Bearer {api_key}"} if api_key else {}),
             timeout=httpx.Timeout(timeout, connect=10.0),
         )
 
