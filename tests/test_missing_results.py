@@ -10,6 +10,7 @@ import pytest
 import dw_notebook as dw
 from dw_notebook.client import BatchClient
 from dw_notebook.errors import MissingResultFileError
+from dw_notebook.progress.text import format_summary
 
 DF = pd.DataFrame({"text": [f"line {i}" for i in range(6)]})
 
@@ -66,6 +67,9 @@ def test_unreadable_rows_are_not_retried_unless_asked(server, conn):
         with pytest.warns(UserWarning, match="1 answer"):
             out = job.join(timeout=30)
         assert out["status"].astype(str).value_counts().to_dict() == {"ok": 5, "unreadable": 1}
+        snapshot = job.snapshot()  # the progress views show the count
+        assert snapshot.extra["unreadable_lines"] == 1
+        assert "(1 answer unreadable)" in format_summary(snapshot)
         with pytest.warns(UserWarning):
             with pytest.raises(dw.errors.JobError, match="nothing to retry"):
                 job.retry()

@@ -291,22 +291,17 @@ class Job:
         return out
 
     def _note_lines(self, out: pd.DataFrame) -> None:
-        """Counts of result lines read leniently or not at all, shown by the progress views."""
-        counts = {
-            "salvaged_lines": int(out.attrs.get("dw_salvaged_count", 0)),
-            "unreadable_lines": int(out.attrs.get("dw_unreadable_count", 0)),
-        }
-        if counts != self._tracker.line_counts:
-            with self._lock:
-                self._tracker.line_counts = counts
+        """Counts of result lines read leniently or not at all, for the progress views."""
+        with self._lock:
+            changed = self._tracker.note_lines(out.attrs)
+        if changed:
             self._emit(self.snapshot())
 
     def _batch_error_lines(self, skip: set[str] = frozenset()) -> list[tuple[str, bytes, str]]:
         """Error lines for the rows named by finished batches' own errors (``errors.data``)."""
         records = [r for r in self._records if r.batch_id not in skip]
-        return rows_of_batch_errors(
-            records, self._tracker.batches, self._reader.download, self.built, self.spec
-        )
+        return rows_of_batch_errors(records, self._tracker.batches, self._reader.download,
+                                    self.built, self.spec)  # fmt: skip
 
     def match_frame(self) -> None:
         """Match this job's DataFrame to the requests it sent when the frame is not the exact one

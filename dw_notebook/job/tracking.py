@@ -133,6 +133,15 @@ class Tracker:
         extra.update({k: v for k, v in self.line_counts.items() if v})
         return extra
 
+    def note_lines(self, attrs: dict[str, Any]) -> bool:
+        """Keep the counts of salvaged and unreadable lines a join reported; True if changed."""
+        counts = {
+            "salvaged_lines": int(attrs.get("dw_salvaged_count", 0)),
+            "unreadable_lines": int(attrs.get("dw_unreadable_count", 0)),
+        }
+        changed, self.line_counts = counts != self.line_counts, counts
+        return changed
+
     def _actual_cost(self, batches: list[dict[str, Any] | None]) -> float | None:
         """USD charged so far, from the token usage the service reports (None: not reported
         or no known price). Only completed requests are charged, and usage counts only those."""

@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 import dw_notebook.jsonl.results as results
-import dw_notebook.jsonl.results._lines as result_lines
+import dw_notebook.jsonl.results._table as result_lines
 from dw_notebook import wire
 from dw_notebook.jsonl.requests import build_requests, make_custom_ids
 from dw_notebook.jsonl.results import ResultTable, join_results, parse_results

@@ -1,15 +1,14 @@
-"""Result lines -> a columnar table, one row per line: the parsing half of the join.
+"""Result lines -> result columns: the row statuses, and both ways of parsing lines.
 
-Each piece of an output or error file is read by Arrow's JSON reader with a schema naming only
-the fields the join uses. Anything that reader refuses (a malformed line, an unexpected type)
-is retried in smaller blocks, and a block that still fails is read line by line with orjson,
-which reports the exact bad lines. Both paths give the same columns (``RESULT_SCHEMA``).
+Arrow's JSON reader with a schema naming only the fields the join uses is the fast path
+(``fast_table``); the per-line parser (``line_record``, orjson, then a lenient reader, then
+field-by-field salvage) is the reference, and reports every line it cannot read plainly. Both
+give the same columns (``RESULT_SCHEMA``). ``_table.ResultTable`` decides which runs where.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -34,10 +33,7 @@ OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE = (
 # The one list of row statuses (categories of ``status``); new ones go at the end.
 STATUSES = (OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE)
 _CODE = {name: i for i, name in enumerate(STATUSES)}
-_MAX_MALFORMED_KEPT = 100
-_FAST_MIN_BYTES = 32 * 1024  # smaller pieces go straight to the per-line parser
 _READ_BLOCK = 4 << 20
-_RETRY_BLOCK = 1 << 20  # a piece the Arrow reader refuses is retried in blocks this size
 
 # One parsed piece: a table with exactly these columns.
 RESULT_SCHEMA = pa.schema(
@@ -96,7 +92,7 @@ def _error_text(code: object, message: object) -> str:
 # --- per-line parser (reference semantics; reports bad lines) -------------------------------
 
 
-class _Malformed(ValueError):
+class Malformed(ValueError):
     pass
 
 
@@ -104,17 +100,17 @@ def _unreadable(cid: str, reason: str) -> dict[str, Any]:
     return {"custom_id": cid, "status": UNREADABLE, "error": reason}
 
 
-def _line_record(obj: Any) -> dict[str, Any]:
+def line_record(obj: Any) -> dict[str, Any]:
     """The result columns of one parsed line.
 
-    Raises ``_Malformed`` when the line names no custom_id; a line that names one but holds no
+    Raises ``Malformed`` when the line names no custom_id; a line that names one but holds no
     readable outcome gives an ``unreadable`` record whose ``error`` says why.
     """
     if not isinstance(obj, dict):
-        raise _Malformed("line is not a JSON object")
+        raise Malformed("line is not a JSON object")
     cid = obj.get("custom_id")
     if not isinstance(cid, str):
-        raise _Malformed("custom_id is missing or not a string")
+        raise Malformed("custom_id is missing or not a string")
     resp, err = obj.get("response"), obj.get("error")
     rec: dict[str, Any] = {"custom_id": cid}
     if isinstance(resp, dict):
@@ -164,12 +160,12 @@ def _line_record(obj: Any) -> dict[str, Any]:
     return _unreadable(cid, "line has neither a response nor an error")
 
 
-def _salvaged_record(line: bytes) -> dict[str, Any]:
-    """A row from the fields of a line that is not JSON (raises ``_Malformed`` without an id)."""
+def salvaged_record(line: bytes) -> dict[str, Any]:
+    """A row from the fields of a line that is not JSON (raises ``Malformed`` without an id)."""
     found = salvage_fields(line)
     cid = found.get("custom_id")
     if cid is None:
-        raise _Malformed("not JSON, and no custom_id found in it")
+        raise Malformed("not JSON, and no custom_id found in it")
     code = found.get("status_code")
     if code is not None and code >= 400:
         text = found.get("message")
@@ -188,7 +184,7 @@ def _salvaged_record(line: bytes) -> dict[str, Any]:
     return _unreadable(cid, "the line is not JSON and no answer could be picked out of it")
 
 
-def _records_table(records: list[dict[str, Any]], batch_id: str | None) -> pa.Table:
+def records_table(records: list[dict[str, Any]], batch_id: str | None) -> pa.Table:
     columns = {}
     for field in RESULT_SCHEMA:
         if field.name == "batch_id":
@@ -224,7 +220,7 @@ class _NeedsMoreFields(Exception):
     """A chat-only schema met answers of another shape (completions text, embeddings)."""
 
 
-def _fast_table(data: bytes, batch_id: str | None) -> pa.Table | None:
+def fast_table(data: bytes, batch_id: str | None) -> pa.Table | None:
     """The piece parsed by Arrow, or ``None`` when it needs the per-line parser.
 
     Chat answers are read first with a chat-only schema (the common case, and the cheapest);
@@ -351,151 +347,3 @@ def _batch_table(raw: pa.RecordBatch, batch_id: str | None, chat_only: bool) -> 
         "batch_id": pa.array([batch_id] * n, pa.string()),
     }
     return pa.table(columns, schema=RESULT_SCHEMA)
-
-
-def _place(where: dict[str, Any]) -> str:
-    """'batch_1 output file file-9 line 17' (or what is known of it)."""
-    text = f"{where['source']} line {where['line']}" if where["source"] else f"line {where['line']}"
-    return f"batch {where['batch_id']} {text}" if where.get("batch_id") else text
-
-
-# --- the table --------------------------------------------------------------------------------
-
-
-class ResultTable:
-    """Parsed result lines from any number of files and batches, fed in whole-line pieces::
-
-    table = ResultTable()
-    table.add(output_bytes, batch_id="batch_1")
-    table.add(error_bytes, batch_id="batch_1")
-    """
-
-    def __init__(self) -> None:
-        self.pieces: list[pa.Table] = []
-        self.malformed: list[dict[str, Any]] = []  # lines naming no custom_id: ignored
-        self.malformed_count = 0
-        self.salvaged: list[dict[str, Any]] = []  # not strict JSON, read anyway
-        self.salvaged_count = 0
-        self.unreadable: list[dict[str, Any]] = []  # a row's line, its answer unreadable
-        self.unreadable_count = 0
-        self.lines = 0
-
-    def add(
-        self,
-        data: bytes | bytearray | memoryview,
-        batch_id: str | None = None,
-        source: str = "",
-        first_line: int = 1,
-    ) -> int:
-        """Parse whole JSONL lines; returns how many result lines were read.
-
-        ``source`` names the file in reports (``"output file file-9"``); ``first_line`` is the
-        number of the first line of ``data`` in that file (a piece read after others).
-        """
-        raw = bytes(data)
-        if not raw or raw.isspace():
-            return 0
-        tables = self._parse(raw, batch_id, source, first_line=first_line, whole=True)
-        self.pieces.extend(tables)
-        read = sum(t.num_rows for t in tables)
-        self.lines += read
-        return read
-
-    def _parse(
-        self, raw: bytes, batch_id: str | None, source: str, first_line: int, whole: bool
-    ) -> list[pa.Table]:
-        """Arrow's reader where it can; a piece it refuses is retried in smaller blocks, and
-        only the blocks that still fail are read line by line (with exact line numbers)."""
-        table = _fast_table(raw, batch_id) if len(raw) >= _FAST_MIN_BYTES else None
-        if table is not None:
-            return [table]
-        if not whole or len(raw) < 2 * _RETRY_BLOCK:
-            return [self._parse_lines(raw, batch_id, source, first_line)]
-        tables, start, line = [], 0, first_line
-        while start < len(raw):
-            end = raw.find(b"\n", min(start + _RETRY_BLOCK, len(raw)) - 1)
-            end = len(raw) if end < 0 else end + 1
-            block = raw[start:end]
-            tables.extend(self._parse(block, batch_id, source, line, whole=False))
-            line += block.count(b"\n")
-            start = end
-        return tables
-
-    def _parse_lines(
-        self, raw: bytes, batch_id: str | None, source: str, first_line: int = 1
-    ) -> pa.Table:
-        records = []
-        for number, line in enumerate(raw.split(b"\n"), start=first_line):
-            if not line.strip():
-                continue
-            where = {"source": source, "line": number, "batch_id": batch_id}
-            try:
-                rec, how = _line_record(orjson.loads(line)), None
-            except orjson.JSONDecodeError as exc:
-                how = f"not strict JSON ({exc})"
-                try:
-                    rec = _line_record(lenient_loads(line))
-                except ValueError:  # not JSON at all (also _Malformed): pick out the fields
-                    try:
-                        rec = _salvaged_record(line)
-                    except _Malformed as bad:
-                        self._report("malformed", where, f"{type(bad).__name__}: {bad}", line)
-                        continue
-            except _Malformed as exc:
-                self._report("malformed", where, f"{type(exc).__name__}: {exc}", line)
-                continue
-            if rec["status"] == UNREADABLE:
-                reason = rec["error"] if how is None else f"{rec['error']}; {how}"
-                rec["error"] = f"answer received but unreadable ({_place(where)}): {reason}"
-                self._report("unreadable", where, reason, line, rec["custom_id"])
-            elif how is not None:
-                self._report("salvaged", where, how, line, rec["custom_id"])
-            records.append(rec)
-        return _records_table(records, batch_id)
-
-    def _report(
-        self, kind: str, where: dict[str, Any], reason: str, line: bytes, cid: str | None = None
-    ) -> None:
-        kept, count = getattr(self, kind), f"{kind}_count"
-        setattr(self, count, getattr(self, count) + 1)
-        if len(kept) < _MAX_MALFORMED_KEPT:
-            entry = {**where, "reason": reason, "text": line[:200].decode("utf-8", "replace")}
-            if cid is not None:
-                entry["custom_id"] = cid
-            kept.append(entry)
-
-    def table(self) -> pa.Table:
-        """Every parsed line, in the order fed (duplicates included)."""
-        if not self.pieces:
-            return RESULT_SCHEMA.empty_table()
-        return pa.concat_tables(self.pieces)
-
-    def __len__(self) -> int:
-        """Distinct custom_ids seen."""
-        return len(pc.unique(self.table().column("custom_id")))
-
-
-def _pieces(items: Iterable[Any], kind: str) -> Iterable[tuple[bytes, str | None, str]]:
-    """(bytes, batch id, source) of every piece: bytes, ``(batch_id, bytes)`` or
-    ``(batch_id, bytes, file_id)``."""
-    for number, item in enumerate(items or ()):
-        if not isinstance(item, tuple):
-            yield item, None, f"{kind}[{number}]"
-        elif len(item) == 3:
-            yield item[1], item[0], f"{kind[:-1]} file {item[2]}"
-        else:
-            yield item[1], item[0], f"{kind}[{number}]"
-
-
-def parse_results(
-    outputs: Iterable[bytes | tuple[str, bytes]] = (),
-    errors: Iterable[bytes | tuple[str, bytes]] = (),
-    table: ResultTable | None = None,
-) -> ResultTable:
-    """Parse output and error files (bytes, or ``(batch_id, bytes)``) into a ``ResultTable``."""
-    table = table if table is not None else ResultTable()
-    for data, batch_id, source in _pieces(outputs, "outputs"):
-        table.add(data, batch_id, source)
-    for data, batch_id, source in _pieces(errors, "errors"):
-        table.add(data, batch_id, source)
-    return table

@@ -34,9 +34,8 @@ from dw_notebook.jsonl.results._lines import (
     OK,
     SKIPPED,
     STATUSES,
-    ResultTable,
-    parse_results,
 )
+from dw_notebook.jsonl.results._table import ResultTable, parse_results
 
 META_COLUMNS = (
     "status",
