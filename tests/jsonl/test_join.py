@@ -104,7 +104,8 @@ def test_malformed_lines_are_reported_and_the_rest_joined(df, parser):
     out += b"[1, 2]\n" + jsonl({"custom_id": "k2"}) + jsonl(ok("k3", "d"))
     out += b"x" * (40 * 1024) + b"\n"  # big enough for the Arrow reader to be tried
     with pytest.warns(UserWarning, match="4 malformed result line"):
-        joined = join_results(df, make_custom_ids(df.index), outputs=[out])
+        with pytest.warns(UserWarning, match="1 answer"):
+            joined = join_results(df, make_custom_ids(df.index), outputs=[out])
     assert joined["status"].tolist() == ["ok", "ok", "unreadable", "ok", "not_run", "not_run"]
     bad = joined.attrs["dw_malformed_lines"]
     assert [b["line"] for b in bad] == [2, 4, 5, 8]
@@ -199,7 +200,8 @@ def test_missing_required_field_is_a_parse_error(df, parser):
         ok("k2", '{"a": "x", "b": 2, "extra": [1]}'),
         ok("k3", None),
     )
-    joined = join_results(df, make_custom_ids(df.index), outputs=[out], schema=schema)
+    with pytest.warns(UserWarning, match="1 answer"):
+        joined = join_results(df, make_custom_ids(df.index), outputs=[out], schema=schema)
     assert joined["parse_error"].tolist()[:4] == [
         "'a' is missing or null",
         np.nan,
