@@ -33,6 +33,9 @@ def test_a_batch_that_fails_validation_tells_every_row_why(server, conn):
     assert snapshot.extra["errors"][0]["code"] == "model_not_found"
     assert "Errors: model_not_found: The model 'no-such-model'" in format_summary(snapshot)
     assert "(line 1, body.model)" in format_summary(snapshot)
+    partial = job.partial()  # partial reads say the same, once
+    assert partial["error"].tolist() == out["error"].tolist()
+    assert job.partial()["status"].tolist() == ["failed"] * 3
 
 
 def test_wrong_key_says_what_to_do(server):
