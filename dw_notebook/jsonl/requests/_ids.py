@@ -78,12 +78,16 @@ Values = Sequence[bytes] | Callable[[], Sequence[bytes]] | None
 def _derive(texts: list[str], rows: list[int], values: Values) -> dict[int, str]:
     """Derived ids of the given rows (identical label and values told apart by their order)."""
     vals = values() if callable(values) else values
-    seen: Counter[tuple[str, bytes]] = Counter()
+    seen: dict[bytes, int] = {}
     out = {}
-    for i in rows:
-        key = (texts[i], bytes(vals[i]) if vals is not None else b"")
-        out[i] = derived_id(key[0], key[1], seen[key])
-        seen[key] += 1
+    blake2b = hashlib.blake2b
+    for i in rows:  # derived_id inlined: this loop runs once per row of a large frame
+        key = texts[i].encode("utf-8", "surrogatepass") + b"\x00"
+        key += vals[i] if vals is not None else b""
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        digest = blake2b(key, digest_size=8).hexdigest()
+        out[i] = f"#{digest}.{k}" if k else f"#{digest}"
     return out
 
 
