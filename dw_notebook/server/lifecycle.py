@@ -204,6 +204,15 @@ class Lifecycle:
         else:
             fields = {"status": wire.COMPLETED, "completed_at": now}
         self.store.update_batch(b["id"], expect=wire.FINALIZING, **fields, **ids)
+        self._drop_deleted_input(b)
+
+    def _drop_deleted_input(self, b: dict) -> None:
+        """The bytes of an input file deleted while this batch ran, once no batch reads them."""
+        fid = b["input_file_id"]
+        if self.store.get_file(fid) is None and not any(
+            a["input_file_id"] == fid for a in self.store.active_batches()
+        ):
+            self.files.delete(fid)
 
     def close(
         self, b: dict, now: float, code: str, status: str, errors: list | None = None
@@ -228,6 +237,7 @@ class Lifecycle:
             status, "failed_at"
         )
         self.store.update_batch(b["id"], expect=b["status"], status=status, **{stamp: now}, **ids)
+        self._drop_deleted_input(b)
 
     def retry_failed(self, batch_id: str) -> int:
         """Doubleword retry: failed requests go back to pending; their error lines are removed."""

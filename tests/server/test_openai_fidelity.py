@@ -54,6 +54,8 @@ def test_an_input_file_in_use_may_be_deleted_and_the_batch_still_runs(openai_ser
                 break
             time.sleep(0.05)
         assert batch["status"] == "completed" and batch["request_counts"]["completed"] == 1
+    left = [p.name for p in (openai_server.data_dir / "files").iterdir()]
+    assert file_id not in " ".join(left), "its bytes are dropped once the batch has ended"
 
 
 def test_401_is_the_openai_error_envelope(openai_server):
