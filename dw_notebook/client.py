@@ -10,10 +10,12 @@ jitter, honouring ``Retry-After`` and ``retry-after-ms``.
 from __future__ import annotations
 
 import io
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import httpx
@@ -70,7 +72,28 @@ def normalize_batch(raw: dict[str, Any]) -> dict[str, Any]:
         "failed": _count(counts.get("failed")),
     }
     batch["errors"] = normalize_errors(batch["errors"])
+    for name in BATCH_FIELDS:
+        if name.endswith("_at"):
+            batch[name] = _timestamp(batch[name])
     return batch
+
+
+def _timestamp(value: object) -> int | None:
+    """Unix seconds from a number, a numeric string or an ISO 8601 string (else None)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return int(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.replace(".", "", 1).isdigit():
+            return int(float(text))
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp())
+    return None
 
 
 def _count(value: object) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -176,3 +177,19 @@ def install(proxy: FaultProxy, shape: Shape) -> None:
     proxy.rewrite("GET", r"^/batches/[^/]+$", batch)
     proxy.rewrite("POST", r"^/batches$", batch)
     proxy.rewrite("GET", r"^/files/[^/]+/content$", content)
+
+
+def iso_times_batch(b: dict) -> dict:
+    """Timestamps written as ISO 8601 text, counts as strings."""
+    from datetime import datetime
+
+    b = openai_batch(b)
+    for name in BATCH_FIELDS:
+        if name.endswith("_at") and isinstance(b.get(name), int):
+            b[name] = datetime.fromtimestamp(b[name], UTC).isoformat()
+    if isinstance(b.get("request_counts"), dict):
+        b["request_counts"] = {k: str(v) for k, v in b["request_counts"].items()}
+    return b
+
+
+SHAPES.append(Shape("iso-timestamps-and-string-counts", iso_times_batch, openai_line))
