@@ -8,7 +8,6 @@ without an answer, and none is ``not_run`` when a line for it exists.
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import orjson
@@ -21,7 +20,7 @@ import dw_notebook.jsonl.results._table as result_lines
 from dw_notebook.jsonl.requests import make_custom_ids
 from dw_notebook.jsonl.results import STATUSES, join_results
 
-from .result_lines import completion, embedding, jsonl, ok
+from .result_lines import completion, embedding, http_error, jsonl, ok
 
 IDS = make_custom_ids(pd.RangeIndex(6))
 FRAME = pd.DataFrame({"x": range(6)})
@@ -78,7 +77,26 @@ def _body_not_json(cid: str, text: str) -> tuple[bytes, str | None]:
     return orjson.dumps(line), None
 
 
+FAILED = "<failed>"  # the row must say failed, with the reason
+
+
+def _http_error(cid: str, text: str) -> tuple[bytes, str | None]:
+    return orjson.dumps(http_error(cid, 500, "server_error", text or "boom")), FAILED
+
+
+def _string_body_error(cid: str, text: str) -> tuple[bytes, str | None]:
+    return orjson.dumps(string_body(http_error(cid, 400, None, text or "bad"))), FAILED
+
+
+def _codeless_error(cid: str, text: str) -> tuple[bytes, str | None]:
+    line = {"custom_id": cid, "error": {"type": "server_error", "message": text or "no"}}
+    return orjson.dumps(line), FAILED
+
+
 MAKERS = [
+    _http_error,
+    _string_body_error,
+    _codeless_error,
     _well_formed,
     _string_body,
     _lone_surrogate,
@@ -109,23 +127,28 @@ def _join(lines: list[bytes], fast: bool) -> pd.DataFrame:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=st.lists(line, min_size=1, max_size=14), fast=st.booleans())
 def test_every_line_is_joined_with_its_answer_or_reported_with_its_number(spec, fast):
-    lines, expected, reported = [], {}, {}
+    lines, expected, latest, reported = [], {}, {}, {}
     for number, (cid, make, t) in enumerate(spec, start=1):
         data, content = make(cid, t)
         lines.append(data)
-        if content is not None:
-            expected[cid] = content  # the latest answer wins
-        else:
+        if content is None:
             reported.setdefault(cid, set()).add(number)
+            latest[cid] = ("unreadable", number)
+        elif content is FAILED:
+            latest[cid] = ("failed", number)
+        else:
+            expected[cid] = content  # an answer beats a failure; the latest answer wins
     out = _join(lines, fast)
     for row, cid in enumerate(IDS):
         status, error = out["status"].iloc[row], out["error"].iloc[row]
         if cid in expected:
             assert status == "ok" and out["content"].iloc[row] == expected[cid]
-        elif cid in reported:
-            assert status == "unreadable"
-            number = int(re.search(r"line (\d+)\)", error).group(1))
-            assert number in reported[cid]
+            assert pd.isna(error)
+        elif cid in latest:  # no answer: the latest line says why, with its number if unread
+            kind, number = latest[cid]
+            assert status == kind and isinstance(error, str) and error
+            if kind == "unreadable":
+                assert f"line {number})" in error
         else:
             assert status == "not_run"
     answered = out["status"] == "ok"
