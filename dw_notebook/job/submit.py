@@ -262,6 +262,8 @@ def attach(
     >>> job.join()                            # doctest: +SKIP
 
     A batch id unknown to the local registry is attached straight from the service.
+    ``df`` may be sorted, filtered or have new columns: rows are matched to the requests the job
+    sent by custom_id; when fewer than most rows match, ``JobError`` says how many and what to do.
     """
     registry = registry or Registry()
     connection = connect(api_key, base_url)
