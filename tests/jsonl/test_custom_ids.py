@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dw_notebook.jsonl.requests import make_custom_ids
 from dw_notebook.jsonl.requests._ids import is_valid_custom_id
@@ -116,3 +118,28 @@ def test_valid_custom_id_rule():
     assert not is_valid_custom_id("")
     assert not is_valid_custom_id("\x7f")
     assert is_valid_custom_id("~" * 64) and not is_valid_custom_id("~" * 65)
+
+
+labels = st.lists(
+    st.one_of(st.sampled_from(["a", "b", "dup", "x" * 70, " lead", "é"]), st.integers(0, 3)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), raw=labels)
+def test_a_reordered_frame_gives_every_row_the_same_id(data, raw):
+    values = [data.draw(st.sampled_from([b"v", b"w"])) for _ in raw]
+    index = pd.Index(raw, dtype=object)
+    ids = make_custom_ids(index, values)
+    assert len(set(ids)) == len(ids) and all(is_valid_custom_id(i) for i in ids)
+    order = data.draw(st.permutations(range(len(raw))))
+    moved = make_custom_ids(index[list(order)], [values[i] for i in order])
+    groups: dict = {}
+    for pos, i in enumerate(order):  # rows alike in label and values may swap ids, no others
+        groups.setdefault((str(raw[i]), type(raw[i]), values[i]), ([], []))
+        groups[(str(raw[i]), type(raw[i]), values[i])][0].append(ids[i])
+        groups[(str(raw[i]), type(raw[i]), values[i])][1].append(moved[pos])
+    for before, after in groups.values():
+        assert sorted(before) == sorted(after)
