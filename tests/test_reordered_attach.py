@@ -75,3 +75,17 @@ def test_id_column_rows_survive_a_sort_on_attach(server, conn):
     joined = dw.attach("keyed", shuffled, **conn).join(timeout=30)
     expected = out.set_index("key").loc[shuffled["key"]]
     _same(joined, expected)
+
+
+def test_join_refuses_another_frame_when_the_input_files_are_gone(submitted, server, conn):
+    from dw_notebook.client import BatchClient
+
+    job = dw.attach("reorder", _frame(), **conn)
+    with BatchClient(server.base_url, server.token) as client:
+        for batch_id in job.batch_ids:
+            client.delete_file(client.get_batch(batch_id)["input_file_id"])
+    other = pd.DataFrame({"review": ["x"] * 10}, index=[f"q{i}" for i in range(10)])
+    attached = dw.attach("reorder", other, **conn)  # nothing to check the rows against yet
+    with pytest.raises(JobError, match="Only 0 of the 10 rows of this DataFrame match result"):
+        with pytest.warns(UserWarning, match="None of the 30 result lines matched"):
+            attached.join(timeout=30)

@@ -26,7 +26,7 @@ from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
 from . import create, retry
 from .batch_errors import rows_of_batch_errors
-from .matching import match_rows, sent_ids
+from .matching import check_joined, match_rows, sent_ids
 from .poller import Poller
 from .reading import ResultReader, derived_ids, join_frame
 from .registry import BatchRecord, Registry
@@ -269,6 +269,8 @@ class Job:
         errors = self._batch_error_lines() + errors  # a real line for a row wins over these
         out = join_frame(self.df, self._ids(), self.spec, self._records, outputs, errors)
         self._note_lines(out)
+        if self.built is None:  # ids derived for an attached frame: is it the job's frame?
+            check_joined(out, self.name)
         unknown = int(out["status"].eq("not_run").sum()) if gone else 0
         if unknown and missing_files == "raise":  # rows answered by another attempt are known
             raise MissingResultFileError(gone, unknown)

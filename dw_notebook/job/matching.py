@@ -63,6 +63,19 @@ def _candidates(df: pd.DataFrame, spec: Mapping[str, Any]) -> tuple[list[list], 
     return [*lists, index_ids, other_ids(df.index, index_ids)], n_sent
 
 
+def check_joined(out: pd.DataFrame, name: str) -> None:
+    """After joining a frame whose ids could not be checked against the requests (their input
+    files are gone): raise when fewer than most rows have a line and lines for other ids exist."""
+    unmatched = int(out.attrs.get("dw_unmatched_ids", 0))
+    rows = int((out["status"] != "skipped").sum())
+    matched = rows - int((out["status"] == "not_run").sum())
+    if unmatched and rows and matched * 2 <= rows:
+        raise JobError(
+            f"Only {matched:,} of the {rows:,} rows of this DataFrame match result lines of job "
+            f"{name!r}, and {unmatched:,} result lines match no row. " + FIX
+        )
+
+
 def match_rows(df: pd.DataFrame, spec: Mapping[str, Any], sent: set[str], name: str) -> list:
     """Per row of ``df``, the custom_id it was sent under (None: not in the job).
 
