@@ -19,6 +19,7 @@ from .errors import (
     ConfigError,
     DwError,
     JobError,
+    MissingResultFileError,
     TransportError,
 )
 from .job import Job
@@ -38,6 +39,7 @@ __all__ = [
     "DwError",
     "Job",
     "JobError",
+    "MissingResultFileError",
     "TransportError",
     "attach",
     "builder",

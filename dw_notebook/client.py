@@ -10,10 +10,12 @@ jitter, honouring ``Retry-After`` and ``retry-after-ms``.
 from __future__ import annotations
 
 import io
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import httpx
@@ -52,19 +54,82 @@ BATCH_FIELDS = (
 
 
 def normalize_batch(raw: dict[str, Any]) -> dict[str, Any]:
-    """A batch object with every documented field present and empty file ids as None."""
+    """A batch object with every documented field present and empty file ids as None.
+
+    Other implementations' shapes are read too: ``request_counts: null`` (a batch that failed
+    validation) gives zero counts, null timestamps stay None, and ``errors`` given as a list,
+    a string or ``{"object": null, "data": [...]}`` becomes ``{"object": "list", "data": [...]}``
+    with ``code``, ``message``, ``param`` and an integer ``line`` in every item (or None).
+    """
     batch = {name: raw.get(name) for name in BATCH_FIELDS}
     batch.update({k: v for k, v in raw.items() if k not in batch})
-    for name in ("output_file_id", "error_file_id"):
+    for name in ("output_file_id", "error_file_id", "input_file_id"):
         if not batch[name]:
             batch[name] = None
-    counts = batch["request_counts"] or {}
+    counts = batch["request_counts"] if isinstance(batch["request_counts"], dict) else {}
     batch["request_counts"] = {
-        "total": int(counts.get("total") or 0),
-        "completed": int(counts.get("completed") or 0),
-        "failed": int(counts.get("failed") or 0),
+        "total": _count(counts.get("total")),
+        "completed": _count(counts.get("completed")),
+        "failed": _count(counts.get("failed")),
     }
+    batch["errors"] = normalize_errors(batch["errors"])
+    for name in BATCH_FIELDS:
+        if name.endswith("_at"):
+            batch[name] = _timestamp(batch[name])
     return batch
+
+
+def _timestamp(value: object) -> int | None:
+    """Unix seconds from a number, a numeric string or an ISO 8601 string (else None)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return int(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.replace(".", "", 1).isdigit():
+            return int(float(text))
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp())
+    return None
+
+
+def _count(value: object) -> int:
+    try:
+        return max(int(value or 0), 0)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+
+
+def normalize_errors(raw: object) -> dict[str, Any] | None:
+    """A batch's ``errors`` as ``{"object": "list", "data": [{code, message, param, line}]}``,
+    or None when it lists none."""
+    data = raw.get("data") if isinstance(raw, dict) else raw
+    if isinstance(data, str):
+        data = [data]
+    if not isinstance(data, list):
+        return None
+    items = []
+    for item in data:
+        if isinstance(item, str):
+            item = {"message": item}
+        if not isinstance(item, dict):
+            continue
+        line = item.get("line")
+        if isinstance(line, str) and line.strip().isdigit():
+            line = int(line)
+        items.append(
+            {
+                "code": item.get("code") if isinstance(item.get("code"), str) else None,
+                "message": str(item.get("message") or ""),
+                "param": item.get("param") if isinstance(item.get("param"), str) else None,
+                "line": line if isinstance(line, int) and not isinstance(line, bool) else None,
+            }
+        )
+    return {"object": "list", "data": items} if items else None
 
 
 @dataclass(frozen=True)
@@ -145,7 +210,8 @@ class BatchClient:
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url + "/",
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "dw-notebook"},
+            headers={"User-Agent": "dw-notebook"}
+            | ({"Authorization": f"Bearer {api_key}"} if api_key else {}),
             timeout=httpx.Timeout(timeout, connect=10.0),
         )
 

@@ -4,6 +4,7 @@
     ├── ConfigError              no usable connection settings
     ├── BudgetExceededError      the cost estimate is over ``budget=``
     ├── JobError                 a batch ended in a way the requested operation cannot use
+    │   └── MissingResultFileError   an output or error file is gone: row outcomes unknown
     ├── TransportError           the network failed and retries are used up
     └── APIError                 the service answered with an HTTP error
         ├── BadRequestError          400 (bad file or parameters)
@@ -41,6 +42,27 @@ class JobError(DwError):
     pass
 
 
+class MissingResultFileError(JobError):
+    """Output or error files that batches name but the service no longer has.
+
+    ``gone`` lists ``(batch_id, "output" | "error", file_id)``.
+    """
+
+    def __init__(self, gone: list[tuple[str, str, str]], rows: int | None = None) -> None:
+        self.gone = list(gone)
+        self.rows = rows
+        names = "; ".join(f"the {kind} file {fid} of batch {bid}" for bid, kind, fid in gone[:5])
+        more = f" (and {len(gone) - 5} more)" if len(gone) > 5 else ""
+        count = f"{rows:,} rows" if rows is not None else "those rows"
+        super().__init__(
+            f"{names}{more}: gone from the service (deleted, or past its expiry), so the outcome "
+            f"of {count} is unknown and nothing was joined. If you saved the file, join it "
+            "with dw_notebook.jsonl.results.join_results; job.join(missing_files='not_run') "
+            "joins the rest and marks those rows not_run; job.retry(unknown=True) sends them "
+            "again (they may have been answered and paid for already)."
+        )
+
+
 class TransportError(DwError):
     pass
 
@@ -57,7 +79,8 @@ class APIError(DwError):
         body: object = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(f"{status_code}: {message}")
+        self.hint = http_advice(status_code, code, message)
+        super().__init__(f"{status_code}: {message}" + (f". {self.hint}" if self.hint else ""))
         self.message = message
         self.status_code = status_code
         self.code = code
@@ -117,3 +140,48 @@ def api_error_class(status_code: int) -> type[APIError]:
     if status_code >= 500:
         return ServerError
     return _BY_STATUS.get(status_code, APIError)
+
+
+# -- what to do about the errors users meet most ------------------------------------------------
+
+_MODEL_ADVICE = (
+    "Fix: use a model the service lists (GET /models, or BatchClient.list_models()); names "
+    "are case-sensitive and include the organisation, e.g. 'Qwen/Qwen3.5-9B'."
+)
+_HTTP_ADVICE = {
+    401: "Fix: check the API key (DOUBLEWORD_API_KEY, ~/.dw/credentials.toml, or api_key=); "
+    "a key for another service or a revoked key is refused.",
+    402: "Fix: the account is out of credits; add credits in the Doubleword console, then "
+    "re-run the same cell (it resumes the job, nothing is paid twice).",
+    403: "Fix: this key may not use this model or resource; check the model name, or ask the "
+    "account owner for access.",
+    413: "Fix: the file is larger than the service accepts; pass a smaller max_bytes= (or "
+    "max_requests=) to dw.submit so the job is split into smaller files.",
+}
+BATCH_ERROR_ADVICE = {
+    "model_not_found": _MODEL_ADVICE,
+    "mismatched_model": "Fix: one model per batch; submit each model as its own job.",
+    "invalid_json_line": "Fix: the request line is not valid JSON; build requests with "
+    "dw.prepare(...) and look at .preview().",
+    "missing_required_parameter": "Fix: the request lacks the parameter named above; build "
+    "requests with dw.prepare(...) and look at .preview().",
+    "invalid_url": "Fix: the endpoint is not one this service batches; use endpoint='chat', "
+    "'embeddings', 'completions', 'responses' or 'moderations'.",
+    "streaming_unsupported": "Fix: remove stream=True; batches do not stream.",
+    "duplicate_custom_id": "Fix: custom_ids must be unique; pass id_column= with unique "
+    "values, or leave ids to the index.",
+    "token_limit_exceeded": "Fix: too many tokens are queued for this model; wait for other "
+    "batches to finish, or split the job (max_requests=).",
+}
+STUCK_VALIDATING_ADVICE = (
+    "large files take a while to validate; if it stays here, look at the batch on the service "
+    "(dw.jobs()) or cancel it (job.cancel()) and submit again"
+)
+
+
+def http_advice(status_code: int, code: str | None = None, message: str = "") -> str:
+    """What to do about an HTTP error answer ('' when there is nothing specific to say)."""
+    about_model = code == "model_not_found" or "model" in message.lower()
+    if status_code in (403, 404) and about_model:
+        return _MODEL_ADVICE
+    return _HTTP_ADVICE.get(status_code, "")

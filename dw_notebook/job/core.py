@@ -20,12 +20,14 @@ import pandas as pd
 from .. import wire
 from ..client import BatchClient
 from ..config import Connection
-from ..errors import ConflictError, DwError, JobError, NotFoundError
+from ..errors import ConflictError, DwError, JobError, MissingResultFileError, NotFoundError
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
 from . import create, retry
+from .batch_errors import rows_of_batch_errors
 from .cache import ResultCache
+from .matching import check_joined, match_rows, sent_ids
 from .poller import Poller
 from .reading import ResultReader, derived_ids, join_frame
 from .registry import BatchRecord, Registry
@@ -90,6 +92,7 @@ class Job:
         self._poller: Poller | None = None
         self._last_snapshot: JobSnapshot | None = None
         self._derived_ids: list[str | None] | None = None
+        self._errors_read: set[str] = set()  # batches whose errors.data partial() has added
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -243,19 +246,37 @@ class Job:
 
     # -- results ---------------------------------------------------------------------------
 
-    def join(self, *, wait: bool = True, timeout: float | None = None) -> pd.DataFrame:
+    def join(
+        self, *, wait: bool = True, timeout: float | None = None, missing_files: str = "raise"
+    ) -> pd.DataFrame:
         """A copy of the DataFrame with result columns, joined by custom_id.
 
         Columns: the answer (``content`` or one per schema field), ``status``, ``error``,
         ``finish_reason``, ``prompt_tokens``, ``completion_tokens``, ``batch_id``, ``attempt``.
         After ``retry()`` each row shows its latest answer (an answer beats a failure).
+
+        An output or error file that the service no longer has raises
+        ``MissingResultFileError`` (naming the batch and the file) while rows without any line
+        remain, because their outcome is unknown; ``missing_files="not_run"`` joins the rest
+        and leaves those rows ``not_run``.
         """
+        if missing_files not in ("raise", "not_run"):
+            raise ValueError("missing_files must be 'raise' or 'not_run'")
         if wait:
             self.wait(timeout)
         elif not self.done:
             raise JobError(f"job {self.name!r} is still running; use job.partial() or wait")
-        results = self._reader.finished_results(self.batch_ids, self._tracker.batches)
-        return join_frame(self.df, self._ids(), self.spec, self._records, results=results)
+        results, gone = self._reader.finished_results(
+            self.batch_ids, self._tracker.batches, self._batch_error_lines
+        )
+        out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
+        self._note_lines(out)
+        if self.built is None:  # ids derived for an attached frame: is it the job's frame?
+            check_joined(out, self.name)
+        unknown = int(out["status"].eq("not_run").sum()) if gone else 0
+        if unknown and missing_files == "raise":  # rows answered by another attempt are known
+            raise MissingResultFileError(gone, unknown)
+        return out
 
     def partial(self) -> pd.DataFrame:
         """The rows finished so far, joined like ``join()``; the others are ``not_run``.
@@ -266,7 +287,34 @@ class Job:
         """
         self.refresh()
         results = self._reader.read_new(self.batch_ids, self._tracker.batches)
-        return join_frame(self.df, self._ids(), self.spec, self._records, results=results)
+        for batch_id, data, _ in self._batch_error_lines(skip=self._errors_read):
+            results.add(data, batch_id, f"errors of batch {batch_id}")
+            self._errors_read.add(batch_id)
+        out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
+        self._note_lines(out)
+        return out
+
+    def _note_lines(self, out: pd.DataFrame) -> None:
+        """Counts of result lines read leniently or not at all, for the progress views."""
+        with self._lock:
+            changed = self._tracker.note_lines(out.attrs)
+        if changed:
+            self._emit(self.snapshot())
+
+    def _batch_error_lines(self, skip: set[str] = frozenset()) -> list[tuple[str, bytes, str]]:
+        """Error lines for the rows named by finished batches' own errors (``errors.data``)."""
+        records = [r for r in self._records if r.batch_id not in skip]
+        return rows_of_batch_errors(records, self._tracker.batches, self._reader.download,
+                                    self.built, self.spec)  # fmt: skip
+
+    def match_frame(self) -> None:
+        """Match this job's DataFrame to the requests it sent when the frame is not the exact one
+        submitted (sorted, filtered, new columns); raises ``JobError`` with the count of
+        matching rows and the fix when fewer than most rows match."""
+        sent = sent_ids(self._records, self._client.get_batch, self._reader.download)
+        if sent and self.df is not None:
+            self.built = None
+            self._derived_ids = match_rows(self.df, self.spec, sent, self.name)
 
     def _ids(self) -> Any:
         """The build (its ids per row), else ids derived from the DataFrame's index, once."""
@@ -276,15 +324,26 @@ class Job:
             self._derived_ids = derived_ids(self.df)
         return self._derived_ids
 
-    def retry(self, *, truncated: bool = True, **body_overrides: Any) -> Job:
+    def retry(
+        self,
+        *,
+        truncated: bool = True,
+        unreadable: bool = False,
+        unknown: bool = False,
+        **body_overrides: Any,
+    ) -> Job:
         """Resubmit only the rows that failed, expired, never ran or (``truncated``) hit
         ``max_tokens``, as a new attempt of this job; ``join()`` then merges the answers.
 
+        Rows whose answer came back but could not be read (``unreadable``) were paid for, and
+        rows whose result file is gone from the service have an unknown outcome: neither is
+        sent again unless asked (``unreadable=True``, ``unknown=True``).
+
         >>> job.retry(max_tokens=512)   # doctest: +SKIP  (body fields to change for the retry)
         """
-        out = self.join()
+        out = self.join(missing_files="not_run" if unknown else "raise")
         ids = self.built.row_ids if self.built is not None else self._ids()
-        wanted = retry.ids_to_retry(out, ids, truncated=truncated)
+        wanted = retry.ids_to_retry(out, ids, truncated=truncated, unreadable=unreadable)
         if not wanted:
             raise JobError(f"nothing to retry: every row of job {self.name!r} has an answer")
         lines = [retry.override(line, body_overrides) for line in self._input_lines(wanted)]

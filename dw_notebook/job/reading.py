@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -15,7 +15,7 @@ from ..jsonl.results import ResultTable, join_results, parse_results
 from .cache import ResultCache
 from .registry import BatchRecord
 
-Files = list[tuple[str, bytes]]
+Files = list[tuple[str, bytes, str]]  # (batch id, content, file id)
 
 
 class ResultReader:
@@ -36,41 +36,50 @@ class ResultReader:
 
     def files(
         self, batch_ids: Iterable[str], batches: Mapping[str, dict[str, Any]]
-    ) -> tuple[Files, Files]:
-        """(batch id, content) of every output and error file, oldest batch first."""
-        outputs, errors = [], []
+    ) -> tuple[Files, Files, list[tuple[str, str, str]]]:
+        """(batch id, content, file id) of every output and error file, oldest batch first,
+        and the files batches name that the service no longer has (deleted, or expired):
+        ``(batch_id, "output" | "error", file_id)``."""
+        outputs, errors, gone = [], [], []
         for batch_id in batch_ids:
             batch = batches.get(batch_id) or self._client.get_batch(batch_id)
             final = batch["status"] in wire.TERMINAL_STATUSES
-            if batch["output_file_id"]:
-                outputs.append((batch_id, self._content(batch["output_file_id"], final)))
-            if batch["error_file_id"]:
-                errors.append((batch_id, self._content(batch["error_file_id"], final)))
-        return outputs, errors
+            for kind, into in (("output", outputs), ("error", errors)):
+                file_id = batch[f"{kind}_file_id"]
+                if not file_id:
+                    continue
+                try:
+                    into.append((batch_id, self._content(file_id, final), file_id))
+                except NotFoundError:
+                    gone.append((batch_id, kind, file_id))
+        return outputs, errors, gone
 
     def finished_results(
-        self, batch_ids: list[str], batches: Mapping[str, dict[str, Any]]
-    ) -> ResultTable:
-        """Every result line of these batches, parsed; kept once all of them have ended, so
-        a second join does not read or parse the files again."""
+        self,
+        batch_ids: list[str],
+        batches: Mapping[str, dict[str, Any]],
+        batch_errors: Callable[[], Files],
+    ) -> tuple[ResultTable, list[tuple[str, str, str]]]:
+        """Every result line of these batches parsed, with the lines ``batch_errors`` makes for
+        rows named by batches' own errors first (a real line for a row wins over them), and the
+        files the service no longer has. Kept once every batch has ended and no file is
+        missing, so a second join neither reads nor parses the files again."""
         key = tuple(batch_ids)
         if self._parsed is not None and self._parsed[0] == key:
-            return self._parsed[1]
-        outputs, errors = self.files(batch_ids, batches)
-        results = parse_results(outputs, errors)
-        if all(batches.get(i, {}).get("status") in wire.TERMINAL_STATUSES for i in batch_ids):
+            return self._parsed[1], []
+        outputs, errors, gone = self.files(batch_ids, batches)
+        results = parse_results(outputs, [*batch_errors(), *errors])
+        ended = all(batches.get(i, {}).get("status") in wire.TERMINAL_STATUSES for i in batch_ids)
+        if ended and not gone:
             self._parsed = (key, results)
-        return results
+        return results, gone
 
     def _content(self, file_id: str, final: bool) -> bytes:
         """A result file, from the cache when its batch has ended and it was read before."""
         cache = self._cache if final else None
         if cache is not None and (data := cache.get(file_id)) is not None:
             return data
-        try:
-            data = self._client.file_content(file_id).data
-        except NotFoundError:
-            return b""
+        data = self._client.file_content(file_id).data  # NotFoundError: the file is gone
         if cache is not None:
             cache.put(file_id, data)
         return data
@@ -84,9 +93,12 @@ class ResultReader:
             self._partial = ResultTable()
         for batch_id in batch_ids:
             batch = batches.get(batch_id)
-            for file_id in (batch["output_file_id"], batch["error_file_id"]) if batch else ():
+            for kind in ("output", "error") if batch else ():
+                file_id = batch[f"{kind}_file_id"]
                 if file_id:
-                    self._partial.add(self._new_lines(file_id), batch_id)
+                    first = self._lines_read.get(file_id, 0) + 1
+                    data = self._new_lines(file_id)
+                    self._partial.add(data, batch_id, f"{kind} file {file_id}", first_line=first)
         return self._partial
 
     def _new_lines(self, file_id: str) -> bytes:

@@ -11,10 +11,13 @@ import pandas as pd
 RETRY_STATUSES = ("failed", "expired", "cancelled", "not_run")
 
 
-def ids_to_retry(out: pd.DataFrame, ids: Any, *, truncated: bool) -> set[str]:
-    """The custom_ids of rows that failed, expired, never ran or (``truncated``) hit
-    ``max_tokens``; ``ids`` holds one custom_id per row of ``out`` (None: not sent)."""
-    again = out["status"].isin(RETRY_STATUSES)
+def ids_to_retry(
+    out: pd.DataFrame, ids: Any, *, truncated: bool, unreadable: bool = False
+) -> set[str]:
+    """The custom_ids of rows that failed, expired, never ran, (``truncated``) hit
+    ``max_tokens`` or (``unreadable``) came back unreadable; ``ids`` holds one custom_id per
+    row of ``out`` (None: not sent)."""
+    again = out["status"].isin(RETRY_STATUSES + (("unreadable",) if unreadable else ()))
     if truncated:
         again |= out["finish_reason"].eq("length").fillna(False)
     return {ids[i] for i in np.flatnonzero(again.to_numpy()) if ids[i] is not None}

@@ -37,8 +37,8 @@ def connect(api_key: str | None = None, base_url: str | None = None) -> Connecti
     connection = remote_connection(api_key, base_url)
     if connection is not None:
         return connection
-    if base_url:
-        raise JobError("base_url given without an API key; pass api_key= or set DOUBLEWORD_API_KEY")
+    if base_url:  # a server that needs no key (a local vLLM, a test server): no auth header
+        return Connection(base_url, "")
     from ..local import local_connection
 
     return local_connection()
@@ -101,6 +101,11 @@ def submit(
 
     Re-running the same call re-attaches to the job it already created; ``force=True`` submits
     again. ``budget=`` (USD) refuses to submit when the estimate is over it.
+
+    Rows are matched to answers by custom_id: the index label where it is a usable id (1-64
+    printable ASCII characters, unique), else an id derived from the label and the values the
+    row's request uses, so a sorted or filtered frame joins the same rows after
+    ``dw.attach(name, df)``. ``id_column="key"`` uses a column of unique ids instead.
     """
     from ..jsonl.requests import build_requests
     from ..jsonl.requests.estimate import estimate_cost
@@ -248,6 +253,8 @@ def attach(
     >>> job.join()                            # doctest: +SKIP
 
     A batch id unknown to the local registry is attached straight from the service.
+    ``df`` may be sorted, filtered or have new columns: rows are matched to the requests the job
+    sent by custom_id; when fewer than most rows match, ``JobError`` says how many and what to do.
     """
     registry = registry or Registry()
     connection = connect(api_key, base_url)
@@ -255,13 +262,10 @@ def attach(
     record = registry.find(key)
     if record is not None:
         built = rebuild(record.spec, df) if df is not None else None
-        if df is not None and built is None and record.spec.get("build"):
-            warnings.warn(
-                "this DataFrame does not rebuild the submitted requests; rows are joined by "
-                "ids derived from the index (rows skipped at submit show as not_run)",
-                stacklevel=2,
-            )
-        return _job_from_record(record, client, connection, registry, df, built)
+        job = _job_from_record(record, client, connection, registry, df, built)
+        if df is not None and built is None:
+            job.match_frame()  # sorted, filtered or another frame: match rows by id, or raise
+        return job
     try:
         batch = client.get_batch(key)
     except NotFoundError:
@@ -279,7 +283,10 @@ def attach(
     }
     job_id = registry.new_job(f"attached:{key}", connection.service_key, key, spec)
     registry.record_batch(job_id, 0, 0, key, batch["status"])
-    return _job_from_record(registry.find(job_id), client, connection, registry, df)
+    job = _job_from_record(registry.find(job_id), client, connection, registry, df)
+    if df is not None:
+        job.match_frame()
+    return job
 
 
 def list_jobs(

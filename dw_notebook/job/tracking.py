@@ -9,11 +9,13 @@ from typing import Any
 
 from .. import wire
 from ..client import BatchClient
-from ..errors import APIError, TransportError
+from ..errors import STUCK_VALIDATING_ADVICE, APIError, TransportError
 from ..prices import price_for
 from ..progress.snapshot import BatchSnapshot, JobSnapshot
+from ..progress.text import format_duration
 from .registry import Registry
 
+MAX_ERRORS_SHOWN = 3
 RESULTS_HINT = "Results: out = job.join(); job.review() to look through them"
 
 _ACTIVE_ORDER = (wire.VALIDATING, wire.IN_PROGRESS, wire.FINALIZING, wire.CANCELLING)
@@ -49,6 +51,8 @@ class Tracker:
         self._last_ok: float | None = None
         self._started = time.time()
         self._history: deque[tuple[float, int]] = deque(maxlen=120)
+        self.stuck_validating_s = 600.0  # a batch validating longer than this gets a note
+        self.line_counts: dict[str, int] = {}  # salvaged_lines / unreadable_lines, last join
 
     def poll(self, client: BatchClient, batch_ids: Sequence[str], registry: Registry) -> None:
         """Ask the service for every unfinished batch; a failed poll is noted, never raised."""
@@ -108,9 +112,35 @@ class Tracker:
             actual_cost=self._actual_cost(batches),
             poll_error=self.poll_error,
             last_update_age_s=now - self._last_ok if self._last_ok is not None else None,
-            message=self._message(batches, done, attempt),
-            extra={"hint": RESULTS_HINT} if done else {},
+            message=self._message(batches, done, attempt, now),
+            extra=self._extra(batch_ids, batches, done),
         )
+
+    def _extra(
+        self, batch_ids: Sequence[str], batches: list[dict[str, Any] | None], done: bool
+    ) -> dict[str, Any]:
+        """The results hint, the first batch errors with their codes, and the counts of result
+        lines the last join could not read plainly."""
+        extra: dict[str, Any] = {"hint": RESULTS_HINT} if done else {}
+        errors = [
+            {"batch_id": batch_id, **error}
+            for batch_id, b in zip(batch_ids, batches, strict=True)
+            for error in ((b.get("errors") or {}).get("data") or [] if b else [])
+        ]
+        if errors:
+            extra["errors"] = errors[:MAX_ERRORS_SHOWN]
+            extra["error_count"] = len(errors)
+        extra.update({k: v for k, v in self.line_counts.items() if v})
+        return extra
+
+    def note_lines(self, attrs: dict[str, Any]) -> bool:
+        """Keep the counts of salvaged and unreadable lines a join reported; True if changed."""
+        counts = {
+            "salvaged_lines": int(attrs.get("dw_salvaged_count", 0)),
+            "unreadable_lines": int(attrs.get("dw_unreadable_count", 0)),
+        }
+        changed, self.line_counts = counts != self.line_counts, counts
+        return changed
 
     def _actual_cost(self, batches: list[dict[str, Any] | None]) -> float | None:
         """USD charged so far, from the token usage the service reports (None: not reported
@@ -135,8 +165,14 @@ class Tracker:
             return None
         return (n1 - n0) / (t1 - t0)
 
-    def _message(self, batches: list[dict[str, Any] | None], done: bool, attempt: int) -> str:
+    def _message(
+        self, batches: list[dict[str, Any] | None], done: bool, attempt: int, now: float
+    ) -> str:
         parts = []
+        started = [b["created_at"] for b in batches if b and b["status"] == wire.VALIDATING]
+        if started and started[0] and now - min(started) > self.stuck_validating_s:
+            waited = format_duration(now - min(started))
+            parts.append(f"still validating after {waited}: {STUCK_VALIDATING_ADVICE}")
         if self.simulated:
             parts.append("answers are simulated by the embedded local server (no API key set)")
         if attempt:

@@ -171,9 +171,42 @@ def format_summary(snap: JobSnapshot) -> str:
         text += f" ({cost})"
     if snap.name:
         text = f"{snap.name} {text}"
-    hint = snap.extra.get("hint") if isinstance(snap.extra, dict) else None
+    extra = snap.extra if isinstance(snap.extra, dict) else {}
+    if lines := format_line_counts(extra):
+        text += f" ({lines})"
+    if errors := format_errors(extra):
+        text += f". {errors}"
+    hint = extra.get("hint")
     if isinstance(hint, str) and hint:
         text += f". {hint}"
     if snap.message:
         text += f" [{snap.message}]"
     return text
+
+
+def format_line_counts(extra: dict) -> str:
+    """'2 answers unreadable, 1 line salvaged' from a snapshot's extra; '' when none."""
+    parts = []
+    if n := extra.get("unreadable_lines"):
+        parts.append(f"{format_count(n)} answer{'s' if n != 1 else ''} unreadable")
+    if n := extra.get("salvaged_lines"):
+        parts.append(f"{format_count(n)} line{'s' if n != 1 else ''} salvaged")
+    return ", ".join(parts)
+
+
+def format_errors(extra: dict) -> str:
+    """'Errors: model_not_found: The model ... (line 1, body.model); 1 more' ('' when none)."""
+    errors = extra.get("errors")
+    if not isinstance(errors, list) or not errors:
+        return ""
+    shown = []
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        code, message = error.get("code"), error.get("message") or ""
+        text = f"{code}: {message}" if code and message else str(message or code or "error")
+        where = [f"line {error['line']}"] if error.get("line") is not None else []
+        where += [str(error["param"])] if error.get("param") else []
+        shown.append(text + (f" ({', '.join(where)})" if where else ""))
+    more = int(extra.get("error_count") or len(errors)) - len(shown)
+    return "Errors: " + "; ".join(shown) + (f"; {format_count(more)} more" if more > 0 else "")

@@ -20,6 +20,8 @@ from dw_notebook.server.replies import (
     chat_reply,
     completion_reply,
     error_body,
+    moderation_reply,
+    response_reply,
     tokens,
     tool_call_reply,
 )
@@ -127,6 +129,15 @@ class MockBackend(Backend):
             d = _digest("completion", prompt)
             text = LABELS[d[0] % len(LABELS)]
             return 200, completion_reply(d.hex()[:24], body, text, len(orjson.dumps(prompt)))
+        if url.endswith("/responses"):
+            given = body.get("input", "")
+            d = _digest("response", given)
+            text = LABELS[d[0] % len(LABELS)]
+            return 200, response_reply(d.hex()[:24], body, text, len(orjson.dumps(given)))
+        if url.endswith("/moderations"):
+            given = body.get("input", "")
+            d = _digest("moderation", given)
+            return 200, moderation_reply(d.hex()[:24], body, d[1], len(orjson.dumps(given)))
         return 404, error_body(f"Unknown endpoint {url}", "invalid_request_error", "unknown_url")
 
     def _chat(self, body: dict) -> dict:

@@ -37,8 +37,10 @@ class Ctx:
             return self.dialect.error(404, f"No such {kind} object: {ident}", None, "id")
         return self.dialect.error(404, f"{kind} not found")
 
-    def bad(self, message: str, param: str | None = None) -> Response:
-        return self.dialect.error(400, message, "invalid_request_error" if param else None, param)
+    def bad(self, message: str, param: str | None = None, code: str | None = None) -> Response:
+        """A 400 answer; OpenAI names the offending ``param`` and a code such as
+        ``invalid_value`` (the default when a param is named) or ``missing_required_parameter``."""
+        return self.dialect.error(400, message, code or ("invalid_value" if param else None), param)
 
     def limit_arg(self, request: Request, default: int, top: int) -> int | Response:
         """The ``limit`` query parameter, or a 400 reply."""

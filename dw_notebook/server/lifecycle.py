@@ -18,7 +18,7 @@ from dw_notebook.server import records
 from dw_notebook.server.dialects import Dialect
 from dw_notebook.server.files import FileStore
 from dw_notebook.server.store import Store
-from dw_notebook.server.validation import parse_file
+from dw_notebook.server.validation import Parsed, parse_file
 
 RETRIABLE = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -38,6 +38,7 @@ class Lifecycle:
         self.store, self.files, self.dialect = store, files, dialect
         self.shuffle = shuffle
         self.max_attempts = max_attempts
+        self.models: frozenset[str] | None = None  # checked at validation when set (OpenAI)
         self.retry_backoff = retry_backoff
 
     def recover(self) -> None:
@@ -48,6 +49,21 @@ class Lifecycle:
                     self.files.truncate(fid, size)
                 if self.store.get_file(fid):
                     self.store.set_file_bytes(fid, size)
+
+    def _unknown_model(self, parsed: Parsed) -> list[dict]:
+        """OpenAI checks the file's model against the models it lists, at validation."""
+        if self.models is None or parsed.model is None or parsed.model in self.models:
+            return []
+        line = parsed.requests[0][0] if parsed.requests else None
+        return [
+            {
+                "code": "model_not_found",
+                "message": f"The model '{parsed.model}' does not exist or you do not have "
+                "access to it.",
+                "param": "body.model",
+                "line": line,
+            }
+        ]
 
     def validate(self, b: dict, now: float) -> bool:
         """Check the input file: ``failed`` with every bad line, or ``in_progress`` with rows."""
@@ -64,7 +80,7 @@ class Lifecycle:
                 }
             ]
         else:
-            errors = parsed.errors
+            errors = parsed.errors or self._unknown_model(parsed)
         if errors:
             self.store.update_batch(
                 b["id"],
@@ -188,6 +204,15 @@ class Lifecycle:
         else:
             fields = {"status": wire.COMPLETED, "completed_at": now}
         self.store.update_batch(b["id"], expect=wire.FINALIZING, **fields, **ids)
+        self._drop_deleted_input(b)
+
+    def _drop_deleted_input(self, b: dict) -> None:
+        """The bytes of an input file deleted while this batch ran, once no batch reads them."""
+        fid = b["input_file_id"]
+        if self.store.get_file(fid) is None and not any(
+            a["input_file_id"] == fid for a in self.store.active_batches()
+        ):
+            self.files.delete(fid)
 
     def close(
         self, b: dict, now: float, code: str, status: str, errors: list | None = None
@@ -212,6 +237,7 @@ class Lifecycle:
             status, "failed_at"
         )
         self.store.update_batch(b["id"], expect=b["status"], status=status, **{stamp: now}, **ids)
+        self._drop_deleted_input(b)
 
     def retry_failed(self, batch_id: str) -> int:
         """Doubleword retry: failed requests go back to pending; their error lines are removed."""

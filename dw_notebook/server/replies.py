@@ -92,3 +92,47 @@ def completion_reply(rid: str, body: dict, text: str, prompt_bytes: int) -> dict
         "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
         "usage": usage(prompt, completion),
     }
+
+
+def response_reply(rid: str, body: dict, text: str, prompt_bytes: int) -> dict:
+    """An OpenAI Responses API ``response`` object with one output message."""
+    text, completion, finish = _truncate(text, body)
+    prompt = tokens(prompt_bytes)
+    return {
+        "id": f"resp_{rid}",
+        "object": "response",
+        "created_at": 0,
+        "status": "completed" if finish == "stop" else "incomplete",
+        "incomplete_details": None if finish == "stop" else {"reason": "max_output_tokens"},
+        "model": body.get("model", "mock"),
+        "output": [
+            {
+                "type": "message",
+                "id": f"msg_{rid}",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        ],
+        "usage": {
+            "input_tokens": prompt,
+            "output_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
+
+
+MODERATION_CATEGORIES = ("harassment", "hate", "self-harm", "sexual", "violence")
+
+
+def moderation_reply(rid: str, body: dict, seed: int, prompt_bytes: int) -> dict:
+    """An OpenAI ``moderation`` object; ``seed`` picks which categories are flagged."""
+    flags = {c: bool(seed >> i & 1) and seed % 4 == 0 for i, c in enumerate(MODERATION_CATEGORIES)}
+    scores = {c: (0.9 if flags[c] else 0.01) for c in MODERATION_CATEGORIES}
+    return {
+        "id": f"modr-{rid}",
+        "model": body.get("model", "mock"),
+        "results": [
+            {"flagged": any(flags.values()), "categories": flags, "category_scores": scores}
+        ],
+    }

@@ -18,6 +18,41 @@ from dw_notebook.server.store import TERMINAL
 from dw_notebook.server.validation import SERVED, parse_file
 
 
+def _metadata_problem(metadata: object) -> tuple[str, str, str] | None:
+    """(message, param, code) for metadata OpenAI would refuse, naming the offending key."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        kind = type(metadata).__name__
+        return (
+            f"Invalid type for 'metadata': expected an object, but got {kind}.",
+            "metadata",
+            ("invalid_type"),
+        )
+    if len(metadata) > 16:
+        return "metadata can have at most 16 keys.", "metadata", "invalid_value"
+    for key, value in metadata.items():
+        param = f"metadata.{key}"
+        if len(key) > 64:
+            return (
+                f"Invalid '{param}': the key is longer than 64 characters.",
+                param,
+                ("invalid_value"),
+            )
+        if not isinstance(value, str):
+            kind = {list: "an array", dict: "an object", bool: "a boolean"}.get(
+                type(value), "a number" if isinstance(value, int | float) else "null"
+            )
+            return (
+                f"Invalid type for '{param}': expected a string, but got {kind} instead.",
+                param,
+                "invalid_type",
+            )
+        if len(value) > 512:
+            return f"Invalid '{param}': longer than 512 characters.", param, "invalid_value"
+    return None
+
+
 async def create_batch(request: Request) -> Response:
     """POST /batches."""
     ctx: Ctx = request.app.state.ctx
@@ -38,7 +73,9 @@ async def create_batch(request: Request) -> Response:
         ("completion_window", window),
     ):
         if not isinstance(value, str) or not value:
-            return ctx.bad(f"Missing required parameter: '{name}'.", name)
+            return ctx.bad(
+                f"Missing required parameter: '{name}'.", name, "missing_required_parameter"
+            )
     if endpoint not in SERVED:
         return ctx.bad(f"endpoint must be one of {', '.join(SERVED)}", "endpoint")
     windows = ("24h",) if d.name == "openai" else tuple(wire.COMPLETION_WINDOWS)
@@ -46,12 +83,8 @@ async def create_batch(request: Request) -> Response:
         return ctx.bad(
             f"completion_window must be one of {', '.join(windows)}", "completion_window"
         )
-    if metadata is not None and not (
-        isinstance(metadata, dict)
-        and len(metadata) <= 16
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
-    ):
-        return ctx.bad("metadata must map at most 16 string keys to string values", "metadata")
+    if (problem := _metadata_problem(metadata)) is not None:
+        return ctx.bad(*problem)
     source = ctx.store.get_file(input_id) if safe_id(input_id) else None
     if source is None:
         return ctx.not_found("File", input_id)

@@ -87,13 +87,19 @@ async def get_file(request: Request, ctx: Ctx, row: dict) -> Response:
 
 @with_file
 async def delete_file(request: Request, ctx: Ctx, row: dict) -> Response:
-    """DELETE /files/{id}; refused while an unfinished batch uses the file."""
+    """DELETE /files/{id}; refused while an unfinished batch writes the file. An input file in
+    use may be deleted in the OpenAI dialect (as on OpenAI): the batch keeps its bytes."""
     d = ctx.dialect
+    in_use = False
     for b in ctx.store.active_batches():
-        if row["id"] in (b["input_file_id"], b["out_id"], b["err_id"]):
+        if row["id"] in (b["out_id"], b["err_id"]) or (
+            row["id"] == b["input_file_id"] and d.name != "openai"
+        ):
             return d.error(409, "The file is in use by a batch that has not finished.")
+        in_use = in_use or row["id"] == b["input_file_id"]
     ctx.store.delete_file(row["id"])
-    ctx.files.delete(row["id"])
+    if not in_use:  # a running batch still reads its requests from the bytes on disk
+        ctx.files.delete(row["id"])
     return d.json({"id": row["id"], "object": "file", "deleted": True})
 
 

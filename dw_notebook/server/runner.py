@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from dw_notebook import wire
+from dw_notebook.server import prices
 from dw_notebook.server.backends import Backend
 from dw_notebook.server.clock import Clock
 from dw_notebook.server.dialects import Dialect
@@ -53,6 +54,8 @@ class Runner:
     ) -> None:
         self.store, self.backend, self.clock, self.dialect = store, backend, clock, dialect
         self.life = Lifecycle(store, files, dialect, shuffle, max_attempts, retry_backoff)
+        if dialect.name == "openai" and backend.name != "forward":  # forward: upstream's models
+            self.life.models = frozenset(prices.MODEL_IDS)
         self.auto = rate == AUTO
         self.rate: float | None = AUTO_MIN_RATE if self.auto else rate  # type: ignore[assignment]
         self.retention = retention

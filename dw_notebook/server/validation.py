@@ -9,7 +9,7 @@ import orjson
 
 from dw_notebook import wire
 
-SERVED = (wire.CHAT, wire.EMBEDDINGS, wire.COMPLETIONS)
+SERVED = (wire.CHAT, wire.EMBEDDINGS, wire.COMPLETIONS, wire.RESPONSES, wire.MODERATIONS)
 
 
 @dataclass

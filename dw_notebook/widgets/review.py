@@ -28,7 +28,7 @@ META_COLUMNS = frozenset(
      "attempt", "parse_error"}
 )  # fmt: skip
 OK = "ok"
-FAILED_STATUSES = frozenset({"failed", "expired", "cancelled"})
+FAILED_STATUSES = frozenset({"failed", "expired", "cancelled", "unreadable"})
 MISSING = None  # the label of missing answers in filters and distributions
 VIEWS = ("samples", "failed")
 Prompt = str | pd.Series | Callable[[int], str] | None

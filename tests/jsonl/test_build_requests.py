@@ -271,8 +271,9 @@ def test_line_accessor_returns_each_request_without_newline(reviews):
 def test_custom_ids_come_from_make_custom_ids(reviews):
     df = reviews.set_index(pd.Index(["dup", "dup", "x"]))
     built = build_requests(df, model="m", prompt="{review}")
-    assert built.custom_ids == make_custom_ids(df.index)
-    assert len(set(built.custom_ids)) == 3
+    values = [v.encode() for v in df["review"]]  # the values the requests use
+    assert built.custom_ids == make_custom_ids(df.index, values)
+    assert len(set(built.custom_ids)) == 3 and built.custom_ids[2] == "x"
 
 
 def test_id_column_supplies_custom_ids(reviews):

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dw_notebook.jsonl.requests import make_custom_ids
 from dw_notebook.jsonl.requests._ids import is_valid_custom_id
@@ -59,14 +61,28 @@ def test_unusable_labels_get_derived_unique_ids(index):
     assert len(ids) == len(index)
     assert _usable(ids)
     assert ids == make_custom_ids(index.copy()), "deterministic"
-    positions = [int(i.split("-")[0]) for i in ids]
-    assert positions == list(range(len(index)))
+    texts = [str(t) for t in index]
+    for cid, text in zip(ids, texts, strict=True):
+        assert cid == text or cid.startswith("#"), "a usable, unique label stays the id"
 
 
-def test_derived_ids_differ_when_the_same_positions_hold_other_labels():
-    a = make_custom_ids(pd.Index(["dup", "dup", "x"]))
-    b = make_custom_ids(pd.Index(["x", "dup", "dup"]))
-    assert a[0] != b[0] and a[2] != b[2] and a[1] == b[1]
+def test_only_the_rows_with_unusable_labels_get_derived_ids():
+    ids = make_custom_ids(pd.Index(["ok", "x" * 65, "fine", "dup", "dup"]))
+    assert ids[0] == "ok" and ids[2] == "fine"
+    assert all(i.startswith("#") for i in (ids[1], ids[3], ids[4]))
+
+
+def test_derived_ids_depend_on_label_and_values_not_position():
+    a = make_custom_ids(pd.Index(["dup", "dup", "x"]), [b"one", b"two", b"three"])
+    b = make_custom_ids(pd.Index(["x", "dup", "dup"]), [b"three", b"two", b"one"])
+    assert a == [b[2], b[1], b[0]], "the same row gets the same id wherever it sits"
+
+
+def test_identical_rows_are_told_apart_by_their_order_among_themselves():
+    ids = make_custom_ids(pd.Index(["dup", "x", "dup"]), [b"v", b"w", b"v"])
+    assert ids[0] != ids[2] and ids[2] == ids[0] + ".1"
+    again = make_custom_ids(pd.Index(["dup", "dup"]), [b"v", b"v"])  # "x" filtered out
+    assert again == [ids[0], ids[2]]
 
 
 def test_derived_ids_are_stable_across_processes():
@@ -102,3 +118,28 @@ def test_valid_custom_id_rule():
     assert not is_valid_custom_id("")
     assert not is_valid_custom_id("\x7f")
     assert is_valid_custom_id("~" * 64) and not is_valid_custom_id("~" * 65)
+
+
+labels = st.lists(
+    st.one_of(st.sampled_from(["a", "b", "dup", "x" * 70, " lead", "é"]), st.integers(0, 3)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), raw=labels)
+def test_a_reordered_frame_gives_every_row_the_same_id(data, raw):
+    values = [data.draw(st.sampled_from([b"v", b"w"])) for _ in raw]
+    index = pd.Index(raw, dtype=object)
+    ids = make_custom_ids(index, values)
+    assert len(set(ids)) == len(ids) and all(is_valid_custom_id(i) for i in ids)
+    order = data.draw(st.permutations(range(len(raw))))
+    moved = make_custom_ids(index[list(order)], [values[i] for i in order])
+    groups: dict = {}
+    for pos, i in enumerate(order):  # rows alike in label and values may swap ids, no others
+        groups.setdefault((str(raw[i]), type(raw[i]), values[i]), ([], []))
+        groups[(str(raw[i]), type(raw[i]), values[i])][0].append(ids[i])
+        groups[(str(raw[i]), type(raw[i]), values[i])][1].append(moved[pos])
+    for before, after in groups.values():
+        assert sorted(before) == sorted(after)

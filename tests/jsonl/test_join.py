@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 import dw_notebook.jsonl.results as results
-import dw_notebook.jsonl.results._lines as result_lines
+import dw_notebook.jsonl.results._table as result_lines
 from dw_notebook import wire
 from dw_notebook.jsonl.requests import build_requests, make_custom_ids
 from dw_notebook.jsonl.results import ResultTable, join_results, parse_results
@@ -103,13 +103,20 @@ def test_malformed_lines_are_reported_and_the_rest_joined(df, parser):
     out = jsonl(ok("k0", "a")) + b"{not json\n" + jsonl(ok("k1", "b")) + b'{"custom_id": 5}\n'
     out += b"[1, 2]\n" + jsonl({"custom_id": "k2"}) + jsonl(ok("k3", "d"))
     out += b"x" * (40 * 1024) + b"\n"  # big enough for the Arrow reader to be tried
-    with pytest.warns(UserWarning, match="5 malformed result line"):
-        joined = join_results(df, make_custom_ids(df.index), outputs=[out])
-    assert joined["status"].tolist() == ["ok", "ok", "not_run", "ok", "not_run", "not_run"]
+    with pytest.warns(UserWarning, match="4 malformed result line"):
+        with pytest.warns(UserWarning, match="1 answer"):
+            joined = join_results(df, make_custom_ids(df.index), outputs=[out])
+    assert joined["status"].tolist() == ["ok", "ok", "unreadable", "ok", "not_run", "not_run"]
     bad = joined.attrs["dw_malformed_lines"]
-    assert [b["line"] for b in bad] == [2, 4, 5, 6, 8]
-    assert joined.attrs["dw_malformed_count"] == 5
+    assert [b["line"] for b in bad] == [2, 4, 5, 8]
+    assert joined.attrs["dw_malformed_count"] == 4
     assert bad[0]["source"] == "outputs[0]" and bad[0]["text"] == "{not json"
+    # a line that names its row but holds no outcome is the row's, reported with its number
+    assert joined.attrs["dw_unreadable_count"] == 1
+    assert joined["error"].iloc[2] == (
+        "answer received but unreadable (outputs[0] line 6): "
+        "line has neither a response nor an error"
+    )
 
 
 def test_results_for_other_rows_are_counted_not_joined(df, parser):
@@ -193,14 +200,18 @@ def test_missing_required_field_is_a_parse_error(df, parser):
         ok("k2", '{"a": "x", "b": 2, "extra": [1]}'),
         ok("k3", None),
     )
-    joined = join_results(df, make_custom_ids(df.index), outputs=[out], schema=schema)
+    with pytest.warns(UserWarning, match="1 answer"):
+        joined = join_results(df, make_custom_ids(df.index), outputs=[out], schema=schema)
     assert joined["parse_error"].tolist()[:4] == [
         "'a' is missing or null",
         np.nan,
         np.nan,
-        "no answer text in the response",
+        np.nan,
     ]
     assert joined["b"].tolist()[:3] == [1, pd.NA, 2]
+    # a 200 without answer text is never ok: it is unreadable, and says why
+    assert joined["status"].iloc[3] == "unreadable"
+    assert "HTTP 200 with no answer in the body" in joined["error"].iloc[3]
 
 
 def test_pretty_printed_answers_are_parsed(df, parser):
@@ -355,9 +366,9 @@ def test_one_bad_line_in_a_big_file_costs_only_its_block(monkeypatch):
         return original(self, raw, *args, **kwargs)
 
     monkeypatch.setattr(ResultTable, "_parse_lines", spy)
-    with pytest.warns(UserWarning, match="1 malformed"):
+    with pytest.warns(UserWarning, match="1 answer"):
         joined = join_results(frame, ids, outputs=[b"\n".join(lines) + b"\n"])
-    assert joined.attrs["dw_malformed_lines"][0]["line"] == 150
-    assert (joined["status"] == "ok").sum() == 299 and joined["status"].iloc[149] == "not_run"
+    assert joined.attrs["dw_unreadable_lines"][0]["line"] == 150
+    assert (joined["status"] == "ok").sum() == 299 and joined["status"].iloc[149] == "unreadable"
     assert joined["content"].iloc[299] == "answer 299"
     assert sum(per_line) < 60, "only the block holding the bad line is read line by line"

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dw_notebook.jsonl.results._answers as answers
-import dw_notebook.jsonl.results._lines as result_lines
+import dw_notebook.jsonl.results._table as result_lines
 from dw_notebook.jsonl.requests import make_custom_ids
 from dw_notebook.jsonl.results import join_results
 

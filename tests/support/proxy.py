@@ -72,6 +72,7 @@ class Seen:
     action: str
     status: int | None = None
     at: float = field(default_factory=time.time)
+    headers: dict[str, str] = field(default_factory=dict)  # as the client sent them
 
 
 class _Cut(Exception):
@@ -81,7 +82,10 @@ class _Cut(Exception):
 class FaultProxy:
     """A proxy for ``upstream`` (a base URL such as ``http://127.0.0.1:8000/v1``)."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, upstream_headers: dict[str, str] | None = None) -> None:
+        """``upstream_headers`` are set on every forwarded request (e.g. the upstream's key, so
+        the proxy stands for a server that needs none)."""
+        self.upstream_headers = dict(upstream_headers or {})
         parts = urlsplit(upstream)
         self.upstream_origin = f"{parts.scheme}://{parts.netloc}"
         self.base_path = parts.path.rstrip("/")
@@ -202,6 +206,7 @@ class FaultProxy:
         query = scope.get("query_string", b"").decode()
         rule = self._rule_for(method, path)
         seen = Seen(method, path, query, rule.action if rule else "forward")
+        seen.headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.seen.append(seen)
         body = b""
         while True:
@@ -222,6 +227,10 @@ class FaultProxy:
         headers = [
             (k.decode(), v.decode()) for k, v in scope["headers"] if k.decode().lower() not in _HOP
         ]
+        if self.upstream_headers:
+            wanted = {k.lower() for k in self.upstream_headers}
+            headers = [(k, v) for k, v in headers if k.lower() not in wanted]
+            headers += list(self.upstream_headers.items())
         url = self.upstream_origin + full_path + (f"?{query}" if query else "")
         async with httpx.AsyncClient(timeout=120) as client:
             upstream = await client.request(method, url, headers=headers, content=body)

@@ -147,3 +147,13 @@ def test_repr_summarises_the_results():
     assert repr(ReviewWidget(results())) == (
         "<dw review: 10 rows (1 expired, 1 failed, 1 not run, 7 ok); labels: content>"
     )
+
+
+def test_unreadable_answers_are_listed_with_the_failed_rows():
+    frame = results()
+    reason = (
+        "answer received but unreadable (output file f1 line 2): HTTP 200 with no response body"
+    )
+    frame.loc["r2", ["status", "error", "content"]] = ["unreadable", reason, None]
+    page = ReviewWidget(frame, prompt="review").page("failed")
+    assert page["index"] == ["r2", "r3", "r7"] and page["data"]["error"][0] == reason

@@ -14,7 +14,7 @@ cannot carry, become U+FFFD. custom_ids follow ``make_custom_ids``.
 
 from dw_notebook.jsonl.requests._builder import ENDPOINTS, build_requests
 from dw_notebook.jsonl.requests._built import BuiltRequests, Chunk
-from dw_notebook.jsonl.requests._ids import make_custom_ids
+from dw_notebook.jsonl.requests._ids import make_custom_ids, other_ids
 from dw_notebook.jsonl.requests.errors import (
     BuildError,
     CustomIdError,
@@ -41,4 +41,5 @@ __all__ = [
     "build_requests",
     "estimate_cost",
     "make_custom_ids",
+    "other_ids",
 ]

@@ -15,6 +15,7 @@ from dw_notebook.jsonl.requests._assemble import Part, assemble_lines
 from dw_notebook.jsonl.requests._built import BuiltRequests
 from dw_notebook.jsonl.requests._encode import SLOT_ID, SLOT_VALUE, encode_values, split_skeleton
 from dw_notebook.jsonl.requests._ids import is_valid_custom_id, label_text, make_custom_ids
+from dw_notebook.jsonl.requests._ids import other_ids as find_other_ids
 from dw_notebook.jsonl.requests._schema import response_format_for
 from dw_notebook.jsonl.requests._template import Template, parse_template
 from dw_notebook.jsonl.requests._values import column_array, fix_surrogates, missing_mask
@@ -32,6 +33,8 @@ ENDPOINTS = {
     "chat": wire.CHAT,
     "embeddings": wire.EMBEDDINGS,
     "completions": wire.COMPLETIONS,
+    "responses": wire.RESPONSES,
+    "moderations": wire.MODERATIONS,
 }
 _MISSING = ("error", "skip", "empty")
 _RESERVED = {"model", "messages", "input", "prompt", "response_format", "tools"}
@@ -84,9 +87,35 @@ def _labels(df: pd.DataFrame, positions: Any) -> list[Any]:
     return df.index[np.asarray(positions, dtype=np.int64)].tolist()
 
 
-def _custom_ids(df: pd.DataFrame, id_column: str | None) -> list[str]:
+def _row_values(parts: list[Part], keep: np.ndarray | None, n_rows: int) -> Callable[[], list]:
+    """A function giving, per row, the bytes of the values its request uses (for derived ids;
+    computed only when some row needs one)."""
+    arrays = [p for p in parts if isinstance(p, pa.Array)]
+
+    def values() -> list[bytes]:
+        if not arrays:
+            kept = [b""] * (len(keep) if keep is not None else n_rows)
+        else:
+            sep = pa.scalar(b"\x1f", pa.large_binary())
+            joined = pc.binary_join_element_wise(
+                *[a.cast(pa.large_binary()) for a in arrays], sep, null_handling="replace"
+            )
+            kept = joined.to_pylist()
+        if keep is None:
+            return kept
+        full = [b""] * n_rows
+        for j, i in enumerate(keep.tolist()):
+            full[i] = kept[j]
+        return full
+
+    return values
+
+
+def _custom_ids(
+    df: pd.DataFrame, id_column: str | None, values: Callable[[], list] | None = None
+) -> list[str]:
     if id_column is None:
-        return make_custom_ids(df.index)
+        return make_custom_ids(df.index, values)
     if id_column not in df.columns:
         raise MissingColumnsError([id_column], list(df.columns))
     texts = [label_text(v) for v in df[id_column].tolist()]
@@ -146,6 +175,7 @@ def build_requests(
     missing: str = "error",
     id_column: str | None = None,
     max_line_bytes: int = wire.MAX_FILE_BYTES,
+    other_ids: bool = False,
     **params: Any,
 ) -> BuiltRequests:
     """Build one request line per row of ``df``; raises a ``BuildError`` naming rows and a fix.
@@ -156,8 +186,10 @@ def build_requests(
     Cell values that are not text follow the rule in the ``dw_notebook.jsonl.requests`` docstring.
     ``system`` / ``examples`` come before the user message; ``response_format`` (a pydantic
     model or JSON schema) becomes a strict json_schema; ``id_column`` supplies custom_ids
-    instead of the index; any other keyword (temperature, max_tokens, seed...) goes into every
-    body.
+    instead of the index (otherwise ids follow ``make_custom_ids``: the index label, or an id
+    derived from the label and the values used); ``other_ids`` also works out, per row, the
+    other id it may have been sent under (``built.other_ids``, for ``attach``); any other keyword
+    (temperature, max_tokens, seed...) goes into every body.
 
     >>> built = build_requests(df, model="Qwen/Qwen3-14B-FP8", prompt="Sentiment of: {review}",
     ...                        system="Answer in one word.", temperature=0)
@@ -189,7 +221,7 @@ def build_requests(
         parts: list[Part] = [pa.array(encode_values(values, df.index.tolist()), pa.large_binary())]
         del values
         text_value = False
-        body["messages"] = SLOT_VALUE
+        body["input" if url == wire.RESPONSES else "messages"] = SLOT_VALUE
     else:
         if input_column is not None:
             col = _resolve_column(df, input_column)
@@ -219,7 +251,7 @@ def build_requests(
         text_value = True
         if url == wire.CHAT:
             body["messages"] = [*prefix_messages, {"role": "user", "content": SLOT_VALUE}]
-        elif url == wire.EMBEDDINGS:
+        elif url in (wire.EMBEDDINGS, wire.RESPONSES, wire.MODERATIONS):
             body["input"] = SLOT_VALUE
         else:
             body["prompt"] = SLOT_VALUE
@@ -231,7 +263,10 @@ def build_requests(
     if tools is not None:
         body["tools"] = tools
 
-    all_ids = _custom_ids(df, id_column)
+    values = _row_values(parts, keep, n_rows)
+    all_ids = _custom_ids(df, id_column, values)
+    alternates = find_other_ids(df.index, all_ids, values) if other_ids and not id_column else None
+    del values  # holds the value arrays
     ids = all_ids if keep is None else [all_ids[i] for i in keep.tolist()]
     line = {"custom_id": SLOT_ID, "method": "POST", "url": url, "body": body}
     head, middle, tail = split_skeleton(line, text_value=text_value)
@@ -252,7 +287,7 @@ def build_requests(
         for i in dropped.tolist():
             row_ids[i] = None
         skipped = _labels(df, dropped)
-    return BuiltRequests(
+    built = BuiltRequests(
         data=data,
         line_offsets=offsets,
         endpoint=url,
@@ -265,6 +300,8 @@ def build_requests(
         skipped=skipped,
         n_rows=n_rows,
     )
+    built.other_ids = alternates
+    return built
 
 
 def _call_prompt(

@@ -75,6 +75,7 @@ class BuiltRequests:
         self.schema = schema
         self.skipped = skipped
         self.n_rows = n_rows
+        self.other_ids: list[str | None] | None = None  # per row, set by other_ids=True
         self._fingerprint: str | None = None
 
     @property

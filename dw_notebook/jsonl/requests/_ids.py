@@ -1,17 +1,19 @@
 """custom_id for every DataFrame row: the only key the join uses.
 
-Rule: when every index label, as text, is 1-64 printable ASCII characters (no leading or trailing
-space) and those texts are unique, the text *is* the id (``"42"``, ``"review-7"``,
-``"2024-01-31T00:00:00"``, MultiIndex levels joined by ``|``). Otherwise every row gets
-``"<position>-<8 hex of blake2b(label text)>"``: unique by position, and a frame that was
-reordered since the build does not match silently (its ids differ, so rows come back ``not_run``).
+Rule, per row: when the row's index label, as text, is 1-64 printable ASCII characters (no
+leading or trailing space) and no other row has the same text, the text *is* the id (``"42"``,
+``"review-7"``, ``"2024-01-31T00:00:00"``, MultiIndex levels joined by ``|``). Otherwise that row
+alone gets a derived id, ``"#<16 hex of blake2b(label text, values used)>"``, with ``.<k>``
+added for the k-th of several rows that have the same label and values. An id never depends
+on the row's position, so a sorted, filtered or widened frame gives every row the same id.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -62,11 +64,30 @@ def _texts(index: pd.Index) -> list[str]:
     return [label_text(v) for v in index.tolist()]
 
 
-def _derived(texts: Iterable[str]) -> list[str]:
-    out = []
-    for pos, text in enumerate(texts):
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
-        out.append(f"{pos}-{digest}")
+def derived_id(text: str, value: bytes = b"", k: int = 0) -> str:
+    """The derived id of a row: its label text and the values its request uses, and ``k`` for
+    the k-th row with the same label and values (0 for the first)."""
+    key = text.encode("utf-8", "surrogatepass") + b"\x00" + value
+    digest = hashlib.blake2b(key, digest_size=8).hexdigest()
+    return f"#{digest}.{k}" if k else f"#{digest}"
+
+
+Values = Sequence[bytes] | Callable[[], Sequence[bytes]] | None
+
+
+def _derive(texts: list[str], rows: list[int], values: Values) -> dict[int, str]:
+    """Derived ids of the given rows (identical label and values told apart by their order)."""
+    vals = values() if callable(values) else values
+    seen: dict[bytes, int] = {}
+    out = {}
+    blake2b = hashlib.blake2b
+    for i in rows:  # derived_id inlined: this loop runs once per row of a large frame
+        key = texts[i].encode("utf-8", "surrogatepass") + b"\x00"
+        key += vals[i] if vals is not None else b""
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        digest = blake2b(key, digest_size=8).hexdigest()
+        out[i] = f"#{digest}.{k}" if k else f"#{digest}"
     return out
 
 
@@ -83,13 +104,16 @@ def _all_valid_strings(index: pd.Index) -> bool:
     return bool(pc.all(pc.match_substring_regex(arr, _VALID_RE)).as_py() is not False)
 
 
-def make_custom_ids(index: pd.Index) -> list[str]:
+def make_custom_ids(index: pd.Index, values: Values = None) -> list[str]:
     """Deterministic custom_ids for ``index``, one per row, in row order.
+
+    ``values`` (bytes per row, or a function giving them, called only when needed) are the
+    values each row's request uses; they tell apart rows whose labels cannot be ids.
 
     >>> make_custom_ids(pd.Index(["a", "b"]))
     ['a', 'b']
-    >>> make_custom_ids(pd.Index(["a", "a"]))  # duplicates: position + label hash
-    ['0-ca234c55', '1-ca234c55']
+    >>> make_custom_ids(pd.Index(["a", "a", "b"]))  # duplicates: derived, "b" keeps its label
+    ['#4dd0bb1c45b748c1', '#4dd0bb1c45b748c1.1', 'b']
     """
     if isinstance(index, pd.RangeIndex):
         return list(map(str, index))  # unique, short, ASCII
@@ -100,6 +124,23 @@ def make_custom_ids(index: pd.Index) -> list[str]:
     texts = _texts(index)
     if unique and index.dtype.kind in "iu":
         return texts  # distinct integers have distinct, valid texts
-    if len(set(texts)) == len(texts) and all(map(is_valid_custom_id, texts)):
+    counts = Counter(texts)
+    bad = [i for i, t in enumerate(texts) if counts[t] > 1 or not is_valid_custom_id(t)]
+    if not bad:
         return texts
-    return _derived(texts)
+    ids = list(texts)
+    for i, cid in _derive(texts, bad, values).items():
+        ids[i] = cid
+    return ids
+
+
+def other_ids(index: pd.Index, ids: list[str | None], values: Values = None) -> list[str | None]:
+    """Per row, the other id it may have been sent under in a larger frame: the derived id
+    where the row has its label as id (the label was duplicated there), else its label text."""
+    texts = _texts(index)
+    labelled = [i for i, cid in enumerate(ids) if cid is not None and cid == texts[i]]
+    derived = _derive(texts, labelled, values)
+    return [
+        derived.get(i) if i in derived else (t if is_valid_custom_id(t) else None)
+        for i, t in enumerate(texts)
+    ]

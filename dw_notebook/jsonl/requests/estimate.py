@@ -17,6 +17,8 @@ from dw_notebook import wire
 from dw_notebook.jsonl.requests._built import BuiltRequests
 from dw_notebook.prices import Price, PricesArg, price_for
 
+NO_OUTPUT = (wire.EMBEDDINGS, wire.MODERATIONS)  # endpoints that generate no tokens
+
 BYTES_PER_TOKEN = 4
 OUTPUT_RATIO = 1.2
 
@@ -98,7 +100,7 @@ def estimate_cost(
     per_input = line_bytes // BYTES_PER_TOKEN
     input_tokens = int(per_input.sum())
     cap = _max_output(built.params)
-    if built.endpoint == wire.EMBEDDINGS:
+    if built.endpoint in NO_OUTPUT:
         output_tokens = 0
     else:
         per_output = np.floor(per_input * OUTPUT_RATIO).astype(np.int64)
@@ -111,6 +113,6 @@ def estimate_cost(
         n_requests=built.n,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        output_capped=cap is not None and built.endpoint != wire.EMBEDDINGS,
+        output_capped=cap is not None and built.endpoint not in NO_OUTPUT,
         price=price_for(built.model, window, prices),
     )

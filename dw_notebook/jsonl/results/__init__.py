@@ -3,7 +3,8 @@
 >>> out = join_results(df, built, outputs=[output_bytes], errors=[error_bytes])
 >>> out[["sentiment", "status"]]
 
-``_lines`` parses lines into a ``ResultTable``, ``_answers`` checks structured answers against
+``_lines`` parses lines (``_body`` reads answers, ``_salvage`` lines that are not strict JSON),
+``_table`` collects them into a ``ResultTable``, ``_answers`` checks structured answers against
 the schema, and ``join`` lays the winning line of each row onto the DataFrame.
 """
 
@@ -16,9 +17,9 @@ from dw_notebook.jsonl.results._lines import (
     RESULT_SCHEMA,
     SKIPPED,
     STATUSES,
-    ResultTable,
-    parse_results,
+    UNREADABLE,
 )
+from dw_notebook.jsonl.results._table import ResultTable, parse_results
 from dw_notebook.jsonl.results.join import META_COLUMNS, join_results
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "RESULT_SCHEMA",
     "SKIPPED",
     "STATUSES",
+    "UNREADABLE",
     "ResultTable",
     "join_results",
     "parse_results",

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from dw_notebook.jsonl.results._lines import INT64_MAX, INT64_MIN
+from dw_notebook.jsonl.results._body import INT64_MAX, INT64_MIN
 
 PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
 _ARROW_KIND = {

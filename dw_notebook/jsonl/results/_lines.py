@@ -1,15 +1,14 @@
-"""Result lines -> a columnar table, one row per line: the parsing half of the join.
+"""Result lines -> result columns: the row statuses, and both ways of parsing lines.
 
-Each piece of an output or error file is read by Arrow's JSON reader with a schema naming only
-the fields the join uses. Anything that reader refuses (a malformed line, an unexpected type)
-is retried in smaller blocks, and a block that still fails is read line by line with orjson,
-which reports the exact bad lines. Both paths give the same columns (``RESULT_SCHEMA``).
+Arrow's JSON reader with a schema naming only the fields the join uses is the fast path
+(``fast_table``); the per-line parser (``line_record``, orjson, then a lenient reader, then
+field-by-field salvage) is the reference, and reports every line it cannot read plainly. Both
+give the same columns (``RESULT_SCHEMA``). ``_table.ResultTable`` decides which runs where.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -19,22 +18,22 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from dw_notebook import wire
+from dw_notebook.jsonl.results._body import answer_fields, has_answer
+from dw_notebook.jsonl.results._salvage import lenient_loads, salvage_fields
 
-OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED = (
-    "ok",
-    "failed",
-    "expired",
-    "cancelled",
-    "not_run",
-    "skipped",
+OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE = (
+    "ok",  # answered: the answer is in the row
+    "failed",  # the request failed (HTTP error or other failure); the reason is in ``error``
+    "expired",  # never ran: the completion window ended first
+    "cancelled",  # never ran: the batch was cancelled first
+    "not_run",  # no line for the row in any file (yet)
+    "skipped",  # left out at build time by ``missing="skip"``
+    "unreadable",  # a line for the row came back but its answer could not be read (``error``)
 )
-STATUSES = (OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED)  # categories of ``status``
+# The one list of row statuses (categories of ``status``); new ones go at the end.
+STATUSES = (OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE)
 _CODE = {name: i for i, name in enumerate(STATUSES)}
-_MAX_MALFORMED_KEPT = 100
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-_FAST_MIN_BYTES = 32 * 1024  # smaller pieces go straight to the per-line parser
 _READ_BLOCK = 4 << 20
-_RETRY_BLOCK = 1 << 20  # a piece the Arrow reader refuses is retried in blocks this size
 
 # One parsed piece: a table with exactly these columns.
 RESULT_SCHEMA = pa.schema(
@@ -93,28 +92,52 @@ def _error_text(code: object, message: object) -> str:
 # --- per-line parser (reference semantics; reports bad lines) -------------------------------
 
 
-class _Malformed(ValueError):
+class Malformed(ValueError):
     pass
 
 
-def _line_record(obj: Any) -> dict[str, Any]:
-    """The result columns of one parsed line (raises ``_Malformed`` when it is not a result)."""
+def _unreadable(cid: str, reason: str) -> dict[str, Any]:
+    return {"custom_id": cid, "status": UNREADABLE, "error": reason}
+
+
+def line_record(obj: Any) -> dict[str, Any]:
+    """The result columns of one parsed line.
+
+    Raises ``Malformed`` when the line names no custom_id; a line that names one but holds no
+    readable outcome gives an ``unreadable`` record whose ``error`` says why.
+    """
     if not isinstance(obj, dict):
-        raise _Malformed("line is not a JSON object")
+        raise Malformed("line is not a JSON object")
     cid = obj.get("custom_id")
     if not isinstance(cid, str):
-        raise _Malformed("custom_id is missing or not a string")
+        raise Malformed("custom_id is missing or not a string")
     resp, err = obj.get("response"), obj.get("error")
     rec: dict[str, Any] = {"custom_id": cid}
     if isinstance(resp, dict):
         code = resp.get("status_code")
         code = 200 if code is None else code
-        if not isinstance(code, int):
-            raise _Malformed("response.status_code is not an integer")
+        if not isinstance(code, int) or isinstance(code, bool):
+            return _unreadable(cid, "response.status_code is not an integer")
         body = resp.get("body")
+        if isinstance(body, str):  # some servers write the body as a JSON string
+            try:
+                body = orjson.loads(body) if body.strip() else None
+            except orjson.JSONDecodeError:
+                try:
+                    body = lenient_loads(body.encode("utf-8", "surrogatepass"))
+                except ValueError:
+                    body = body if code >= 400 else None
+                    if code < 400 and err is None:
+                        return _unreadable(cid, f"HTTP {code}: response.body is not JSON")
         if code < 400 and err is None:
+            if not isinstance(body, dict):
+                return _unreadable(cid, f"HTTP {code} with no response body")
+            fields = answer_fields(body)
+            if not has_answer(fields):
+                keys = ", ".join(sorted(map(str, body))[:8]) or "none"
+                return _unreadable(cid, f"HTTP {code} with no answer in the body (keys: {keys})")
             rec["status"] = OK
-            _answer(body if isinstance(body, dict) else {}, rec)
+            rec.update(fields)
             return rec
         if code >= 400:
             error = body.get("error") if isinstance(body, dict) else None
@@ -134,49 +157,34 @@ def _line_record(obj: Any) -> dict[str, Any]:
         rec["status"] = FAILED
         rec["error"] = str(err)
         return rec
-    raise _Malformed("line has neither a response nor an error")
+    return _unreadable(cid, "line has neither a response nor an error")
 
 
-def _answer(body: dict, rec: dict[str, Any]) -> None:
-    usage = body.get("usage")
-    if isinstance(usage, dict):
-        rec["prompt_tokens"] = _int_or_none(usage.get("prompt_tokens"))
-        rec["completion_tokens"] = _int_or_none(usage.get("completion_tokens"))
-    choices = body.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        choice = choices[0]
-        rec["finish_reason"] = _str_or_none(choice.get("finish_reason"))
-        message = choice.get("message")
-        if isinstance(message, dict):
-            rec["content"] = _str_or_none(message.get("content"))
-            calls = message.get("tool_calls")
-            if isinstance(calls, list) and calls and isinstance(calls[0], dict):
-                fn = calls[0].get("function") or {}
-                rec["tool_name"] = _str_or_none(fn.get("name"))
-                args = fn.get("arguments")
-                rec["tool_arguments"] = (
-                    args if isinstance(args, str) or args is None else (orjson.dumps(args).decode())
-                )
-        if rec.get("content") is None:
-            rec["content"] = _str_or_none(choice.get("text"))
-    data = body.get("data")
-    if isinstance(data, list) and data and isinstance(data[0], dict):
-        emb = data[0].get("embedding")
-        if isinstance(emb, list):
-            rec["embedding"] = [float(x) for x in emb]
+def salvaged_record(line: bytes) -> dict[str, Any]:
+    """A row from the fields of a line that is not JSON (raises ``Malformed`` without an id)."""
+    found = salvage_fields(line)
+    cid = found.get("custom_id")
+    if cid is None:
+        raise Malformed("not JSON, and no custom_id found in it")
+    code = found.get("status_code")
+    if code is not None and code >= 400:
+        text = found.get("message")
+        return {
+            "custom_id": cid,
+            "status": FAILED,
+            "error": f"HTTP {code}: {text}" if text else f"HTTP {code}",
+        }
+    if code is not None and found.get("content") is not None:
+        return {
+            "custom_id": cid,
+            "status": OK,
+            "content": found["content"],
+            "finish_reason": found.get("finish_reason"),
+        }
+    return _unreadable(cid, "the line is not JSON and no answer could be picked out of it")
 
 
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
-        return value
-    return None
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _records_table(records: list[dict[str, Any]], batch_id: str | None) -> pa.Table:
+def records_table(records: list[dict[str, Any]], batch_id: str | None) -> pa.Table:
     columns = {}
     for field in RESULT_SCHEMA:
         if field.name == "batch_id":
@@ -212,7 +220,7 @@ class _NeedsMoreFields(Exception):
     """A chat-only schema met answers of another shape (completions text, embeddings)."""
 
 
-def _fast_table(data: bytes, batch_id: str | None) -> pa.Table | None:
+def fast_table(data: bytes, batch_id: str | None) -> pa.Table | None:
     """The piece parsed by Arrow, or ``None`` when it needs the per-line parser.
 
     Chat answers are read first with a chat-only schema (the common case, and the cheapest);
@@ -317,6 +325,10 @@ def _batch_table(raw: pa.RecordBatch, batch_id: str | None, chat_only: bool) -> 
         if present(data)
         else pa.nulls(n, pa.list_(pa.float64()))
     )
+    tool_name = _field(call, "function", "name")
+    answered = pc.or_(pc.or_(content.is_valid(), tool_name.is_valid()), embedding.is_valid())
+    if pc.any(pc.and_(ok_mask, pc.invert(answered))).as_py():
+        return None  # a 2xx without an answer is reported exactly, line by line
     if error.count(None) == n:
         error_array = pa.nulls(n, pa.large_string())
     else:
@@ -335,106 +347,3 @@ def _batch_table(raw: pa.RecordBatch, batch_id: str | None, chat_only: bool) -> 
         "batch_id": pa.array([batch_id] * n, pa.string()),
     }
     return pa.table(columns, schema=RESULT_SCHEMA)
-
-
-# --- the table --------------------------------------------------------------------------------
-
-
-class ResultTable:
-    """Parsed result lines from any number of files and batches, fed in whole-line pieces::
-
-    table = ResultTable()
-    table.add(output_bytes, batch_id="batch_1")
-    table.add(error_bytes, batch_id="batch_1")
-    """
-
-    def __init__(self) -> None:
-        self.pieces: list[pa.Table] = []
-        self.malformed: list[dict[str, Any]] = []
-        self.malformed_count = 0
-        self.lines = 0
-
-    def add(
-        self, data: bytes | bytearray | memoryview, batch_id: str | None = None, source: str = ""
-    ) -> int:
-        """Parse whole JSONL lines; returns how many result lines were read."""
-        raw = bytes(data)
-        if not raw or raw.isspace():
-            return 0
-        tables = self._parse(raw, batch_id, source, first_line=1, whole=True)
-        self.pieces.extend(tables)
-        read = sum(t.num_rows for t in tables)
-        self.lines += read
-        return read
-
-    def _parse(
-        self, raw: bytes, batch_id: str | None, source: str, first_line: int, whole: bool
-    ) -> list[pa.Table]:
-        """Arrow's reader where it can; a piece it refuses is retried in smaller blocks, and
-        only the blocks that still fail are read line by line (with exact line numbers)."""
-        table = _fast_table(raw, batch_id) if len(raw) >= _FAST_MIN_BYTES else None
-        if table is not None:
-            return [table]
-        if not whole or len(raw) < 2 * _RETRY_BLOCK:
-            return [self._parse_lines(raw, batch_id, source, first_line)]
-        tables, start, line = [], 0, first_line
-        while start < len(raw):
-            end = raw.find(b"\n", min(start + _RETRY_BLOCK, len(raw)) - 1)
-            end = len(raw) if end < 0 else end + 1
-            block = raw[start:end]
-            tables.extend(self._parse(block, batch_id, source, line, whole=False))
-            line += block.count(b"\n")
-            start = end
-        return tables
-
-    def _parse_lines(
-        self, raw: bytes, batch_id: str | None, source: str, first_line: int = 1
-    ) -> pa.Table:
-        records = []
-        for number, line in enumerate(raw.split(b"\n"), start=first_line):
-            if not line.strip():
-                continue
-            try:
-                records.append(_line_record(orjson.loads(line)))
-            except (orjson.JSONDecodeError, _Malformed) as exc:
-                self.malformed_count += 1
-                if len(self.malformed) < _MAX_MALFORMED_KEPT:
-                    self.malformed.append(
-                        {
-                            "source": source,
-                            "line": number,
-                            "reason": f"{type(exc).__name__}: {exc}",
-                            "text": line[:200].decode("utf-8", "replace"),
-                        }
-                    )
-        return _records_table(records, batch_id)
-
-    def table(self) -> pa.Table:
-        """Every parsed line, in the order fed (duplicates included)."""
-        if not self.pieces:
-            return RESULT_SCHEMA.empty_table()
-        return pa.concat_tables(self.pieces)
-
-    def __len__(self) -> int:
-        """Distinct custom_ids seen."""
-        return len(pc.unique(self.table().column("custom_id")))
-
-
-def _pieces(items: Iterable[Any], kind: str) -> Iterable[tuple[bytes, str | None, str]]:
-    for number, item in enumerate(items or ()):
-        batch_id, data = item if isinstance(item, tuple) else (None, item)
-        yield data, batch_id, f"{kind}[{number}]"
-
-
-def parse_results(
-    outputs: Iterable[bytes | tuple[str, bytes]] = (),
-    errors: Iterable[bytes | tuple[str, bytes]] = (),
-    table: ResultTable | None = None,
-) -> ResultTable:
-    """Parse output and error files (bytes, or ``(batch_id, bytes)``) into a ``ResultTable``."""
-    table = table if table is not None else ResultTable()
-    for data, batch_id, source in _pieces(outputs, "outputs"):
-        table.add(data, batch_id, source)
-    for data, batch_id, source in _pieces(errors, "errors"):
-        table.add(data, batch_id, source)
-    return table

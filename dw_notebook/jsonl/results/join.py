@@ -4,9 +4,11 @@
 into a ``ResultTable``; ``join_results`` lays it onto the DataFrame rows, in the DataFrame's order.
 
 Row status: ``ok`` (answered), ``failed`` (HTTP error or other failure), ``expired`` / ``cancelled``
-(never ran: ``batch_expired`` / ``batch_cancelled``-like codes), ``not_run`` (in no file yet), and
-``skipped`` (left out at build time by ``missing="skip"``). When one custom_id appears more than
-once (retries, growing files), an ``ok`` answer wins over a failure, otherwise the latest line.
+(never ran: ``batch_expired`` / ``batch_cancelled``-like codes), ``not_run`` (in no file yet),
+``skipped`` (left out at build time by ``missing="skip"``) and ``unreadable`` (a line for the row
+came back, its answer could not be read: ``error`` names the line and the reason). When one
+custom_id appears more than once (retries, growing files), an ``ok`` answer wins over a
+failure, otherwise the latest line.
 
 Parsing lines is ``_lines`` and checking structured answers is ``_answers`` (both Arrow first,
 per line where Arrow refuses); this module picks the winning line per row and lays the columns
@@ -32,9 +34,8 @@ from dw_notebook.jsonl.results._lines import (
     OK,
     SKIPPED,
     STATUSES,
-    ResultTable,
-    parse_results,
 )
+from dw_notebook.jsonl.results._table import ResultTable, parse_results
 
 META_COLUMNS = (
     "status",
@@ -203,6 +204,8 @@ def join_results(
         answers.update(_answer_columns(table.column("content"), won, at, codes_all, schema, index))
     elif endpoint != wire.EMBEDDINGS:
         answers["content"] = _text_series(column("content"), index)
+    if endpoint == wire.MODERATIONS:
+        answers.update(_moderation_columns(column("content").to_pylist(), index))
     if has_tools:
         answers["tool_name"] = _text_series(column("tool_name"), index)
         raw_args = column("tool_arguments").to_pylist()
@@ -220,17 +223,9 @@ def join_results(
     result = df.copy(deep=not _copy_on_write())
     for name, series in {**answers, **meta}.items():
         result[name] = series
-    result.attrs["dw_malformed_lines"] = list(parsed.malformed)
-    result.attrs["dw_malformed_count"] = parsed.malformed_count
-    result.attrs["dw_unmatched_ids"] = unmatched
-    if parsed.malformed_count:
-        first = parsed.malformed[0]
-        warnings.warn(
-            f"{parsed.malformed_count} malformed result line(s) ignored (first: "
-            f"{first['source']} line {first['line']}: {first['reason']}); see "
-            "out.attrs['dw_malformed_lines'].",
-            stacklevel=2,
-        )
+    result.attrs.update(line_report(parsed, unmatched))
+    for text in report_warnings(parsed):
+        warnings.warn(text, stacklevel=2)
     if unmatched and not len(won):
         warnings.warn(
             f"None of the {table.num_rows:,} result lines matched a row of this DataFrame. Join "
@@ -238,6 +233,72 @@ def join_results(
             stacklevel=2,
         )
     return result
+
+
+def line_report(parsed: ResultTable, unmatched: int = 0) -> dict[str, Any]:
+    """What the join puts in ``out.attrs``: every line it could not read plainly, and counts."""
+    return {
+        "dw_malformed_lines": list(parsed.malformed),
+        "dw_malformed_count": parsed.malformed_count,
+        "dw_salvaged_lines": list(parsed.salvaged),
+        "dw_salvaged_count": parsed.salvaged_count,
+        "dw_unreadable_lines": list(parsed.unreadable),
+        "dw_unreadable_count": parsed.unreadable_count,
+        "dw_unmatched_ids": unmatched,
+    }
+
+
+def _first(entries: list[dict[str, Any]]) -> str:
+    first = entries[0]
+    where = f"line {first['line']}"
+    where = f"{first['source']} {where}" if first["source"] else where
+    return f"{where}: {first['reason']}"
+
+
+def report_warnings(parsed: ResultTable) -> list[str]:
+    """One warning per kind of line the join could not read plainly (none when all were)."""
+    texts = []
+    if parsed.unreadable_count:
+        texts.append(
+            f"{parsed.unreadable_count} answer(s) came back but could not be read: those rows "
+            f"have status 'unreadable' and the line and reason in 'error' (first: "
+            f"{_first(parsed.unreadable)}). They were paid for; job.retry(unreadable=True) asks "
+            "again. See out.attrs['dw_unreadable_lines']."
+        )
+    if parsed.salvaged_count:
+        texts.append(
+            f"{parsed.salvaged_count} result line(s) were not valid JSON and were read field by "
+            f"field (first: {_first(parsed.salvaged)}); see out.attrs['dw_salvaged_lines']."
+        )
+    if parsed.malformed_count:
+        texts.append(
+            f"{parsed.malformed_count} malformed result line(s) ignored: they name no custom_id "
+            f"(first: {_first(parsed.malformed)}); see out.attrs['dw_malformed_lines']."
+        )
+    return texts
+
+
+def _moderation_columns(contents: list[str | None], index: pd.Index) -> dict[str, pd.Series]:
+    """``flagged`` (boolean) and ``categories`` (the names flagged) from moderation verdicts."""
+    flagged: list[bool | None] = []
+    categories: list[list[str] | None] = []
+    for text in contents:
+        try:
+            verdict = orjson.loads(text) if text is not None else None
+        except orjson.JSONDecodeError:
+            verdict = None
+        if not isinstance(verdict, dict):
+            flagged.append(None)
+            categories.append(None)
+            continue
+        flags = verdict.get("categories")
+        flagged.append(bool(verdict.get("flagged")))
+        names = [k for k, v in flags.items() if v is True] if isinstance(flags, dict) else []
+        categories.append(names)
+    return {
+        "flagged": pd.Series(pd.array(flagged, dtype="boolean"), index=index),
+        "categories": pd.Series(categories, index=index, dtype=object),
+    }
 
 
 def _copy_on_write() -> bool:
