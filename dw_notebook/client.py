@@ -10,6 +10,7 @@ jitter, honouring ``Retry-After`` and ``retry-after-ms``.
 from __future__ import annotations
 
 import io
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -75,20 +76,36 @@ class ContentPage:
     last_line: int | None = None  # X-Last-Line: number of lines up to the end of ``data``
 
 
+def _seconds(value: object, scale: float = 1.0) -> float | None:
+    """A finite, non-negative number of seconds, else None (odd values fall back to backoff)."""
+    try:
+        seconds = float(value) * scale  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 def _retry_after(response: httpx.Response) -> float | None:
-    ms = response.headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    seconds = response.headers.get("retry-after")
-    if seconds:
-        try:
-            return float(seconds)
-        except ValueError:
-            return None
-    return None
+    ms = _seconds(response.headers.get("retry-after-ms"), 1 / 1000)
+    if ms is not None:
+        return ms
+    return _seconds(response.headers.get("retry-after"))
+
+
+def _first_bytes(content: bytes, n: int = 200) -> str:
+    text = content[:n].decode("utf-8", "replace")
+    return repr(text) + ("..." if len(content) > n else "")
+
+
+def malformed(response: httpx.Response, why: str) -> APIError:
+    """An answer that is not what the API sends: the URL, status and first bytes of the body."""
+    return APIError(
+        f"{why} from {response.request.method} {response.request.url}: "
+        f"{_first_bytes(response.content)}",
+        status_code=response.status_code,
+        code="malformed_response",
+        body=response.content[:1000],
+    )
 
 
 def _error_from(response: httpx.Response) -> APIError:
@@ -111,7 +128,7 @@ def _error_from(response: httpx.Response) -> APIError:
     retry_after = _retry_after(response)
     if retry_after is None and isinstance(body, dict):
         seconds = body.get("retry_after_seconds")
-        retry_after = float(seconds) if isinstance(seconds, int | float) else None
+        retry_after = _seconds(seconds) if isinstance(seconds, int | float) else None
     cls = api_error_class(response.status_code)
     return cls(
         message, status_code=response.status_code, code=code, body=body, retry_after=retry_after
@@ -163,7 +180,7 @@ class BatchClient:
     # -- transport -------------------------------------------------------------------------
 
     def _delay(self, attempt: int, hint: float | None) -> float:
-        if hint is not None:
+        if hint is not None and math.isfinite(hint):
             return min(max(hint, 0.0), self.backoff_max * 4)
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
 
@@ -199,7 +216,37 @@ class BatchClient:
         raise AssertionError("unreachable")
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return orjson.loads(self._request(method, path, **kwargs).content)
+        response = self._request(method, path, **kwargs)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise malformed(response, "an answer that is not JSON") from None
+
+    def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A JSON object answer (a batch, a file, a list page)."""
+        answer = self._json(method, path, **kwargs)
+        if not isinstance(answer, dict):
+            raise APIError(
+                f"an answer that is not a JSON object from {method} {self.base_url}/{path}: "
+                f"{_first_bytes(orjson.dumps(answer))}",
+                status_code=200,
+                code="malformed_response",
+                body=answer,
+            )
+        return answer
+
+    def _batch(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        answer = self._object(method, path, **kwargs)
+        try:
+            return normalize_batch(answer)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise APIError(
+                f"a batch object that cannot be read ({exc}) from {method} "
+                f"{self.base_url}/{path}: {_first_bytes(orjson.dumps(answer))}",
+                status_code=200,
+                code="malformed_response",
+                body=answer,
+            ) from None
 
     # -- files -----------------------------------------------------------------------------
 
@@ -219,7 +266,7 @@ class BatchClient:
                 "data": {"purpose": purpose},
             }
 
-        return self._json("POST", "files", make_content=content, timeout=None)
+        return self._object("POST", "files", make_content=content, timeout=None)
 
     def delete_file(self, file_id: str) -> dict[str, Any]:
         return self._json("DELETE", f"files/{file_id}")
@@ -264,20 +311,28 @@ class BatchClient:
             body["metadata"] = metadata
         # Only explicit refusals are retried: after a dropped connection or a 500 the batch may
         # exist, so the job layer looks it up by its metadata instead of creating a second one.
-        return normalize_batch(self._json("POST", "batches", json=body, idempotent=False))
+        return self._batch("POST", "batches", json=body, idempotent=False)
 
     def get_batch(self, batch_id: str) -> dict[str, Any]:
-        return normalize_batch(self._json("GET", f"batches/{batch_id}"))
+        return self._batch("GET", f"batches/{batch_id}")
 
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
-        return normalize_batch(self._json("POST", f"batches/{batch_id}/cancel"))
+        return self._batch("POST", f"batches/{batch_id}/cancel")
 
     def list_batches(self, *, after: str | None = None, limit: int = 20) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if after:
             params["after"] = after
-        page = self._json("GET", "batches", params=params)
-        page["data"] = [normalize_batch(b) for b in page.get("data", [])]
+        page = self._object("GET", "batches", params=params)
+        try:
+            page["data"] = [normalize_batch(b) for b in page.get("data") or []]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise APIError(
+                f"a list of batches that cannot be read ({exc}) from GET {self.base_url}/batches",
+                status_code=200,
+                code="malformed_response",
+                body=page,
+            ) from None
         return page
 
     def iter_batches(self, *, page_size: int = 100, max_pages: int = 10) -> Iterator[dict]:
@@ -289,6 +344,24 @@ class BatchClient:
             if not page.get("has_more") or not page["data"]:
                 return
             after = page.get("last_id") or page["data"][-1]["id"]
+
+    def iter_files(
+        self, *, purpose: str | None = "batch", page_size: int = 100, max_pages: int = 5
+    ) -> Iterator[dict]:
+        """Files newest first (``purpose`` filters), following ``after`` cursors."""
+        after = None
+        for _ in range(max_pages):
+            params: dict[str, Any] = {"limit": page_size, "order": "desc"}
+            if purpose:
+                params["purpose"] = purpose
+            if after:
+                params["after"] = after
+            page = self._object("GET", "files", params=params)
+            data = [f for f in page.get("data") or [] if isinstance(f, dict)]
+            yield from data
+            if not page.get("has_more") or not data:
+                return
+            after = page.get("last_id") or data[-1].get("id")
 
     def list_models(self) -> list[str]:
         return [m["id"] for m in self._json("GET", "models").get("data", [])]

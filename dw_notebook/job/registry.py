@@ -124,6 +124,20 @@ class Registry:
                 (job_id, attempt, chunk, batch_id, status, time.time()),
             )
 
+    def update_spec(self, job_id: str, spec: dict[str, Any]) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE jobs SET spec = ? WHERE job_id = ?", (orjson.dumps(spec).decode(), job_id)
+            )
+
+    def forget_files(self, job_id: str, attempt: int) -> None:
+        """Forget the uploads of an attempt that has no batch (they were removed)."""
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM batches WHERE job_id = ? AND attempt = ? AND batch_id IS NULL",
+                (job_id, attempt),
+            )
+
     def record_status(self, batch_id: str, status: str) -> None:
         with self._connect() as db:
             db.execute("UPDATE batches SET status = ? WHERE batch_id = ?", (status, batch_id))

@@ -94,6 +94,7 @@ def submit(
     name: str | None = None,
     metadata: dict[str, str] | None = None,
     budget: float | None = None,
+    price: tuple[float, float] | None = None,
     force: bool = False,
     max_requests: int = wire.MAX_REQUESTS_PER_FILE,
     max_bytes: int = wire.MAX_FILE_BYTES,
@@ -109,7 +110,9 @@ def submit(
     >>> job.join()    # doctest: +SKIP  (df with the answers joined by custom_id)
 
     Re-running the same call re-attaches to the job it already created; ``force=True`` submits
-    again. ``budget=`` (USD) refuses to submit when the estimate is over it.
+    again. ``budget=`` (USD) refuses to submit when the whole job's estimate is over it (the
+    service's estimate where it gives one); a model without a known price needs ``price=(input,
+    output)`` in USD per 1M tokens, or ``budget=None``.
     """
     from ..jsonl.requests import build_requests
     from ..jsonl.requests.estimate import estimate_cost
@@ -122,7 +125,9 @@ def submit(
         "tools": tools, "missing": missing, **params,
     }  # fmt: skip
     built = build_requests(df, **build_args)
-    estimate = estimate_cost(built, window=window)
+    refuse_empty(df, built)
+    prices = {built.model: {window: price}} if price is not None else None
+    estimate = estimate_cost(built, window=window, prices=prices)
     if budget is not None and estimate.usd is not None and estimate.usd > budget:
         raise BudgetExceededError(
             f"estimated cost ${estimate.usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
@@ -166,8 +171,26 @@ def submit(
             built=built,
             estimate=estimate,
         )
+        job.fresh = True
     job.create_batches(chunks, attempt=0)
     return job
+
+
+def refuse_empty(df: pd.DataFrame, built: Any) -> None:
+    """A job with nothing to send is refused, with the reason (it would wait forever)."""
+    from ..jsonl.requests import BuildError
+
+    if built.n:
+        return
+    if len(df) == 0:
+        raise BuildError("nothing to send: the DataFrame has no rows")
+    shown = ", ".join(repr(r) for r in built.skipped[:5])
+    more = f" and {len(built.skipped) - 5} more" if len(built.skipped) > 5 else ""
+    raise BuildError(
+        f"nothing to send: missing='skip' skipped every row ({len(built.skipped)}: {shown}{more}) "
+        "because a column the prompt uses is empty; fill the values or use missing='empty'",
+        built.skipped,
+    )
 
 
 def _replayable(build_args: dict[str, Any], built: Any) -> dict[str, Any] | None:
@@ -240,6 +263,7 @@ def _job_from_record(
         built=built,
         estimate=estimate,
         records=record.batches,
+        service=record.service,
     )
 
 
@@ -270,7 +294,10 @@ def attach(
                 "ids derived from the index (rows skipped at submit show as not_run)",
                 stacklevel=2,
             )
-        return _job_from_record(record, client, connection, registry, df, built)
+        job = _job_from_record(record, client, connection, registry, df, built)
+        if job.missing_chunks():
+            _resume(job, built)
+        return job
     try:
         batch = client.get_batch(key)
     except NotFoundError:
@@ -289,6 +316,37 @@ def attach(
     job_id = registry.new_job(f"attached:{key}", connection.service_key, key, spec)
     registry.record_batch(job_id, 0, 0, key, batch["status"])
     return _job_from_record(registry.find(job_id), client, connection, registry, df)
+
+
+def _resume(job: Job, built: Any) -> None:
+    """Finish a submit that stopped half-way: find what the service has, create the rest (from
+    the rebuilt requests, or from uploads that are all there); else say what to run."""
+    spec = job.spec
+    if built is not None:
+        chunks: Any = built.chunks(
+            max_requests=spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
+            max_bytes=spec.get("max_bytes", wire.MAX_FILE_BYTES),
+        )
+        job.create_batches(chunks, attempt=job.attempt)
+        return
+    missing = job.missing_chunks()
+    n = int(spec["chunks"][str(job.attempt)])
+    if all(job._file_of(job.attempt, c) for c in missing):
+        job.create_batches(_Uploaded(n), attempt=job.attempt)
+        if not job.missing_chunks():
+            return
+    raise JobError(
+        f"job {job.name!r} stopped half-way through its submit ({len(job.missing_chunks())} of "
+        f"{n} batches never created); run dw.attach({job.name!r}, df) with the DataFrame it was "
+        "submitted with, or re-run the submit cell, to create the rest without paying twice"
+    )
+
+
+class _Uploaded(list):
+    """Chunks whose files are all uploaded: nothing to read, only their number counts."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__([b""] * n)
 
 
 def list_jobs(

@@ -1,0 +1,44 @@
+"""Kill -9 of a submitting kernel at a chosen step: a subprocess runs ``submitter.py`` through
+the fault proxy, and is killed once the proxy has seen the step happen."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+SUBMITTER = Path(__file__).with_name("submitter.py")
+
+
+def submit_and_kill(
+    proxy, token: str, rows: int, max_requests: int, step: Callable[[], object]
+) -> None:
+    """Run the submitting kernel; SIGKILL it as soon as ``step()`` is true."""
+    proc = subprocess.Popen(
+        [sys.executable, str(SUBMITTER), proxy.base_url, token, str(rows), str(max_requests)],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        proxy.wait_for(lambda: step() or proc.poll() is not None, timeout=90, what="the step")
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"the kernel ended before the step: {out!r} {err[-2000:]!r}")
+    finally:
+        proc.kill()  # SIGKILL: no cleanup, no atexit, no finally blocks
+        proc.wait()
+
+
+def run_kernel(code: str) -> subprocess.Popen:
+    """Another kernel on this machine (same registry and local-server dir), running ``code``."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=dict(os.environ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
