@@ -153,9 +153,11 @@ class BatchClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        max_refusals: int = 60,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_retries = max_retries
+        self.max_refusals = max_refusals  # 429/503 with Retry-After, waited out on top
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
@@ -184,6 +186,10 @@ class BatchClient:
             return min(max(hint, 0.0), self.backoff_max * 4)
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
 
+    def backoff(self, attempt: int) -> None:
+        """Sleep as between two retries (exponential, with jitter)."""
+        self._sleep(self._delay(attempt, None))
+
     def _request(
         self,
         method: str,
@@ -196,8 +202,11 @@ class BatchClient:
     ) -> httpx.Response:
         attempts = self.max_retries + 1 if retry else 1
         retry_on = RETRIABLE_STATUS_CODES if idempotent else REFUSED_STATUS_CODES
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
+        refusals = 0  # answers that named when to come back: not counted against max_retries
+        attempt = -1
+        while True:
+            attempt += 1
+            last = attempt >= attempts - 1
             if make_content is not None:
                 kwargs.update(make_content())
             try:
@@ -210,10 +219,18 @@ class BatchClient:
             if response.status_code < 400:
                 return response
             error = _error_from(response)
-            if last or response.status_code not in retry_on:
+            refused = (
+                retry
+                and response.status_code in REFUSED_STATUS_CODES
+                and error.retry_after is not None
+                and refusals < self.max_refusals
+            )
+            if refused:
+                refusals += 1
+                attempt -= 1  # a storm of "come back in n seconds" is waited out
+            elif last or response.status_code not in retry_on:
                 raise error
             self._sleep(self._delay(attempt, error.retry_after))
-        raise AssertionError("unreachable")
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._request(method, path, **kwargs)
@@ -255,8 +272,13 @@ class BatchClient:
         data: bytes | memoryview | BinaryIO,
         filename: str = "batch.jsonl",
         purpose: str = "batch",
+        *,
+        retry: bool = True,
     ) -> dict[str, Any]:
-        """Upload JSONL for a batch; the body is streamed from ``data`` in chunks."""
+        """Upload JSONL for a batch; the body is streamed from ``data`` in chunks.
+
+        ``retry=False`` retries only explicit refusals (429, 503): after a lost answer the
+        file may exist, and the caller looks for it before sending it again."""
 
         def content() -> dict[str, Any]:
             stream = io.BytesIO(data) if isinstance(data, bytes | memoryview) else data
@@ -266,7 +288,7 @@ class BatchClient:
                 "data": {"purpose": purpose},
             }
 
-        return self._object("POST", "files", make_content=content, timeout=None)
+        return self._object("POST", "files", make_content=content, timeout=None, idempotent=retry)
 
     def delete_file(self, file_id: str) -> dict[str, Any]:
         return self._json("DELETE", f"files/{file_id}")

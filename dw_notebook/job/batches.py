@@ -109,7 +109,7 @@ class BatchCreation:
         filename = create.upload_name(self.name, self.id, attempt, chunk)
         file_id = None if self.fresh else create.uploaded_file(self._client, filename, len(payload))
         if file_id is None:
-            file_id = self._client.upload_file(payload, filename=filename)["id"]
+            file_id = create.upload(self._client, payload, filename)
         del payload
         self._registry.record_file(self.id, attempt, chunk, file_id)
         self._add_record(BatchRecord(self.id, attempt, chunk, file_id, None, None))

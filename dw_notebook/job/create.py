@@ -78,6 +78,21 @@ def uploaded_file(client: BatchClient, filename: str, size: int) -> str | None:
     return None
 
 
+def upload(client: BatchClient, payload: bytes, filename: str, tries: int = 4) -> str:
+    """Upload a chunk; when an answer is lost, look for the upload before sending it again."""
+    for attempt in range(tries):
+        try:
+            return str(client.upload_file(payload, filename=filename, retry=False)["id"])
+        except (TransportError, ServerError):
+            if attempt == tries - 1:
+                raise
+        found = uploaded_file(client, filename, len(payload))
+        if found is not None:
+            return found
+        client.backoff(attempt)
+    raise AssertionError("unreachable")
+
+
 def create_batch(
     client: BatchClient, file_id: str, spec: dict[str, Any], tag: dict[str, str]
 ) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import pytest
 from support.proxy import FaultProxy
 
 from dw_notebook.client import BatchClient
+from dw_notebook.errors import NotFoundError
 
 REPORT_ENV = "DW_RELIABILITY_REPORT"
 PROMPT = "Sentiment of this review, one word: {review}"
@@ -40,7 +41,7 @@ class Tally:
     extra: dict = field(default_factory=dict)
 
     def assert_clean(self) -> None:
-        assert self.batches_per_chunk == 1, self
+        assert self.batches_per_chunk == (1 if self.chunks else 0), self
         assert self.rows_lost == 0, self
         assert self.rows_twice == 0, self
         assert self.paid_twice == 0, self
@@ -48,7 +49,8 @@ class Tally:
 
 def tally(server, out: pd.DataFrame | None, n_rows: int, *, ok=("ok",)) -> Tally:
     """Count on ``server`` (not through any proxy): batches per (job, attempt, chunk), and the
-    custom_ids answered by more than one batch; and in ``out``: rows without an answer."""
+    custom_ids of a job answered by more than one batch; and in ``out``: rows without an
+    answer."""
     with BatchClient(server.base_url, server.token, max_retries=2) as client:
         batches = list(client.iter_batches(max_pages=20))
         per_chunk: Counter = Counter()
@@ -57,10 +59,13 @@ def tally(server, out: pd.DataFrame | None, n_rows: int, *, ok=("ok",)) -> Tally
             m = b.get("metadata") or {}
             per_chunk[(m.get("dw_job"), m.get("dw_attempt"), m.get("dw_chunk"))] += 1
             if b["output_file_id"]:
-                data = client.file_content(b["output_file_id"]).data
+                try:
+                    data = client.file_content(b["output_file_id"]).data
+                except NotFoundError:  # Doubleword: "not yet"
+                    continue
                 for line in data.splitlines():
                     if line.strip():
-                        answered[orjson.loads(line)["custom_id"]] += 1
+                        answered[(m.get("dw_job"), orjson.loads(line)["custom_id"])] += 1
     t = Tally(
         batches_per_chunk=max(per_chunk.values(), default=0),
         batches=len(batches),
@@ -80,7 +85,7 @@ def report(request):
 
     def add(t: Tally, *, fault: str, message: str, scenario: str | None = None) -> None:
         t.assert_clean()
-        name = scenario or request.node.name
+        name = scenario or request.node.name.removeprefix("test_").replace("_", " ")
         _rows.append({
             "scenario": name, "fault": fault, "batches_per_chunk": t.batches_per_chunk,
             "chunks": t.chunks, "rows": t.rows, "rows_lost": t.rows_lost,

@@ -13,7 +13,8 @@ cannot produce the fault itself). Every row is a test: it fails when a chunk has
 batch, a row is lost, or a row is answered (paid) twice.
 
 - **batches per chunk**: the most batches the service holds for any one chunk of a job
-  (its metadata names job, attempt and chunk); must be 1.
+  (its metadata names job, attempt and chunk); must be 1 ("none created" where the right
+  outcome is a refusal before anything is created).
 - **rows lost**: rows of the DataFrame without their answer in `job.join()` (a cancelled or
   expired row counts as accounted for, with that status).
 - **rows paid twice**: custom_ids that appear in the output files of more than one batch.
@@ -24,6 +25,10 @@ batch, a row is lost, or a row is answered (paid) twice.
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _per_chunk(row: dict) -> str:
+    return str(row["batches_per_chunk"]) if row["chunks"] else "none created"
 
 
 def render(rows: list[dict], failed: int = 0) -> str:
@@ -38,7 +43,7 @@ def render(rows: list[dict], failed: int = 0) -> str:
     ]
     for row in sorted(rows, key=lambda r: r["scenario"]):
         lines.append(
-            f"| {_cell(row['scenario'])} | {_cell(row['fault'])} | {row['batches_per_chunk']} "
+            f"| {_cell(row['scenario'])} | {_cell(row['fault'])} | {_per_chunk(row)} "
             f"| {row['rows_lost']} | {row['paid_twice']} | {_cell(row['message'])} |"
         )
     return "\n".join(lines) + "\n"

@@ -79,7 +79,6 @@ def test_3_budget_is_checked_for_the_whole_split_job_before_the_first_create(
     with BatchClient(server.base_url, server.token) as client:
         assert [f for f in client.iter_files() if f.get("purpose") == "batch"] == []
     t = tally(server, None, 0)
-    t.batches_per_chunk = 1  # nothing was created: no chunk has two
     report(t, fault=f"budget=${budget:.4f} on a 2-chunk job whose model has no local price",
            message=messages[0], scenario=f"test_3_budget_whole_job[{server.dialect}]")  # fmt: skip
 
@@ -95,7 +94,7 @@ def test_3_an_explicit_price_or_no_budget_lets_an_unpriced_model_through(server,
 # 4 -----------------------------------------------------------------------------------------
 
 
-def test_4_a_job_with_nothing_to_send_is_refused_with_the_reason(server):
+def test_4_a_job_with_nothing_to_send_is_refused_with_the_reason(server, report):
     conn = {"api_key": server.token, "base_url": server.base_url}
     with pytest.raises(BuildError) as empty:
         dw.submit(sample_reviews(0), PROMPT, model="mock", **conn)
@@ -108,7 +107,9 @@ def test_4_a_job_with_nothing_to_send_is_refused_with_the_reason(server):
         "nothing to send: missing='skip' skipped every row (3: 'r00000', 'r00001', 'r00002') "
         "because a column the prompt uses is empty; fill the values or use missing='empty'"
     )
-    assert tally(server, None, 0).batches == 0
+    t = tally(server, None, 0)
+    report(t, fault="an empty DataFrame; missing='skip' skipping every row",
+           message=f"{empty.value} / {skipped.value}")  # fmt: skip
 
 
 # 5 -----------------------------------------------------------------------------------------
@@ -141,7 +142,7 @@ def test_5_attach_after_the_kernel_stopped_between_upload_and_create_resumes(
            message="(none: attach creates the 3 batches from the recorded uploads)")  # fmt: skip
 
 
-def test_5_attach_that_cannot_resume_says_in_one_line_what_to_run(server, proxy):
+def test_5_attach_that_cannot_resume_says_in_one_line_what_to_run(server, proxy, report):
     proxy.hold("POST", "^/files$", 30, skip=1)  # chunk 1's upload answer never comes
     submit_and_kill(proxy, server.token, 30, 10,
                     lambda: proxy.answered_upstream("POST", "^/files$", action="hold"))  # fmt: skip
@@ -154,6 +155,8 @@ def test_5_attach_that_cannot_resume_says_in_one_line_what_to_run(server, proxy)
         "cell, to create the rest without paying twice"
     )
     assert "\n" not in str(refused.value)
+    report(tally(server, None, 0), fault="kill -9 while chunk 1's upload answer is held; "
+           "dw.attach(name) without the DataFrame", message=str(refused.value))  # fmt: skip
 
 
 # 6 -----------------------------------------------------------------------------------------
@@ -207,7 +210,7 @@ def test_7_a_second_kernel_uses_the_first_kernels_local_server(report):
            message="(none: the second kernel uses the first one's server)")  # fmt: skip
 
 
-def test_7_a_batch_unknown_to_the_server_polled_is_a_clear_error_not_a_wait(make_server):
+def test_7_a_batch_unknown_to_the_server_polled_is_a_clear_error_not_a_wait(make_server, report):
     first, other = make_server(), make_server()
     job = dw.submit(sample_reviews(5), PROMPT, model="mock", name="elsewhere",
                     api_key=first.token, base_url=first.base_url)  # fmt: skip
@@ -220,6 +223,12 @@ def test_7_a_batch_unknown_to_the_server_polled_is_a_clear_error_not_a_wait(make
         "service's API key"
     )
     assert moved.refresh().poll_error == str(lost.value)  # the widget shows the same
+    t = tally(first, None, 0)
+    report(
+        t,
+        fault="dw.attach on another server than the one the batch was created on",
+        message=str(lost.value).replace(first.base_url, "<A>").replace(other.base_url, "<B>"),
+    )
 
 
 # 8 -----------------------------------------------------------------------------------------
@@ -227,7 +236,7 @@ def test_7_a_batch_unknown_to_the_server_polled_is_a_clear_error_not_a_wait(make
 PORTAL = b"<html><body>Please sign in to the hotel wifi</body></html>"
 
 
-def test_8_a_200_that_is_not_json_is_an_api_error_naming_url_status_and_body(server, proxy):
+def test_8_a_200_that_is_not_json_is_an_api_error_naming_url_status_and_body(server, proxy, report):
     proxy.answer("POST", "^/files$", 200, PORTAL, {"content-type": "text/html"})
     with pytest.raises(dw.APIError) as bad:
         _submit(proxy, server)
@@ -236,6 +245,8 @@ def test_8_a_200_that_is_not_json_is_an_api_error_naming_url_status_and_body(ser
         f"200: an answer that is not JSON from POST {proxy.base_url}/files: "
         "'<html><body>Please sign in to the hotel wifi</body></html>'"
     )
+    report(tally(server, None, 0), fault="POST /files answered 200 with an HTML captive portal",
+           message=str(bad.value).replace(proxy.base_url, "<base_url>"))  # fmt: skip
 
 
 def test_8_polls_survive_non_json_answers_and_join_completes(server, proxy, report):
@@ -245,8 +256,10 @@ def test_8_polls_survive_non_json_answers_and_join_completes(server, proxy, repo
     snapshot = job.refresh()  # never raises
     assert snapshot.poll_error.startswith("200: an answer that is not JSON from GET ")
     out = job.join(timeout=60)
+    shown = snapshot.poll_error.replace(proxy.base_url, "<base_url>")
+    shown = shown.replace(job.batch_ids[0], "<id>")
     report(tally(server, out, 10), fault="3 polls answered 200 with an HTML captive portal",
-           message=snapshot.poll_error)  # fmt: skip
+           message=f"progress shows: {shown} (then recovers)")  # fmt: skip
 
 
 @pytest.mark.parametrize("value", ["NaN", "inf", "-5", "Wed, 21 Oct 2015 07:28:00 GMT"])
