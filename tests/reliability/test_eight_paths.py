@@ -227,7 +227,10 @@ def test_7_a_batch_unknown_to_the_server_polled_is_a_clear_error_not_a_wait(make
     report(
         t,
         fault="dw.attach on another server than the one the batch was created on",
-        message=str(lost.value).replace(first.base_url, "<A>").replace(other.base_url, "<B>"),
+        message=str(lost.value)
+        .replace(first.base_url, "<A>")
+        .replace(other.base_url, "<B>")
+        .replace(job.batch_ids[0], "<id>"),
     )
 
 
