@@ -9,6 +9,7 @@ The database lives in the user data dir (``DW_NOTEBOOK_HOME`` overrides it).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import uuid
@@ -73,7 +74,9 @@ class Registry:
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else home_dir() / "registry.sqlite3"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # owner-only: SQLite gives its -wal and -shm files the database file's permissions
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
