@@ -54,7 +54,11 @@ def client_for(connection: Connection) -> BatchClient:
 
 
 def prepare(
-    df: pd.DataFrame, prompt: str | Callable[[pd.Series], list[dict]] | None = None, **kwargs: Any
+    df: pd.DataFrame,
+    prompt: str | Callable[[pd.Series], list[dict]] | None = None,
+    *,
+    model: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """The requests ``submit`` would send, validated, nothing sent: ``.preview(n)`` shows them.
 
@@ -62,9 +66,11 @@ def prepare(
     >>> built.preview(2)                                                           # doctest: +SKIP
     >>> dw.estimate(built, window="1h")                                            # doctest: +SKIP
     """
-    from ..jsonl.requests import build_requests
+    from ..jsonl.requests import BuildError, build_requests
 
-    return build_requests(df, prompt=prompt, **kwargs)
+    if model is None:
+        raise BuildError("prepare() needs model=, e.g. dw.prepare(df, prompt, model='mock').")
+    return build_requests(df, prompt=prompt, model=model, **kwargs)
 
 
 def estimate(built: Any, window: str = "24h") -> Any:
@@ -124,7 +130,8 @@ def submit(
         "endpoint": endpoint, "input_column": input_column, "response_format": response_format,
         "tools": tools, "missing": missing, **params,
     }  # fmt: skip
-    built = build_requests(df, **build_args)
+    # a line that cannot fit in any file is refused here, naming its row
+    built = build_requests(df, **build_args, max_line_bytes=min(max_bytes, wire.MAX_FILE_BYTES) - 1)
     refuse_empty(df, built)
     prices = {built.model: {window: price}} if price is not None else None
     estimate = estimate_cost(built, window=window, prices=prices)
