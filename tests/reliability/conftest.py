@@ -9,74 +9,11 @@ table there (``bash scripts/reliability_report.sh`` regenerates ``docs/RELIABILI
 from __future__ import annotations
 
 import os
-import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-import pandas as pd
 import pytest
+from counts import REPORT_ENV, ROWS, Tally
 from support.proxy import FaultProxy
-
-from dw_notebook.client import BatchClient
-from dw_notebook.errors import NotFoundError
-
-REPORT_ENV = "DW_RELIABILITY_REPORT"
-PROMPT = "Sentiment of this review, one word: {review}"
-_rows: list[dict] = []
-
-
-@dataclass
-class Tally:
-    """What a scenario cost, counted on the server itself."""
-
-    batches_per_chunk: int = 0
-    rows: int = 0
-    rows_lost: int = 0
-    rows_twice: int = 0
-    paid_twice: int = 0
-    batches: int = 0
-    chunks: int = 0
-    extra: dict = field(default_factory=dict)
-
-    def assert_clean(self) -> None:
-        assert self.batches_per_chunk == (1 if self.chunks else 0), self
-        assert self.rows_lost == 0, self
-        assert self.rows_twice == 0, self
-        assert self.paid_twice == 0, self
-
-
-def tally(server, out: pd.DataFrame | None, n_rows: int, *, ok=("ok",)) -> Tally:
-    """Count on ``server`` (not through any proxy): batches per (job, attempt, chunk), and the
-    custom_ids of a job answered by more than one batch; and in ``out``: rows without an
-    answer."""
-    with BatchClient(server.base_url, server.token, max_retries=2) as client:
-        batches = list(client.iter_batches(max_pages=20))
-        per_chunk: Counter = Counter()
-        answered: Counter = Counter()
-        for b in batches:
-            m = b.get("metadata") or {}
-            per_chunk[(m.get("dw_job"), m.get("dw_attempt"), m.get("dw_chunk"))] += 1
-            if b["output_file_id"]:
-                try:
-                    data = client.file_content(b["output_file_id"]).data
-                except NotFoundError:  # Doubleword: "not yet"
-                    continue
-                for line in data.splitlines():
-                    if line.strip():
-                        answered[(m.get("dw_job"), orjson.loads(line)["custom_id"])] += 1
-    t = Tally(
-        batches_per_chunk=max(per_chunk.values(), default=0),
-        batches=len(batches),
-        chunks=len(per_chunk),
-        paid_twice=sum(1 for n in answered.values() if n > 1),
-    )
-    if out is not None:
-        t.rows = len(out)
-        t.rows_lost = n_rows - int(out["status"].isin(ok).sum())
-        t.rows_twice = int(out.index.duplicated().sum())
-    return t
 
 
 @pytest.fixture
@@ -86,7 +23,7 @@ def report(request):
     def add(t: Tally, *, fault: str, message: str, scenario: str | None = None) -> None:
         t.assert_clean()
         name = scenario or request.node.name.removeprefix("test_").replace("_", " ")
-        _rows.append({
+        ROWS.append({
             "scenario": name, "fault": fault, "batches_per_chunk": t.batches_per_chunk,
             "chunks": t.chunks, "rows": t.rows, "rows_lost": t.rows_lost,
             "paid_twice": t.paid_twice, "message": message,
@@ -101,20 +38,10 @@ def proxy(server):
         yield p
 
 
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"not reached in {timeout} s: {what}")
-
-
 def pytest_sessionfinish(session, exitstatus):
     path = os.environ.get(REPORT_ENV)
-    if not path or not _rows:
+    if not path or not ROWS:
         return
     from report_table import render
 
-    Path(path).write_text(render(_rows, failed=session.testsfailed), encoding="utf-8")
+    Path(path).write_text(render(ROWS, failed=session.testsfailed), encoding="utf-8")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import PROMPT, Tally, tally
+from counts import PROMPT, Tally, tally
 from kill import run_kernel, submit_and_kill
 
 import dw_notebook as dw

@@ -4,7 +4,7 @@ every chunk has one batch, every upload is used, every row is joined once."""
 from __future__ import annotations
 
 import pytest
-from conftest import PROMPT, tally
+from counts import PROMPT, tally
 from kill import submit_and_kill
 
 import dw_notebook as dw

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import PROMPT, tally, wait_until
+from counts import PROMPT, tally, wait_until
 from support.proxy import Reply
 
 import dw_notebook as dw
