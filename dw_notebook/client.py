@@ -220,7 +220,7 @@ class BatchClient:
                 return response
             error = _error_from(response)
             refused = (
-                retry
+                attempts > 1
                 and response.status_code in REFUSED_STATUS_CODES
                 and error.retry_after is not None
                 and refusals < self.max_refusals
