@@ -23,6 +23,9 @@ import orjson
 from .errors import APIError, TransportError, api_error_class
 from .wire import RETRIABLE_STATUS_CODES
 
+# Big bodies: no limit on the whole transfer, but a stalled one (no byte for 15 min) ends.
+UPLOAD_TIMEOUT = httpx.Timeout(900.0, connect=10.0)
+
 # Answers that mean "nothing was done, ask again later": safe to retry even for a create.
 REFUSED_STATUS_CODES = frozenset({429, 503})
 
@@ -288,7 +291,9 @@ class BatchClient:
                 "data": {"purpose": purpose},
             }
 
-        return self._object("POST", "files", make_content=content, timeout=None, idempotent=retry)
+        return self._object(
+            "POST", "files", make_content=content, timeout=UPLOAD_TIMEOUT, idempotent=retry
+        )
 
     def delete_file(self, file_id: str) -> dict[str, Any]:
         return self._json("DELETE", f"files/{file_id}")

@@ -67,6 +67,11 @@ class Tracker:
                 self.poll_error = str(exc)
                 break
             self.lost.pop(batch_id, None)
+            if known and batch["status"] not in wire.TERMINAL_STATUSES:
+                # a lagging replica can report fewer done than before: progress never goes back
+                counts = batch["request_counts"]
+                counts["completed"] = max(counts["completed"], known["request_counts"]["completed"])
+                counts["total"] = max(counts["total"], known["request_counts"]["total"])
             self.poll_error = None
             self._last_ok = time.time()
             if not known or known["status"] != batch["status"]:
