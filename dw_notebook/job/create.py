@@ -17,8 +17,9 @@ from ..errors import (
     TransportError,
 )
 
-#: Pages of ``GET /batches`` (100 a page, newest first) searched for a job's batches.
+#: Pages of ``GET /batches`` (newest first) searched for a job's batches, and their size.
 LOOKUP_PAGES = 10
+LOOKUP_PAGE_SIZE = 100
 
 
 def batch_tag(job_id: str, attempt: int, chunk: int) -> dict[str, str]:
@@ -40,7 +41,7 @@ def existing_batches(client: BatchClient, job_id: str, attempt: int) -> dict[int
     """
     found: dict[int, dict[str, Any]] = {}
     try:
-        for batch in client.iter_batches(max_pages=LOOKUP_PAGES):
+        for batch in client.iter_batches(page_size=LOOKUP_PAGE_SIZE, max_pages=LOOKUP_PAGES):
             metadata = batch.get("metadata") or {}
             if metadata.get("dw_job") != job_id or metadata.get("dw_attempt") != str(attempt):
                 continue

@@ -38,3 +38,34 @@ def test_kill_at_each_step_then_rerun(server, proxy, report, step):
     report(t, fault=f"kill -9 of the submitting kernel: {step}; the same cell run again",
            message="(none: the re-run finds the uploads and batches the service already has)",
            scenario=f"kill -9 at {step}")  # fmt: skip
+
+
+def test_the_lookup_follows_pages_past_newer_batches_of_other_jobs(server, proxy, monkeypatch):
+    from dw_notebook.client import BatchClient
+    from dw_notebook.job import create
+
+    creates = "^/batches$"
+    proxy.hold("POST", creates, 30)
+    submit_and_kill(proxy, server.token, 10, 10,
+                    lambda: proxy.answered_upstream("POST", creates, action="hold"))  # fmt: skip
+    proxy.clear()
+    with BatchClient(server.base_url, server.token) as client:  # 5 newer batches of others
+        file_id = client.upload_file(_line())["id"]
+        for i in range(5):
+            tag = {"dw_job": f"other-{i}", "dw_attempt": "0", "dw_chunk": "0"}
+            client.create_batch(file_id, "/v1/chat/completions", "24h", tag)
+    monkeypatch.setattr(create, "LOOKUP_PAGE_SIZE", 2)  # the job's batch is on page 3
+    job = dw.submit(sample_reviews(10), PROMPT, model="mock", name="killed", max_requests=10,
+                    api_key=server.token, base_url=proxy.base_url)  # fmt: skip
+    assert proxy.count("POST", "^/batches$") == 1  # only the killed kernel's create
+    assert proxy.count("GET", "^/batches$") >= 3
+    job.poll_interval = 0.05
+    t = tally(server, job.join(timeout=60), 10)
+    t.assert_clean()
+
+
+def _line() -> bytes:
+    return (
+        b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions",'
+        b'"body":{"model":"mock","messages":[{"role":"user","content":"hi"}]}}\n'
+    )
