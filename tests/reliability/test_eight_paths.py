@@ -234,6 +234,26 @@ def test_7_a_batch_unknown_to_the_server_polled_is_a_clear_error_not_a_wait(make
     )
 
 
+def test_7_a_local_batch_this_kernels_server_lacks_says_where_it_lives(monkeypatch):
+    job = dw.submit(sample_reviews(3), PROMPT, model="mock", name="mine")  # embedded server
+    dw.stop_local()
+    monkeypatch.setenv("DW_NOTEBOOK_LOCAL_PERSIST", "0")  # the next one starts blind
+    try:
+        again = dw.attach("mine", sample_reviews(3))
+        with pytest.raises(dw.JobError) as lost:
+            again.join(timeout=20)
+        here = dw.local().base_url
+    finally:
+        dw.stop_local()
+    assert str(lost.value) == (
+        f"batch {job.batch_ids[0]} of job 'mine' is not known to {here}: it was created by the "
+        "embedded local server of another kernel, or of an earlier one whose data this server "
+        "does not have. Keep that kernel running (this kernel then uses its server), or stop "
+        "it: dw.stop_local() here, then dw.attach again, and this kernel's server takes over "
+        "its data"
+    )
+
+
 # 8 -----------------------------------------------------------------------------------------
 
 PORTAL = b"<html><body>Please sign in to the hotel wifi</body></html>"
