@@ -329,7 +329,7 @@ def _resume(job: Job, built: Any) -> None:
     """Finish a submit that stopped half-way: find what the service has, create the rest (from
     the rebuilt requests, or from uploads that are all there); else say what to run."""
     spec = job.spec
-    if built is not None:
+    if built is not None and job.attempt == 0:  # a retry's rows are not rebuilt from the frame
         chunks: Any = built.chunks(
             max_requests=spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
             max_bytes=spec.get("max_bytes", wire.MAX_FILE_BYTES),

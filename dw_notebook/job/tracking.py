@@ -16,6 +16,9 @@ from .registry import Registry
 
 RESULTS_HINT = "Results: out = job.join(); job.review() to look through them"
 
+#: 404s in a row after which a batch counts as unknown to the service polled.
+LOST_AFTER = 3
+
 _ACTIVE_ORDER = (wire.VALIDATING, wire.IN_PROGRESS, wire.FINALIZING, wire.CANCELLING)
 _END_ORDER = (wire.CANCELLED, wire.EXPIRED, wire.FAILED, wire.COMPLETED)
 
@@ -47,6 +50,7 @@ class Tracker:
         self.batches: dict[str, dict[str, Any]] = {}
         self.poll_error: str | None = None
         self.lost: dict[str, str] = {}  # batch id -> why the service does not know it
+        self._misses: dict[str, int] = {}  # 404s in a row per batch id
         self._last_ok: float | None = None
         self._started = time.time()
         self._history: deque[tuple[float, int]] = deque(maxlen=120)
@@ -60,13 +64,17 @@ class Tracker:
             try:
                 batch = client.get_batch(batch_id)
             except NotFoundError as exc:
-                self.lost[batch_id] = str(exc)
+                # lost after a few 404s in a row: a service may not list a new batch at once
+                self._misses[batch_id] = self._misses.get(batch_id, 0) + 1
+                if self._misses[batch_id] >= LOST_AFTER:
+                    self.lost[batch_id] = str(exc)
                 self.poll_error = f"batch {batch_id} not found on {client.base_url} ({exc})"
                 continue
             except (TransportError, APIError) as exc:
                 self.poll_error = str(exc)
                 break
             self.lost.pop(batch_id, None)
+            self._misses.pop(batch_id, None)
             if known and batch["status"] not in wire.TERMINAL_STATUSES:
                 # a lagging replica can report fewer done than before: progress never goes back
                 counts = batch["request_counts"]

@@ -215,6 +215,7 @@ def test_7_a_batch_unknown_to_the_server_polled_is_a_clear_error_not_a_wait(make
     job = dw.submit(sample_reviews(5), PROMPT, model="mock", name="elsewhere",
                     api_key=first.token, base_url=first.base_url)  # fmt: skip
     moved = dw.attach("elsewhere", sample_reviews(5), api_key=other.token, base_url=other.base_url)
+    moved.poll_interval = 0.05
     with pytest.raises(dw.JobError) as lost:
         moved.join(timeout=20)
     assert str(lost.value) == (
