@@ -7,8 +7,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from .. import wire
 from ..client import BatchClient
-from ..errors import DwError
+from ..errors import DwError, JobError
 from . import create
 from .registry import BatchRecord, Registry
 from .tracking import Tracker
@@ -73,6 +74,30 @@ class BatchCreation:
             batch = create.create_batch(self._client, file_ids[chunk], self.spec, tag)
             self._record_batch(attempt, chunk, file_ids[chunk], batch)
         self.fresh = False
+
+    def resume(self, built: Any = None) -> None:
+        """Finish a submit that stopped half-way: find what the service has, create the rest
+        (from ``built``, the rebuilt requests, or from uploads that are all there); else raise
+        a JobError that says in one line what to run."""
+        spec, attempt = self.spec, self.attempt
+        if built is not None and attempt == 0:  # a retry's rows are not rebuilt from the frame
+            chunks: Any = built.chunks(
+                max_requests=spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
+                max_bytes=spec.get("max_bytes", wire.MAX_FILE_BYTES),
+            )
+            self.create_batches(chunks, attempt=attempt)
+            return
+        n = int(spec["chunks"][str(attempt)])
+        if all(self._file_of(attempt, c) for c in self.missing_chunks()):
+            self.create_batches([b""] * n, attempt=attempt)  # uploads known: nothing to read
+            if not self.missing_chunks():
+                return
+        raise JobError(
+            f"job {self.name!r} stopped half-way through its submit ({len(self.missing_chunks())} "
+            f"of {n} batches never created); run dw.attach({self.name!r}, df) with the DataFrame "
+            "it was submitted with, or re-run the submit cell, to create the rest without paying "
+            "twice"
+        )
 
     def missing_chunks(self) -> list[int]:
         """Chunks of the current attempt that have no batch yet (a submit that stopped half-way)."""

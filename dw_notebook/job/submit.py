@@ -303,7 +303,7 @@ def attach(
             )
         job = _job_from_record(record, client, connection, registry, df, built)
         if job.missing_chunks():
-            _resume(job, built)
+            job.resume(built)
         return job
     try:
         batch = client.get_batch(key)
@@ -323,37 +323,6 @@ def attach(
     job_id = registry.new_job(f"attached:{key}", connection.service_key, key, spec)
     registry.record_batch(job_id, 0, 0, key, batch["status"])
     return _job_from_record(registry.find(job_id), client, connection, registry, df)
-
-
-def _resume(job: Job, built: Any) -> None:
-    """Finish a submit that stopped half-way: find what the service has, create the rest (from
-    the rebuilt requests, or from uploads that are all there); else say what to run."""
-    spec = job.spec
-    if built is not None and job.attempt == 0:  # a retry's rows are not rebuilt from the frame
-        chunks: Any = built.chunks(
-            max_requests=spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
-            max_bytes=spec.get("max_bytes", wire.MAX_FILE_BYTES),
-        )
-        job.create_batches(chunks, attempt=job.attempt)
-        return
-    missing = job.missing_chunks()
-    n = int(spec["chunks"][str(job.attempt)])
-    if all(job._file_of(job.attempt, c) for c in missing):
-        job.create_batches(_Uploaded(n), attempt=job.attempt)
-        if not job.missing_chunks():
-            return
-    raise JobError(
-        f"job {job.name!r} stopped half-way through its submit ({len(job.missing_chunks())} of "
-        f"{n} batches never created); run dw.attach({job.name!r}, df) with the DataFrame it was "
-        "submitted with, or re-run the submit cell, to create the rest without paying twice"
-    )
-
-
-class _Uploaded(list):
-    """Chunks whose files are all uploaded: nothing to read, only their number counts."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__([b""] * n)
 
 
 def list_jobs(
