@@ -391,4 +391,4 @@ class BatchClient:
             after = page.get("last_id") or data[-1].get("id")
 
     def list_models(self) -> list[str]:
-        return [m["id"] for m in self._json("GET", "models").get("data", [])]
+        return [m["id"] for m in self._object("GET", "models").get("data") or []]

@@ -155,6 +155,8 @@ class BatchCreation:
         if total is not None:
             self.service_estimate = total
         local = getattr(self.estimate, "usd", None)
+        if local is None:
+            local = self.spec.get("estimated_usd")
         if local is not None and attempt:
             lines = sum((c if isinstance(c, bytes) else c.data).count(b"\n") for c in chunks)
             local = local * lines / max(int(self.spec.get("n_requests") or 1), 1)

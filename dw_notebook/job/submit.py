@@ -156,6 +156,7 @@ def submit(
         "max_requests": max_requests,
         "max_bytes": max_bytes,
         "budget": budget,
+        "estimated_usd": estimate.usd,  # the local estimate, for a resume without the frame
         "build": _replayable(build_args, built),
         "built_fingerprint": built.fingerprint(),
     }

@@ -142,6 +142,18 @@ def test_5_attach_after_the_kernel_stopped_between_upload_and_create_resumes(
            message="(none: attach creates the 3 batches from the recorded uploads)")  # fmt: skip
 
 
+def test_5_attach_resumes_a_job_whose_budget_was_checked_with_a_given_price(
+    server, proxy, no_local_prices
+):
+    proxy.drop("POST", CREATES, forward=False, times=None)
+    with pytest.raises(dw.JobError, match="run the same cell again"):
+        dw.submit(sample_reviews(10), PROMPT, model=MODEL, name="priced", budget=1.0,
+                  price=(0.3, 1.8), api_key=server.token, base_url=proxy.base_url)  # fmt: skip
+    proxy.clear()
+    job = dw.attach("priced", api_key=server.token, base_url=proxy.base_url)
+    assert len(job.batch_ids) == 1  # the budget passed at submit is not refused on resume
+
+
 def test_5_attach_that_cannot_resume_says_in_one_line_what_to_run(server, proxy, report):
     proxy.hold("POST", "^/files$", 30, skip=1)  # chunk 1's upload answer never comes
     submit_and_kill(proxy, server.token, 30, 10,
