@@ -65,13 +65,7 @@ def _publish(server: Any, path: Path) -> None:
     os.replace(tmp, target)
 
 
-def _shared_server(path: Path) -> SharedServer | None:
-    """The server of the process holding ``path``, if it answers with the recorded token."""
-    try:
-        info = orjson.loads((path / ADDRESS_FILE).read_bytes())
-        base_url, token = str(info["base_url"]), str(info["token"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def _answers(base_url: str, token: str) -> bool:
     try:
         answer = httpx.get(
             base_url.rstrip("/") + "/models",
@@ -79,8 +73,18 @@ def _shared_server(path: Path) -> SharedServer | None:
             timeout=5.0,
         )
     except httpx.HTTPError:
+        return False
+    return answer.status_code == 200
+
+
+def _shared_server(path: Path) -> SharedServer | None:
+    """The server of the process holding ``path``, if it answers with the recorded token."""
+    try:
+        info = orjson.loads((path / ADDRESS_FILE).read_bytes())
+        base_url, token = str(info["base_url"]), str(info["token"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    if answer.status_code != 200:
+    if not _answers(base_url, token):
         return None
     return SharedServer(base_url, token, int(info.get("pid") or 0), path)
 
@@ -115,6 +119,8 @@ def local(
     from .server import start_server
 
     with _lock:
+        if isinstance(_server, SharedServer) and not _answers(_server.base_url, _server.token):
+            _server = None  # the other kernel has gone: take over its data (or start anew)
         if _server is None:
             data_dir = options.pop("data_dir", None)
             shared = data_dir is None and os.environ.get("DW_NOTEBOOK_LOCAL_PERSIST", "1") != "0"

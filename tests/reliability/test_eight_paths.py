@@ -211,6 +211,10 @@ def test_7_a_second_kernel_uses_the_first_kernels_local_server(report):
         job = dw.attach("first", sample_reviews(20))
         out = job.join(timeout=30)
         assert isinstance(dw.local(), SharedServer) and dw.local().pid == first.pid
+        first.kill()  # the first kernel dies: this one takes over its data and its batches
+        first.wait()
+        assert not isinstance(dw.local(), SharedServer)
+        assert dw.attach("first", sample_reviews(20)).join(timeout=30)["status"].eq("ok").all()
     finally:
         dw.stop_local()
         first.kill()
