@@ -177,11 +177,11 @@ class Job(BatchCreation):
 
         Ctrl-C stops waiting (the batches keep running) after offering to cancel them.
         """
+        self._refuse_unsubmitted()
         if progress is None:
             progress = not in_kernel()
             if not progress and self.view is None and not self.done:
                 self._ipython_display_()  # `dw.submit(...).join()` still shows progress
-        self._refuse_unsubmitted()
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = self.poll_interval or (0.25 if self.connection.simulated else 3.0)
         printer = TextProgress() if progress and not self.done else None
@@ -208,7 +208,8 @@ class Job(BatchCreation):
         missing = self.missing_chunks()
         if self._current_batch_ids() and not missing:
             return
-        what = f"{len(missing)} batches never created" if missing else "no batch"
+        plural = "batch" if len(missing) == 1 else "batches"
+        what = f"{len(missing)} {plural} never created" if missing else "no batch"
         raise JobError(
             f"job {self.name!r} has {what} (its submit stopped half-way); run "
             f"dw.attach({self.name!r}, df) with the DataFrame it was submitted with, or re-run "

@@ -190,6 +190,20 @@ def test_6_attach_after_a_kill_in_the_middle_of_a_split_submit_joins_every_row(
            message="(none: attach finds chunk 1's batch and creates chunk 2)")  # fmt: skip
 
 
+@pytest.mark.parametrize("dialect", ["openai"])
+def test_6_waiting_on_a_job_with_chunks_never_created_fails_fast(server):
+    job = dw.submit(sample_reviews(20), PROMPT, model="mock", name="half", max_requests=10,
+                    api_key=server.token, base_url=server.base_url)  # fmt: skip
+    job._records = job._records[:1]  # as a kernel that stopped after chunk 0 saw it
+    with pytest.raises(dw.JobError) as refused:
+        job.join(timeout=30)
+    assert str(refused.value) == (
+        "job 'half' has 1 batch never created (its submit stopped half-way); run "
+        "dw.attach('half', df) with the DataFrame it was submitted with, or re-run the submit "
+        "cell, to create them without paying twice"
+    )
+
+
 # 7 -----------------------------------------------------------------------------------------
 
 FIRST_KERNEL = """
