@@ -25,6 +25,9 @@ from .config import Connection
 from .errors import APIError, TransportError, api_error_class
 from .wire import RETRIABLE_STATUS_CODES
 
+# Big bodies: no limit on the whole transfer, but a stalled one (no byte for 15 min) ends.
+UPLOAD_TIMEOUT = httpx.Timeout(900.0, connect=10.0)
+
 # Answers that mean "nothing was done, ask again later": safe to retry even for a create.
 REFUSED_STATUS_CODES = frozenset({429, 503})
 
@@ -141,20 +144,36 @@ class ContentPage:
     last_line: int | None = None  # X-Last-Line: number of lines up to the end of ``data``
 
 
+def _seconds(value: object, scale: float = 1.0) -> float | None:
+    """A finite, non-negative number of seconds, else None (odd values fall back to backoff)."""
+    try:
+        seconds = float(value) * scale  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 def _retry_after(response: httpx.Response) -> float | None:
-    ms = response.headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    seconds = response.headers.get("retry-after")
-    if seconds:
-        try:
-            return float(seconds)
-        except ValueError:
-            return None
-    return None
+    ms = _seconds(response.headers.get("retry-after-ms"), 1 / 1000)
+    if ms is not None:
+        return ms
+    return _seconds(response.headers.get("retry-after"))
+
+
+def _first_bytes(content: bytes, n: int = 200) -> str:
+    text = content[:n].decode("utf-8", "replace")
+    return repr(text) + ("..." if len(content) > n else "")
+
+
+def malformed(response: httpx.Response, why: str) -> APIError:
+    """An answer that is not what the API sends: the URL, status and first bytes of the body."""
+    return APIError(
+        f"{why} from {response.request.method} {response.request.url}: "
+        f"{_first_bytes(response.content)}",
+        status_code=response.status_code,
+        code="malformed_response",
+        body=response.content[:1000],
+    )
 
 
 def _error_from(response: httpx.Response) -> APIError:
@@ -177,7 +196,7 @@ def _error_from(response: httpx.Response) -> APIError:
     retry_after = _retry_after(response)
     if retry_after is None and isinstance(body, dict):
         seconds = body.get("retry_after_seconds")
-        retry_after = float(seconds) if isinstance(seconds, int | float) else None
+        retry_after = _seconds(seconds) if isinstance(seconds, int | float) else None
     cls = api_error_class(response.status_code)
     return cls(
         message, status_code=response.status_code, code=code, body=body, retry_after=retry_after
@@ -202,9 +221,11 @@ class BatchClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        max_refusals: int = 60,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_retries = max_retries
+        self.max_refusals = max_refusals  # 429/503 with Retry-After, waited out on top
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
@@ -230,9 +251,13 @@ class BatchClient:
     # -- transport -------------------------------------------------------------------------
 
     def _delay(self, attempt: int, hint: float | None) -> float:
-        if hint is not None:
+        if hint is not None and math.isfinite(hint):
             return min(max(hint, 0.0), self.backoff_max * 4)
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+
+    def backoff(self, attempt: int) -> None:
+        """Sleep as between two retries (exponential, with jitter)."""
+        self._sleep(self._delay(attempt, None))
 
     def _request(
         self,
@@ -246,8 +271,11 @@ class BatchClient:
     ) -> httpx.Response:
         attempts = self.max_retries + 1 if retry else 1
         retry_on = RETRIABLE_STATUS_CODES if idempotent else REFUSED_STATUS_CODES
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
+        refusals = 0  # answers that named when to come back: not counted against max_retries
+        attempt = -1
+        while True:
+            attempt += 1
+            last = attempt >= attempts - 1
             if make_content is not None:
                 kwargs.update(make_content())
             if self._http.is_closed:  # e.g. by stop_local(): a poll error, not a crash
@@ -262,13 +290,51 @@ class BatchClient:
             if response.status_code < 400:
                 return response
             error = _error_from(response)
-            if last or response.status_code not in retry_on:
+            refused = (
+                attempts > 1
+                and response.status_code in REFUSED_STATUS_CODES
+                and error.retry_after is not None
+                and refusals < self.max_refusals
+            )
+            if refused:
+                refusals += 1
+                attempt -= 1  # a storm of "come back in n seconds" is waited out
+            elif last or response.status_code not in retry_on:
                 raise error
             self._sleep(self._delay(attempt, error.retry_after))
-        raise AssertionError("unreachable")
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return orjson.loads(self._request(method, path, **kwargs).content)
+        response = self._request(method, path, **kwargs)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise malformed(response, "an answer that is not JSON") from None
+
+    def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A JSON object answer (a batch, a file, a list page)."""
+        answer = self._json(method, path, **kwargs)
+        if not isinstance(answer, dict):
+            raise APIError(
+                f"an answer that is not a JSON object from {method} {self.base_url}/{path}: "
+                f"{_first_bytes(orjson.dumps(answer))}",
+                status_code=200,
+                code="malformed_response",
+                body=answer,
+            )
+        return answer
+
+    def _batch(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        answer = self._object(method, path, **kwargs)
+        try:
+            return normalize_batch(answer)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise APIError(
+                f"a batch object that cannot be read ({exc}) from {method} "
+                f"{self.base_url}/{path}: {_first_bytes(orjson.dumps(answer))}",
+                status_code=200,
+                code="malformed_response",
+                body=answer,
+            ) from None
 
     # -- files -----------------------------------------------------------------------------
 
@@ -277,8 +343,13 @@ class BatchClient:
         data: bytes | memoryview | BinaryIO,
         filename: str = "batch.jsonl",
         purpose: str = "batch",
+        *,
+        retry: bool = True,
     ) -> dict[str, Any]:
-        """Upload JSONL for a batch; the body is streamed from ``data`` in chunks."""
+        """Upload JSONL for a batch; the body is streamed from ``data`` in chunks.
+
+        ``retry=False`` retries only explicit refusals (429, 503): after a lost answer the
+        file may exist, and the caller looks for it before sending it again."""
 
         def content() -> dict[str, Any]:
             stream = io.BytesIO(data) if isinstance(data, bytes | memoryview) else data
@@ -288,7 +359,9 @@ class BatchClient:
                 "data": {"purpose": purpose},
             }
 
-        return self._json("POST", "files", make_content=content, timeout=None)
+        return self._object(
+            "POST", "files", make_content=content, timeout=UPLOAD_TIMEOUT, idempotent=retry
+        )
 
     def delete_file(self, file_id: str) -> dict[str, Any]:
         return self._json("DELETE", f"files/{file_id}")
@@ -333,20 +406,28 @@ class BatchClient:
             body["metadata"] = metadata
         # Only explicit refusals are retried: after a dropped connection or a 500 the batch may
         # exist, so the job layer looks it up by its metadata instead of creating a second one.
-        return normalize_batch(self._json("POST", "batches", json=body, idempotent=False))
+        return self._batch("POST", "batches", json=body, idempotent=False)
 
     def get_batch(self, batch_id: str) -> dict[str, Any]:
-        return normalize_batch(self._json("GET", f"batches/{batch_id}"))
+        return self._batch("GET", f"batches/{batch_id}")
 
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
-        return normalize_batch(self._json("POST", f"batches/{batch_id}/cancel"))
+        return self._batch("POST", f"batches/{batch_id}/cancel")
 
     def list_batches(self, *, after: str | None = None, limit: int = 20) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if after:
             params["after"] = after
-        page = self._json("GET", "batches", params=params)
-        page["data"] = [normalize_batch(b) for b in page.get("data", [])]
+        page = self._object("GET", "batches", params=params)
+        try:
+            page["data"] = [normalize_batch(b) for b in page.get("data") or []]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise APIError(
+                f"a list of batches that cannot be read ({exc}) from GET {self.base_url}/batches",
+                status_code=200,
+                code="malformed_response",
+                body=page,
+            ) from None
         return page
 
     def iter_batches(self, *, page_size: int = 100, max_pages: int = 10) -> Iterator[dict]:
@@ -359,8 +440,26 @@ class BatchClient:
                 return
             after = page.get("last_id") or page["data"][-1]["id"]
 
+    def iter_files(
+        self, *, purpose: str | None = "batch", page_size: int = 100, max_pages: int = 5
+    ) -> Iterator[dict]:
+        """Files newest first (``purpose`` filters), following ``after`` cursors."""
+        after = None
+        for _ in range(max_pages):
+            params: dict[str, Any] = {"limit": page_size, "order": "desc"}
+            if purpose:
+                params["purpose"] = purpose
+            if after:
+                params["after"] = after
+            page = self._object("GET", "files", params=params)
+            data = [f for f in page.get("data") or [] if isinstance(f, dict)]
+            yield from data
+            if not page.get("has_more") or not data:
+                return
+            after = page.get("last_id") or data[-1].get("id")
+
     def list_models(self) -> list[str]:
-        return [m["id"] for m in self._json("GET", "models").get("data", [])]
+        return [m["id"] for m in self._object("GET", "models").get("data") or []]
 
 
 # One client per service and key, shared by the jobs of this process (its pooled connections).

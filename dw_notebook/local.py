@@ -1,8 +1,10 @@
 """The embedded local Batch API server, started on demand inside this process.
 
 One server per process. Its state lives under the user data dir so batches survive a kernel
-restart (the next kernel's server resumes them); if another live process holds that dir, a
-temporary one is used instead.
+restart (the next kernel's server resumes them). A second kernel, while the first one runs,
+uses the first kernel's server (its address and token are kept in that dir, owner-only), so both
+see the same batches; only when that server cannot be reached is a temporary one started, with a
+warning that its batches are not shared.
 """
 
 from __future__ import annotations
@@ -11,8 +13,13 @@ import atexit
 import fcntl
 import os
 import threading
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
+import orjson
 
 from .client import close_clients
 from .config import Connection, home_dir
@@ -26,11 +33,67 @@ SIMULATED_NOTE = (
 )
 
 
+ADDRESS_FILE = "server.json"
+
+
+@dataclass
+class SharedServer:
+    """The embedded server of another kernel on this machine, used instead of starting one."""
+
+    base_url: str
+    token: str = field(repr=False)
+    pid: int = 0
+    data_dir: Path | None = None
+
+    def stop(self) -> None:
+        """Nothing to stop: the server belongs to the other kernel."""
+
+
+def _data_dir() -> Path:
+    path = home_dir() / "local-server"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def _publish(server: Any, path: Path) -> None:
+    """Write where this process's server answers, readable by the owner only."""
+    info = {"base_url": server.base_url, "token": server.token, "pid": os.getpid()}
+    target = path / ADDRESS_FILE
+    tmp = path / f".{ADDRESS_FILE}.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(info))
+    os.replace(tmp, target)
+
+
+def _answers(base_url: str, token: str) -> bool:
+    try:
+        answer = httpx.get(
+            base_url.rstrip("/") + "/models",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5.0,
+        )
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200
+
+
+def _shared_server(path: Path) -> SharedServer | None:
+    """The server of the process holding ``path``, if it answers with the recorded token."""
+    try:
+        info = orjson.loads((path / ADDRESS_FILE).read_bytes())
+        base_url, token = str(info["base_url"]), str(info["token"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not _answers(base_url, token):
+        return None
+    return SharedServer(base_url, token, int(info.get("pid") or 0), path)
+
+
 def _claim_data_dir() -> Path | None:
     """The shared local-server data dir if no other process is using it, else None."""
     global _lock_file
-    path = home_dir() / "local-server"
-    path.mkdir(parents=True, exist_ok=True)
+    path = _data_dir()
     handle = open(path / ".lock", "w")  # noqa: SIM115 - held for the life of the process
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -63,13 +126,29 @@ def local(
     from .server import start_server
 
     with _lock:
+        if isinstance(_server, SharedServer) and not _answers(_server.base_url, _server.token):
+            _server = None  # the other kernel has gone: take over its data (or start anew)
         if _server is None:
             data_dir = options.pop("data_dir", None)
-            if data_dir is None and os.environ.get("DW_NOTEBOOK_LOCAL_PERSIST", "1") != "0":
+            shared = data_dir is None and os.environ.get("DW_NOTEBOOK_LOCAL_PERSIST", "1") != "0"
+            if shared:
                 data_dir = _claim_data_dir()
+                if data_dir is None:
+                    other = _shared_server(_data_dir())
+                    if other is not None:
+                        _server = other
+                        return _server
+                    warnings.warn(
+                        "another process holds the embedded server's data dir but its server "
+                        "does not answer; starting a temporary server: batches created by the "
+                        "other process are not visible here",
+                        stacklevel=2,
+                    )
             _server = start_server(
                 dialect=dialect, backend=backend, rate=rate, data_dir=data_dir, **options
             )
+            if shared and data_dir is not None:
+                _publish(_server, Path(data_dir))
             atexit.register(stop_local)
         return _server
 

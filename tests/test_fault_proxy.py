@@ -57,3 +57,13 @@ def test_answer_without_forwarding_and_rewrite(proxy, server):
             proxy.base_url + "/models", headers={"Authorization": f"Bearer {server.token}"}
         )
         assert got.json()["x"] == 1
+
+
+def test_skip_lets_the_first_requests_through_and_held_answers_are_counted(proxy, server):
+    proxy.hold("GET", "^/models$", 0.5, skip=1)
+    with BatchClient(proxy.base_url, server.token, max_retries=0, timeout=10) as client:
+        assert client.list_models()  # the first one passes
+        with pytest.raises(TransportError):
+            client.list_models()  # the second is answered upstream, then held and cut
+    assert proxy.count("GET", "^/models$") == 2
+    assert proxy.answered_upstream("GET", "^/models$", action="hold") == 1

@@ -55,16 +55,31 @@ time.sleep(30)
 """
 
 
-def test_a_second_process_gets_its_own_server_dir_while_the_first_holds_it(isolated_home):
+LOCK_ONLY = """
+import fcntl, os, sys, time
+path = os.path.join(os.environ["DW_NOTEBOOK_HOME"], "local-server")
+os.makedirs(path, exist_ok=True)
+held = open(os.path.join(path, ".lock"), "w")
+fcntl.flock(held, fcntl.LOCK_EX)
+print("HOLDING", flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_second_process_uses_the_first_ones_server_while_it_holds_the_dir(isolated_home):
+    from dw_notebook.local import SharedServer
+
     holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().startswith("HOLDING")
         srv = dw.local()
-        assert srv.data_dir != isolated_home / "local-server"  # locked: a temporary dir
+        assert isinstance(srv, SharedServer) and srv.pid == holder.pid
+        assert srv.data_dir == isolated_home / "local-server"
     finally:
         dw.stop_local()
         holder.kill()
         holder.wait()
+        holder.stdout.close()
         holder.stdout.close()
     try:
         assert dw.local().data_dir == isolated_home / "local-server"  # free again
@@ -96,3 +111,17 @@ def test_stopping_the_local_server_closes_the_cached_clients_that_pointed_at_it(
         dw.stop_local()
     assert local_client._http.is_closed and list(_clients.values()) == [other]
     assert not other._http.is_closed
+
+
+def test_a_second_process_whose_holder_has_no_server_gets_a_temporary_one(isolated_home):
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_ONLY], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().startswith("HOLDING")
+        with pytest.warns(UserWarning, match="starting a temporary server"):
+            srv = dw.local()
+        assert srv.data_dir != isolated_home / "local-server"
+    finally:
+        dw.stop_local()
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()

@@ -12,7 +12,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol
 
 import pandas as pd
@@ -24,14 +24,15 @@ from ..errors import ConflictError, DwError, JobError, MissingResultFileError, N
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
-from . import create, retry
+from . import retry
 from .batch_errors import rows_of_batch_errors
+from .batches import BatchCreation
 from .cache import ResultCache
 from .matching import check_joined, match_rows, sent_ids
 from .poller import Poller
 from .reading import ResultReader, derived_ids, join_frame
 from .registry import BatchRecord, Registry
-from .tracking import Tracker
+from .tracking import Tracker, lost_message
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class JobViews(Protocol):
     def review(self, job: Job, **options: Any) -> Any: ...
 
 
-class Job:
+class Job(BatchCreation):
     """Batches for one DataFrame. Made by ``dw.submit`` or ``dw.attach``, not directly.
 
     >>> job = dw.submit(df, prompt="Sentiment of: {review}", model="mock")  # doctest: +SKIP
@@ -72,8 +73,10 @@ class Job:
         built: Any = None,
         estimate: Any = None,
         records: Iterable[BatchRecord] = (),
+        service: str | None = None,
     ) -> None:
         self.id = job_id
+        self.service = service or connection.service_key  # where the batches were created
         self.name = name
         self.spec = spec
         self.df = df
@@ -93,12 +96,12 @@ class Job:
         self._last_snapshot: JobSnapshot | None = None
         self._derived_ids: list[str | None] | None = None
         self._errors_read: set[str] = set()  # batches whose errors.data partial() has added
+        #: True while the job id was minted by this call and nothing was sent: the service
+        #: cannot know it yet, so the look-up before creating is skipped.
+        self.fresh = False
+        self.poll_interval: float | None = None  # seconds between polls in wait(); None: default
 
     # -- identity ----------------------------------------------------------------------------
-
-    @property
-    def attempt(self) -> int:
-        return max((r.attempt for r in self._records), default=0)
 
     @property
     def batch_ids(self) -> list[str]:
@@ -109,14 +112,6 @@ class Job:
         attempt = self.attempt
         return [r.batch_id for r in self._records if r.batch_id and r.attempt == attempt]
 
-    def _add_record(self, record: BatchRecord) -> None:
-        with self._lock:
-            self._records = [
-                r for r in self._records if (r.attempt, r.chunk) != (record.attempt, record.chunk)
-            ]
-            self._records.append(record)
-            self._records.sort(key=lambda r: (r.attempt, r.chunk))
-
     def __repr__(self) -> str:
         return f"<dw Job {self.name!r} {format_progress(self.snapshot())}>"
 
@@ -125,7 +120,13 @@ class Job:
     def refresh(self) -> JobSnapshot:
         """Ask the service for the state of every unfinished batch; never raises on a poll."""
         with self._lock:
-            self._tracker.poll(self._client, self._current_batch_ids(), self._registry)
+            try:
+                self._tracker.poll(self._client, self._current_batch_ids(), self._registry)
+            except Exception as exc:  # a poll never raises: the reason shows in the snapshot
+                log.warning("dw-notebook: poll failed", exc_info=True)
+                self._tracker.poll_error = f"{type(exc).__name__}: {exc}"
+            if self._tracker.lost:
+                self._tracker.poll_error = lost_message(self)
             snapshot = self.snapshot()
         self._emit(snapshot)
         return snapshot
@@ -180,16 +181,19 @@ class Job:
 
         Ctrl-C stops waiting (the batches keep running) after offering to cancel them.
         """
+        self._refuse_unsubmitted()
         if progress is None:
             progress = not in_kernel()
             if not progress and self.view is None and not self.done:
                 self._ipython_display_()  # `dw.submit(...).join()` still shows progress
         deadline = None if timeout is None else time.monotonic() + timeout
-        interval = 0.25 if self.connection.simulated else 3.0
+        interval = self.poll_interval or (0.25 if self.connection.simulated else 3.0)
         printer = TextProgress() if progress and not self.done else None
         try:
             while True:
                 snapshot = self.refresh()
+                if self._tracker.lost:
+                    raise JobError(lost_message(self))
                 if printer:
                     printer.show(snapshot)
                 if snapshot.done:
@@ -202,6 +206,19 @@ class Job:
         except KeyboardInterrupt:
             self._on_interrupt()
             raise
+
+    def _refuse_unsubmitted(self) -> None:
+        """A job whose batches were never all created would wait forever: say what to run."""
+        missing = self.missing_chunks()
+        if self._current_batch_ids() and not missing:
+            return
+        plural = "batch" if len(missing) == 1 else "batches"
+        what = f"{len(missing)} {plural} never created" if missing else "no batch"
+        raise JobError(
+            f"job {self.name!r} has {what} (its submit stopped half-way); run "
+            f"dw.attach({self.name!r}, df) with the DataFrame it was submitted with, or re-run "
+            "the submit cell, to create them without paying twice"
+        )
 
     def _on_interrupt(self) -> None:
         ids = ", ".join(self._current_batch_ids()) or "(none yet)"
@@ -367,50 +384,6 @@ class Job:
             if record.attempt == 0 and record.input_file_id:
                 lines += retry.lines_of(self._reader.download(record.input_file_id), wanted)
         return lines
-
-    # -- creating batches --------------------------------------------------------------------
-
-    def create_batches(self, chunks: Sequence[Any], attempt: int) -> None:
-        """Upload and create every chunk that has no batch yet, recording each id at once.
-
-        ``chunks`` are JSONL bytes or build chunks (read one at a time, so a split job never
-        holds a second copy of the whole file).
-
-        Safe to call again after any failure: recorded files are not uploaded twice, and a
-        batch whose creation answer was lost is found by its metadata.
-        """
-        records = {(r.attempt, r.chunk): r for r in self._records}
-        for chunk, data in enumerate(chunks):
-            record = records.get((attempt, chunk))
-            if record and record.batch_id:
-                continue
-            file_id = record.input_file_id if record else None
-            if not file_id:
-                file_id = self._upload(data, attempt, chunk)
-            tag = create.batch_tag(self.id, attempt, chunk)
-            batch = create.create_batch(self._client, file_id, self.spec, tag)
-            self._registry.record_batch(self.id, attempt, chunk, batch["id"], batch["status"])
-            self._add_record(
-                BatchRecord(self.id, attempt, chunk, file_id, batch["id"], batch["status"])
-            )
-            self._tracker.batches[batch["id"]] = batch
-
-    def _upload(self, data: Any, attempt: int, chunk: int) -> str:
-        payload = data if isinstance(data, bytes) else data.data
-        file_id = self._client.upload_file(
-            payload, filename=f"{self.name}-{attempt}-{chunk}.jsonl"
-        )["id"]
-        del payload
-        estimate = create.service_estimate(self._client, file_id, self.spec["window"])
-        if estimate is not None:
-            usd, answer = estimate
-            self.service_estimate = (self.service_estimate or 0.0) + usd
-            create.refuse_over_budget(
-                self._client, file_id, self.service_estimate, self.spec.get("budget"), answer
-            )
-        self._registry.record_file(self.id, attempt, chunk, file_id)
-        self._add_record(BatchRecord(self.id, attempt, chunk, file_id, None, None))
-        return file_id
 
     # -- in a notebook -------------------------------------------------------------------------
 

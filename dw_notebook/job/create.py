@@ -1,17 +1,97 @@
-"""Creating one batch on the service: the service's cost estimate, the create call, and the
-look-up that finds a batch whose creation answer was lost."""
+"""Creating a job's batches on the service without ever paying twice: the look-up that finds
+batches (and uploaded files) the service already has, the whole job's cost check, and the create
+call whose lost answer is found by the batch's metadata."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from ..client import BatchClient
-from ..errors import APIError, BudgetExceededError, JobError, ServerError, TransportError
+from ..errors import (
+    APIError,
+    BudgetExceededError,
+    JobError,
+    NotFoundError,
+    ServerError,
+    TransportError,
+)
+
+#: Pages of ``GET /batches`` (newest first) searched for a job's batches, and their size.
+LOOKUP_PAGES = 10
+LOOKUP_PAGE_SIZE = 100
 
 
 def batch_tag(job_id: str, attempt: int, chunk: int) -> dict[str, str]:
     """The metadata that names a batch's job, attempt and chunk on the service."""
     return {"dw_job": job_id, "dw_attempt": str(attempt), "dw_chunk": str(chunk)}
+
+
+def upload_name(name: str, job_id: str, attempt: int, chunk: int) -> str:
+    """The filename of a chunk's upload: it names the job, so an unused upload can be found."""
+    return f"{name}.{job_id}.{attempt}.{chunk}.jsonl"
+
+
+def existing_batches(client: BatchClient, job_id: str, attempt: int) -> dict[int, dict[str, Any]]:
+    """The batches the service already has for this job and attempt, by chunk (the oldest one
+    where a chunk has several). Lists recent batches, following the pages.
+
+    Raises JobError when the service cannot be asked: creating without knowing could pay twice.
+    A service without ``GET /batches`` (404/405) cannot be searched; then nothing is found.
+    """
+    found: dict[int, dict[str, Any]] = {}
+    try:
+        for batch in client.iter_batches(page_size=LOOKUP_PAGE_SIZE, max_pages=LOOKUP_PAGES):
+            metadata = batch.get("metadata") or {}
+            if metadata.get("dw_job") != job_id or metadata.get("dw_attempt") != str(attempt):
+                continue
+            chunk = metadata.get("dw_chunk", "")
+            if chunk.isdigit():
+                found[int(chunk)] = batch  # newest first: the oldest is written last
+    except (NotFoundError, APIError) as exc:
+        if isinstance(exc, NotFoundError) or exc.status_code == 405:
+            warnings.warn(
+                f"the service cannot list batches ({exc}); a batch whose creation answer was "
+                "lost cannot be found there",
+                stacklevel=4,
+            )
+            return found
+        raise JobError(
+            f"could not check whether the service already has this job's batches ({exc}); "
+            "nothing new was created: run the same cell again when the service answers"
+        ) from exc
+    except TransportError as exc:
+        raise JobError(
+            f"could not check whether the service already has this job's batches ({exc}); "
+            "nothing new was created: run the same cell again when the service answers"
+        ) from exc
+    return found
+
+
+def uploaded_file(client: BatchClient, filename: str, size: int) -> str | None:
+    """The id of an upload of this chunk that the service has (its answer was lost), or None."""
+    try:
+        for file in client.iter_files(purpose="batch", max_pages=3):
+            if file.get("filename") == filename and file.get("bytes") in (size, None):
+                return str(file["id"])
+    except (APIError, TransportError, KeyError):
+        return None
+    return None
+
+
+def upload(client: BatchClient, payload: bytes, filename: str, tries: int = 4) -> str:
+    """Upload a chunk; when an answer is lost, look for the upload before sending it again."""
+    for attempt in range(tries):
+        try:
+            return str(client.upload_file(payload, filename=filename, retry=False)["id"])
+        except (TransportError, ServerError):
+            if attempt == tries - 1:
+                raise
+        found = uploaded_file(client, filename, len(payload))
+        if found is not None:
+            return found
+        client.backoff(attempt)
+    raise AssertionError("unreachable")
 
 
 def create_batch(
@@ -26,7 +106,7 @@ def create_batch(
         if batch is None:
             raise JobError(
                 f"creating the batch for chunk {tag['dw_chunk']} failed ({exc}); nothing is "
-                "lost: run the same cell again to resume"
+                "lost: run the same cell again, it looks for the batch before creating one"
             ) from exc
         return batch
 
@@ -53,18 +133,45 @@ def service_estimate(client: BatchClient, file_id: str, window: str) -> tuple[fl
         return None
 
 
-def refuse_over_budget(
-    client: BatchClient, file_id: str, total: float, budget: float | None, answer: Any
+def check_budget(
+    budget: float | None,
+    model: str,
+    service_total: float | None,
+    local_total: float | None,
+    answers: list[Any],
 ) -> None:
-    """Delete the uploaded file and raise when the service's estimate is over ``budget``."""
-    if budget is None or total <= budget:
+    """Raise before the first create when the whole job's estimate is over ``budget``: the
+    service's estimate where it gave one for every file, else the local one; a job with no known
+    price is refused unless ``budget=None`` or a price is given."""
+    if budget is None:
         return
-    try:
-        client.delete_file(file_id)
-    except (APIError, TransportError):
-        pass
-    raise BudgetExceededError(
-        f"the service estimates ${total:.4f}, over the budget ${budget:.4f}; nothing was "
-        "submitted. Raise budget= or send fewer rows.",
-        answer,
-    )
+    if service_total is not None:
+        if service_total > budget:
+            raise BudgetExceededError(
+                f"the service estimates ${service_total:.4f} for the whole job, over the budget "
+                f"${budget:.4f}; no batch was created. Raise budget= or send fewer rows.",
+                answers,
+            )
+        return
+    if local_total is None:
+        raise BudgetExceededError(
+            f"no known price for model {model!r}, so budget=${budget:.4f} cannot be checked; "
+            "no batch was created. Pass budget=None to submit without a cost check, or "
+            "price=(input, output) in USD per 1M tokens.",
+            None,
+        )
+    if local_total > budget:
+        raise BudgetExceededError(
+            f"estimated cost ${local_total:.4f} is over the budget ${budget:.4f}; no batch was "
+            "created. Raise budget=, shorten prompts, lower max_tokens or use the 24h window.",
+            None,
+        )
+
+
+def delete_files(client: BatchClient, file_ids: list[str]) -> None:
+    """Remove uploads that will not be used (best effort)."""
+    for file_id in file_ids:
+        try:
+            client.delete_file(file_id)
+        except (APIError, TransportError):
+            pass

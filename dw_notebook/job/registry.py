@@ -9,6 +9,7 @@ The database lives in the user data dir (``DW_NOTEBOOK_HOME`` overrides it).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import uuid
@@ -80,7 +81,9 @@ class Registry:
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else home_dir() / "registry.sqlite3"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # owner-only: SQLite gives its -wal and -shm files the database file's permissions
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
@@ -146,6 +149,20 @@ class Registry:
                 (service, file_id),
             ).fetchone()
         return (row[0], row[1]) if row else None
+
+    def update_spec(self, job_id: str, spec: dict[str, Any]) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE jobs SET spec = ? WHERE job_id = ?", (orjson.dumps(spec).decode(), job_id)
+            )
+
+    def forget_files(self, job_id: str, attempt: int) -> None:
+        """Forget the uploads of an attempt that has no batch (they were removed)."""
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM batches WHERE job_id = ? AND attempt = ? AND batch_id IS NULL",
+                (job_id, attempt),
+            )
 
     def record_status(self, batch_id: str, status: str) -> None:
         with self._connect() as db:

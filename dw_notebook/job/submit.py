@@ -45,7 +45,11 @@ def connect(api_key: str | None = None, base_url: str | None = None) -> Connecti
 
 
 def prepare(
-    df: pd.DataFrame, prompt: str | Callable[[pd.Series], list[dict]] | None = None, **kwargs: Any
+    df: pd.DataFrame,
+    prompt: str | Callable[[pd.Series], list[dict]] | None = None,
+    *,
+    model: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """The requests ``submit`` would send, validated, nothing sent: ``.preview(n)`` shows them.
 
@@ -53,9 +57,11 @@ def prepare(
     >>> built.preview(2)                                                           # doctest: +SKIP
     >>> dw.estimate(built, window="1h")                                            # doctest: +SKIP
     """
-    from ..jsonl.requests import build_requests
+    from ..jsonl.requests import BuildError, build_requests
 
-    return build_requests(df, prompt=prompt, **kwargs)
+    if model is None:
+        raise BuildError("prepare() needs model=, e.g. dw.prepare(df, prompt, model='mock').")
+    return build_requests(df, prompt=prompt, model=model, **kwargs)
 
 
 def estimate(built: Any, window: str = "24h") -> Any:
@@ -85,6 +91,7 @@ def submit(
     name: str | None = None,
     metadata: dict[str, str] | None = None,
     budget: float | None = None,
+    price: tuple[float, float] | None = None,
     force: bool = False,
     max_requests: int = wire.MAX_REQUESTS_PER_FILE,
     max_bytes: int = wire.MAX_FILE_BYTES,
@@ -100,7 +107,9 @@ def submit(
     >>> job.join()    # doctest: +SKIP  (df with the answers joined by custom_id)
 
     Re-running the same call re-attaches to the job it already created; ``force=True`` submits
-    again. ``budget=`` (USD) refuses to submit when the estimate is over it.
+    again. ``budget=`` (USD) refuses to submit when the whole job's estimate is over it (the
+    service's estimate where it gives one); a model without a known price needs ``price=(input,
+    output)`` in USD per 1M tokens, or ``budget=None``.
 
     Rows are matched to answers by custom_id: the index label where it is a usable id (1-64
     printable ASCII characters, unique), else an id derived from the label and the values the
@@ -117,8 +126,11 @@ def submit(
         "endpoint": endpoint, "input_column": input_column, "response_format": response_format,
         "tools": tools, "missing": missing, **params,
     }  # fmt: skip
-    built = build_requests(df, **build_args)
-    estimate = estimate_cost(built, window=window)
+    # a line that cannot fit in any file is refused here, naming its row
+    built = build_requests(df, **build_args, max_line_bytes=min(max_bytes, wire.MAX_FILE_BYTES) - 1)
+    refuse_empty(df, built)
+    prices = {built.model: {window: price}} if price is not None else None
+    estimate = estimate_cost(built, window=window, prices=prices)
     if budget is not None and estimate.usd is not None and estimate.usd > budget:
         raise BudgetExceededError(
             f"estimated cost ${estimate.usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
@@ -140,6 +152,7 @@ def submit(
         "max_requests": max_requests,
         "max_bytes": max_bytes,
         "budget": budget,
+        "estimated_usd": estimate.usd,  # the local estimate, for a resume without the frame
         "build": _replayable(build_args, built),
         "built_fingerprint": built.fingerprint(),
     }
@@ -162,8 +175,26 @@ def submit(
             built=built,
             estimate=estimate,
         )
+        job.fresh = True
     job.create_batches(chunks, attempt=0)
     return job
+
+
+def refuse_empty(df: pd.DataFrame, built: Any) -> None:
+    """A job with nothing to send is refused, with the reason (it would wait forever)."""
+    from ..jsonl.requests import BuildError
+
+    if built.n:
+        return
+    if len(df) == 0:
+        raise BuildError("nothing to send: the DataFrame has no rows")
+    shown = ", ".join(repr(r) for r in built.skipped[:5])
+    more = f" and {len(built.skipped) - 5} more" if len(built.skipped) > 5 else ""
+    raise BuildError(
+        f"nothing to send: missing='skip' skipped every row ({len(built.skipped)}: {shown}{more}) "
+        "because a column the prompt uses is empty; fill the values or use missing='empty'",
+        built.skipped,
+    )
 
 
 def _replayable(build_args: dict[str, Any], built: Any) -> dict[str, Any] | None:
@@ -236,6 +267,7 @@ def _job_from_record(
         built=built,
         estimate=estimate,
         records=record.batches,
+        service=record.service,
     )
 
 
@@ -265,6 +297,8 @@ def attach(
         job = _job_from_record(record, client, connection, registry, df, built)
         if df is not None and built is None:
             job.match_frame()  # sorted, filtered or another frame: match rows by id, or raise
+        if job.missing_chunks():
+            job.resume(built)
         return job
     try:
         batch = client.get_batch(key)

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import wire
 from ..client import BatchClient
-from ..errors import STUCK_VALIDATING_ADVICE, APIError, TransportError
+from ..errors import STUCK_VALIDATING_ADVICE, APIError, NotFoundError, TransportError
 from ..prices import price_for
 from ..progress.snapshot import BatchSnapshot, JobSnapshot
 from ..progress.text import format_duration
@@ -17,6 +17,9 @@ from .registry import Registry
 
 MAX_ERRORS_SHOWN = 3
 RESULTS_HINT = "Results: out = job.join(); job.review() to look through them"
+
+#: 404s in a row after which a batch counts as unknown to the service polled.
+LOST_AFTER = 3
 
 _ACTIVE_ORDER = (wire.VALIDATING, wire.IN_PROGRESS, wire.FINALIZING, wire.CANCELLING)
 _END_ORDER = (wire.CANCELLED, wire.EXPIRED, wire.FAILED, wire.COMPLETED)
@@ -48,6 +51,8 @@ class Tracker:
         self.simulated = simulated
         self.batches: dict[str, dict[str, Any]] = {}
         self.poll_error: str | None = None
+        self.lost: dict[str, str] = {}  # batch id -> why the service does not know it
+        self._misses: dict[str, int] = {}  # 404s in a row per batch id
         self._last_ok: float | None = None
         self._started = time.time()
         self._history: deque[tuple[float, int]] = deque(maxlen=120)
@@ -62,9 +67,23 @@ class Tracker:
                 continue
             try:
                 batch = client.get_batch(batch_id)
+            except NotFoundError as exc:
+                # lost after a few 404s in a row: a service may not list a new batch at once
+                self._misses[batch_id] = self._misses.get(batch_id, 0) + 1
+                if self._misses[batch_id] >= LOST_AFTER:
+                    self.lost[batch_id] = str(exc)
+                self.poll_error = f"batch {batch_id} not found on {client.base_url} ({exc})"
+                continue
             except (TransportError, APIError) as exc:
                 self.poll_error = str(exc)
                 break
+            self.lost.pop(batch_id, None)
+            self._misses.pop(batch_id, None)
+            if known and batch["status"] not in wire.TERMINAL_STATUSES:
+                # a lagging replica can report fewer done than before: progress never goes back
+                counts = batch["request_counts"]
+                counts["completed"] = max(counts["completed"], known["request_counts"]["completed"])
+                counts["total"] = max(counts["total"], known["request_counts"]["total"])
             self.poll_error = None
             self._last_ok = time.time()
             if not known or known["status"] != batch["status"]:
@@ -181,3 +200,27 @@ class Tracker:
             # Doubleword marks expiry but keeps working instead of ending the batch
             parts.append("past the completion window; the service is still working on it")
         return "; ".join(parts)
+
+
+def lost_message(job: Any) -> str:
+    """Why a job's batch is unknown to the service polled, where it lives and how to reach it."""
+    ids = ", ".join(sorted(job._tracker.lost))
+    here = job.connection.base_url
+    if job.service == "local" and job.connection.simulated:
+        where = (
+            "it was created by the embedded local server of another kernel, or of an earlier "
+            "one whose data this server does not have. Keep that kernel running (this kernel then "
+            "uses its server), or stop it: dw.stop_local() here, then dw.attach again, and this "
+            "kernel's server takes over its data"
+        )
+    elif job.service == "local":
+        where = (
+            "it was created on the embedded local server; attach without api_key/base_url "
+            "to reach it"
+        )
+    else:
+        where = (
+            f"it was created on {job.service}; attach with base_url={job.service!r} and that "
+            "service's API key"
+        )
+    return f"batch {ids} of job {job.name!r} is not known to {here}: {where}"

@@ -31,6 +31,7 @@ class Ctx:
     clock: Clock
     faults: Faults
     max_file_bytes: int = wire.MAX_FILE_BYTES
+    upload_timeout: float = 60.0  # seconds an upload body may stall
 
     def not_found(self, kind: str, ident: str) -> Response:
         if self.dialect.name == "openai":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
@@ -12,6 +13,17 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 def safe_id(value: str) -> bool:
     """True when ``value`` could be one of our ids (no separators, dots or odd characters)."""
     return bool(_SAFE_ID.match(value))
+
+
+def open_private(path: Path) -> BinaryIO:
+    """Open ``path`` for writing (created or truncated), readable by the owner only."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, created readable by the owner only (0600)."""
+    with open_private(path) as fh:
+        fh.write(data)
 
 
 class FileStore:
@@ -23,7 +35,7 @@ class FileStore:
 
     def __init__(self, root: Path) -> None:
         self.root = (Path(root) / "files").resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def path(self, file_id: str) -> Path:
         """Disk path of ``file_id``; raises ValueError for anything that is not a safe id."""
@@ -37,7 +49,7 @@ class FileStore:
     def create_empty(self, file_id: str) -> Path:
         """Create (or truncate) an empty file."""
         path = self.path(file_id)
-        path.write_bytes(b"")
+        write_private(path, b"")
         return path
 
     def append_at(self, file_id: str, committed: int, data: bytes) -> int:
@@ -47,7 +59,7 @@ class FileStore:
         """
         path = self.path(file_id)
         if not path.exists():
-            path.write_bytes(b"")
+            write_private(path, b"")
         with open(path, "r+b") as fh:
             fh.seek(min(committed, os.fstat(fh.fileno()).st_size))  # never leave a hole
             fh.write(data)
@@ -64,7 +76,7 @@ class FileStore:
         """Cut a file back to ``size`` bytes (undoing a write the database never recorded)."""
         path = self.path(file_id)
         if not path.exists():
-            path.write_bytes(b"")
+            write_private(path, b"")
         with open(path, "r+b") as fh:
             fh.truncate(size)
 

@@ -16,7 +16,7 @@ import orjson
 from dw_notebook import wire
 from dw_notebook.server import records
 from dw_notebook.server.dialects import Dialect
-from dw_notebook.server.files import FileStore
+from dw_notebook.server.files import FileStore, write_private
 from dw_notebook.server.store import Store
 from dw_notebook.server.validation import Parsed, parse_file
 
@@ -252,7 +252,7 @@ class Lifecycle:
             if records.line_id_of(line) not in ids
         ]
         tmp = self.files.path(b["err_id"]).with_suffix(".tmp")
-        tmp.write_bytes(b"".join(kept))
+        write_private(tmp, b"".join(kept))
         os.replace(tmp, self.files.path(b["err_id"]))
         size = sum(len(line) for line in kept)
         # attempts keep counting: the next try is a new attempt, not a replay of the first

@@ -23,7 +23,9 @@ async def upload(request: Request) -> Response:
     fid = d.file_id()
     dest = ctx.files.path(fid)
     try:
-        filename, fields, size = await receive_upload(request, dest, ctx.max_file_bytes)
+        filename, fields, size = await receive_upload(
+            request, dest, ctx.max_file_bytes, ctx.upload_timeout
+        )
     except UploadError as exc:
         return d.error(exc.status, exc.message)
     purpose = fields.get("purpose", "")

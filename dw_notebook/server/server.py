@@ -66,7 +66,8 @@ class LocalServer:
     ``rate`` (requests/s for the whole server, None unlimited, ``"auto"``: 50/s, faster for
     large jobs so any job ends in about a minute); ``retention`` (seconds: finished batches and
     their files older than that are deleted; None keeps everything); ``shuffle`` (output order);
-    ``validation_delay``/``finalize_delay`` (seconds on ``clock``); ``max_file_bytes``;
+    ``validation_delay``/``finalize_delay`` (seconds on ``clock``); ``max_file_bytes`` (the whole
+    upload body may carry 64 KiB more) and ``upload_timeout`` (seconds an upload may stall);
     ``max_attempts``/``retry_backoff`` (Doubleword retries of 429/5xx answers).
     """
 
@@ -85,6 +86,7 @@ class LocalServer:
         backend_options: dict | None = None,
         admin_token: str | None = None,
         max_file_bytes: int = wire.MAX_FILE_BYTES,
+        upload_timeout: float = 60.0,
         max_attempts: int = 3,
         retry_backoff: float = 1.0,
         retention: float | None = None,
@@ -105,7 +107,7 @@ class LocalServer:
         self.admin_token = admin_token or secrets.token_urlsafe(24)
         self._temp = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="dw-local-")) if self._temp else Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._store = Store(self.data_dir / "state.sqlite3")
         # a restarted server keeps the time its clock had been moved to
         self.clock = Clock(float(self._store.get_meta("clock_offset") or 0))
@@ -127,7 +129,10 @@ class LocalServer:
             retention=retention,
         )
         self.clock.on_advance(self.runner.wake)
-        ctx = Ctx(self._store, files, self.runner, d, self.clock, self.faults, max_file_bytes)
+        ctx = Ctx(
+            self._store, files, self.runner, d, self.clock, self.faults, max_file_bytes,
+            upload_timeout,
+        )  # fmt: skip
         app = create_app(ctx, self.token, self.admin_token)
         config = uvicorn.Config(
             app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -85,6 +86,8 @@ class Store:
     """Thread-safe access to one SQLite database (one connection behind a lock)."""
 
     def __init__(self, path: Path) -> None:
+        # owner-only: SQLite gives its -wal and -shm files the database file's permissions
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()

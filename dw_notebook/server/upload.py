@@ -1,11 +1,20 @@
-"""Streams a multipart upload straight to disk, enforcing the size limit while it arrives."""
+"""Streams a multipart upload straight to disk, enforcing the size limit while it arrives.
+
+The limit counts the whole request body (file, other form fields and multipart framing, with
+``FORM_OVERHEAD`` allowed on top of the file), and a body that stops arriving for
+``idle_timeout`` seconds is refused with 408, so a slow client cannot hold a worker forever.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
+
+from dw_notebook.server.files import open_private
 
 
 class UploadError(Exception):
@@ -50,7 +59,7 @@ class _Parts:
         if self._name == "file":
             raw = opts.get(b"filename")
             self.filename = raw.decode("utf-8", "replace") if raw is not None else "upload.jsonl"
-            self._fh = open(self.dest, "wb")  # noqa: SIM115 (closed in on_part_end / close)
+            self._fh = open_private(self.dest)  # closed in on_part_end / close
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._name == "file" and self._fh is not None:
@@ -85,15 +94,42 @@ async def _drain(request: Request, limit: int) -> None:
         pass
 
 
+#: Bytes a form may carry beyond the file itself (purpose field, part headers, boundaries).
+FORM_OVERHEAD = 64 * 1024
+
+#: Seconds a body may stall between two chunks before the upload is refused.
+IDLE_TIMEOUT = 60.0
+
+
+async def _chunks(request: Request, limit: int, idle_timeout: float) -> AsyncIterator[bytes]:
+    """The body's chunks; UploadError when the whole body passes ``limit`` or stalls."""
+    stream = request.stream().__aiter__()
+    seen = 0
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), idle_timeout)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadError(
+                408, f"The upload stalled for {idle_timeout:g} s; send it again."
+            ) from None
+        seen += len(chunk)
+        if seen > limit:
+            raise UploadError(413, f"The request body is larger than the limit of {limit} bytes.")
+        yield chunk
+
+
 async def receive_upload(
-    request: Request, dest: Path, limit: int
+    request: Request, dest: Path, limit: int, idle_timeout: float = IDLE_TIMEOUT
 ) -> tuple[str, dict[str, str], int]:
     """Write the ``file`` part to ``dest``; returns (filename, other fields, bytes).
 
-    Raises UploadError (removing ``dest``) on a bad form or when the file passes ``limit``.
+    Raises UploadError (removing ``dest``) on a bad form, when the file passes ``limit``, when
+    the whole body passes ``limit + FORM_OVERHEAD``, or when it stalls for ``idle_timeout`` s.
     """
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
+    if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
         await _drain(request, limit)
         raise UploadError(413, f"File is larger than the limit of {limit} bytes.")
     ctype, opts = parse_options_header(request.headers.get("content-type", ""))
@@ -115,13 +151,14 @@ async def receive_upload(
     }
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
     try:
-        async for chunk in request.stream():
+        async for chunk in _chunks(request, limit + FORM_OVERHEAD, idle_timeout):
             parser.write(chunk)
         parser.finalize()
-    except UploadError:
+    except UploadError as exc:
         parts.close()
         dest.unlink(missing_ok=True)
-        await _drain(request, limit)
+        if exc.status != 408:
+            await _drain(request, limit)
         raise
     except Exception as exc:
         parts.close()

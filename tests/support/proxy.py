@@ -58,6 +58,8 @@ class Rule:
     reply: Reply | None = None
     change: Callable[[Reply, str], Reply] | None = None
     hits: int = 0
+    skip: int = 0  # matching requests let through untouched before the rule applies
+    passed: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         left = self.times is None or self.hits < self.times
@@ -140,13 +142,25 @@ class FaultProxy:
             self.rules.append(rule)
         return rule
 
-    def drop(self, method: str, path: str, *, times: int | None = 1, forward: bool = True) -> Rule:
-        """Forward the request (unless ``forward=False``), then cut the connection mid-answer."""
-        return self._add(method, path, "drop", times=times, forward=forward)
+    def drop(
+        self,
+        method: str,
+        path: str,
+        *,
+        times: int | None = 1,
+        forward: bool = True,
+        skip: int = 0,
+    ) -> Rule:
+        """Forward the request (unless ``forward=False``), then cut the connection mid-answer;
+        ``skip`` lets that many matching requests through first."""
+        return self._add(method, path, "drop", times=times, forward=forward, skip=skip)
 
-    def hold(self, method: str, path: str, seconds: float, *, times: int | None = 1) -> Rule:
-        """Forward the request, then keep the answer back for ``seconds`` and cut."""
-        return self._add(method, path, "hold", times=times, seconds=seconds)
+    def hold(
+        self, method: str, path: str, seconds: float, *, times: int | None = 1, skip: int = 0
+    ) -> Rule:
+        """Forward the request, then keep the answer back for ``seconds`` and cut; ``skip``
+        lets that many matching requests through first."""
+        return self._add(method, path, "hold", times=times, seconds=seconds, skip=skip)
 
     def delay(self, method: str, path: str, seconds: float, *, times: int | None = None) -> Rule:
         """Wait ``seconds``, then forward as usual."""
@@ -187,10 +201,36 @@ class FaultProxy:
         pattern = re.compile(path)
         return sum(1 for s in self.seen if s.method == method.upper() and pattern.search(s.path))
 
+    def answered_upstream(self, method: str, path: str = "", action: str | None = None) -> int:
+        """Requests the upstream server has answered (whatever the client got), optionally only
+        those a rule with ``action`` handled: e.g. a held create that the server did carry out."""
+        pattern = re.compile(path)
+        return sum(
+            1
+            for s in self.seen
+            if s.method == method.upper()
+            and pattern.search(s.path)
+            and s.status is not None
+            and (action is None or s.action == action)
+        )
+
+    def wait_for(
+        self, condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"
+    ) -> None:
+        """Block until ``condition()`` is true (e.g. a held answer reached the proxy)."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the fault proxy never saw: {what}")
+            time.sleep(0.01)
+
     def _rule_for(self, method: str, path: str) -> Rule | None:
         with self._lock:
             for rule in reversed(self.rules):
                 if rule.matches(method, path):
+                    if rule.passed < rule.skip:
+                        rule.passed += 1
+                        return None
                     rule.hits += 1
                     return rule
         return None
@@ -244,13 +284,23 @@ class FaultProxy:
             await _cut(send)
             return
         if rule and rule.action == "hold":
-            await asyncio.sleep(rule.seconds)
+            # until the time is up or the client is gone (killed), whichever comes first
+            try:
+                await asyncio.wait_for(_disconnect(receive), rule.seconds)
+            except TimeoutError:
+                pass
             await _cut(send)
             return
         if rule and rule.action == "rewrite":
             assert rule.change is not None
             reply = rule.change(reply, path)
         await _send(send, reply)
+
+
+async def _disconnect(receive: Callable) -> None:
+    """Return when the client closes its connection."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _send(send: Callable, reply: Reply) -> None:

@@ -16,6 +16,7 @@ from dw_notebook.jsonl.requests._built import BuiltRequests
 from dw_notebook.jsonl.requests._encode import SLOT_ID, SLOT_VALUE, encode_values, split_skeleton
 from dw_notebook.jsonl.requests._ids import is_valid_custom_id, label_text, make_custom_ids
 from dw_notebook.jsonl.requests._ids import other_ids as find_other_ids
+from dw_notebook.jsonl.requests._params import warn_unknown
 from dw_notebook.jsonl.requests._schema import response_format_for
 from dw_notebook.jsonl.requests._template import Template, parse_template
 from dw_notebook.jsonl.requests._values import column_array, fix_surrogates, missing_mask
@@ -62,8 +63,23 @@ def _resolve_column(df: pd.DataFrame, name: str) -> Any:
 def _check_args(
     df: Any, model: Any, missing: str, url: str, params: dict[str, Any], chat_only: bool
 ) -> None:
+    if isinstance(df, pd.Series):
+        name = df.name if df.name is not None else 0
+        raise TypeError(
+            f"expected a pandas DataFrame, got a Series. Fix: pass series.to_frame() (its column "
+            f"is then named {name!r}, so the prompt says {{{name}}})."
+        )
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"build_requests needs a pandas DataFrame, not {type(df).__name__}")
+        raise TypeError(
+            f"expected a pandas DataFrame, got {type(df).__name__}. Fix: pd.DataFrame(...) first."
+        )
+    dup = list(dict.fromkeys(df.columns[df.columns.duplicated()].tolist()))
+    if dup:
+        raise BuildError(
+            f"the DataFrame has more than one column named {', '.join(map(repr, dup))}; a prompt "
+            "cannot tell them apart and the result columns could not be joined. Fix: rename "
+            "them (df.columns = [...]) or keep the first: df = df.loc[:, ~df.columns.duplicated()]."
+        )
     if not isinstance(model, str) or not model:
         raise BuildError("model must be a non-empty string, e.g. model='Qwen/Qwen3-14B-FP8'.")
     if missing not in _MISSING:
@@ -76,6 +92,7 @@ def _check_args(
             f"{', '.join(clash)} cannot be passed as extra body parameters. Fix: use the "
             f"prompt=/system=/input_column=/response_format=/tools= arguments."
         )
+    warn_unknown(url, params)
     if url != wire.CHAT and chat_only:
         raise BuildError(
             f"system=, examples=, response_format= and tools= apply to the chat endpoint only, "

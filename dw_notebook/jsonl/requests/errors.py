@@ -102,7 +102,8 @@ class InvalidTextError(BuildError):
 class LineTooLargeError(BuildError):
     def __init__(self, rows: Sequence[Any], limit: int, largest: int) -> None:
         msg = (
-            f"{_plural(len(rows), 'row')} produce a request line over the {limit:,}-byte limit "
+            f"{_plural(len(rows), 'row')} {'produces' if len(rows) == 1 else 'produce'} a "
+            f"request line over the {limit:,}-byte limit "
             f"({format_rows(rows)}; largest {largest:,} bytes). Fix: shorten those texts "
             f"(e.g. df[col].str.slice(0, 100_000)) or drop the rows."
         )

@@ -1,0 +1,170 @@
+"""Creating a job's batches without paying twice: look up what the service already has, upload
+what is missing (reusing uploads no batch uses), check the whole job's cost, then create."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .. import wire
+from ..client import BatchClient
+from ..errors import DwError, JobError
+from . import create
+from .registry import BatchRecord, Registry
+from .tracking import Tracker
+
+
+class BatchCreation:
+    """The part of ``Job`` that creates its batches (a mixin: ``Job`` holds the state)."""
+
+    id: str
+    name: str
+    spec: dict[str, Any]
+    estimate: Any
+    fresh: bool
+    service_estimate: float | None
+    _client: BatchClient
+    _registry: Registry
+    _lock: threading.RLock
+    _records: list[BatchRecord]
+    _tracker: Tracker
+
+    @property
+    def attempt(self) -> int:
+        return max((r.attempt for r in self._records), default=0)
+
+    def _add_record(self, record: BatchRecord) -> None:
+        with self._lock:
+            self._records = [
+                r for r in self._records if (r.attempt, r.chunk) != (record.attempt, record.chunk)
+            ]
+            self._records.append(record)
+            self._records.sort(key=lambda r: (r.attempt, r.chunk))
+
+    def create_batches(self, chunks: Sequence[Any], attempt: int) -> None:
+        """Upload and create every chunk that has no batch yet, recording each id at once.
+
+        ``chunks`` are JSONL bytes or build chunks (read one at a time, so a split job never
+        holds a second copy of the whole file).
+
+        Never pays twice: before creating anything it asks the service which batches of this
+        job it already has (their metadata names job, attempt and chunk), reuses uploads that
+        no batch uses yet, and checks the whole job's cost against the budget before the first
+        create. Safe to call again after any failure, from any kernel.
+        """
+        with self._lock:
+            self.spec.setdefault("chunks", {})[str(attempt)] = len(chunks)
+        self._registry.update_spec(self.id, self.spec)
+        missing = [c for c in range(len(chunks)) if not self._batch_of(attempt, c)]
+        if missing and not self.fresh:
+            for chunk, batch in create.existing_batches(self._client, self.id, attempt).items():
+                if not self._batch_of(attempt, chunk):
+                    self._record_batch(attempt, chunk, self._file_of(attempt, chunk), batch)
+            missing = [c for c in missing if not self._batch_of(attempt, c)]
+        if not missing:
+            return
+        first_create = len(missing) == len(chunks)
+        file_ids = {c: self._file_of(attempt, c) or self._upload(chunks[c], attempt, c)
+                    for c in missing}  # fmt: skip
+        if first_create:
+            self._check_budget(chunks, attempt, file_ids)
+        for chunk in missing:
+            tag = create.batch_tag(self.id, attempt, chunk)
+            batch = create.create_batch(self._client, file_ids[chunk], self.spec, tag)
+            self._record_batch(attempt, chunk, file_ids[chunk], batch)
+        self.fresh = False
+
+    def resume(self, built: Any = None) -> None:
+        """Finish a submit that stopped half-way: find what the service has, create the rest
+        (from ``built``, the rebuilt requests, or from uploads that are all there); else raise
+        a JobError that says in one line what to run."""
+        spec, attempt = self.spec, self.attempt
+        if built is not None and attempt == 0:  # a retry's rows are not rebuilt from the frame
+            chunks: Any = built.chunks(
+                max_requests=spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
+                max_bytes=spec.get("max_bytes", wire.MAX_FILE_BYTES),
+            )
+            self.create_batches(chunks, attempt=attempt)
+            return
+        n = int(spec["chunks"][str(attempt)])
+        if all(self._file_of(attempt, c) for c in self.missing_chunks()):
+            self.create_batches([b""] * n, attempt=attempt)  # uploads known: nothing to read
+            if not self.missing_chunks():
+                return
+        raise JobError(
+            f"job {self.name!r} stopped half-way through its submit ({len(self.missing_chunks())} "
+            f"of {n} batches never created); run dw.attach({self.name!r}, df) with the DataFrame "
+            "it was submitted with, or re-run the submit cell, to create the rest without paying "
+            "twice"
+        )
+
+    def missing_chunks(self) -> list[int]:
+        """Chunks of the current attempt that have no batch yet (a submit that stopped half-way)."""
+        attempt = self.attempt
+        n = int((self.spec.get("chunks") or {}).get(str(attempt), 0))
+        return [c for c in range(n) if not self._batch_of(attempt, c)]
+
+    def _batch_of(self, attempt: int, chunk: int) -> str | None:
+        return next(
+            (r.batch_id for r in self._records if (r.attempt, r.chunk) == (attempt, chunk)), None
+        )
+
+    def _file_of(self, attempt: int, chunk: int) -> str | None:
+        return next(
+            (r.input_file_id for r in self._records if (r.attempt, r.chunk) == (attempt, chunk)),
+            None,
+        )
+
+    def _record_batch(
+        self, attempt: int, chunk: int, file_id: str | None, batch: dict[str, Any]
+    ) -> None:
+        file_id = file_id or batch.get("input_file_id")
+        if file_id:
+            self._registry.record_file(self.id, attempt, chunk, file_id)
+        self._registry.record_batch(self.id, attempt, chunk, batch["id"], batch["status"])
+        self._add_record(
+            BatchRecord(self.id, attempt, chunk, file_id, batch["id"], batch["status"])
+        )
+        with self._lock:
+            self._tracker.batches[batch["id"]] = batch
+
+    def _upload(self, data: Any, attempt: int, chunk: int) -> str:
+        payload = data if isinstance(data, bytes) else data.data
+        filename = create.upload_name(self.name, self.id, attempt, chunk)
+        file_id = None if self.fresh else create.uploaded_file(self._client, filename, len(payload))
+        if file_id is None:
+            file_id = create.upload(self._client, payload, filename)
+        del payload
+        self._registry.record_file(self.id, attempt, chunk, file_id)
+        self._add_record(BatchRecord(self.id, attempt, chunk, file_id, None, None))
+        return file_id
+
+    def _check_budget(self, chunks: Sequence[Any], attempt: int, file_ids: dict[int, str]) -> None:
+        """The whole attempt's cost against the budget, before its first create; over it, the
+        uploads are removed and forgotten, so a re-run is refused the same way."""
+        budget = self.spec.get("budget")
+        answers, total = [], 0.0
+        for file_id in file_ids.values():
+            estimate = create.service_estimate(self._client, file_id, self.spec["window"])
+            if estimate is None:
+                total = None
+                break
+            total += estimate[0]
+            answers.append(estimate[1])
+        if total is not None:
+            self.service_estimate = total
+        local = getattr(self.estimate, "usd", None)
+        if local is None:
+            local = self.spec.get("estimated_usd")
+        if local is not None and attempt:
+            lines = sum((c if isinstance(c, bytes) else c.data).count(b"\n") for c in chunks)
+            local = local * lines / max(int(self.spec.get("n_requests") or 1), 1)
+        try:
+            create.check_budget(budget, self.spec.get("model", ""), total, local, answers)
+        except DwError:
+            create.delete_files(self._client, list(file_ids.values()))
+            self._registry.forget_files(self.id, attempt)
+            with self._lock:
+                self._records = [r for r in self._records if r.attempt != attempt or r.batch_id]
+            raise
