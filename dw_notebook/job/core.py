@@ -24,7 +24,7 @@ from ..errors import ConflictError, DwError, JobError, NotFoundError
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
-from . import create, retry
+from . import create, pilot, retry
 from .poller import Poller
 from .reading import ResultReader, derived_ids, join_frame
 from .registry import BatchRecord, Registry
@@ -55,6 +55,8 @@ class Job:
 
     #: Set by ``dw_notebook`` on import: the widgets that show a job in a notebook.
     views: ClassVar[JobViews | None] = None
+    #: The build arguments ``submit`` used (``proceed(prompt=...)`` rebuilds the rest from them).
+    build_args: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -254,7 +256,8 @@ class Job:
         elif not self.done:
             raise JobError(f"job {self.name!r} is still running; use job.partial() or wait")
         outputs, errors = self._reader.files(self.batch_ids, self._tracker.batches)
-        return join_frame(self.df, self._ids(), self.spec, self._records, outputs, errors)
+        frame = join_frame(self.df, self._ids(), self.spec, self._records, outputs, errors)
+        return pilot.label(frame, self.spec)
 
     def partial(self) -> pd.DataFrame:
         """The rows finished so far, joined like ``join()``; the others are ``not_run``.
@@ -265,7 +268,8 @@ class Job:
         """
         self.refresh()
         results = self._reader.read_new(self.batch_ids, self._tracker.batches)
-        return join_frame(self.df, self._ids(), self.spec, self._records, results=results)
+        frame = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
+        return pilot.label(frame, self.spec)
 
     def _ids(self) -> Any:
         """The build (its ids per row), else ids derived from the DataFrame's index, once."""
@@ -281,6 +285,8 @@ class Job:
 
         >>> job.retry(max_tokens=512)   # doctest: +SKIP  (body fields to change for the retry)
         """
+        if self.spec.get("pilot") and not self.spec["pilot"].get("proceeded"):
+            raise JobError("this job is still a pilot: send the rest with job.proceed() first")
         out = self.join()
         ids = self.built.row_ids if self.built is not None else self._ids()
         wanted = retry.ids_to_retry(out, ids, truncated=truncated)
@@ -308,17 +314,44 @@ class Job:
                 lines += retry.lines_of(self._reader.download(record.input_file_id), wanted)
         return lines
 
+    def pilot_report(self, timeout: float | None = None) -> Any:
+        """The pilot's answers beside their prompts, its measured tokens per row and the cost
+        of the rest extrapolated from them (waits for the pilot). See ``dw_notebook.job.pilot``.
+        """
+        return pilot.report(self, timeout=timeout)
+
+    def proceed(
+        self, *, window: str | None = None, budget: float | None = None, **changes: Any
+    ) -> Job:
+        """After a pilot, send every row it did not send (as attempt 1, on ``window``).
+
+        >>> job.proceed(window="24h")                     # doctest: +SKIP
+        >>> job.proceed(prompt="Label: {review}", max_tokens=20)  # doctest: +SKIP
+
+        ``changes`` (prompt, system, examples, or body fields) apply to the rest only; the
+        join then marks the pilot's answers ``earlier_prompt``. The budget (this call's, else
+        the submit's) is checked against the pilot's measured cost.
+        """
+        pilot.proceed(self, window=window, budget=budget, changes=changes)
+        if self._poller is not None:
+            self.start_polling()
+        return self
+
     # -- creating batches --------------------------------------------------------------------
 
-    def create_batches(self, chunks: Sequence[Any], attempt: int) -> None:
+    def create_batches(
+        self, chunks: Sequence[Any], attempt: int, window: str | None = None
+    ) -> None:
         """Upload and create every chunk that has no batch yet, recording each id at once.
 
         ``chunks`` are JSONL bytes or build chunks (read one at a time, so a split job never
         holds a second copy of the whole file).
 
         Safe to call again after any failure: recorded files are not uploaded twice, and a
-        batch whose creation answer was lost is found by its metadata.
+        batch whose creation answer was lost is found by its metadata. ``window`` overrides the
+        job's completion window for these batches (a pilot's 1h).
         """
+        spec = self.spec if window is None else {**self.spec, "window": window}
         records = {(r.attempt, r.chunk): r for r in self._records}
         for chunk, data in enumerate(chunks):
             record = records.get((attempt, chunk))
@@ -326,22 +359,22 @@ class Job:
                 continue
             file_id = record.input_file_id if record else None
             if not file_id:
-                file_id = self._upload(data, attempt, chunk)
+                file_id = self._upload(data, attempt, chunk, spec["window"])
             tag = create.batch_tag(self.id, attempt, chunk)
-            batch = create.create_batch(self._client, file_id, self.spec, tag)
+            batch = create.create_batch(self._client, file_id, spec, tag)
             self._registry.record_batch(self.id, attempt, chunk, batch["id"], batch["status"])
             self._add_record(
                 BatchRecord(self.id, attempt, chunk, file_id, batch["id"], batch["status"])
             )
             self._tracker.batches[batch["id"]] = batch
 
-    def _upload(self, data: Any, attempt: int, chunk: int) -> str:
+    def _upload(self, data: Any, attempt: int, chunk: int, window: str | None = None) -> str:
         payload = data if isinstance(data, bytes) else data.data
         file_id = self._client.upload_file(
             payload, filename=f"{self.name}-{attempt}-{chunk}.jsonl"
         )["id"]
         del payload
-        estimate = create.service_estimate(self._client, file_id, self.spec["window"])
+        estimate = create.service_estimate(self._client, file_id, window or self.spec["window"])
         if estimate is not None:
             usd, answer = estimate
             self.service_estimate = (self.service_estimate or 0.0) + usd

@@ -104,6 +104,13 @@ class Registry:
             )
         return job_id
 
+    def update_spec(self, job_id: str, spec: dict[str, Any]) -> None:
+        """Replace a job's spec (a pilot's plan once the rest is sent)."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE jobs SET spec = ? WHERE job_id = ?", (orjson.dumps(spec).decode(), job_id)
+            )
+
     def record_file(self, job_id: str, attempt: int, chunk: int, input_file_id: str) -> None:
         with self._connect() as db:
             db.execute(

@@ -26,6 +26,7 @@ from ..errors import (
     NotFoundError,
     TransportError,
 )
+from . import pilot as pilots
 from .core import Job
 from .registry import JobRecord, Registry
 
@@ -100,6 +101,8 @@ def submit(
     api_key: str | None = None,
     base_url: str | None = None,
     registry: Registry | None = None,
+    pilot: int | None = None,
+    pilot_by: str | None = None,
     **params: Any,
 ) -> Job:
     """Build one request per row, upload, create the batch(es), and return the live job.
@@ -110,6 +113,10 @@ def submit(
 
     Re-running the same call re-attaches to the job it already created; ``force=True`` submits
     again. ``budget=`` (USD) refuses to submit when the estimate is over it.
+
+    ``pilot=10`` sends only 10 rows spread over the frame (over the values of column
+    ``pilot_by=`` if given) on the 1h window where offered; ``job.pilot_report()`` shows what
+    they measured and ``job.proceed()`` sends the rest (see ``dw_notebook.job.pilot``).
     """
     from ..jsonl.requests import build_requests
     from ..jsonl.requests.estimate import estimate_cost
@@ -133,6 +140,8 @@ def submit(
     registry = registry or Registry()
     client = client_for(connection)
     fp = fingerprint(built.fingerprint(), window, connection.service_key)
+    if pilot is not None:  # a pilot job is another job than the same rows sent at once
+        fp = fingerprint(fp, f"pilot={pilot}:{pilot_by}", connection.service_key)
     chunks = built.chunks(max_requests=max_requests, max_bytes=max_bytes)
     spec = {
         "endpoint": built.endpoint,
@@ -147,6 +156,8 @@ def submit(
         "build": _replayable(build_args, built),
         "built_fingerprint": built.fingerprint(),
     }
+    if pilot is not None:
+        spec["pilot"] = pilots.plan(df, built, pilot, pilot_by)
     existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
     if existing is not None and _still_known(client, existing):
         log.info("re-attaching to job %s", existing.job_id)
@@ -166,7 +177,11 @@ def submit(
             built=built,
             estimate=estimate,
         )
-    job.create_batches(chunks, attempt=0)
+    job.build_args = build_args
+    if pilot is not None:
+        pilots.send(job)
+    else:
+        job.create_batches(chunks, attempt=0)
     return job
 
 

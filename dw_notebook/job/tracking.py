@@ -81,6 +81,8 @@ class Tracker:
             for i, b in zip(batch_ids, batches, strict=True)
         )
         expected = int(self.spec.get("n_requests") or 0) if attempt == 0 else 0
+        if self.spec.get("pilot") and attempt == 0:
+            expected = int(self.spec["pilot"]["n"])
         total = sum(r.total for r in rows) or expected
         completed = sum(r.completed for r in rows)
         failed = sum(r.failed for r in rows)
@@ -139,7 +141,10 @@ class Tracker:
         parts = []
         if self.simulated:
             parts.append("answers are simulated by the embedded local server (no API key set)")
-        if attempt:
+        if self.spec.get("pilot"):  # attempt 0 is the pilot, 1 the rest, then retries
+            parts.append(("pilot", "the rest after the pilot")[attempt] if attempt < 2
+                         else f"retry {attempt - 1}")  # fmt: skip
+        elif attempt:
             parts.append(f"retry {attempt}")
         if not done and any(b and b.get("expired_at") for b in batches):
             # Doubleword marks expiry but keeps working instead of ending the batch
