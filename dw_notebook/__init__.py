@@ -13,6 +13,7 @@ answers are simulated; with it, the same code talks to Doubleword.
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.dw)
+from .autobatch import autobatch
 from .errors import (
     APIError,
     BudgetExceededError,
@@ -40,6 +41,7 @@ __all__ = [
     "JobError",
     "TransportError",
     "attach",
+    "autobatch",
     "builder",
     "connect",
     "estimate",
