@@ -9,3 +9,5 @@ echo "== upload: 200 MB streamed"
 $PY bench/bench_upload.py
 echo "== build and join: 200,000 rows"
 $PY bench/bench_build_join.py "$@"
+echo "== autobatch: 10,000 calls against one prepared batch"
+$PY bench/bench_autobatch.py

@@ -32,6 +32,8 @@ from . import _answers
 
 log = logging.getLogger(__name__)
 
+SENDERS = 4  # batches uploaded, created or read at the same time
+
 
 class Call:
     """One queued request and the future its caller waits on."""
@@ -79,6 +81,7 @@ class _InFlight:
     lines: dict[str, int]  # custom_id -> line number in the input file
     usd: float = 0.0
     batch: dict[str, Any] = field(default_factory=dict)
+    finishing: bool = False
 
 
 class Engine:
@@ -114,6 +117,8 @@ class Engine:
         self._ids = itertools.count()
         self._chunks = itertools.count(self._first_chunk())
         self._next_poll = 0.0
+        # uploads, creates and downloads overlap on a few threads; the worker only decides
+        self._pool = concurrent.futures.ThreadPoolExecutor(SENDERS, "dw-autobatch-io")
         self._thread = threading.Thread(target=self._run, name="dw-autobatch", daemon=True)
         self._thread.start()
 
@@ -173,6 +178,7 @@ class Engine:
         base = self._client.base_url
         self._settle([(c, None, _answers.plain_error(base, c.url, reason)) for c in left])
         self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False)
 
     # -- the worker --------------------------------------------------------------------------
 
@@ -183,10 +189,7 @@ class Engine:
                 if ready is None:
                     return
             for key, calls in ready:
-                self._send(key, calls)
-            with self._cond:
-                self.stats.sending -= sum(len(calls) for _, calls in ready)
-                self._cond.notify_all()
+                self._pool.submit(self._send_safely, key, calls)
             if self._inflight and time.monotonic() >= self._next_poll:
                 self._next_poll = time.monotonic() + self.poll_interval
                 try:
@@ -225,6 +228,18 @@ class Engine:
         self.stats.sending += taken
         return ready
 
+    def _send_safely(self, key: tuple[str, str], calls: list[Call]) -> None:
+        try:
+            self._send(key, calls)
+        except Exception as exc:  # never leave a caller waiting
+            log.exception("dw-notebook autobatch: sending a batch failed")
+            error = _answers.plain_error(self._client.base_url, key[0], str(exc))
+            self._settle([(c, None, error) for c in calls if not c.future.done()])
+        finally:
+            with self._cond:
+                self.stats.sending -= len(calls)
+                self._cond.notify_all()
+
     def _send(self, key: tuple[str, str], calls: list[Call]) -> None:
         url, model = key
         chunk = next(self._chunks)
@@ -251,6 +266,11 @@ class Engine:
             {c.custom_id: i + 1 for i, c in enumerate(calls)}, batch=batch,
         )  # fmt: skip
         with self._cond:
+            if self._stopping:  # closed meanwhile: the batch runs on; collect() it later
+                closed = "the autobatch client was closed first; collect() the answer later"
+                self._settle([(c, None, _answers.plain_error(self._client.base_url, url, closed))
+                              for c in calls])  # fmt: skip
+                return
             self._inflight[batch["id"]] = flight
             self.stats.batches += 1
             self.stats.in_flight_batches += 1
@@ -258,17 +278,40 @@ class Engine:
             self._next_poll = min(self._next_poll, time.monotonic() + self.poll_interval)
 
     def _poll(self) -> None:
-        for batch_id, flight in list(self._inflight.items()):
+        """One look at every batch in flight: one listing where it shows them all (newest
+        first), a GET for each it does not."""
+        wanted = {i: f for i, f in list(self._inflight.items()) if not f.finishing}
+        seen: dict[str, dict[str, Any]] = {}
+        if len(wanted) > 1:
             try:
-                batch = self._client.get_batch(batch_id)
-            except DwError as exc:  # try again at the next poll
+                for batch in self._client.list_batches(limit=100)["data"]:
+                    if batch["id"] in wanted:
+                        seen[batch["id"]] = batch
+            except DwError as exc:
                 self.stats.last_error = str(exc)
-                return
+        for batch_id, flight in wanted.items():
+            batch = seen.get(batch_id)
+            if batch is None:
+                try:
+                    batch = self._client.get_batch(batch_id)
+                except DwError as exc:  # try again at the next poll
+                    self.stats.last_error = str(exc)
+                    return
             flight.batch = batch
             self._add_cost(flight, batch)
             if batch["status"] in wire.TERMINAL_STATUSES:
                 self._registry.record_status(batch_id, batch["status"])
-                self._finish(batch_id, flight)
+                flight.finishing = True
+                self._pool.submit(self._finish_safely, batch_id, flight)
+
+    def _finish_safely(self, batch_id: str, flight: _InFlight) -> None:
+        try:
+            self._finish(batch_id, flight)
+        except Exception as exc:
+            log.exception("dw-notebook autobatch: reading batch %s failed", batch_id)
+            self.stats.last_error = str(exc)
+        finally:
+            flight.finishing = False  # a batch not finished is read again at the next poll
 
     def _add_cost(self, flight: _InFlight, batch: dict[str, Any]) -> None:
         usage = batch.get("usage")
@@ -285,15 +328,16 @@ class Engine:
     def _finish(self, batch_id: str, flight: _InFlight) -> None:
         """Answer every call of an ended batch from its output and error files."""
         base, batch = self._client.base_url, flight.batch
-        results = []
+        files = []
         for file_id in (batch.get("output_file_id"), batch.get("error_file_id")):
-            if not file_id:
-                continue
-            try:
-                data = self._client.file_content(file_id).data
-            except DwError as exc:
-                self.stats.last_error = str(exc)
-                return  # try again at the next poll
+            if file_id:
+                try:
+                    files.append(self._client.file_content(file_id).data)
+                except DwError as exc:
+                    self.stats.last_error = str(exc)
+                    return  # read again at the next poll
+        results = []
+        for data in files:
             for raw in data.splitlines():
                 if raw.strip():
                     line = orjson.loads(raw)
