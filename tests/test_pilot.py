@@ -15,6 +15,7 @@ from dw_notebook.datasets import sample_reviews
 from dw_notebook.job import pilot
 from dw_notebook.jsonl.requests import build_requests
 from dw_notebook.prices import price_for
+from dw_notebook.progress.text import format_summary
 from dw_notebook.server.backends import MockBackend
 
 PROMPT = "Sentiment of this review, one word: {review}"
@@ -63,6 +64,8 @@ def test_a_pilot_of_10_then_the_rest_joins_1000_rows_each_sent_once(conn, server
     assert len(report.rows) == 10 and report.rows["prompt"].str.contains("Sentiment").all()
     assert "content" in report.answer_columns
     assert "measured per row" in repr(report) and "<table" in report._repr_html_()
+    # the widget and the text summary show what to do next
+    assert "job.proceed() sends the other 990 rows" in format_summary(job.snapshot())
 
     _, batches = sent_requests(server)
     assert len(batches) == 1 and batches[0]["request_counts"]["total"] == 10

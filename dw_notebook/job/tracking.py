@@ -15,6 +15,10 @@ from ..progress.snapshot import BatchSnapshot, JobSnapshot
 from .registry import Registry
 
 RESULTS_HINT = "Results: out = job.join(); job.review() to look through them"
+PILOT_HINT = (
+    "Pilot done: job.pilot_report() shows its answers, measured tokens per row and the cost of "
+    "the rest; job.proceed() sends the other {rest:,} rows"
+)
 
 _ACTIVE_ORDER = (wire.VALIDATING, wire.IN_PROGRESS, wire.FINALIZING, wire.CANCELLING)
 _END_ORDER = (wire.CANCELLED, wire.EXPIRED, wire.FAILED, wire.COMPLETED)
@@ -111,8 +115,14 @@ class Tracker:
             poll_error=self.poll_error,
             last_update_age_s=now - self._last_ok if self._last_ok else None,
             message=self._message(batches, done, attempt),
-            extra={"hint": RESULTS_HINT} if done else {},
+            extra={"hint": self._hint(attempt)} if done else {},
         )
+
+    def _hint(self, attempt: int) -> str:
+        pilot = self.spec.get("pilot")
+        if pilot and attempt == 0:
+            return PILOT_HINT.format(rest=int(self.spec.get("n_requests") or 0) - int(pilot["n"]))
+        return RESULTS_HINT
 
     def _actual_cost(self, batches: list[dict[str, Any] | None]) -> float | None:
         """USD charged so far, from the token usage the service reports (None: not reported
