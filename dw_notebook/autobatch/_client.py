@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, ClassVar
 
 import openai
 import orjson
@@ -90,6 +92,9 @@ class AutoBatch(_Surface):
     calls with the batch's reason.
     """
 
+    #: Set by ``dw_notebook`` on import: shows a client in a notebook (its status widget).
+    views: ClassVar[Callable[[AutoBatch], None] | None] = None
+
     def __init__(self, engine: Engine, *, collector: dict[str, Any]) -> None:
         super().__init__(engine, sync=False)
         self.sync = _Surface(engine, sync=True)
@@ -100,6 +105,12 @@ class AutoBatch(_Surface):
     def stats(self) -> Stats:
         """Calls queued, batches in flight, answered, failed, cost so far."""
         return self._engine.stats
+
+    def status(self) -> dict[str, Any]:
+        """The counters as plain data (what the widget shows)."""
+        engine = self._engine
+        return {**asdict(engine.stats), "name": engine.name, "window": engine.window,
+                "closed": engine.closed}  # fmt: skip
 
     def flush(self) -> None:
         """Send every queued call now (returns once their batches exist)."""
@@ -128,6 +139,12 @@ class AutoBatch(_Surface):
 
     async def __aexit__(self, *exc: Any) -> None:
         await asyncio.to_thread(self.close)
+
+    def _ipython_display_(self) -> None:
+        if AutoBatch.views is None:
+            print(repr(self))
+        else:
+            AutoBatch.views(self)
 
     def __repr__(self) -> str:
         engine = self._engine

@@ -126,6 +126,10 @@ class Engine:
         record = self._registry.find(self._job_id)
         return 1 + max((b.chunk for b in record.batches), default=-1) if record else 0
 
+    @property
+    def closed(self) -> bool:
+        return self._stopping
+
     # -- the callers' side -----------------------------------------------------------------
 
     def put(self, call: Call) -> None:
