@@ -130,6 +130,18 @@ def test_the_budget_is_checked_against_the_pilots_measured_cost(conn, server):
     assert len(sent_requests(server)[1]) == 2
 
 
+def test_a_budget_under_the_static_estimate_still_lets_a_pilot_measure(conn, server):
+    df = sample_reviews(200, seed=7)
+    static = dw.estimate(dw.prepare(df, PROMPT, model=MODEL)).usd
+    budget = static / 3  # bytes ÷ 4 overestimates these short prompts many times
+    with pytest.raises(dw.BudgetExceededError):
+        dw.submit(df, prompt=PROMPT, model=MODEL, budget=budget, **conn)
+    job = dw.submit(df, prompt=PROMPT, model=MODEL, pilot=5, budget=budget, **conn)
+    assert job.pilot_report(timeout=60).figures.total_usd < budget
+    job.proceed()  # the submit's budget, checked on the measured figures
+    assert len(job.join(timeout=60)) == 200
+
+
 def test_rerunning_the_cells_never_sends_a_row_twice(conn, server):
     df = sample_reviews(50, seed=6)
     job = dw.submit(df, prompt=PROMPT, model="mock", pilot=5, **conn)

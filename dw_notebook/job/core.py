@@ -378,9 +378,10 @@ class Job:
         if estimate is not None:
             usd, answer = estimate
             self.service_estimate = (self.service_estimate or 0.0) + usd
-            create.refuse_over_budget(
-                self._client, file_id, self.service_estimate, self.spec.get("budget"), answer
-            )
+            # after a pilot, proceed() has checked the budget on measured figures instead
+            measured = (self.spec.get("pilot") or {}).get("proceeded")
+            budget = None if measured else self.spec.get("budget")
+            create.refuse_over_budget(self._client, file_id, self.service_estimate, budget, answer)
         self._registry.record_file(self.id, attempt, chunk, file_id)
         self._add_record(BatchRecord(self.id, attempt, chunk, file_id, None, None))
         return file_id

@@ -130,9 +130,13 @@ def submit(
     }  # fmt: skip
     built = build_requests(df, **build_args)
     estimate = estimate_cost(built, window=window)
-    if budget is not None and estimate.usd is not None and estimate.usd > budget:
+    pilot_plan = None if pilot is None else pilots.plan(df, built, pilot, pilot_by)
+    # a pilot sends only its rows now; proceed() checks the whole job on measured figures
+    share = 1.0 if pilot_plan is None else pilot_plan["n"] / max(built.n, 1)
+    usd = None if estimate.usd is None else estimate.usd * share
+    if budget is not None and usd is not None and usd > budget:
         raise BudgetExceededError(
-            f"estimated cost ${estimate.usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
+            f"estimated cost ${usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
             "Raise budget=, shorten prompts, lower max_tokens or use the 24h window.",
             estimate,
         )
@@ -156,8 +160,8 @@ def submit(
         "build": _replayable(build_args, built),
         "built_fingerprint": built.fingerprint(),
     }
-    if pilot is not None:
-        spec["pilot"] = pilots.plan(df, built, pilot, pilot_by)
+    if pilot_plan is not None:
+        spec["pilot"] = pilot_plan
     existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
     if existing is not None and _still_known(client, existing):
         log.info("re-attaching to job %s", existing.job_id)
