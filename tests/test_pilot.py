@@ -118,6 +118,11 @@ def test_proceed_with_a_new_prompt_marks_the_pilot_answers_as_from_the_earlier_p
     assert out["content"].tolist() == want
     assert old != new  # the prompts give different answers, so the check above can fail
 
+    # a retry sends rows as the rest was sent: the new prompt, with its max_tokens
+    lines = job._input_lines(set(job.built.custom_ids[:3]))
+    bodies = [orjson.loads(line)["body"] for line in lines]
+    assert all(b["max_tokens"] == 5 and "mood" in b["messages"][0]["content"] for b in bodies)
+
 
 def test_the_budget_is_checked_against_the_pilots_measured_cost(conn, server):
     df = sample_reviews(200, seed=5)

@@ -57,6 +57,8 @@ class Job:
     views: ClassVar[JobViews | None] = None
     #: The build arguments ``submit`` used (``proceed(prompt=...)`` rebuilds the rest from them).
     build_args: dict[str, Any] | None = None
+    #: What ``proceed`` changed for the rest after a pilot (a retry sends rows the same way).
+    pilot_changes: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -304,7 +306,10 @@ class Job:
         return self
 
     def _input_lines(self, wanted: set[str]) -> list[bytes]:
-        """The original request lines of the given custom_ids."""
+        """The request lines of the given custom_ids, as last sent (``proceed`` may change)."""
+        changed = pilot.lines_for(self, wanted)
+        if changed is not None:
+            return changed
         if self.built is not None:
             index = {cid: i for i, cid in enumerate(self.built.custom_ids)}
             return [self.built.line(index[cid]) for cid in sorted(wanted, key=index.__getitem__)]
@@ -315,22 +320,16 @@ class Job:
         return lines
 
     def pilot_report(self, timeout: float | None = None) -> Any:
-        """The pilot's answers beside their prompts, its measured tokens per row and the cost
-        of the rest extrapolated from them (waits for the pilot). See ``dw_notebook.job.pilot``.
-        """
+        """The pilot's answers, measured tokens per row and the rest's extrapolated cost."""
         return pilot.report(self, timeout=timeout)
 
     def proceed(
         self, *, window: str | None = None, budget: float | None = None, **changes: Any
     ) -> Job:
-        """After a pilot, send every row it did not send (as attempt 1, on ``window``).
+        """After a pilot, send the rows it did not (attempt 1); ``changes`` (prompt, system,
+        examples, body fields) apply to them only. See ``dw_notebook.job.pilot``.
 
-        >>> job.proceed(window="24h")                     # doctest: +SKIP
-        >>> job.proceed(prompt="Label: {review}", max_tokens=20)  # doctest: +SKIP
-
-        ``changes`` (prompt, system, examples, or body fields) apply to the rest only; the
-        join then marks the pilot's answers ``earlier_prompt``. The budget (this call's, else
-        the submit's) is checked against the pilot's measured cost.
+        >>> job.proceed(window="24h", max_tokens=20)   # doctest: +SKIP
         """
         pilot.proceed(self, window=window, budget=budget, changes=changes)
         if self._poller is not None:

@@ -5,6 +5,9 @@
 ``job.pilot_report()`` shows their answers and the measured figures; ``job.proceed()`` sends every
 other row as attempt 1 on the window asked for; the pilot's rows are never sent again. The join
 says where each answer came from in ``attempt`` and ``phase`` (``pilot``, ``rest``, ``retry N``).
+``job.proceed(prompt=..., max_tokens=...)`` sends the rest with changes (a later retry sends rows
+the same way), and the join marks the pilot's answers ``earlier_prompt``. The budget (the
+proceed's, else the submit's) is checked against the pilot's measured cost, not bytes ÷ 4.
 
 The plan (sampled custom_ids, windows, what ``proceed`` changed) lives in the job's spec, so a
 restarted kernel attaching the job knows which rows were the pilot.
@@ -16,6 +19,7 @@ import time
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from .. import wire
@@ -217,14 +221,32 @@ def _static_rest_usd(job: Any, rest_bytes: np.ndarray, window: str) -> float | N
 
 def rest_lines(job: Any, changes: dict[str, Any]) -> list[bytes]:
     """The request lines of every row the pilot did not send, with ``changes`` applied."""
-    pilot = _pilot_of(job)
+    sent = set(_pilot_of(job)["ids"])
+    return _lines(job, changes, lambda cid: cid not in sent)
+
+
+def lines_for(job: Any, wanted: set[str]) -> list[bytes] | None:
+    """The lines a retry sends for ``wanted`` when ``proceed`` changed the request (rows as
+    the rest was sent, the pilot's rows too); None when nothing was changed."""
+    proceeded = (job.spec.get("pilot") or {}).get("proceeded") or {}
+    if not proceeded.get("changed"):
+        return None
+    changes = job.pilot_changes if job.pilot_changes is not None else proceeded.get("changes")
+    if changes is None:
+        raise JobError(
+            "the rest was sent with changes this kernel no longer knows (a prompt function); "
+            "a retry would send the pilot's request. Submit the failed rows as a new job."
+        )
+    return _lines(job, changes, wanted.__contains__)
+
+
+def _lines(job: Any, changes: dict[str, Any], keep: Any) -> list[bytes]:
     fixed = sorted(set(changes) & set(FIXED_ARGS))
     if fixed:
         raise JobError(
             f"proceed cannot change {', '.join(fixed)}: the pilot's answers would not "
             "join with the rest's. Submit a new job instead."
         )
-    sent = set(pilot["ids"])
     built = job.built
     rebuild = {k: v for k, v in changes.items() if k in REBUILD_ARGS}
     body = {k: v for k, v in changes.items() if k not in REBUILD_ARGS}
@@ -243,11 +265,8 @@ def rest_lines(job: Any, changes: dict[str, Any]) -> list[bytes]:
                 "the changed prompt sends other rows than the pilot's build "
                 "(missing values?); use missing='empty' or submit a new job"
             )
-    return [
-        retry.override(built.line(i), body)
-        for i, cid in enumerate(built.custom_ids)
-        if cid not in sent
-    ]
+    return [retry.override(built.line(i), body) for i, cid in enumerate(built.custom_ids)
+            if keep(cid)]  # fmt: skip
 
 
 def proceed(
@@ -283,10 +302,19 @@ def proceed(
             )
     else:
         pilot_rows(job, timeout)  # the rest goes only after the pilot has ended
-    pilot["proceeded"] = {"window": window, "changed": sorted(changes)}
+    pilot["proceeded"] = {"window": window, "changed": sorted(changes), "changes": _json(changes)}
+    job.pilot_changes = changes
     job.spec["window"] = window
     job._registry.update_spec(job.id, job.spec)
     job.create_batches(_pack(job, lines), attempt=REST, window=window)
+
+
+def _json(changes: dict[str, Any]) -> dict[str, Any] | None:
+    """``changes`` if they can be stored in the registry (not a prompt function), else None."""
+    try:
+        return orjson.loads(orjson.dumps(changes))
+    except TypeError:
+        return None
 
 
 def label(frame: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
