@@ -149,6 +149,8 @@ def test_bad_calls_raise_at_once_in_the_caller(clients, conn):
         client.sync.embeddings.create(input="x")
     with pytest.raises(TypeError, match="not JSON"):
         client.sync.embeddings.create(model=MODEL, input=object())
+    with pytest.raises(RuntimeError, match="client.sync"):  # the async client, outside a loop
+        client.chat.completions.create(model=MODEL, messages=messages(1))
 
 
 def test_a_new_kernel_collects_the_answers_of_batches_sent_before(clients, conn, server):

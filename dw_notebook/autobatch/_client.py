@@ -48,18 +48,23 @@ class _Endpoint:
         self._sync = sync
 
     def create(self, **kwargs: Any) -> Any:
+        """Queue one call. Async client: an awaitable (an asyncio future of the running loop,
+        so ``asyncio.gather`` needs no task per call); sync twin: a ``concurrent`` future."""
         model, body = request_body(kwargs)
         if self._sync:
             future: Any = concurrent.futures.Future()
             self._engine.put(Call(self._url, model, body, future))
             return future
-        return self._await(model, body)
-
-    async def _await(self, model: str, body: bytes) -> Any:
-        loop = asyncio.get_running_loop()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "no running event loop: use `await client...create(...)` inside async code (a "
+                "notebook cell is), or `client.sync...create(...).result()` from plain code"
+            ) from None
         future = loop.create_future()
         self._engine.put(Call(self._url, model, body, future, loop))
-        return await future
+        return future
 
 
 class _Chat:

@@ -288,7 +288,7 @@ class Engine:
         seen: dict[str, dict[str, Any]] = {}
         if len(wanted) > 1:
             try:
-                for batch in self._client.list_batches(limit=100)["data"]:
+                for batch in self._client.list_batches(limit=min(100, len(wanted) + 10))["data"]:
                     if batch["id"] in wanted:
                         seen[batch["id"]] = batch
             except DwError as exc:
