@@ -174,7 +174,7 @@ class Engine:
         with self._cond:
             self._stopping = True
             left = [c for q in self._queues.values() for c in q]
-            left += [c for f in self._inflight.values() for c in f.calls.values()]
+            left += [c for f in self._inflight.values() for c in list(f.calls.values())]
             self._queues.clear()
             self._inflight.clear()
             self.stats.queued = self.stats.in_flight_calls = self.stats.in_flight_batches = 0
@@ -361,11 +361,11 @@ class Engine:
     def _settle(self, results: list[tuple[Call, Any, Exception | None]]) -> None:
         """Resolve futures: thread futures at once, asyncio futures in one callback per loop."""
         by_loop: dict[Any, list] = {}
+        failed = sum(1 for _, _, error in results if error is not None)
+        with self._cond:  # several threads settle at once
+            self.stats.answered += len(results) - failed
+            self.stats.failed += failed
         for call, value, error in results:
-            if error is None:
-                self.stats.answered += 1
-            else:
-                self.stats.failed += 1
             if call.loop is None:
                 if not call.future.done():
                     _set(call.future, value, error)
