@@ -11,3 +11,5 @@ echo "== build and join: 200,000 rows"
 $PY bench/bench_build_join.py "$@"
 echo "== end to end: 200,000 rows, dw-notebook against the openai SDK's documented flow"
 $PY bench/bench_end_to_end.py --rows 200000
+echo "== autobatch: 10,000 calls against one prepared batch"
+$PY bench/bench_autobatch.py

@@ -13,6 +13,7 @@ answers are simulated; with it, the same code talks to Doubleword.
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.dw)
+from .autobatch import AutoBatch, autobatch
 from .errors import (
     APIError,
     BudgetExceededError,
@@ -30,6 +31,17 @@ from .ui import builder, jobs, review, views
 Job.views = views  # jobs show themselves with the widgets
 del views
 
+
+def _show_autobatch(client: AutoBatch) -> None:
+    from IPython.display import display
+
+    from .widgets.autobatch import AutoBatchWidget
+
+    display(AutoBatchWidget(read=client.status))
+
+
+AutoBatch.views = _show_autobatch
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -42,6 +54,7 @@ __all__ = [
     "MissingResultFileError",
     "TransportError",
     "attach",
+    "autobatch",
     "builder",
     "connect",
     "estimate",

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 import fs from "node:fs";
 
-export const WIDGETS = ["progress", "builder", "jobs", "review"];
+export const WIDGETS = ["progress", "builder", "jobs", "review", "autobatch"];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outdir = path.join(here, "..", "dw_notebook", "static");

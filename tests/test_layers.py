@@ -62,7 +62,8 @@ RULES = [
     (files("progress/*.py"), ["pandas", "httpx", "dw_notebook.client", "dw_notebook.server",
                               "dw_notebook.jsonl", *JOB, *UI]),
     (files("local.py"), ["dw_notebook.job", "dw_notebook.jsonl", *UI]),
-    (files("job/*.py"), ["dw_notebook.server", *UI]),
+    (files("job/*.py"), ["dw_notebook.server", "dw_notebook.autobatch", *UI]),
+    (files("autobatch/*.py"), ["dw_notebook.server", "pandas", *UI]),
     (files("widgets/*.py"), ["httpx", "dw_notebook.client", "dw_notebook.server", *JOB,
                              "dw_notebook.ui"]),
 ]  # fmt: skip

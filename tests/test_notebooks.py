@@ -18,6 +18,14 @@ assert isinstance(out["sentiment"].dtype, pd.CategoricalDtype)
 assert set(out["attempt"].unique()) == {0, 1}
 print("CHECKED")
 """,
+    "pilot_and_autobatch.ipynb": """
+assert len(out) == 1000 and (out["status"] == "ok").all()
+assert out["phase"].value_counts().to_dict() == {"rest": 990, "pilot": 10}
+assert abs(report.figures.rest_usd - actual) / actual < 0.10
+assert len(replies) == 80 and type(replies[-1]).__name__ == "CreateEmbeddingResponse"
+assert len(collected) == 81 and all(c.ok for c in collected)
+print("CHECKED")
+""",
 }
 
 

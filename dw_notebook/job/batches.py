@@ -42,11 +42,14 @@ class BatchCreation:
             self._records.append(record)
             self._records.sort(key=lambda r: (r.attempt, r.chunk))
 
-    def create_batches(self, chunks: Sequence[Any], attempt: int) -> None:
+    def create_batches(
+        self, chunks: Sequence[Any], attempt: int, window: str | None = None
+    ) -> None:
         """Upload and create every chunk that has no batch yet, recording each id at once.
 
         ``chunks`` are JSONL bytes or build chunks (read one at a time, so a split job never
-        holds a second copy of the whole file).
+        holds a second copy of the whole file). ``window`` overrides the job's completion
+        window for these batches (a pilot's 1h).
 
         Never pays twice: before creating anything it asks the service which batches of this
         job it already has (their metadata names job, attempt and chunk), reuses uploads that
@@ -67,11 +70,14 @@ class BatchCreation:
         first_create = len(missing) == len(chunks)
         file_ids = {c: self._file_of(attempt, c) or self._upload(chunks[c], attempt, c)
                     for c in missing}  # fmt: skip
-        if first_create:
-            self._check_budget(chunks, attempt, file_ids)
+        spec = self.spec if window is None else {**self.spec, "window": window}
+        # after a pilot, proceed() has checked the budget on the pilot's measured figures
+        measured = attempt > 0 and (self.spec.get("pilot") or {}).get("proceeded")
+        if first_create and not measured:
+            self._check_budget(chunks, attempt, file_ids, spec["window"])
         for chunk in missing:
             tag = create.batch_tag(self.id, attempt, chunk)
-            batch = create.create_batch(self._client, file_ids[chunk], self.spec, tag)
+            batch = create.create_batch(self._client, file_ids[chunk], spec, tag)
             self._record_batch(attempt, chunk, file_ids[chunk], batch)
         self.fresh = False
 
@@ -140,13 +146,15 @@ class BatchCreation:
         self._add_record(BatchRecord(self.id, attempt, chunk, file_id, None, None))
         return file_id
 
-    def _check_budget(self, chunks: Sequence[Any], attempt: int, file_ids: dict[int, str]) -> None:
+    def _check_budget(
+        self, chunks: Sequence[Any], attempt: int, file_ids: dict[int, str], window: str
+    ) -> None:
         """The whole attempt's cost against the budget, before its first create; over it, the
         uploads are removed and forgotten, so a re-run is refused the same way."""
         budget = self.spec.get("budget")
         answers, total = [], 0.0
         for file_id in file_ids.values():
-            estimate = create.service_estimate(self._client, file_id, self.spec["window"])
+            estimate = create.service_estimate(self._client, file_id, window)
             if estimate is None:
                 total = None
                 break
@@ -157,7 +165,7 @@ class BatchCreation:
         local = getattr(self.estimate, "usd", None)
         if local is None:
             local = self.spec.get("estimated_usd")
-        if local is not None and attempt:
+        if local is not None and (attempt or self.spec.get("pilot")):  # a part of the job
             lines = sum((c if isinstance(c, bytes) else c.data).count(b"\n") for c in chunks)
             local = local * lines / max(int(self.spec.get("n_requests") or 1), 1)
         try:

@@ -24,7 +24,7 @@ from ..errors import ConflictError, DwError, JobError, MissingResultFileError, N
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
-from . import retry
+from . import pilot, retry
 from .batch_errors import rows_of_batch_errors
 from .batches import BatchCreation
 from .cache import ResultCache
@@ -59,6 +59,10 @@ class Job(BatchCreation):
 
     #: Set by ``dw_notebook`` on import: the widgets that show a job in a notebook.
     views: ClassVar[JobViews | None] = None
+    #: The build arguments ``submit`` used (``proceed(prompt=...)`` rebuilds the rest from them).
+    build_args: dict[str, Any] | None = None
+    #: What ``proceed`` changed for the rest after a pilot (a retry sends rows the same way).
+    pilot_changes: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -293,7 +297,7 @@ class Job(BatchCreation):
         unknown = int(out["status"].eq("not_run").sum()) if gone else 0
         if unknown and missing_files == "raise":  # rows answered by another attempt are known
             raise MissingResultFileError(gone, unknown)
-        return out
+        return pilot.label(out, self.spec)
 
     def partial(self) -> pd.DataFrame:
         """The rows finished so far, joined like ``join()``; the others are ``not_run``.
@@ -309,7 +313,7 @@ class Job(BatchCreation):
             self._errors_read.add(batch_id)
         out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
         self._note_lines(out)
-        return out
+        return pilot.label(out, self.spec)
 
     def _note_lines(self, out: pd.DataFrame) -> None:
         """Counts of result lines read leniently or not at all, for the progress views."""
@@ -358,6 +362,8 @@ class Job(BatchCreation):
 
         >>> job.retry(max_tokens=512)   # doctest: +SKIP  (body fields to change for the retry)
         """
+        if self.spec.get("pilot") and not self.spec["pilot"].get("proceeded"):
+            raise JobError("this job is still a pilot: send the rest with job.proceed() first")
         out = self.join(missing_files="not_run" if unknown else "raise")
         ids = self.built.row_ids if self.built is not None else self._ids()
         wanted = retry.ids_to_retry(out, ids, truncated=truncated, unreadable=unreadable)
@@ -375,7 +381,10 @@ class Job(BatchCreation):
         return self
 
     def _input_lines(self, wanted: set[str]) -> list[bytes]:
-        """The original request lines of the given custom_ids."""
+        """The request lines of the given custom_ids, as last sent (``proceed`` may change)."""
+        changed = pilot.lines_for(self, wanted)
+        if changed is not None:
+            return changed
         if self.built is not None:
             index = {cid: i for i, cid in enumerate(self.built.custom_ids)}
             return [self.built.line(index[cid]) for cid in sorted(wanted, key=index.__getitem__)]
@@ -384,6 +393,23 @@ class Job(BatchCreation):
             if record.attempt == 0 and record.input_file_id:
                 lines += retry.lines_of(self._reader.download(record.input_file_id), wanted)
         return lines
+
+    def pilot_report(self, timeout: float | None = None) -> Any:
+        """The pilot's answers, measured tokens per row and the rest's extrapolated cost."""
+        return pilot.report(self, timeout=timeout)
+
+    def proceed(
+        self, *, window: str | None = None, budget: float | None = None, **changes: Any
+    ) -> Job:
+        """After a pilot, send the rows it did not (attempt 1); ``changes`` (prompt, system,
+        examples, body fields) apply to them only. See ``dw_notebook.job.pilot``.
+
+        >>> job.proceed(window="24h", max_tokens=20)   # doctest: +SKIP
+        """
+        pilot.proceed(self, window=window, budget=budget, changes=changes)
+        if self._poller is not None:
+            self.start_polling()
+        return self
 
     # -- in a notebook -------------------------------------------------------------------------
 

@@ -114,6 +114,13 @@ class Registry:
             )
         return job_id
 
+    def update_spec(self, job_id: str, spec: dict[str, Any]) -> None:
+        """Replace a job's spec (a pilot's plan once the rest is sent)."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE jobs SET spec = ? WHERE job_id = ?", (orjson.dumps(spec).decode(), job_id)
+            )
+
     def record_file(self, job_id: str, attempt: int, chunk: int, input_file_id: str) -> None:
         with self._connect() as db:
             db.execute(
@@ -149,12 +156,6 @@ class Registry:
                 (service, file_id),
             ).fetchone()
         return (row[0], row[1]) if row else None
-
-    def update_spec(self, job_id: str, spec: dict[str, Any]) -> None:
-        with self._connect() as db:
-            db.execute(
-                "UPDATE jobs SET spec = ? WHERE job_id = ?", (orjson.dumps(spec).decode(), job_id)
-            )
 
     def forget_files(self, job_id: str, attempt: int) -> None:
         """Forget the uploads of an attempt that has no batch (they were removed)."""

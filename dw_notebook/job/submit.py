@@ -26,6 +26,7 @@ from ..errors import (
     NotFoundError,
     TransportError,
 )
+from . import pilot as pilots
 from .core import Job
 from .registry import JobRecord, Registry
 
@@ -98,6 +99,8 @@ def submit(
     api_key: str | None = None,
     base_url: str | None = None,
     registry: Registry | None = None,
+    pilot: int | None = None,
+    pilot_by: str | None = None,
     **params: Any,
 ) -> Job:
     """Build one request per row, upload, create the batch(es), and return the live job.
@@ -115,6 +118,9 @@ def submit(
     printable ASCII characters, unique), else an id derived from the label and the values the
     row's request uses, so a sorted or filtered frame joins the same rows after
     ``dw.attach(name, df)``. ``id_column="key"`` uses a column of unique ids instead.
+    ``pilot=10`` sends only 10 rows spread over the frame (over the values of column
+    ``pilot_by=`` if given) on the 1h window where offered; ``job.pilot_report()`` shows what
+    they measured and ``job.proceed()`` sends the rest (see ``dw_notebook.job.pilot``).
     """
     from ..jsonl.requests import build_requests
     from ..jsonl.requests.estimate import estimate_cost
@@ -131,9 +137,13 @@ def submit(
     refuse_empty(df, built)
     prices = {built.model: {window: price}} if price is not None else None
     estimate = estimate_cost(built, window=window, prices=prices)
-    if budget is not None and estimate.usd is not None and estimate.usd > budget:
+    pilot_plan = None if pilot is None else pilots.plan(df, built, pilot, pilot_by)
+    # a pilot sends only its rows now; proceed() checks the whole job on measured figures
+    share = 1.0 if pilot_plan is None else pilot_plan["n"] / max(built.n, 1)
+    usd = None if estimate.usd is None else estimate.usd * share
+    if budget is not None and usd is not None and usd > budget:
         raise BudgetExceededError(
-            f"estimated cost ${estimate.usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
+            f"estimated cost ${usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
             "Raise budget=, shorten prompts, lower max_tokens or use the 24h window.",
             estimate,
         )
@@ -141,6 +151,8 @@ def submit(
     registry = registry or Registry()
     client = client_for(connection)
     fp = fingerprint(built.fingerprint(), window, connection.service_key)
+    if pilot is not None:  # a pilot job is another job than the same rows sent at once
+        fp = fingerprint(fp, f"pilot={pilot}:{pilot_by}", connection.service_key)
     chunks = built.chunks(max_requests=max_requests, max_bytes=max_bytes)
     spec = {
         "endpoint": built.endpoint,
@@ -156,6 +168,8 @@ def submit(
         "build": _replayable(build_args, built),
         "built_fingerprint": built.fingerprint(),
     }
+    if pilot_plan is not None:
+        spec["pilot"] = pilot_plan
     existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
     if existing is not None and _still_known(client, existing):
         log.info("re-attaching to job %s", existing.job_id)
@@ -176,7 +190,11 @@ def submit(
             estimate=estimate,
         )
         job.fresh = True
-    job.create_batches(chunks, attempt=0)
+    job.build_args = build_args
+    if pilot is not None:
+        pilots.send(job)
+    else:
+        job.create_batches(chunks, attempt=0)
     return job
 
 

@@ -17,6 +17,10 @@ from .registry import Registry
 
 MAX_ERRORS_SHOWN = 3
 RESULTS_HINT = "Results: out = job.join(); job.review() to look through them"
+PILOT_HINT = (
+    "Pilot done: job.pilot_report() shows its answers, measured tokens per row and the cost of "
+    "the rest; job.proceed() sends the other {rest:,} rows"
+)
 
 #: 404s in a row after which a batch counts as unknown to the service polled.
 LOST_AFTER = 3
@@ -104,6 +108,8 @@ class Tracker:
             for i, b in zip(batch_ids, batches, strict=True)
         )
         expected = int(self.spec.get("n_requests") or 0) if attempt == 0 else 0
+        if self.spec.get("pilot") and attempt == 0:
+            expected = int(self.spec["pilot"]["n"])
         total = sum(r.total for r in rows) or expected
         completed = sum(r.completed for r in rows)
         failed = sum(r.failed for r in rows)
@@ -132,15 +138,19 @@ class Tracker:
             poll_error=self.poll_error,
             last_update_age_s=now - self._last_ok if self._last_ok is not None else None,
             message=self._message(batches, done, attempt, now),
-            extra=self._extra(batch_ids, batches, done),
+            extra=self._extra(batch_ids, batches, done, attempt),
         )
 
     def _extra(
-        self, batch_ids: Sequence[str], batches: list[dict[str, Any] | None], done: bool
+        self,
+        batch_ids: Sequence[str],
+        batches: list[dict[str, Any] | None],
+        done: bool,
+        attempt: int,
     ) -> dict[str, Any]:
         """The results hint, the first batch errors with their codes, and the counts of result
         lines the last join could not read plainly."""
-        extra: dict[str, Any] = {"hint": RESULTS_HINT} if done else {}
+        extra: dict[str, Any] = {"hint": self._hint(attempt)} if done else {}
         errors = [
             {"batch_id": batch_id, **error}
             for batch_id, b in zip(batch_ids, batches, strict=True)
@@ -160,6 +170,12 @@ class Tracker:
         }
         changed, self.line_counts = counts != self.line_counts, counts
         return changed
+
+    def _hint(self, attempt: int) -> str:
+        pilot = self.spec.get("pilot")
+        if pilot and attempt == 0:
+            return PILOT_HINT.format(rest=int(self.spec.get("n_requests") or 0) - int(pilot["n"]))
+        return RESULTS_HINT
 
     def _actual_cost(self, batches: list[dict[str, Any] | None]) -> float | None:
         """USD charged so far, from the token usage the service reports (None: not reported
@@ -194,7 +210,10 @@ class Tracker:
             parts.append(f"still validating after {waited}: {STUCK_VALIDATING_ADVICE}")
         if self.simulated:
             parts.append("answers are simulated by the embedded local server (no API key set)")
-        if attempt:
+        if self.spec.get("pilot"):  # attempt 0 is the pilot, 1 the rest, then retries
+            parts.append(("pilot", "the rest after the pilot")[attempt] if attempt < 2
+                         else f"retry {attempt - 1}")  # fmt: skip
+        elif attempt:
             parts.append(f"retry {attempt}")
         if not done and any(b and b.get("expired_at") for b in batches):
             # Doubleword marks expiry but keeps working instead of ending the batch
