@@ -27,28 +27,54 @@ log = logging.getLogger(__name__)
 
 
 class NotebookViews:
-    """The progress widget (one per job, polled live), its display, and review."""
+    """The progress widget of a job (polled live), one per retry, their display, and review.
+
+    The job's widget shows the whole job (every attempt); the output of a ``job.retry()``
+    cell gets a widget of its own that shows only that attempt, so no output is rewritten to
+    tell a different story than the cell that made it.
+    """
 
     def widget(self, job: Job) -> Any:
+        """The whole-job progress widget (made once per job)."""
         if job.view is None:
-            from .widgets.progress import ProgressWidget, thread_updates_broken
-
-            if thread_updates_broken():
-                warnings.warn("ipykernel 7.0 does not show live widget updates; use >= 7.1",
-                              stacklevel=3)  # fmt: skip
-            widget = ProgressWidget()
-            widget.on_command(job.handle_command)
-            widget.update(job.snapshot())
-            job.add_listener(widget.update)
-            job.view = widget
+            job.view = self._new_widget(job, attempt=None)
         job.start_polling()
         return job.view
+
+    def attempt_widget(self, job: Job, attempt: int) -> Any:
+        """A progress widget of one attempt (a retry), for the output of the cell that made it."""
+        widget = self._new_widget(job, attempt=attempt)
+        job.start_polling()
+        return widget
+
+    def _new_widget(self, job: Job, attempt: int | None) -> Any:
+        from .widgets.progress import ProgressWidget, thread_updates_broken
+
+        if thread_updates_broken():
+            warnings.warn("ipykernel 7.0 does not show live widget updates; use >= 7.1",
+                          stacklevel=4)  # fmt: skip
+        snapshot = job.snapshot()
+        if any(b.status == "unknown" for b in snapshot.batches):
+            snapshot = job.refresh()  # the first display tells the real state, not "validating"
+
+        def scoped(snap: Any) -> Any:
+            return snap if attempt is None else snap.for_attempt(attempt)
+
+        widget = ProgressWidget()
+        widget.on_command(job.handle_command)
+        widget.update(scoped(snapshot))
+        job.add_listener(lambda snap: widget.update(scoped(snap)))
+        return widget
 
     def show(self, job: Job) -> None:
         from IPython.display import display
 
+        attempt, job.new_attempt = job.new_attempt, None
         try:
-            widget = self.widget(job)
+            if attempt:
+                widget = self.attempt_widget(job, attempt)
+            else:
+                widget = self.widget(job)
         except Exception as exc:  # no widget frontend support: fall back to text
             log.debug("no widget: %r", exc)
             print(repr(job))

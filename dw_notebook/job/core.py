@@ -79,6 +79,7 @@ class Job:
         self.connection = connection
         self.view: Any = None  # the live view ``Job.views`` made for this job, once shown
         self.service_estimate: float | None = None  # USD, from the service's own estimate
+        self.new_attempt: int | None = None  # made by retry() here, not shown yet (its own output)
         self._client = client
         self._registry = registry
         self._lock = threading.RLock()
@@ -121,7 +122,7 @@ class Job:
     def refresh(self) -> JobSnapshot:
         """Ask the service for the state of every unfinished batch; never raises on a poll."""
         with self._lock:
-            self._tracker.poll(self._client, self._current_batch_ids(), self._registry)
+            self._tracker.poll(self._client, self.batch_ids, self._registry)
             snapshot = self.snapshot()
         self._emit(snapshot)
         return snapshot
@@ -129,9 +130,11 @@ class Job:
     def snapshot(self) -> JobSnapshot:
         """The job's state as last seen (no network)."""
         with self._lock:
-            snapshot = self._tracker.snapshot(
-                self._current_batch_ids(), attempt=self.attempt, estimated_cost=self.estimated_cost
-            )
+            attempts = [
+                [r.batch_id for r in self._records if r.batch_id and r.attempt == k]
+                for k in range(self.attempt + 1)
+            ]
+            snapshot = self._tracker.snapshot(attempts, estimated_cost=self.estimated_cost)
             self._last_snapshot = snapshot
             return snapshot
 
@@ -293,6 +296,7 @@ class Job:
             self.spec.get("max_bytes", wire.MAX_FILE_BYTES),
         )
         self.create_batches(chunks, attempt=self.attempt + 1)
+        self.new_attempt = self.attempt
         if self._poller is not None:
             self.start_polling()
         return self

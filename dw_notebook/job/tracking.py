@@ -11,9 +11,11 @@ from .. import wire
 from ..client import BatchClient
 from ..errors import APIError, TransportError
 from ..prices import price_for
-from ..progress.snapshot import BatchSnapshot, JobSnapshot
+from ..progress.snapshot import ACTIVE_STATUSES, AttemptSnapshot, BatchSnapshot, JobSnapshot
 from .registry import Registry
 
+#: Models of the local server: their answers (and token counts) are made up, so is any price.
+SIMULATED_MODELS = ("mock", "echo")
 RESULTS_HINT = "Results: out = job.join(); job.review() to look through them"
 
 _ACTIVE_ORDER = (wire.VALIDATING, wire.IN_PROGRESS, wire.FINALIZING, wire.CANCELLING)
@@ -69,58 +71,112 @@ class Tracker:
         self._history.append((time.time(), self._finished_requests(batch_ids)))
 
     def snapshot(
-        self, batch_ids: Sequence[str], *, attempt: int, estimated_cost: float | None
+        self, attempts: Sequence[Sequence[str]], *, estimated_cost: float | None
     ) -> JobSnapshot:
-        """The job's state from the batches of the current attempt (no network)."""
+        """The job's state over every attempt (``attempts[k]``: the batch ids of attempt k).
+
+        No network. Phase, queue and pace come from the latest attempt; rows, tokens and cost
+        add up every attempt, so a retry never hides what the first submission did.
+        """
         now = time.time()
-        batches = [self.batches.get(i) for i in batch_ids]
+        latest = len(attempts) - 1
         rows = tuple(
-            BatchSnapshot(i, b["status"], **b["request_counts"])
-            if b
-            else BatchSnapshot(i, wire.VALIDATING)
-            for i, b in zip(batch_ids, batches, strict=True)
+            self._batch_row(batch_id, attempt)
+            for attempt, ids in enumerate(attempts)
+            for batch_id in ids
         )
-        expected = int(self.spec.get("n_requests") or 0) if attempt == 0 else 0
-        total = sum(r.total for r in rows) or expected
-        completed = sum(r.completed for r in rows)
-        failed = sum(r.failed for r in rows)
-        done = bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows)
+        lines = tuple(self._attempt_line(k, [r for r in rows if r.attempt == k]) for k in
+                      range(len(attempts)))  # fmt: skip
+        first = lines[0] if lines else None
+        expected = int(self.spec.get("n_requests") or 0)
+        total = (first.total if first else 0) or expected
+        current = [r for r in rows if r.attempt == latest]
+        recovered = sum(line.completed for line in lines[1:])
+        completed = min(total, sum(line.completed for line in lines)) if total else 0
+        failed = lines[-1].failed if lines else 0
+        if len(lines) > 1:
+            failed = min(failed, max(total - completed, 0))
+        done = bool(current) and all(r.status in wire.TERMINAL_STATUSES for r in current)
+        batches = [self.batches.get(i) for i in (r.id for r in current)]
         created = [b["created_at"] for b in batches if b and b.get("created_at")]
         start = min(created) if created else self._started
         throughput = self._throughput()
-        remaining = max(total - completed - failed, 0)
+        queued = sum(_left(r) for r in current if r.status == wire.VALIDATING)
+        running = sum(_left(r) for r in current if r.status in ACTIVE_STATUSES)
+        remaining = queued + running
         expires = [b["expires_at"] for b in batches if b and b.get("expires_at")]
+        costs = [r.cost for r in rows]
+        model = self.spec.get("model", "")
+        if price_for(model, self.spec.get("window", "24h")) is None:
+            estimated_cost = None  # a service's "$0.00" for a model without a price is no price
         return JobSnapshot(
             name=self.name,
-            phase=aggregate_phase(r.status for r in rows),
+            phase=aggregate_phase(r.status for r in current),
             total=total,
             completed=completed,
             failed=failed,
             batches=rows,
-            model=self.spec.get("model", ""),
-            simulated=self.simulated,
+            model=model,
+            simulated=self.simulated or model in SIMULATED_MODELS,
             done=done,
             elapsed_s=max(now - start, 0.0),
             throughput=throughput,
             eta_s=remaining / throughput if throughput and not done else None,
             window_left_s=max(min(expires) - now, 0.0) if expires and not done else None,
             estimated_cost=estimated_cost,
-            actual_cost=self._actual_cost(batches),
+            actual_cost=None if not costs or None in costs else sum(costs),  # type: ignore[arg-type]
             poll_error=self.poll_error,
             last_update_age_s=now - self._last_ok if self._last_ok else None,
-            message=self._message(batches, done, attempt),
+            message=self._message(batches, done),
             extra={"hint": RESULTS_HINT} if done else {},
+            queued=queued,
+            running=running,
+            recovered=recovered,
+            input_tokens=_total(r.input_tokens for r in rows),
+            output_tokens=_total(r.output_tokens for r in rows),
+            attempts=lines,
         )
 
-    def _actual_cost(self, batches: list[dict[str, Any] | None]) -> float | None:
-        """USD charged so far, from the token usage the service reports (None: not reported
-        or no known price). Only completed requests are charged, and usage counts only those."""
+    def _batch_row(self, batch_id: str, attempt: int) -> BatchSnapshot:
+        """One batch as last seen; 'unknown' before the service answered about it."""
+        batch = self.batches.get(batch_id)
+        if not batch:
+            return BatchSnapshot(batch_id, "unknown", attempt=attempt)
+        counts = batch.get("request_counts") or {}
+        usage = batch.get("usage") if isinstance(batch.get("usage"), dict) else None
+        tokens_in = int(usage.get("input_tokens") or 0) if usage else None
+        tokens_out = int(usage.get("output_tokens") or 0) if usage else None
+        if usage is None and batch["status"] in (wire.VALIDATING, wire.IN_PROGRESS):
+            tokens_in = tokens_out = 0 if not counts.get("completed") else None
+        return BatchSnapshot(
+            batch_id,
+            batch["status"],
+            total=int(counts.get("total") or 0),
+            completed=int(counts.get("completed") or 0),
+            failed=int(counts.get("failed") or 0),
+            attempt=attempt,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            cost=self._cost(tokens_in, tokens_out),
+        )
+
+    @staticmethod
+    def _attempt_line(attempt: int, rows: list[BatchSnapshot]) -> AttemptSnapshot:
+        return AttemptSnapshot(
+            attempt,
+            aggregate_phase(r.status for r in rows),
+            total=sum(r.total for r in rows),
+            completed=sum(r.completed for r in rows),
+            failed=sum(r.failed for r in rows),
+            done=bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows),
+        )
+
+    def _cost(self, tokens_in: int | None, tokens_out: int | None) -> float | None:
+        """USD charged, from the token usage the service reports (None: not reported or no
+        known price). Only completed requests are charged, and usage counts only those."""
         price = price_for(self.spec.get("model", ""), self.spec.get("window", "24h"))
-        usages = [b.get("usage") for b in batches if b]
-        if price is None or not usages or not all(isinstance(u, dict) for u in usages):
+        if price is None or tokens_in is None or tokens_out is None:
             return None
-        tokens_in = sum(int(u.get("input_tokens") or 0) for u in usages)
-        tokens_out = sum(int(u.get("output_tokens") or 0) for u in usages)
         return (tokens_in * price.input + tokens_out * price.output) / 1e6
 
     def _finished_requests(self, batch_ids: Sequence[str]) -> int:
@@ -135,13 +191,22 @@ class Tracker:
             return None
         return (n1 - n0) / (t1 - t0)
 
-    def _message(self, batches: list[dict[str, Any] | None], done: bool, attempt: int) -> str:
+    def _message(self, batches: list[dict[str, Any] | None], done: bool) -> str:
         parts = []
         if self.simulated:
             parts.append("answers are simulated by the embedded local server (no API key set)")
-        if attempt:
-            parts.append(f"retry {attempt}")
         if not done and any(b and b.get("expired_at") for b in batches):
             # Doubleword marks expiry but keeps working instead of ending the batch
             parts.append("past the completion window; the service is still working on it")
         return "; ".join(parts)
+
+
+def _left(row: BatchSnapshot) -> int:
+    return max(row.total - row.completed - row.failed, 0)
+
+
+def _total(values: Iterable[int | None]) -> int | None:
+    values = list(values)
+    if not values or any(v is None for v in values):
+        return None
+    return int(sum(values))  # type: ignore[arg-type]

@@ -7,8 +7,10 @@ the final one.
 Button clicks arrive as ``{"type": "cancel"}`` / ``{"type": "refresh"}`` messages and are handed
 to the callbacks registered with :meth:`ProgressWidget.on_command`.
 
-When the job ends, every place the widget was displayed is replaced by static HTML and a text
-summary (a display-id update), so a saved notebook shows the outcome without a kernel.
+Every place the widget is displayed also carries static HTML and a text line of the job's state
+(refreshed by display-id updates when the phase changes and every ``static_every`` seconds);
+when the job ends those places are left with the static HTML and summary only, so a saved
+notebook shows something true without a kernel.
 
 >>> w = ProgressWidget()                                 # doctest: +SKIP
 >>> w.on_command(lambda command: print(command))         # doctest: +SKIP
@@ -68,6 +70,7 @@ class ProgressWidget(anywidget.AnyWidget):
         *,
         min_interval: float = 0.25,
         static_at_end: bool = True,
+        static_every: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         schedule: Scheduler = _timer,
         **kwargs: Any,
@@ -77,6 +80,8 @@ class ProgressWidget(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self._min_interval = min_interval
         self._static_at_end = static_at_end
+        self._static_every = static_every
+        self._static_refreshed: tuple[float, str] = (-float("inf"), "")  # (when, phase)
         self._clock = clock
         self._schedule = schedule
         self._lock = threading.RLock()
@@ -132,6 +137,8 @@ class ProgressWidget(anywidget.AnyWidget):
         if snap.done:
             # a later done snapshot (e.g. with the actual cost) refreshes the static outputs
             self._leave_static(snap)
+        else:
+            self._refresh_static(snap, now)
 
     @property
     def latest(self) -> JobSnapshot | None:
@@ -170,6 +177,7 @@ class ProgressWidget(anywidget.AnyWidget):
                 return
         data, metadata = self._repr_mimebundle_()
         self._slots.add(_display.show(data, metadata))
+        self._static_refreshed = (self._clock(), self._latest.phase if self._latest else "")
 
     def adopt_display(self, display_id: str) -> None:
         """Show this widget in the existing output ``display_id`` (e.g. a submitted form's)."""
@@ -182,6 +190,33 @@ class ProgressWidget(anywidget.AnyWidget):
                 return
             self._slots.add(display_id)
             data, metadata = self._repr_mimebundle_()
+            update_display(data, metadata=metadata, raw=True, display_id=display_id)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        """The widget view, plus static HTML and a text line of the latest state: what a
+        notebook shows where the widget cannot be rendered (saved without widget state)."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        if self._latest is not None:
+            data = {**data, "text/html": snapshot_html(self._latest),
+                    "text/plain": format_progress(self._latest)}  # fmt: skip
+        return data, metadata
+
+    def _refresh_static(self, snap: JobSnapshot, now: float) -> None:
+        """Re-send the bundle of every live output when the phase changed or a while passed."""
+        when, phase = self._static_refreshed
+        if not self._slots or (phase == snap.phase and now - when < self._static_every):
+            return
+        from IPython.display import update_display
+
+        self._static_refreshed = (now, snap.phase)
+        bundle = self._repr_mimebundle_()
+        if bundle is None:
+            return
+        data, metadata = bundle
+        for display_id in self._slots:
             update_display(data, metadata=metadata, raw=True, display_id=display_id)
 
     def _static_bundle(self, snap: JobSnapshot) -> dict[str, str]:
