@@ -114,8 +114,10 @@ def tokens_text(snap: JobSnapshot) -> str:
         return ""
     if not snap.input_tokens and not snap.output_tokens:
         return ""
-    return f"tokens: {format_tokens(snap.input_tokens) or '?'} in / " \
+    return (
+        f"tokens: {format_tokens(snap.input_tokens) or '?'} in / "
         f"{format_tokens(snap.output_tokens) or '?'} out"
+    )
 
 
 def queue_text(snap: JobSnapshot) -> str:
