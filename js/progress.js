@@ -79,13 +79,12 @@ function attemptRow(a) {
 }
 
 function costText(snap) {
-  if (snap.simulated) return "cost: n/a (simulated)";
   const parts = [];
   const est = formatCost(snap.estimated_cost);
   if (est) parts.push(`estimated ${est}`);
   const actual = formatCost(snap.actual_cost);
   if (actual) parts.push(`actual ${actual}`);
-  if (!parts.length) return snap.model ? "cost: n/a (no price for this model)" : "";
+  if (!parts.length) return snap.cost_note ? `cost: ${snap.cost_note}` : "";
   return `cost: ${parts.join(", ")}`;
 }
 

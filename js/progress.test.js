@@ -39,7 +39,7 @@ function mount(snap) {
 
 describe("progress render", () => {
   it("shows phase, counts with completed first, and a stacked bar", () => {
-    mount(snapshot({ simulated: false }));
+    mount(snapshot());
     expect(byId(host.el, "dw-progress")).not.toBeNull();
     expect(byId(host.el, "dw-phase").textContent).toBe("in progress");
     expect(byId(host.el, "dw-counts").textContent).toBe("37 / 300 done, 2 failed");
@@ -157,7 +157,6 @@ describe("progress render", () => {
         failed: 2,
         extra: { hint: "job.join() returns the results" },
         actual_cost: 0.1,
-        simulated: false,
       }),
     );
     expect(byId(host.el, "dw-summary").textContent).toBe(
@@ -242,6 +241,8 @@ describe("progress commands", () => {
         input_tokens: 12300,
         output_tokens: 4500,
         window_left_s: 1800,
+        estimated_cost: null,
+        cost_note: "n/a (simulated)",
       }),
     );
     expect(byId(host.el, "dw-counts").textContent).toBe("13% · 37 / 300 done, 2 failed · 250 running, 11 queued");

@@ -107,8 +107,12 @@ class Tracker:
         expires = [b["expires_at"] for b in batches if b and b.get("expires_at")]
         costs = [r.cost for r in rows]
         model = self.spec.get("model", "")
-        if price_for(model, self.spec.get("window", "24h")) is None:
-            estimated_cost = None  # a service's "$0.00" for a model without a price is no price
+        cost_note = ""
+        if self.simulated or model in SIMULATED_MODELS:
+            estimated_cost, cost_note = None, "n/a (simulated)"
+        elif price_for(model, self.spec.get("window", "24h")) is None:
+            # a service's "$0.00" for a model without a price is no price
+            estimated_cost, cost_note = None, "n/a (no price for this model)"
         return JobSnapshot(
             name=self.name,
             phase=aggregate_phase(r.status for r in current),
@@ -117,7 +121,8 @@ class Tracker:
             failed=failed,
             batches=rows,
             model=model,
-            simulated=self.simulated or model in SIMULATED_MODELS,
+            simulated=self.simulated,
+            cost_note=cost_note,
             done=done,
             elapsed_s=max(now - start, 0.0),
             throughput=throughput,

@@ -80,6 +80,7 @@ class JobSnapshot:
     output_tokens: int | None = None
     attempts: tuple[AttemptSnapshot, ...] = ()
     attempt: int | None = None  # set on the view of one attempt (``for_attempt``)
+    cost_note: str = ""  # why there is no cost, e.g. "n/a (simulated)"
 
     @property
     def percent(self) -> int | None:

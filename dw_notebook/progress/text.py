@@ -189,15 +189,13 @@ def stats(snap: JobSnapshot) -> list[str]:
 
 def costs(snap: JobSnapshot) -> str:
     """'cost: estimated $0.12, actual $0.10'; 'cost: n/a (simulated)' without a price."""
-    if snap.simulated:
-        return "cost: n/a (simulated)"
     parts = []
     if est := format_cost(snap.estimated_cost):
         parts.append(f"estimated {est}")
     if actual := format_cost(snap.actual_cost):
         parts.append(f"actual {actual}")
     if not parts:
-        return "cost: n/a (no price for this model)" if snap.model else ""
+        return f"cost: {snap.cost_note}" if snap.cost_note else ""
     return f"cost: {', '.join(parts)}"
 
 
