@@ -9,3 +9,5 @@ echo "== upload: 200 MB streamed"
 $PY bench/bench_upload.py
 echo "== build and join: 200,000 rows"
 $PY bench/bench_build_join.py "$@"
+echo "== estimate vs actual input tokens: the example notebooks' requests"
+$PY bench/bench_estimate.py
