@@ -148,7 +148,23 @@ def builder(
         return submit(df, form["template"], model=form["model"], window=form["window"],
                       api_key=api_key, base_url=base_url, **common, **params)  # fmt: skip
 
+    def code_for(form: Mapping[str, Any]) -> str:
+        options: dict[str, Any] = {"model": form["model"], "window": form["window"]}
+        if form.get("max_tokens"):
+            options["max_tokens"] = form["max_tokens"]
+        if system is not None:
+            options["system"] = system
+        if base_url:
+            options["base_url"] = base_url  # never the key: it stays in the environment
+        options.update(submit_options)
+        args = [f"    {k}={v!r}," for k, v in options.items()]
+        if response_format is not None:
+            name = getattr(response_format, "__name__", None)
+            args.append(f"    response_format={name or repr(response_format)},")
+        return "\n".join(["job = dw.submit(", "    df,", f"    {form['template']!r},", *args, ")"])
+
     return BuilderWidget(
+        code_for=code_for,
         columns=[(str(c), str(t)) for c, t in df.dtypes.items()],
         n_rows=len(df),
         render_preview=render_preview,

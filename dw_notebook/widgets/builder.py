@@ -24,6 +24,8 @@ import anywidget
 import traitlets
 
 from . import _assets, _display
+from .progress import Header
+from .record import builder_record
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ class BuilderWidget(anywidget.AnyWidget):
         window: str | None = None,
         max_tokens: int | None = None,
         on_submit: Callable[[Form], Any] | None = None,
+        code_for: Callable[[Form], str] | None = None,
         **kwargs: Any,
     ) -> None:
         models, windows = list(models), list(windows)
@@ -108,6 +111,7 @@ class BuilderWidget(anywidget.AnyWidget):
         self._validate = validate
         self._row_label = row_label
         self._submit_handlers: list[Callable[[Form], Any]] = []
+        self._code_for = code_for
         self._slots = _display.Slots()
         if on_submit is not None:
             self.on_submit(on_submit)
@@ -215,9 +219,16 @@ class BuilderWidget(anywidget.AnyWidget):
             return None
         self.submit_state = "submitted"
         if result is not None:
+            header = self.summary()
             for display_id in self._slots.take():
-                _display.replace(display_id, result)
+                _display.replace(display_id, result, header=header)
         return result
+
+    def summary(self) -> Header:
+        """The read-only record of what was submitted, and the ``dw.submit`` code that does
+        the same, kept above the job's progress where the form was."""
+        code = self._code_for(self.form) if self._code_for else ""
+        return builder_record(self.form, self.n_rows, code)
 
     def _ipython_display_(self) -> None:
         data, metadata = self._repr_mimebundle_()

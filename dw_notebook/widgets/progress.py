@@ -36,6 +36,25 @@ from .static import snapshot_html
 log = logging.getLogger(__name__)
 
 COMMANDS = ("cancel", "refresh")
+
+
+class Header:
+    """A static record shown above the progress in one output (e.g. a submitted builder's
+    summary): ``html`` and ``text`` for saved notebooks, ``widget`` for the live view."""
+
+    def __init__(self, html: str, text: str) -> None:
+        self.html = html
+        self.text = text
+        self._box: Any = None
+
+    def box(self, progress: Any) -> Any:
+        if self._box is None:
+            import ipywidgets
+
+            self._box = ipywidgets.VBox([ipywidgets.HTML(self.html), progress])
+        return self._box
+
+
 Scheduler = Callable[[float, Callable[[], None]], Any]
 
 
@@ -92,6 +111,7 @@ class ProgressWidget(anywidget.AnyWidget):
         self._handlers: list[Callable[[str], None]] = []
         self._slots = _display.Slots()  # outputs showing the live widget
         self._static_slots = _display.Slots()  # outputs already showing the static end state
+        self._headers: dict[str, Header] = {}  # display id -> what is shown above the progress
         self._finished = False
         self.sent_count = 0  # snapshots actually sent to the front end (for tests and benches)
         self.on_msg(self._on_frontend_msg)
@@ -179,17 +199,21 @@ class ProgressWidget(anywidget.AnyWidget):
         self._slots.add(_display.show(data, metadata))
         self._static_refreshed = (self._clock(), self._latest.phase if self._latest else "")
 
-    def adopt_display(self, display_id: str) -> None:
-        """Show this widget in the existing output ``display_id`` (e.g. a submitted form's)."""
+    def adopt_display(self, display_id: str, header: Header | None = None) -> None:
+        """Show this widget in the existing output ``display_id`` (e.g. a submitted form's),
+        below ``header`` when given."""
         from IPython.display import update_display
 
         with self._lock:
+            if header is not None:
+                self._headers[display_id] = header
             if self._finished and self._static_at_end and self._latest is not None:
                 self._static_slots.add(display_id)
-                update_display(self._static_bundle(self._latest), raw=True, display_id=display_id)
+                update_display(self._static_bundle(self._latest, display_id), raw=True,
+                               display_id=display_id)  # fmt: skip
                 return
             self._slots.add(display_id)
-            data, metadata = self._repr_mimebundle_()
+            data, metadata = self._live_bundle(display_id)
             update_display(data, metadata=metadata, raw=True, display_id=display_id)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
@@ -212,26 +236,37 @@ class ProgressWidget(anywidget.AnyWidget):
         from IPython.display import update_display
 
         self._static_refreshed = (now, snap.phase)
-        bundle = self._repr_mimebundle_()
-        if bundle is None:
-            return
-        data, metadata = bundle
         for display_id in self._slots:
+            data, metadata = self._live_bundle(display_id)
             update_display(data, metadata=metadata, raw=True, display_id=display_id)
 
-    def _static_bundle(self, snap: JobSnapshot) -> dict[str, str]:
-        return {"text/html": snapshot_html(snap), "text/plain": format_summary(snap)}
+    def _live_bundle(self, display_id: str) -> tuple[dict, dict]:
+        """The live widget of one output (boxed under its header), with its static forms."""
+        header = self._headers.get(display_id)
+        if header is None:
+            return self._repr_mimebundle_() or ({}, {})
+        data = dict(header.box(self)._repr_mimebundle_())
+        if self._latest is not None:
+            data["text/html"] = header.html + snapshot_html(self._latest)
+            data["text/plain"] = f"{header.text}\n{format_progress(self._latest)}"
+        return data, {}
+
+    def _static_bundle(self, snap: JobSnapshot, display_id: str | None = None) -> dict[str, str]:
+        header = self._headers.get(display_id) if display_id else None
+        if header is None:
+            return {"text/html": snapshot_html(snap), "text/plain": format_summary(snap)}
+        return {"text/html": header.html + snapshot_html(snap),
+                "text/plain": f"{header.text}\n{format_summary(snap)}"}  # fmt: skip
 
     def _leave_static(self, snap: JobSnapshot) -> None:
         if not self._static_at_end:
             return
         from IPython.display import update_display
 
-        bundle = self._static_bundle(snap)
         for display_id in self._slots.take():
             self._static_slots.add(display_id)
         for display_id in self._static_slots:
-            update_display(bundle, raw=True, display_id=display_id)
+            update_display(self._static_bundle(snap, display_id), raw=True, display_id=display_id)
 
     def __repr__(self) -> str:
         snap = self._latest

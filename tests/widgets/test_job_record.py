@@ -98,3 +98,24 @@ def test_the_first_display_of_an_attached_job_tells_its_real_state(server, shell
 def _debug(publisher):
     return [(m["transient"]["display_id"][:6], m["update"], m["data"].get("text/plain", "")[:50])
             for m in publisher.published]  # fmt: skip
+
+
+def test_the_builder_code_submits_the_same_job(conn, shell):
+    """The code a submitted builder leaves is equivalent: running it finds the same job."""
+    from pydantic import BaseModel
+
+    class Label(BaseModel):
+        sentiment: str
+
+    df = sample_reviews(6)
+    form = dw.builder(df, template="Label: {review}", model="mock", response_format=Label,
+                      system="You label reviews.", **conn)  # fmt: skip
+    form.max_tokens = 40
+    job = form.submit({})
+    code = form.summary().text.split("Same as: ", 1)[1]
+    assert "api_key" not in code and conn["api_key"] not in form.summary().html
+    assert "max_tokens=40" in code and "window='24h'" in code and "response_format=Label" in code
+    namespace = {"dw": dw, "df": df, "Label": Label}
+    with_key = code.replace("\n)", f"\n    api_key={conn['api_key']!r},\n)")
+    exec(with_key, namespace)  # noqa: S102
+    assert namespace["job"].id == job.id
