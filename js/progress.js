@@ -44,11 +44,9 @@ function tokensText(snap) {
   return `tokens: ${formatTokens(snap.input_tokens) || "?"} in / ${formatTokens(snap.output_tokens) || "?"} out`;
 }
 
-/** "13% · 37 / 300 done, 2 failed · 56 recovered on retry 1 · 250 running, 11 queued" */
+/** "37 / 300 done, 2 failed · 56 recovered on retry 1 · 250 running, 11 queued" */
 function countsText(snap) {
-  const parts = [];
-  if (Number.isFinite(snap.percent)) parts.push(`${snap.percent}%`);
-  parts.push(formatCounts(snap));
+  const parts = [formatCounts(snap)];
   const attempts = Array.isArray(snap.attempts) ? snap.attempts : [];
   if (attempts.length > 1) {
     const last = attempts[attempts.length - 1].attempt;
@@ -186,6 +184,7 @@ function render({ model, el }) {
     done,
     failed,
   );
+  const percent = h("span", { class: "dw-percent", "data-testid": "dw-percent" });
   const counts = h("span", { class: "dw-counts", "data-testid": "dw-counts" });
   const stats = h("span", { class: "dw-stats", "data-testid": "dw-stats" });
   const cost = h("div", { class: "dw-cost", "data-testid": "dw-cost" });
@@ -203,7 +202,7 @@ function render({ model, el }) {
     h("div", { class: "dw-head" }, name, phase, modelName, h("span", { class: "dw-spacer" }), refresh, cancel),
     confirmBox,
     bar,
-    h("div", { class: "dw-line" }, counts, stats),
+    h("div", { class: "dw-line" }, percent, counts, stats),
     cost,
     reconnect,
     notice,
@@ -240,6 +239,8 @@ function render({ model, el }) {
     bar.classList.toggle("dw-bar-busy", snap.phase === "finalizing");
 
     setText(counts, has ? countsText(snap) : "waiting for the first update");
+    setText(percent, has && Number.isFinite(snap.percent) ? `${snap.percent}%` : "");
+    show(percent, has && Number.isFinite(snap.percent));
     setText(stats, has ? statsText(snap) : "");
     const costLine = costText(snap);
     setText(cost, costLine);

@@ -245,7 +245,8 @@ describe("progress commands", () => {
         cost_note: "n/a (simulated)",
       }),
     );
-    expect(byId(host.el, "dw-counts").textContent).toBe("13% · 37 / 300 done, 2 failed · 250 running, 11 queued");
+    expect(byId(host.el, "dw-percent").textContent).toBe("13%");
+    expect(byId(host.el, "dw-counts").textContent).toBe("37 / 300 done, 2 failed · 250 running, 11 queued");
     expect(byId(host.el, "dw-stats").textContent).toBe(
       "12.3 req/s · elapsed 1m 02s · ETA 20s · 30m 00s left in window · tokens: 12.3k in / 4.5k out",
     );
@@ -268,7 +269,8 @@ describe("progress commands", () => {
         ],
       }),
     );
-    expect(byId(host.el, "dw-counts").textContent).toBe("100% · 400 / 400 done · 56 recovered on retry 1");
+    expect(byId(host.el, "dw-percent").textContent).toBe("100%");
+    expect(byId(host.el, "dw-counts").textContent).toBe("400 / 400 done · 56 recovered on retry 1");
     const lines = [...host.el.querySelectorAll('[data-testid="dw-attempt"]')].map((n) => n.textContent);
     expect(lines).toEqual(["first runcompleted344 / 400 done, 56 failed", "retry 1completed56 / 56 done"]);
   });

@@ -101,7 +101,13 @@ def snapshot_html(snap: JobSnapshot) -> str:
         "padding:0 8px;border-radius:999px;font-size:var(--jp-ui-font-size0, 11px);"
         f'font-weight:600">{escape(phase_label(snap.phase))}</span>{model}</div>',
         _bar(done, failed, colour),
-        f'<div data-testid="dw-counts" style="font-weight:600">{escape(_counts_line(snap))}</div>',
+        '<div style="display:flex;gap:4px 12px;flex-wrap:wrap;font-weight:600">'
+        + (
+            f'<span data-testid="dw-percent">{snap.percent}%</span>'
+            if snap.percent is not None
+            else ""
+        )
+        + f'<span data-testid="dw-counts">{escape(_counts_line(snap))}</span></div>',
     ]
     details = [*stats(snap)]
     if tokens := tokens_text(snap):
@@ -137,8 +143,7 @@ def snapshot_html(snap: JobSnapshot) -> str:
 
 
 def _counts_line(snap: JobSnapshot) -> str:
-    """'13% · 37 / 300 done, 2 failed · 56 recovered on retry 1 · 250 running'."""
-    parts = [f"{snap.percent}%"] if snap.percent is not None else []
-    parts.append(format_counts(snap.completed, snap.failed, snap.total))
+    """'37 / 300 done, 2 failed · 56 recovered on retry 1 · 250 running'."""
+    parts = [format_counts(snap.completed, snap.failed, snap.total)]
     parts += [t for t in (recovered_text(snap), queue_text(snap)) if t]
     return " · ".join(parts)
