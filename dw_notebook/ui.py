@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from . import wire
-from .errors import APIError, TransportError
+from .errors import APIError, DwError, TransportError
 from .job import Job
 from .job.registry import Registry
 from .job.submit import attach, client_for, connect, list_jobs, submit
@@ -199,23 +199,18 @@ def jobs(
 
     def load() -> list[dict[str, Any]]:
         frame = list_jobs(api_key=api_key, base_url=base_url, registry=registry)
-        rows = []
-        for row in frame.to_dict("records") if not frame.empty else []:
-            rows.append({
-                "id": row["batch_id"], "name": row.get("job") or "", "status": row.get("status"),
-                "total": _int(row.get("total")), "completed": _int(row.get("completed")),
-                "failed": _int(row.get("failed")), "created_at": row.get("created_at"),
-                "model": row.get("model") or "",
-                "source": "local" if row.get("job_id") else "server",
-            })  # fmt: skip
-        return rows
+        return job_rows(frame)
 
     def on_attach(batch_id: str) -> Any:
         job = attach(batch_id, api_key=api_key, base_url=base_url, registry=registry)
         return job.widget()
 
     def on_cancel(batch_id: str) -> Any:
-        return client.cancel_batch(batch_id)
+        try:  # a job of the registry: cancel every batch of its latest attempt
+            job = attach(batch_id, api_key=api_key, base_url=base_url, registry=registry)
+        except DwError:
+            return client.cancel_batch(batch_id)
+        return job.cancel()
 
     widget = JobsWidget(load=load, on_attach=on_attach, on_cancel=on_cancel)
     if auto_refresh:
@@ -223,11 +218,65 @@ def jobs(
     return widget
 
 
-def _int(value: Any) -> int:
+def _int(value: Any) -> int | None:
     try:
-        return 0 if value is None or pd.isna(value) else int(value)
+        return None if value is None or pd.isna(value) else int(value)
     except (TypeError, ValueError):
-        return 0
+        return None
+
+
+_ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
+_ENDED = ("cancelled", "expired", "failed", "completed")
+
+
+def _phase(statuses: list[str]) -> str:
+    for status in (*_ACTIVE, *_ENDED):
+        if status in statuses:
+            return status
+    return statuses[0] if statuses else "unknown"
+
+
+def job_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One dashboard row per job (batches of the registry grouped by job, the service's other
+    batches one per row), its batches and attempts listed inside. Counts the service could not
+    give stay unknown (None) and the row says where its batches are instead."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in frame.to_dict("records") if not frame.empty else []:
+        groups.setdefault(row.get("job_id") or row["batch_id"], []).append(row)
+    rows = []
+    for batches in groups.values():
+        batches.sort(key=lambda b: (_int(b.get("attempt")) or 0, _int(b.get("chunk")) or 0))
+        latest = max(_int(b.get("attempt")) or 0 for b in batches)
+        current = [b for b in batches if (_int(b.get("attempt")) or 0) == latest]
+        seen = [b for b in current if b.get("where") == "on the service"]
+        away = sorted({str(b.get("where")) for b in batches if b.get("where") != "on the service"})
+        first = [b for b in batches if (_int(b.get("attempt")) or 0) == 0]
+        totals = [_int(b.get("total")) for b in first]
+        total = None if not totals or None in totals else sum(totals)  # type: ignore[arg-type]
+        done = [_int(b.get("completed")) for b in batches]
+        completed = None if None in done else min(sum(done), total or 0)  # type: ignore[arg-type]
+        failed_now = [_int(b.get("failed")) for b in current]
+        status = _phase([str(b.get("status")) for b in seen]) if seen else "unknown"
+        created = batches[0].get("created_at")
+        rows.append({
+            "id": batches[0]["batch_id"], "job_id": batches[0].get("job_id") or "",
+            "name": batches[0].get("job") or "", "status": status, "total": total,
+            "completed": completed,
+            "failed": None if None in failed_now else sum(failed_now),  # type: ignore[arg-type]
+            "created_at": created.timestamp() if isinstance(created, pd.Timestamp) else None,
+            "model": batches[0].get("model") or "",
+            "source": "local" if batches[0].get("job_id") else "server",
+            "attempts": latest + 1, "where": ", ".join(away),
+            "cancellable": status in _ACTIVE[:3] and len(seen) == len(current),
+            "batches": [
+                {"id": b["batch_id"], "attempt": _int(b.get("attempt")) or 0,
+                 "status": str(b.get("status") or "unknown"), "total": _int(b.get("total")),
+                 "completed": _int(b.get("completed")), "failed": _int(b.get("failed")),
+                 "where": str(b.get("where") or "")}
+                for b in batches
+            ],
+        })  # fmt: skip
+    return rows
 
 
 def review(job: Any, frame: pd.DataFrame | None = None, **options: Any) -> Any:

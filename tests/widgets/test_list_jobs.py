@@ -55,3 +55,30 @@ def test_an_unreachable_service_marks_rows_instead_of_inventing_counts(conn, ser
         frame = dw.list_jobs(**conn)
     assert frame["where"].tolist() == ["service unreachable"]
     assert frame["completed"].isna().all()
+
+
+def test_dashboard_shows_one_row_per_job_and_never_invents_counts(conn, server):
+    from dw_notebook.ui import job_rows
+
+    split = dw.submit(sample_reviews(30), prompt=PROMPT, model="mock", name="split",
+                      max_requests=10, **conn)  # fmt: skip
+    split.join(timeout=30)
+    assert len(split.batch_ids) == 3
+    registry = Registry()
+    key = server.base_url.rstrip("/")
+    lost = registry.new_job("fp-lost", key, "elsewhere", {"model": "mock"})
+    registry.record_batch(lost, 0, 0, "batch_made_by_another_server", "in_progress")
+    rows = {r["name"]: r for r in job_rows(dw.list_jobs(**conn, registry=registry))}
+    assert set(rows) == {"split", "elsewhere"}
+    assert (rows["split"]["total"], rows["split"]["completed"]) == (30, 30)
+    assert [b["id"] for b in rows["split"]["batches"]] == split.batch_ids
+    away = rows["elsewhere"]
+    assert away["status"] == "unknown" and away["where"] == "not found on the service"
+    assert away["completed"] is None and away["cancellable"] is False
+
+    dash = dw.jobs(auto_refresh=None, registry=registry, **conn)
+    try:
+        html = dash._repr_mimebundle_()[0]["text/html"]
+        assert "not found on the service" in html and "30 / 30 done" in html
+    finally:
+        dash.close()
