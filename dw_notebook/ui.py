@@ -117,6 +117,7 @@ def builder(
         models = [model] if model else []
     if model and model not in models:
         models.insert(0, model)
+    max_tokens = submit_options.pop("max_tokens", None)  # a form field: shown and editable
     common = {"response_format": response_format, "system": system, **submit_options}
 
     def built_for(form: Mapping[str, Any], rows: pd.DataFrame) -> Any:
@@ -176,6 +177,7 @@ def builder(
         template=template,
         model=model,
         window=window,
+        max_tokens=max_tokens,
         on_submit=on_submit,
     )
 

@@ -183,7 +183,7 @@ class JobsWidget(anywidget.AnyWidget):
         for row in self.jobs:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         detail = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
-        return f"<dw jobs: {len(self.jobs)} batches{': ' + detail if detail else ''}>"
+        return f"<dw jobs: {len(self.jobs)} jobs{': ' + detail if detail else ''}>"
 
 
 def jobs_html(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -198,13 +198,19 @@ def jobs_html(rows: Iterable[Mapping[str, Any]]) -> str:
         note = f" ({row['where']})" if row.get("where") else ""
         attempts = f" · {row['attempts']} attempts" if (row.get("attempts") or 1) > 1 else ""
         cells.append(
-            '<tr><td style="padding-right:10px;overflow-wrap:anywhere">'
+            '<div style="overflow-wrap:anywhere;min-width:0">'
             f"{escape(row['name'] or row['id'])}"
-            f'<span style="{MUTED}">{escape(attempts)}</span></td>'
-            f'<td style="padding-right:10px">{escape(phase_label(row["status"]))}'
-            f'<span style="{MUTED}">{escape(note)}</span></td><td>{escape(counts)}</td></tr>'
+            f'<span style="{MUTED}">{escape(attempts)}</span></div>'
+            f'<div style="min-width:0">{escape(phase_label(row["status"]))}'
+            f'<span style="{MUTED}">{escape(note)}</span></div>'
+            f'<div style="min-width:0">{escape(counts)}</div>'
         )
-    table = f'<table style="border-collapse:collapse">{"".join(cells)}</table>' if cells else ""
+    table = (
+        '<div style="display:grid;grid-template-columns:minmax(0, 18rem) minmax(0, 14rem) '
+        f'minmax(0, 1fr);gap:2px 10px">{"".join(cells)}</div>'
+        if cells
+        else ""
+    )
     return card(
         f"<div><strong>Jobs</strong></div>{table or 'No jobs yet.'}", testid="dw-jobs-static"
     )

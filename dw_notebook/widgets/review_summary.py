@@ -146,14 +146,15 @@ def review_html(
         body.append("</div>")
     if errors:
         rows = "".join(
-            f'<tr><td style="padding-right:10px;text-align:right">{g["count"]:,}</td>'
-            f'<td style="padding-right:10px">{escape(g["kind"])}</td>'
-            f'<td style="{MUTED}">{escape(g["hint"])}</td></tr>'
+            f'<div style="text-align:right">{g["count"]:,}</div>'
+            f'<div style="overflow-wrap:anywhere;min-width:0">{escape(g["kind"])}</div>'
+            f'<div style="{MUTED};min-width:0">{escape(g["hint"])}</div>'
             for g in errors
         )
         body.append(
             '<div style="font-weight:600">Failed rows by error</div>'
-            f'<table data-testid="dw-error-groups" style="border-collapse:collapse">{rows}</table>'
+            '<div data-testid="dw-error-groups" style="display:grid;grid-template-columns:'
+            f'3.5rem minmax(0, 16rem) minmax(0, 1fr);gap:2px 8px">{rows}</div>'
         )
     body.append(
         f'<div style="{MUTED};font-style:italic">pages of rows show in the live widget '

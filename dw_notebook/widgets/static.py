@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from ..progress.snapshot import JobSnapshot
 from ..progress.text import (
@@ -44,9 +45,24 @@ CARD = (
 )
 
 
+# ``prop:var(--jp-x, #hex)`` -> ``prop:#hex;prop:var(--jp-x, #hex)``: an untrusted notebook's
+# sanitizer drops var() values, so phase colours and bars keep their hex fallback there. Text and
+# card background colours keep only the var(): a light fallback would be unreadable when dark.
+_VAR = re.compile(
+    r"([a-z-]+):((?:[^;\"]*?\s)?)var\((--jp-(?!ui-font-color|layout-color1)[\w-]+), "
+    r"(#[0-9a-fA-F]{3,6})\)"
+)
+
+
+def _with_fallbacks(html_text: str) -> str:
+    return _VAR.sub(r"\1:\2\4;\1:\2var(\3, \4)", html_text)
+
+
 def card(body: str, *, colour: str = _DEFAULT_COLOUR, testid: str = "dw-static") -> str:
     """A static card shaped like the widgets' (same border, padding and fonts)."""
-    return f'<div data-testid="{testid}" style="{CARD};border-left:4px solid {colour}">{body}</div>'
+    return _with_fallbacks(
+        f'<div data-testid="{testid}" style="{CARD};border-left:4px solid {colour}">{body}</div>'
+    )
 
 
 def _bar(fraction_done: float, fraction_failed: float, colour: str) -> str:
@@ -68,14 +84,17 @@ def _fractions(completed: int, failed: int, total: int) -> tuple[float, float]:
 
 
 def _table(rows: list[tuple[str, str, str]], testid: str) -> str:
+    """Rows of three cells as a grid of divs (notebook table styles would restyle a table)."""
     cells = "".join(
-        f'<tr><td style="word-break:break-all;padding-right:10px">{escape(a)}</td>'
-        f'<td style="padding-right:10px">{escape(b)}</td><td>{escape(c)}</td></tr>'
+        f'<div style="overflow-wrap:anywhere;min-width:0">{escape(a)}</div>'
+        f'<div style="min-width:0">{escape(b)}</div>'
+        f'<div style="min-width:0;overflow-wrap:anywhere">{escape(c)}</div>'
         for a, b, c in rows
     )
     return (
-        f'<table data-testid="{testid}" style="font-size:var(--jp-ui-font-size0, 12px);'
-        f'border-collapse:collapse;margin:0">{cells}</table>'
+        f'<div data-testid="{testid}" style="display:grid;grid-template-columns:'
+        "minmax(0, 16rem) minmax(0, 7rem) minmax(0, 1fr);gap:2px 10px;"
+        f'font-size:var(--jp-ui-font-size0, 12px)">{cells}</div>'
     )
 
 

@@ -116,7 +116,7 @@ def test_auto_refresh_polls_load_on_a_thread_until_stopped():
 
 
 def test_repr_counts_batches_by_status():
-    assert repr(JobsWidget(ROWS)) == "<dw jobs: 2 batches: 1 completed, 1 in progress>"
+    assert repr(JobsWidget(ROWS)) == "<dw jobs: 2 jobs: 1 completed, 1 in progress>"
 
 
 class Publisher:
