@@ -200,6 +200,8 @@ class Job:
                 time.sleep(interval if not snapshot.poll_error else min(interval * 4, 30))
         except KeyboardInterrupt:
             self._on_interrupt()
+            if not in_kernel():  # a script: the hint was printed, no traceback on top of it
+                raise SystemExit(130) from None
             raise
 
     def _on_interrupt(self) -> None:
