@@ -110,8 +110,8 @@ class Tracker:
         cost_note = ""
         if self.simulated or model in SIMULATED_MODELS:
             estimated_cost, cost_note = None, "n/a (simulated)"
-        elif price_for(model, self.spec.get("window", "24h")) is None:
-            # a service's "$0.00" for a model without a price is no price
+        elif price_for(model, self.spec.get("window", "24h")) is None and not estimated_cost:
+            # no local price and no (or a "$0.00") estimate from the service: no price at all
             estimated_cost, cost_note = None, "n/a (no price for this model)"
         return JobSnapshot(
             name=self.name,
