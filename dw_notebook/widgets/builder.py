@@ -33,6 +33,7 @@ Form = dict[str, Any]
 # {"messages": [{"level": "error" | "warning" | "info", "text": str}], "estimate": str}
 Validation = Mapping[str, Any]
 FORM_FIELDS = ("template", "model", "window", "max_tokens")
+EMPTY_TEMPLATE = "write a prompt template; click a column to insert it"
 
 
 def _columns(columns: Iterable[Any]) -> list[dict[str, str]]:
@@ -134,8 +135,8 @@ class BuilderWidget(anywidget.AnyWidget):
         """Run ``validate`` on the form, publish its messages and estimate; True if no errors."""
         messages: list[dict[str, str]] = []
         estimate = ""
-        if not self.template.strip():
-            messages.append({"level": "error", "text": "write a prompt template"})
+        if not self.template.strip():  # a fresh form: a hint, not an error (but no submit)
+            messages.append({"level": "info", "text": EMPTY_TEMPLATE})
         if self._validate is not None:
             try:
                 result = self._validate(self.form) or {}
@@ -150,7 +151,7 @@ class BuilderWidget(anywidget.AnyWidget):
         with self.hold_sync():
             self.messages = messages
             self.estimate = estimate
-        return not any(m["level"] == "error" for m in messages)
+        return bool(self.template.strip()) and not any(m["level"] == "error" for m in messages)
 
     def _on_form_change(self, _change: Any) -> None:
         if self.submit_state != "submitting":
@@ -165,6 +166,8 @@ class BuilderWidget(anywidget.AnyWidget):
                 label = str(self._row_label(row))
             except Exception:  # the label is decoration
                 label = ""
+        if not template.strip():  # nothing to preview yet; the form says what to do
+            return {"row": row, "label": label, "text": "", "error": ""}
         try:
             return {"row": row, "label": label, "text": str(self._render_preview(template, row)),
                     "error": ""}  # fmt: skip

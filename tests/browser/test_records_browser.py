@@ -25,6 +25,7 @@ ROOTS = {
     "progress-live": '[data-testid="dw-progress"]',
     "progress-record": '[data-testid="dw-progress-static"]',
     "builder-record": '[data-testid="dw-builder-summary"]',
+    "builder-form": '[data-testid="dw-builder"]',
     "review": '[data-testid="dw-review"]',
     "jobs": '[data-testid="dw-jobs"]',
 }
@@ -90,6 +91,7 @@ def _cells(tmp: Path) -> list[str]:
         " max_tokens=20)\nform",
         "built = form.submit({})\nbuilt.join()\nprint('DW-MARK:built')",
         LIVE,
+        "dw.builder(df, template='Label this review of a {product}: {review}', model='mock')",
         "dw.review(job, out)  # the first run, with its failures",
         "dw.jobs(auto_refresh=None)",
         "print('DW-MARK:end')",
@@ -101,7 +103,7 @@ def _output_text(page, index: int) -> str:
         """(i) => {
           const cells = document.querySelectorAll('.jp-Notebook .jp-Cell');
           const out = cells[i] && cells[i].querySelector('.jp-OutputArea');
-          return out ? out.innerText : '';
+          return out ? out.textContent : '';  // innerText is empty for cells out of view
         }""",
         index,
     )

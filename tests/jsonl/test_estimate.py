@@ -65,11 +65,13 @@ def test_embeddings_have_no_output_tokens(frame):
 
 
 def test_unknown_model_has_no_price_and_says_so(frame):
-    est = estimate_cost(build_requests(frame, model="mock", prompt="{t}"))
+    est = estimate_cost(build_requests(frame, model="some/unpriced-model", prompt="{t}"))
     assert est.price is None and est.usd is None and est.input_usd is None
-    assert "cost unknown" in str(est) and "'mock'" in str(est)
+    assert "cost unknown" in str(est) and "'some/unpriced-model'" in str(est)
     assert est.input_tokens > 0
     assert "cost unknown" in est._repr_html_()
+    simulated = estimate_cost(build_requests(frame, model="mock", prompt="{t}"))
+    assert str(simulated).startswith("cost n/a: 'mock' is the local server's simulated model")
 
 
 def test_prices_can_be_overridden_per_call(frame):

@@ -6,7 +6,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from dw_notebook.progress.snapshot import JobSnapshot
-from dw_notebook.widgets.builder import BuilderWidget
+from dw_notebook.widgets.builder import EMPTY_TEMPLATE, BuilderWidget
 from dw_notebook.widgets.progress import ProgressWidget
 
 from .conftest import browser_message
@@ -48,7 +48,11 @@ def test_choices_and_columns_are_synced_with_sensible_defaults():
 
 def test_an_empty_template_blocks_submitting():
     widget = make()
-    assert widget.messages[0] == {"level": "error", "text": "write a prompt template"}
+    # a fresh form says what to do without an error, and the preview blames nothing
+    assert widget.messages[0] == {"level": "info", "text": EMPTY_TEMPLATE}
+    assert not any(m["level"] == "error" for m in widget.messages)
+    assert widget.preview("", 0)["error"] == ""
+    assert widget.submit({}) is None
 
 
 def test_preview_is_a_round_trip_that_answers_the_request_id():

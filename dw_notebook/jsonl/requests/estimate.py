@@ -23,6 +23,7 @@ from dw_notebook import wire
 from dw_notebook.jsonl.requests._built import BuiltRequests
 from dw_notebook.prices import Price, PricesArg, price_for
 
+SIMULATED_MODELS = ("mock", "echo")  # the local server's models: no price, answers made up
 BYTES_PER_TOKEN = 4
 OUTPUT_RATIO = 1.2
 #: The body fields holding the prompt, per endpoint (what the model reads).
@@ -68,10 +69,14 @@ class CostEstimate:
         )
 
     def __str__(self) -> str:
+        if self.price is None and self.model in SIMULATED_MODELS:
+            return (
+                f"cost n/a: {self.model!r} is the local server's simulated model; {self._tokens()}"
+            )
         if self.price is None:
             return (
                 f"cost unknown: no price for model {self.model!r} in the {self.window} window "
-                f"(a local/simulated model, or not in the price table); {self._tokens()}"
+                f"(not in the price table); {self._tokens()}"
             )
         return f"≈ ${self.usd:,.4f} ({self.model}, {self.window} window): {self._tokens()}"
 
