@@ -297,6 +297,7 @@ class Job:
             self.spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
             self.spec.get("max_bytes", wire.MAX_FILE_BYTES),
         )
+        self._tracker.expected[self.attempt + 1] = len(lines)
         self.create_batches(chunks, attempt=self.attempt + 1)
         self.new_attempt = self.attempt
         if self._poller is not None:

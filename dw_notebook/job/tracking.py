@@ -48,6 +48,7 @@ class Tracker:
         self.simulated = simulated
         self.batches: dict[str, dict[str, Any]] = {}
         self.poll_error: str | None = None
+        self.expected: dict[int, int] = {}  # attempt -> rows sent, before the service counts them
         self._last_ok: float | None = None
         self._started = time.time()
         self._history: deque[tuple[float, int]] = deque(maxlen=120)
@@ -85,8 +86,10 @@ class Tracker:
             for attempt, ids in enumerate(attempts)
             for batch_id in ids
         )
-        lines = tuple(self._attempt_line(k, [r for r in rows if r.attempt == k]) for k in
-                      range(len(attempts)))  # fmt: skip
+        lines = tuple(
+            self._attempt_line(k, [r for r in rows if r.attempt == k], self.expected.get(k, 0))
+            for k in range(len(attempts))
+        )
         first = lines[0] if lines else None
         expected = int(self.spec.get("n_requests") or 0)
         total = (first.total if first else 0) or expected
@@ -166,11 +169,11 @@ class Tracker:
         )
 
     @staticmethod
-    def _attempt_line(attempt: int, rows: list[BatchSnapshot]) -> AttemptSnapshot:
+    def _attempt_line(attempt: int, rows: list[BatchSnapshot], expected: int) -> AttemptSnapshot:
         return AttemptSnapshot(
             attempt,
             aggregate_phase(r.status for r in rows),
-            total=sum(r.total for r in rows),
+            total=sum(r.total for r in rows) or expected,
             completed=sum(r.completed for r in rows),
             failed=sum(r.failed for r in rows),
             done=bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows),

@@ -54,6 +54,8 @@ def test_a_retry_gets_its_own_output_and_the_job_keeps_every_attempt(make_server
     assert 0 < failed < 80
     flaky.backend.failure_rate = 0.0
     job.retry()._ipython_display_()  # the retry cell's output
+    first_look = job.snapshot().for_attempt(1)
+    assert first_look.total == failed  # the rows sent, before the service has counted them
     job.join(timeout=30)
     job.view.flush()
 
