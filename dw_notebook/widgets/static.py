@@ -11,6 +11,7 @@ from ..progress.text import (
     costs,
     format_count,
     format_counts,
+    format_duration,
     phase_label,
     queue_text,
     reconnect_note,
@@ -120,24 +121,24 @@ def snapshot_html(snap: JobSnapshot) -> str:
         "padding:0 8px;border-radius:999px;font-size:var(--jp-ui-font-size0, 11px);"
         f'font-weight:600">{escape(phase_label(snap.phase))}</span>{model}</div>',
         _bar(done, failed, colour),
-        '<div style="display:flex;gap:4px 12px;flex-wrap:wrap;font-weight:600">'
-        + (
-            f'<span data-testid="dw-percent">{snap.percent}%</span>'
-            if snap.percent is not None
-            else ""
-        )
-        + f'<span data-testid="dw-counts">{escape(_counts_line(snap))}</span></div>',
     ]
+    # the same rows as the live card (js/progress.js), so the output keeps its look and height
+    percent = (
+        f'<span data-testid="dw-percent" style="font-weight:700">{snap.percent}%</span>'
+        if snap.percent is not None
+        else ""
+    )
     details = [*stats(snap)]
     if tokens := tokens_text(snap):
         details.append(tokens)
-    not_run = snap.total - snap.completed - snap.failed
-    if snap.done and snap.total > 0 and not_run > 0:
-        details.insert(0, f"{format_count(not_run)} not run")
+    stats_html = f'<span style="{MUTED}">{escape(" · ".join(details))}</span>' if details else ""
+    lines.append(
+        '<div style="display:flex;gap:4px 12px;flex-wrap:wrap;align-items:baseline">'
+        f'{percent}<span data-testid="dw-counts" style="font-weight:600">'
+        f"{escape(_counts_line(snap))}</span>{stats_html}</div>"
+    )
     if cost := costs(snap):
-        details.append(cost)
-    if details:
-        lines.append(f'<div style="{MUTED}">{escape(" · ".join(details))}</div>')
+        lines.append(f'<div style="{MUTED}">{escape(cost)}</div>')
     if len(snap.attempts) > 1:
         rows = [
             (attempt_label(a.attempt), phase_label(a.phase),
@@ -153,9 +154,14 @@ def snapshot_html(snap: JobSnapshot) -> str:
         lines.append(_table(rows, "dw-batches"))
     if note := reconnect_note(snap):
         lines.append(f'<div style="color:var(--jp-warn-color1, #f57c00)">{escape(note)}</div>')
+    if snap.done:
+        lines.append(f'<div style="font-weight:600">{escape(_summary_line(snap))}</div>')
     hint = snap.extra.get("hint") if isinstance(snap.extra, dict) else None
     if isinstance(hint, str) and hint:
-        lines.append(f"<div><code>{escape(hint)}</code></div>")
+        lines.append(
+            f'<div style="{MUTED};font-family:var(--jp-code-font-family, monospace)">'
+            f"{escape(hint)}</div>"
+        )
     if snap.message:
         lines.append(f'<div style="{MUTED};font-style:italic">{escape(snap.message)}</div>')
     return card("\n".join(lines), colour=colour, testid="dw-progress-static")
@@ -166,3 +172,14 @@ def _counts_line(snap: JobSnapshot) -> str:
     parts = [format_counts(snap.completed, snap.failed, snap.total)]
     parts += [t for t in (recovered_text(snap), queue_text(snap)) if t]
     return " · ".join(parts)
+
+
+def _summary_line(snap: JobSnapshot) -> str:
+    """'completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s' (as the live card's)."""
+    text = f"{phase_label(snap.phase)}: {format_counts(snap.completed, snap.failed, snap.total)}"
+    not_run = snap.total - snap.completed - snap.failed
+    if snap.total > 0 and not_run > 0:
+        text += f", {format_count(not_run)} not run"
+    if elapsed := format_duration(snap.elapsed_s):
+        text += f" in {elapsed}"
+    return text

@@ -44,6 +44,26 @@ ProgressWidget(JobSnapshot("a-rather-long-job-name-for-narrow-outputs", "in_prog
     throughput=12.5, eta_s=5, window_left_s=1800, input_tokens=123456, output_tokens=45678,
     estimated_cost=1.25, actual_cost=0.98, message="answers are simulated"))"""
 
+# a finished job shown by the live widget and by the static HTML it leaves: the same card
+SAME_CARD = """\
+from IPython.display import HTML, display
+from dw_notebook.widgets.static import snapshot_html
+done = JobSnapshot("same-card", "completed", total=300, completed=296, failed=2, model="mock",
+                   done=True, elapsed_s=62, input_tokens=1000, output_tokens=200,
+                   cost_note="n/a (simulated)", extra={"hint": "Results: out = job.join()"})
+display(ProgressWidget(done, static_at_end=False))
+display(HTML(snapshot_html(done)))"""
+
+HEIGHTS_JS = """
+() => {
+  const live = [...document.querySelectorAll('.dw-progress.dw-done')]
+    .find((n) => n.textContent.includes('same-card'));
+  const still = [...document.querySelectorAll('[data-testid="dw-progress-static"]')]
+    .find((n) => n.textContent.includes('same-card'));
+  return [live.getBoundingClientRect().height, still.getBoundingClientRect().height];
+}
+"""
+
 OVERFLOW_JS = """
 (selectors) => {
   const out = [];
@@ -92,6 +112,7 @@ def _cells(tmp: Path) -> list[str]:
         "built = form.submit({})\nbuilt.join()\nprint('DW-MARK:built')",
         LIVE,
         "dw.builder(df, template='Label this review of a {product}: {review}', model='mock')",
+        SAME_CARD,
         "dw.review(job, out)  # the first run, with its failures",
         "dw.jobs(auto_refresh=None)",
         "print('DW-MARK:end')",
@@ -173,6 +194,9 @@ def test_every_widget_fits_every_width_and_keeps_its_record_in_lab(jupyter, page
     problems = _look_at_every_width(page, "lab")
     assert problems == [], "\n".join(problems[:30])
     assert page.errors == []
+    live, still = p.evaluate(HEIGHTS_JS)  # the output does not jump when the job ends
+    print(f"card heights: live {live:.1f} px, static {still:.1f} px")
+    assert abs(live - still) <= 3, (live, still)
 
     # save, then reopen the file in a fresh JupyterLab (own data dir: nothing of this session)
     p.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
