@@ -238,6 +238,35 @@ def _phase(statuses: list[str]) -> str:
     return statuses[0] if statuses else "unknown"
 
 
+def _duration_and_cost(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Seconds from the first batch created to the last ended (or now), and USD from the
+    reported usage (None: not reported or no price; ``cost_note`` says why)."""
+    import time
+
+    from .job.tracking import SIMULATED_MODELS
+    from .prices import price_for
+
+    starts = [b["created_at"] for b in batches if isinstance(b.get("created_at"), pd.Timestamp)]
+    ends = [b.get("ended_at") for b in batches]
+    duration = None
+    if starts:
+        if all(isinstance(e, pd.Timestamp) for e in ends):
+            duration = (max(ends) - min(starts)).total_seconds()
+        else:
+            duration = time.time() - min(starts).timestamp()
+    model = str(batches[0].get("model") or "")
+    price = price_for(model, str(batches[0].get("window") or "24h"))
+    tokens = [(_int(b.get("input_tokens")), _int(b.get("output_tokens"))) for b in batches]
+    cost, note = None, ""
+    if model in SIMULATED_MODELS:
+        note = "n/a (simulated)"
+    elif price is None:
+        note = "n/a (no price)"
+    elif all(i is not None and o is not None for i, o in tokens):
+        cost = sum(i * price.input + o * price.output for i, o in tokens) / 1e6  # type: ignore[operator]
+    return {"duration_s": duration, "cost": cost, "cost_note": note}
+
+
 def job_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One dashboard row per job (batches of the registry grouped by job, the service's other
     batches one per row), its batches and attempts listed inside. Counts the service could not
@@ -261,6 +290,7 @@ def job_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
         status = _phase([str(b.get("status")) for b in seen]) if seen else "unknown"
         created = batches[0].get("created_at")
         rows.append({
+            **_duration_and_cost(batches),
             "id": batches[0]["batch_id"], "job_id": batches[0].get("job_id") or "",
             "name": batches[0].get("job") or "", "status": status, "total": total,
             "completed": completed,

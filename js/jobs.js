@@ -4,7 +4,7 @@
 import "./common.css";
 import "./jobs.css";
 import { h, setText } from "./lib/dom.js";
-import { TERMINAL_PHASES, barWidths, formatCounts, formatDuration, phaseClass, phaseLabel } from "./lib/format.js";
+import { TERMINAL_PHASES, barWidths, formatCost, formatCounts, formatDuration, phaseClass, phaseLabel } from "./lib/format.js";
 
 /** "3m 05s ago" for recent times, else "2026-11-25 17:40" (UTC); "" when unknown. */
 export function formatCreated(epochSeconds, nowMs = Date.now()) {
@@ -75,6 +75,17 @@ function render({ model, el }) {
     return formatCounts(job);
   }
 
+  /** "2m 05s · $0.12" (or "· cost n/a (simulated)"): how long the job took and what it cost. */
+  function metaText(job) {
+    const parts = [];
+    const duration = formatDuration(job.duration_s);
+    if (duration) parts.push(duration);
+    const cost = formatCost(job.cost);
+    if (cost) parts.push(cost);
+    else if (job.cost_note) parts.push(`cost ${job.cost_note}`);
+    return parts.join(" · ");
+  }
+
   function batchLines(job) {
     return h(
       "div",
@@ -135,6 +146,7 @@ function render({ model, el }) {
         { class: "dw-job-progress" },
         h("span", { class: "dw-bar dw-bar-small" }, h("span", { class: "dw-bar-done", style: `width:${widths.done}%` }), h("span", { class: "dw-bar-failed", style: `width:${widths.failed}%` })),
         h("span", { class: "dw-job-counts", "data-testid": "dw-job-counts" }, countsText(job)),
+        h("div", { class: "dw-muted dw-job-meta", "data-testid": "dw-job-meta" }, metaText(job)),
       ),
       h("td", { class: "dw-muted dw-job-created" }, formatCreated(job.created_at)),
       h("td", { class: "dw-mono dw-job-model" }, job.model ?? ""),

@@ -119,6 +119,7 @@ describe("jobs dashboard", () => {
     const model = fakeModel({
       jobs: [
         { id: "b1", name: "split", status: "completed", total: 30, completed: 30, failed: 0, attempts: 2, where: "", cancellable: false,
+          duration_s: 125, cost: 0.12,
           batches: [{ id: "b1", attempt: 0, status: "completed", total: 10, completed: 10, failed: 0, where: "on the service" },
                     { id: "b2", attempt: 1, status: "completed", total: 2, completed: 2, failed: 0, where: "on the service" }] },
         { id: "bx", name: "elsewhere", status: "unknown", total: null, completed: null, failed: null, attempts: 1,
@@ -128,6 +129,7 @@ describe("jobs dashboard", () => {
     host.render(model);
     const rows = [...host.el.querySelectorAll('[data-testid="dw-job-row"]')];
     expect(rows.length).toBe(2);
+    expect(rows[0].querySelector('[data-testid="dw-job-meta"]').textContent).toBe("2m 05s · $0.12");
     expect(rows[1].querySelector('[data-testid="dw-job-counts"]').textContent).toBe("unknown");
     expect(rows[1].querySelector('[data-testid="dw-job-where"]').textContent).toBe("on another local server");
     expect(rows[1].querySelector('[data-testid="dw-job-cancel"]')).toBeNull();

@@ -18,9 +18,12 @@ from .registry import JobRecord
 
 COLUMNS = (
     "job", "job_id", "attempt", "chunk", "batch_id", "status", "where", "model", "endpoint",
-    "total", "completed", "failed", "created_at",
+    "window", "total", "completed", "failed", "input_tokens", "output_tokens", "created_at",
+    "ended_at",
 )  # fmt: skip
-INT_COLUMNS = ("attempt", "chunk", "total", "completed", "failed")
+INT_COLUMNS = ("attempt", "chunk", "total", "completed", "failed", "input_tokens", "output_tokens")
+TIME_COLUMNS = ("created_at", "ended_at")
+_ENDED = ("completed_at", "failed_at", "expired_at", "cancelled_at")
 #: ``where`` values
 ON_SERVICE = "on the service"
 NOT_CHECKED = "not checked"
@@ -42,13 +45,22 @@ def registry_rows(records: Iterable[JobRecord], service_key: str) -> dict[str, d
                     "job": record.name, "job_id": record.job_id, "attempt": b.attempt,
                     "chunk": b.chunk, "batch_id": b.batch_id, "status": b.status,
                     "where": NOT_CHECKED, "model": record.spec.get("model"),
-                    "endpoint": record.spec.get("endpoint"), "created_at": record.created_at,
+                    "endpoint": record.spec.get("endpoint"), "window": record.spec.get("window"),
+                    "created_at": record.created_at,
                 }  # fmt: skip
     return rows
 
 
 def _apply(row: dict[str, Any], batch: dict[str, Any]) -> None:
     counts = batch.get("request_counts") or {}
+    usage = batch.get("usage") if isinstance(batch.get("usage"), dict) else {}
+    ended = [batch[k] for k in _ENDED if batch.get(k)]
+    row.update(
+        window=batch.get("completion_window") or row.get("window"),
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        ended_at=min(ended) if ended else None,
+    )
     row.update(
         status=batch["status"],
         where=ON_SERVICE,
@@ -91,9 +103,10 @@ def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     out = pd.DataFrame(list(rows), columns=list(COLUMNS))
     for column in INT_COLUMNS:
         out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
-    out["created_at"] = pd.to_datetime(
-        pd.to_numeric(out["created_at"], errors="coerce"), unit="s", utc=True
-    )
-    for column in ("job", "job_id", "batch_id", "status", "where", "model", "endpoint"):
+    for column in TIME_COLUMNS:
+        out[column] = pd.to_datetime(
+            pd.to_numeric(out[column], errors="coerce"), unit="s", utc=True
+        )
+    for column in ("job", "job_id", "batch_id", "status", "where", "model", "endpoint", "window"):
         out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out.sort_values("created_at", ascending=False, ignore_index=True, na_position="last")

@@ -302,8 +302,8 @@ def list_jobs(
 
     Columns, always the same: job, job_id, attempt, chunk, batch_id, status, where (on the
     service, not checked, on another local server, not found on the service, service
-    unreachable), model, endpoint, total, completed, failed (integers, ``<NA>`` when unknown)
-    and created_at (UTC datetime).
+    unreachable), model, endpoint, window, total, completed, failed, input_tokens,
+    output_tokens (integers, ``<NA>`` when unknown), created_at and ended_at (UTC datetimes).
     """
     registry = registry or Registry()
     remote = remote_connection(api_key, base_url)

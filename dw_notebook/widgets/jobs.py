@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 # seconds; source: "local"/"server"; total/completed/failed None when unknown; where: why the
 # service cannot show the batches ("on another local server", ...); batches: one dict per batch.
 ROW_FIELDS = ("id", "name", "status", "total", "completed", "failed", "created_at", "model",
-              "source", "job_id", "attempts", "where", "cancellable", "batches")  # fmt: skip
+              "source", "job_id", "attempts", "where", "cancellable", "batches", "duration_s",
+              "cost", "cost_note")  # fmt: skip
 _INT_FIELDS = ("total", "completed", "failed")
 _ACTIVE = ("validating", "in_progress", "finalizing")
 
@@ -55,10 +56,20 @@ def normalise_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             row["cancellable"] = row["status"] in _ACTIVE
         row["cancellable"] = bool(row["cancellable"])
         row["batches"] = [dict(b) for b in row["batches"] or []]
+        row["duration_s"] = _float(row["duration_s"])
+        row["cost"] = _float(row["cost"])
+        row["cost_note"] = str(row["cost_note"] or "")
         created = row["created_at"]
         row["created_at"] = float(created) if isinstance(created, int | float) else None
         seen[row["id"]] = row
     return sorted(seen.values(), key=lambda r: -(r["created_at"] or 0.0))
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 class JobsWidget(anywidget.AnyWidget):

@@ -28,7 +28,8 @@ def test_rows_are_normalised_newest_first_and_deduplicated():
     assert rows[0] == {"id": "batch_new", "name": "b", "status": "in_progress", "total": 10,
                        "completed": 3, "failed": 1, "created_at": 200.0, "model": "",
                        "source": "server", "job_id": "", "attempts": 1, "where": "",
-                       "cancellable": True, "batches": []}  # fmt: skip
+                       "cancellable": True, "batches": [], "duration_s": None, "cost": None,
+                       "cost_note": ""}  # fmt: skip
 
 
 def test_refresh_message_reloads_rows_from_load():

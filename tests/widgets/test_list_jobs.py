@@ -72,6 +72,7 @@ def test_dashboard_shows_one_row_per_job_and_never_invents_counts(conn, server):
     assert set(rows) == {"split", "elsewhere"}
     assert (rows["split"]["total"], rows["split"]["completed"]) == (30, 30)
     assert [b["id"] for b in rows["split"]["batches"]] == split.batch_ids
+    assert rows["split"]["duration_s"] >= 0 and rows["split"]["cost_note"] == "n/a (simulated)"
     away = rows["elsewhere"]
     assert away["status"] == "unknown" and away["where"] == "not found on the service"
     assert away["completed"] is None and away["cancellable"] is False
