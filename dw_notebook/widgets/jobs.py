@@ -21,7 +21,7 @@ import traitlets
 
 from ..progress.text import format_counts, phase_label
 from . import _assets, _display
-from .static import MUTED, card, escape
+from .static import card, flex_rows
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class JobsWidget(anywidget.AnyWidget):
 
 def jobs_html(rows: Iterable[Mapping[str, Any]]) -> str:
     """A static table of the dashboard rows (as they were when the output was last written)."""
-    cells = []
+    lines = []
     for row in rows:
         counts = (
             "unknown"
@@ -208,20 +208,10 @@ def jobs_html(rows: Iterable[Mapping[str, Any]]) -> str:
         )
         note = f" ({row['where']})" if row.get("where") else ""
         attempts = f" · {row['attempts']} attempts" if (row.get("attempts") or 1) > 1 else ""
-        cells.append(
-            '<div style="overflow-wrap:anywhere;min-width:0">'
-            f"{escape(row['name'] or row['id'])}"
-            f'<span style="{MUTED}">{escape(attempts)}</span></div>'
-            f'<div style="min-width:0">{escape(phase_label(row["status"]))}'
-            f'<span style="{MUTED}">{escape(note)}</span></div>'
-            f'<div style="min-width:0">{escape(counts)}</div>'
+        lines.append(
+            (f"{row['name'] or row['id']}{attempts}", f"{phase_label(row['status'])}{note}", counts)
         )
-    table = (
-        '<div style="display:grid;grid-template-columns:minmax(0, 18rem) minmax(0, 14rem) '
-        f'minmax(0, 1fr);gap:2px 10px">{"".join(cells)}</div>'
-        if cells
-        else ""
-    )
+    table = flex_rows(lines, ("0 1 18rem", "0 1 14rem", "1 1 10rem")) if lines else ""
     return card(
         f"<div><strong>Jobs</strong></div>{table or 'No jobs yet.'}", testid="dw-jobs-static"
     )

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .static import MUTED, card, escape
+from .static import MUTED, card, escape, flex_rows
 
 _HTTP = re.compile(r"^HTTP (\d{3})(?:: ([a-z][a-z0-9_]*):)?")
 _HINTS = {
@@ -145,16 +145,10 @@ def review_html(
         body += [_chart(column, bars) for column, bars in charts]
         body.append("</div>")
     if errors:
-        rows = "".join(
-            f'<div style="text-align:right">{g["count"]:,}</div>'
-            f'<div style="overflow-wrap:anywhere;min-width:0">{escape(g["kind"])}</div>'
-            f'<div style="{MUTED};min-width:0">{escape(g["hint"])}</div>'
-            for g in errors
-        )
+        rows = [(f"{g['count']:,}", g["kind"], g["hint"]) for g in errors]
         body.append(
             '<div style="font-weight:600">Failed rows by error</div>'
-            '<div data-testid="dw-error-groups" style="display:grid;grid-template-columns:'
-            f'3.5rem minmax(0, 16rem) minmax(0, 1fr);gap:2px 8px">{rows}</div>'
+            + flex_rows(rows, ("0 0 3.5rem", "0 1 16rem", "1 1 12rem"), "dw-error-groups")
         )
     body.append(
         f'<div style="{MUTED};font-style:italic">pages of rows show in the live widget '

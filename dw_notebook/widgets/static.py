@@ -84,19 +84,26 @@ def _fractions(completed: int, failed: int, total: int) -> tuple[float, float]:
     return done, min(1.0 - done, max(0.0, failed / total))
 
 
-def _table(rows: list[tuple[str, str, str]], testid: str) -> str:
-    """Rows of three cells as a grid of divs (notebook table styles would restyle a table)."""
-    cells = "".join(
-        f'<div style="overflow-wrap:anywhere;min-width:0">{escape(a)}</div>'
-        f'<div style="min-width:0">{escape(b)}</div>'
-        f'<div style="min-width:0;overflow-wrap:anywhere">{escape(c)}</div>'
-        for a, b, c in rows
-    )
+def flex_rows(rows: list[tuple[str, ...]], flexes: tuple[str, ...], testid: str = "") -> str:
+    """Rows of cells (plain text, escaped here) as wrapping flex lines: columns line up on a
+    wide output and wrap instead of squeezing on a narrow one (a notebook's table styles
+    would restyle a <table>). ``flexes`` is the CSS ``flex`` of each cell."""
+    lines = []
+    for row in rows:
+        cells = "".join(
+            f'<span style="flex:{flex};min-width:0;overflow-wrap:anywhere">{escape(cell)}</span>'
+            for cell, flex in zip(row, flexes, strict=True)
+        )
+        lines.append(f'<div style="display:flex;flex-wrap:wrap;gap:0 10px">{cells}</div>')
+    test = f' data-testid="{testid}"' if testid else ""
     return (
-        f'<div data-testid="{testid}" style="display:grid;grid-template-columns:'
-        "minmax(0, 16rem) minmax(0, 7rem) minmax(0, 1fr);gap:2px 10px;"
-        f'font-size:var(--jp-ui-font-size0, 12px)">{cells}</div>'
+        f'<div{test} style="display:flex;flex-direction:column;gap:2px;'
+        f'font-size:var(--jp-ui-font-size0, 12px)">{"".join(lines)}</div>'
     )
+
+
+def _table(rows: list[tuple[str, str, str]], testid: str) -> str:
+    return flex_rows(rows, ("0 1 16rem", "0 0 7rem", "1 1 10rem"), testid)
 
 
 def snapshot_html(snap: JobSnapshot) -> str:

@@ -153,7 +153,7 @@ def _look_at_every_width(page, app: str) -> list[str]:
             if app == "lab":  # 600 px with the file browser open; 400 px (a phone) without
                 side = "collapseLeft" if width < 600 else "expandLeft"
                 p.evaluate(f"() => window.jupyterapp.shell.{side}()")
-            p.set_viewport_size({"width": width, "height": 900})
+            p.set_viewport_size({"width": width, "height": 1800})  # tall cards fit a shot
             p.wait_for_timeout(250)  # layout and container queries settle
             for issue in p.evaluate(OVERFLOW_JS, ROOTS):
                 problems.append(f"{app} {theme} {width}px {issue}")
