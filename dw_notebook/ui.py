@@ -189,10 +189,12 @@ def jobs(
     auto_refresh: float | None = 2.0,
     registry: Registry | None = None,
 ) -> Any:
-    """A live dashboard of every batch in the local registry and on the service.
+    """A live dashboard of jobs: one row per job of the local registry (its batches and attempts
+    inside) and per other batch on the service, with status, progress, duration and cost.
 
-    Filter by status; attach a batch to see its progress; cancel a running one. For the same
-    data as a DataFrame use ``dw.list_jobs()``.
+    Filter by status; Open shows a job's progress below; Cancel stops a running one. Batches
+    the service cannot show say where they are instead of showing counts. For every batch as a
+    DataFrame use ``dw.list_jobs()``.
     """
     from .widgets.jobs import JobsWidget
 

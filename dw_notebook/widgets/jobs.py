@@ -1,4 +1,4 @@
-"""The jobs dashboard: every batch with its status and progress, a status filter, and actions.
+"""The jobs dashboard: one row per job with its status and progress, a status filter, actions.
 
 Rows are plain dicts (see :data:`ROW_FIELDS`); the widget gets them from ``load()`` (called on
 refresh, and periodically with :meth:`JobsWidget.start_auto_refresh`) or from
