@@ -181,8 +181,12 @@ class Job:
         """
         if progress is None:
             progress = not in_kernel()
-            if not progress and self.view is None and not self.done:
-                self._ipython_display_()  # `dw.submit(...).join()` still shows progress
+            if (
+                not progress
+                and (self.view is None or self.new_attempt)
+                and not self.snapshot().done
+            ):
+                self._ipython_display_()  # `dw.submit(...).join()`, `job.retry().join()` show it
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = 0.25 if self.connection.simulated else 3.0
         printer = TextProgress() if progress and not self.done else None

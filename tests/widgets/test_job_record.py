@@ -122,3 +122,18 @@ def test_the_builder_code_submits_the_same_job(conn, shell):
     with_key = code.replace("\n)", f"\n    api_key={conn['api_key']!r},\n)")
     exec(with_key, namespace)  # noqa: S102
     assert namespace["job"].id == job.id
+
+
+def test_retry_then_join_in_one_cell_still_leaves_the_retry_its_own_output(
+    make_server, shell, monkeypatch
+):
+    monkeypatch.setattr("dw_notebook.job.core.in_kernel", lambda: True)  # as in a notebook
+    flaky = make_server(rate=None, backend_options={"failure_rate": 0.3}, max_attempts=1)
+    job = dw.submit(sample_reviews(40), prompt=PROMPT, model="mock", **_conn(flaky))
+    job._ipython_display_()
+    job.join(timeout=30)
+    flaky.backend.failure_rate = 0.0
+    job.retry().join(timeout=30)  # one cell: the retry's output is shown by the wait
+    assert job.new_attempt is None
+    outputs = list(_outputs(shell).values())
+    assert len(outputs) == 2 and " · retry 1" in outputs[1]["text/plain"]
