@@ -13,3 +13,5 @@ echo "== end to end: 200,000 rows, dw-notebook against the openai SDK's document
 $PY bench/bench_end_to_end.py --rows 200000
 echo "== autobatch: 10,000 calls against one prepared batch"
 $PY bench/bench_autobatch.py
+echo "== estimate vs actual input tokens: the example notebooks' requests"
+$PY bench/bench_estimate.py

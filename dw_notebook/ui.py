@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import wire
 from .client import client_for
-from .errors import APIError, TransportError
+from .errors import APIError, DwError, TransportError
 from .job import Job
 from .job.registry import Registry
 from .job.submit import attach, connect, list_jobs, submit
@@ -28,28 +28,54 @@ log = logging.getLogger(__name__)
 
 
 class NotebookViews:
-    """The progress widget (one per job, polled live), its display, and review."""
+    """The progress widget of a job (polled live), one per retry, their display, and review.
+
+    The job's widget shows the whole job (every attempt); the output of a ``job.retry()``
+    cell gets a widget of its own that shows only that attempt, so no output is rewritten to
+    tell a different story than the cell that made it.
+    """
 
     def widget(self, job: Job) -> Any:
+        """The whole-job progress widget (made once per job)."""
         if job.view is None:
-            from .widgets.progress import ProgressWidget, thread_updates_broken
-
-            if thread_updates_broken():
-                warnings.warn("ipykernel 7.0 does not show live widget updates; use >= 7.1",
-                              stacklevel=3)  # fmt: skip
-            widget = ProgressWidget()
-            widget.on_command(job.handle_command)
-            widget.update(job.snapshot())
-            job.add_listener(widget.update)
-            job.view = widget
+            job.view = self._new_widget(job, attempt=None)
         job.start_polling()
         return job.view
+
+    def attempt_widget(self, job: Job, attempt: int) -> Any:
+        """A progress widget of one attempt (a retry), for the output of the cell that made it."""
+        widget = self._new_widget(job, attempt=attempt)
+        job.start_polling()
+        return widget
+
+    def _new_widget(self, job: Job, attempt: int | None) -> Any:
+        from .widgets.progress import ProgressWidget, thread_updates_broken
+
+        if thread_updates_broken():
+            warnings.warn("ipykernel 7.0 does not show live widget updates; use >= 7.1",
+                          stacklevel=4)  # fmt: skip
+        snapshot = job.snapshot()
+        if any(b.status == "unknown" for b in snapshot.batches):
+            snapshot = job.refresh()  # the first display tells the real state, not "validating"
+
+        def scoped(snap: Any) -> Any:
+            return snap if attempt is None else snap.for_attempt(attempt)
+
+        widget = ProgressWidget()
+        widget.on_command(job.handle_command)
+        widget.update(scoped(snapshot))
+        job.add_listener(lambda snap: widget.update(scoped(snap)))
+        return widget
 
     def show(self, job: Job) -> None:
         from IPython.display import display
 
+        attempt, job.new_attempt = job.new_attempt, None
         try:
-            widget = self.widget(job)
+            if attempt:
+                widget = self.attempt_widget(job, attempt)
+            else:
+                widget = self.widget(job)
         except Exception as exc:  # no widget frontend support: fall back to text
             log.debug("no widget: %r", exc)
             print(repr(job))
@@ -92,6 +118,7 @@ def builder(
         models = [model] if model else []
     if model and model not in models:
         models.insert(0, model)
+    max_tokens = submit_options.pop("max_tokens", None)  # a form field: shown and editable
     common = {"response_format": response_format, "system": system, **submit_options}
 
     def built_for(form: Mapping[str, Any], rows: pd.DataFrame) -> Any:
@@ -123,7 +150,23 @@ def builder(
         return submit(df, form["template"], model=form["model"], window=form["window"],
                       api_key=api_key, base_url=base_url, **common, **params)  # fmt: skip
 
+    def code_for(form: Mapping[str, Any]) -> str:
+        options: dict[str, Any] = {"model": form["model"], "window": form["window"]}
+        if form.get("max_tokens"):
+            options["max_tokens"] = form["max_tokens"]
+        if system is not None:
+            options["system"] = system
+        if base_url:
+            options["base_url"] = base_url  # never the key: it stays in the environment
+        options.update(submit_options)
+        args = [f"    {k}={v!r}," for k, v in options.items()]
+        if response_format is not None:
+            name = getattr(response_format, "__name__", None)
+            args.append(f"    response_format={name or repr(response_format)},")
+        return "\n".join(["job = dw.submit(", "    df,", f"    {form['template']!r},", *args, ")"])
+
     return BuilderWidget(
+        code_for=code_for,
         columns=[(str(c), str(t)) for c, t in df.dtypes.items()],
         n_rows=len(df),
         render_preview=render_preview,
@@ -135,6 +178,7 @@ def builder(
         template=template,
         model=model,
         window=window,
+        max_tokens=max_tokens,
         on_submit=on_submit,
     )
 
@@ -146,10 +190,12 @@ def jobs(
     auto_refresh: float | None = 2.0,
     registry: Registry | None = None,
 ) -> Any:
-    """A live dashboard of every batch in the local registry and on the service.
+    """A live dashboard of jobs: one row per job of the local registry (its batches and attempts
+    inside) and per other batch on the service, with status, progress, duration and cost.
 
-    Filter by status; attach a batch to see its progress; cancel a running one. For the same
-    data as a DataFrame use ``dw.list_jobs()``.
+    Filter by status; Open shows a job's progress below; Cancel stops a running one. Batches
+    the service cannot show say where they are instead of showing counts. For every batch as a
+    DataFrame use ``dw.list_jobs()``.
     """
     from .widgets.jobs import JobsWidget
 
@@ -158,23 +204,18 @@ def jobs(
 
     def load() -> list[dict[str, Any]]:
         frame = list_jobs(api_key=api_key, base_url=base_url, registry=registry)
-        rows = []
-        for row in frame.to_dict("records") if not frame.empty else []:
-            rows.append({
-                "id": row["batch_id"], "name": row.get("job") or "", "status": row.get("status"),
-                "total": _int(row.get("total")), "completed": _int(row.get("completed")),
-                "failed": _int(row.get("failed")), "created_at": row.get("created_at"),
-                "model": row.get("model") or "",
-                "source": "local" if row.get("job_id") else "server",
-            })  # fmt: skip
-        return rows
+        return job_rows(frame)
 
     def on_attach(batch_id: str) -> Any:
         job = attach(batch_id, api_key=api_key, base_url=base_url, registry=registry)
         return job.widget()
 
     def on_cancel(batch_id: str) -> Any:
-        return client.cancel_batch(batch_id)
+        try:  # a job of the registry: cancel every batch of its latest attempt
+            job = attach(batch_id, api_key=api_key, base_url=base_url, registry=registry)
+        except DwError:
+            return client.cancel_batch(batch_id)
+        return job.cancel()
 
     widget = JobsWidget(load=load, on_attach=on_attach, on_cancel=on_cancel)
     if auto_refresh:
@@ -182,11 +223,95 @@ def jobs(
     return widget
 
 
-def _int(value: Any) -> int:
+def _int(value: Any) -> int | None:
     try:
-        return 0 if value is None or pd.isna(value) else int(value)
+        return None if value is None or pd.isna(value) else int(value)
     except (TypeError, ValueError):
-        return 0
+        return None
+
+
+_ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
+_ENDED = ("cancelled", "expired", "failed", "completed")
+
+
+def _phase(statuses: list[str]) -> str:
+    for status in (*_ACTIVE, *_ENDED):
+        if status in statuses:
+            return status
+    return statuses[0] if statuses else "unknown"
+
+
+def _duration_and_cost(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Seconds from the first batch created to the last ended (or now), and USD from the
+    reported usage (None: not reported or no price; ``cost_note`` says why)."""
+    import time
+
+    from .job.tracking import SIMULATED_MODELS
+    from .prices import price_for
+
+    starts = [b["created_at"] for b in batches if isinstance(b.get("created_at"), pd.Timestamp)]
+    ends = [b.get("ended_at") for b in batches]
+    duration = None
+    if starts:
+        if all(isinstance(e, pd.Timestamp) for e in ends):
+            duration = (max(ends) - min(starts)).total_seconds()
+        else:
+            duration = time.time() - min(starts).timestamp()
+    model = str(batches[0].get("model") or "")
+    price = price_for(model, str(batches[0].get("window") or "24h"))
+    tokens = [(_int(b.get("input_tokens")), _int(b.get("output_tokens"))) for b in batches]
+    cost, note = None, ""
+    if model in SIMULATED_MODELS:
+        note = "n/a (simulated)"
+    elif price is None:
+        note = "n/a (no price)"
+    elif all(i is not None and o is not None for i, o in tokens):
+        cost = sum(i * price.input + o * price.output for i, o in tokens) / 1e6  # type: ignore[operator]
+    return {"duration_s": duration, "cost": cost, "cost_note": note}
+
+
+def job_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One dashboard row per job (batches of the registry grouped by job, the service's other
+    batches one per row), its batches and attempts listed inside. Counts the service could not
+    give stay unknown (None) and the row says where its batches are instead."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in frame.to_dict("records") if not frame.empty else []:
+        groups.setdefault(row.get("job_id") or row["batch_id"], []).append(row)
+    rows = []
+    for batches in groups.values():
+        batches.sort(key=lambda b: (_int(b.get("attempt")) or 0, _int(b.get("chunk")) or 0))
+        latest = max(_int(b.get("attempt")) or 0 for b in batches)
+        current = [b for b in batches if (_int(b.get("attempt")) or 0) == latest]
+        seen = [b for b in current if b.get("where") == "on the service"]
+        away = sorted({str(b.get("where")) for b in batches if b.get("where") != "on the service"})
+        first = [b for b in batches if (_int(b.get("attempt")) or 0) == 0]
+        totals = [_int(b.get("total")) for b in first]
+        total = None if not totals or None in totals else sum(totals)  # type: ignore[arg-type]
+        done = [_int(b.get("completed")) for b in batches]
+        completed = None if None in done else min(sum(done), total or 0)  # type: ignore[arg-type]
+        failed_now = [_int(b.get("failed")) for b in current]
+        status = _phase([str(b.get("status")) for b in seen]) if seen else "unknown"
+        created = batches[0].get("created_at")
+        rows.append({
+            **_duration_and_cost(batches),
+            "id": batches[0]["batch_id"], "job_id": batches[0].get("job_id") or "",
+            "name": batches[0].get("job") or "", "status": status, "total": total,
+            "completed": completed,
+            "failed": None if None in failed_now else sum(failed_now),  # type: ignore[arg-type]
+            "created_at": created.timestamp() if isinstance(created, pd.Timestamp) else None,
+            "model": batches[0].get("model") or "",
+            "source": "local" if batches[0].get("job_id") else "server",
+            "attempts": latest + 1, "where": ", ".join(away),
+            "cancellable": status in _ACTIVE[:3] and len(seen) == len(current),
+            "batches": [
+                {"id": b["batch_id"], "attempt": _int(b.get("attempt")) or 0,
+                 "status": str(b.get("status") or "unknown"), "total": _int(b.get("total")),
+                 "completed": _int(b.get("completed")), "failed": _int(b.get("failed")),
+                 "where": str(b.get("where") or "")}
+                for b in batches
+            ],
+        })  # fmt: skip
+    return rows
 
 
 def review(job: Any, frame: pd.DataFrame | None = None, **options: Any) -> Any:

@@ -208,10 +208,19 @@ function render({ model, el }) {
     );
     messages.hidden = list.length === 0;
     setText(estimate, model.get("estimate") ?? "");
-    const blocked = list.some((m) => m.level === "error");
+    const blocked = list.some((m) => m.level === "error") || !(model.get("template") ?? "").trim();
+    dedupePreviewError();
     const state = model.get("submit_state") ?? "idle";
     submit.disabled = blocked || state === "submitting" || state === "submitted";
     setText(status, state === "submitting" ? "submitting…" : state === "submitted" ? "submitted" : "");
+  }
+
+  // The same error (e.g. an unknown column) can come from validation and from the preview:
+  // show it once, in the validation list.
+  function dedupePreviewError() {
+    const text = previewError.textContent;
+    const list = Array.isArray(model.get("messages")) ? model.get("messages") : [];
+    previewError.hidden = !text || list.some((m) => m.text === text);
   }
 
   function renderTemplate() {
@@ -224,7 +233,7 @@ function render({ model, el }) {
     setText(preview, content.text ?? "");
     setText(rowLabel, content.label ? `(${content.label})` : "");
     setText(previewError, content.error ?? "");
-    previewError.hidden = !content.error;
+    dedupePreviewError();
     preview.classList.toggle("dw-stale", Boolean(content.error));
   };
 

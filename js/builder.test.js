@@ -95,6 +95,15 @@ describe("builder render", () => {
     expect(model.sent.filter((m) => m.type === "preview").map((m) => m.row)).toEqual([0, 1, 1, 0, 0]);
   });
 
+  it("shows an error found by both the preview and validation once", () => {
+    const model = mount();
+    model.set("messages", [{ level: "error", text: "unknown column 'x'" }]);
+    model.receive({ type: "preview", id: 1, text: "", error: "unknown column 'x'" });
+    expect(byId(host.el, "dw-preview-error").hidden).toBe(true);
+    expect(host.el.querySelectorAll(".dw-msg").length).toBe(1);
+    expect(byId(host.el, "dw-submit").disabled).toBe(true);
+  });
+
   it("shows preview errors and validation messages; errors disable submit", () => {
     const model = mount();
     model.receive({ type: "preview", id: 1, text: "", error: "unknown column 'x'" });

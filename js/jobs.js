@@ -1,9 +1,10 @@
-// Jobs dashboard: one row per batch (local registry and server), live status and progress,
-// a status filter, and attach / cancel actions sent to the kernel as messages.
+// Jobs dashboard: one row per job (its batches and attempts inside; the service's other batches
+// one per row), live status and progress, a status filter, and open / cancel actions sent to the
+// kernel as messages. Counts the service could not give are shown as unknown, never as 0.
 import "./common.css";
 import "./jobs.css";
 import { h, setText } from "./lib/dom.js";
-import { TERMINAL_PHASES, barWidths, formatCounts, formatDuration, phaseClass, phaseLabel } from "./lib/format.js";
+import { TERMINAL_PHASES, barWidths, formatCost, formatCounts, formatDuration, phaseClass, phaseLabel } from "./lib/format.js";
 
 /** "3m 05s ago" for recent times, else "2026-11-25 17:40" (UTC); "" when unknown. */
 export function formatCreated(epochSeconds, nowMs = Date.now()) {
@@ -16,6 +17,7 @@ export function formatCreated(epochSeconds, nowMs = Date.now()) {
 function render({ model, el }) {
   const confirming = new Set(); // batch ids whose cancel awaits confirmation
   const pending = new Map(); // batch id -> "attach" | "cancel"
+  const expanded = new Set(); // row ids whose batches are shown
 
   const filters = h("div", { class: "dw-filters", role: "group", "aria-label": "Filter by status", "data-testid": "dw-jobs-filter" });
   const refresh = h("button", { class: "dw-button", type: "button", "data-testid": "dw-jobs-refresh", onclick: () => model.send({ type: "refresh" }) }, "Refresh");
@@ -23,7 +25,7 @@ function render({ model, el }) {
   const table = h(
     "table",
     { class: "dw-jobs-table", "data-testid": "dw-jobs-table" },
-    h("thead", {}, h("tr", {}, ...["Job / batch", "Status", "Progress", "Created", "Model", ""].map((t) => h("th", {}, t)))),
+    h("thead", {}, h("tr", {}, ...["Job", "Status", "Progress", "Created", "Model", ""].map((t) => h("th", {}, t)))),
     body,
   );
   const empty = h("div", { class: "dw-muted dw-empty", "data-testid": "dw-jobs-empty" });
@@ -31,7 +33,7 @@ function render({ model, el }) {
   const root = h(
     "div",
     { class: "dw-widget dw-jobs", "data-testid": "dw-jobs" },
-    h("div", { class: "dw-head" }, h("span", { class: "dw-title" }, "Batches"), filters, h("span", { class: "dw-spacer" }), refresh),
+    h("div", { class: "dw-head" }, h("span", { class: "dw-title" }, "Jobs"), filters, h("span", { class: "dw-spacer" }), refresh),
     notice,
     h("div", { class: "dw-table-scroll" }, table),
     empty,
@@ -49,7 +51,7 @@ function render({ model, el }) {
     const cell = h("td", { class: "dw-actions" });
     if (confirming.has(id)) {
       cell.append(
-        h("span", {}, "Cancel batch? "),
+        h("span", {}, "Cancel this job? "),
         h("button", { class: "dw-button dw-button-danger", type: "button", "data-testid": "dw-job-cancel-confirm", onclick: () => { confirming.delete(id); send("cancel", id); } }, "Yes"),
         h("button", { class: "dw-button", type: "button", "data-testid": "dw-job-cancel-keep", onclick: () => { confirming.delete(id); update(); } }, "No"),
       );
@@ -57,9 +59,10 @@ function render({ model, el }) {
     }
     const busy = pending.get(id);
     cell.append(
-      h("button", { class: "dw-button", type: "button", "data-testid": "dw-job-attach", disabled: busy === "attach", onclick: () => send("attach", id) }, busy === "attach" ? "Attaching…" : "Attach"),
+      h("button", { class: "dw-button", type: "button", "data-testid": "dw-job-attach", title: "Show this job's progress or results below", disabled: busy === "attach", onclick: () => send("attach", id) }, busy === "attach" ? "Opening…" : "Open"),
     );
-    if (!TERMINAL_PHASES.has(job.status) && job.status !== "cancelling") {
+    const cancellable = job.cancellable ?? (!TERMINAL_PHASES.has(job.status) && job.status !== "cancelling");
+    if (cancellable) {
       cell.append(
         h("button", { class: "dw-button dw-button-danger", type: "button", "data-testid": "dw-job-cancel", disabled: busy === "cancel", onclick: () => { confirming.add(id); update(); } }, busy === "cancel" ? "Cancelling…" : "Cancel"),
       );
@@ -67,25 +70,85 @@ function render({ model, el }) {
     return cell;
   }
 
+  function countsText(job) {
+    if (job.completed === null || job.completed === undefined || job.total === null || job.total === undefined) return "unknown";
+    return formatCounts(job);
+  }
+
+  /** "2m 05s · $0.12" (or "· cost n/a (simulated)"): how long the job took and what it cost. */
+  function metaText(job) {
+    const parts = [];
+    const duration = formatDuration(job.duration_s);
+    if (duration) parts.push(duration);
+    const cost = formatCost(job.cost);
+    if (cost) parts.push(cost);
+    else if (job.cost_note) parts.push(`cost ${job.cost_note}`);
+    return parts.join(" · ");
+  }
+
+  function batchLines(job) {
+    return h(
+      "div",
+      { class: "dw-job-batches", "data-testid": "dw-job-batches" },
+      ...(job.batches ?? []).map((b) =>
+        h(
+          "div",
+          { class: "dw-job-batch" },
+          h("span", { class: "dw-mono dw-job-id", title: b.id }, b.id),
+          h("span", {}, b.attempt ? `retry ${b.attempt}` : "first run"),
+          h("span", {}, phaseLabel(b.status)),
+          h("span", { class: "dw-muted" }, b.where && b.where !== "on the service" ? b.where : countsText(b)),
+        ),
+      ),
+    );
+  }
+
   function row(job) {
-    const widths = barWidths(job);
+    const widths = barWidths({ completed: job.completed ?? 0, failed: job.failed ?? 0, total: job.total ?? 0 });
+    const batches = job.batches ?? [];
+    const open = expanded.has(job.id);
+    const toggle = batches.length
+      ? h(
+          "button",
+          {
+            class: "dw-chip-x dw-expand",
+            type: "button",
+            "aria-expanded": open ? "true" : "false",
+            "data-testid": "dw-job-expand",
+            title: "batches and attempts",
+            onclick: () => {
+              if (open) expanded.delete(job.id);
+              else expanded.add(job.id);
+              update();
+            },
+          },
+          `${open ? "▾" : "▸"} ${batches.length} batch${batches.length === 1 ? "" : "es"}${job.attempts > 1 ? ` · ${job.attempts} attempts` : ""}`,
+        )
+      : null;
     return h(
       "tr",
       { class: `dw-phase-${phaseClass(job.status)}`, "data-testid": "dw-job-row", "data-id": job.id },
       h(
         "td",
         { class: "dw-job-name" },
-        h("div", {}, job.name ?? "", job.source ? h("span", { class: "dw-source" }, job.source) : null),
-        h("div", { class: "dw-mono dw-job-id", title: job.id ?? "" }, job.id ?? ""),
+        h("div", {}, job.name || job.id || "", job.source ? h("span", { class: "dw-source" }, job.source) : null),
+        toggle,
+        open ? batchLines(job) : null,
       ),
-      h("td", {}, h("span", { class: "dw-badge", "data-testid": "dw-job-status" }, phaseLabel(job.status))),
+      h(
+        "td",
+        {},
+        h("span", { class: "dw-badge", "data-testid": "dw-job-status" }, phaseLabel(job.status)),
+        job.where ? h("div", { class: "dw-muted dw-job-where", "data-testid": "dw-job-where" }, job.where) : null,
+      ),
       h(
         "td",
         { class: "dw-job-progress" },
         h("span", { class: "dw-bar dw-bar-small" }, h("span", { class: "dw-bar-done", style: `width:${widths.done}%` }), h("span", { class: "dw-bar-failed", style: `width:${widths.failed}%` })),
-        h("span", { class: "dw-job-counts", "data-testid": "dw-job-counts" }, formatCounts(job)),
+        h("span", { class: "dw-job-counts", "data-testid": "dw-job-counts" }, countsText(job)),
+        h("div", { class: "dw-muted dw-job-meta", "data-testid": "dw-job-meta" }, metaText(job)),
       ),
-      h("td", { class: "dw-muted dw-nowrap" }, formatCreated(job.created_at)),
+      h("td", { class: "dw-muted dw-job-created" }, formatCreated(job.created_at)),
       h("td", { class: "dw-mono dw-job-model" }, job.model ?? ""),
       actions(job),
     );
@@ -112,7 +175,7 @@ function render({ model, el }) {
     const shown = active ? jobs.filter((j) => j.status === active) : jobs;
     body.replaceChildren(...shown.map(row));
     table.hidden = shown.length === 0;
-    setText(empty, jobs.length === 0 ? "No batches yet." : shown.length === 0 ? `No ${phaseLabel(active)} batches.` : "");
+    setText(empty, jobs.length === 0 ? "No jobs yet." : shown.length === 0 ? `No ${phaseLabel(active)} jobs.` : "");
     empty.hidden = shown.length > 0;
   }
 

@@ -47,7 +47,7 @@ describe("jobs dashboard", () => {
     expect(rows().map((r) => r.dataset.id)).toEqual(["batch_a"]);
     model.set("status_filter", "expired");
     expect(rows()).toHaveLength(0);
-    expect(byId(host.el, "dw-jobs-empty").textContent).toBe("No expired batches.");
+    expect(byId(host.el, "dw-jobs-empty").textContent).toBe("No expired jobs.");
   });
 
   it("sends attach at once and cancel only after confirming", () => {
@@ -79,12 +79,12 @@ describe("jobs dashboard", () => {
     byId(rows()[1], "dw-job-attach").click();
     model.receive({ type: "done", id: "batch_a", action: "attach" });
     expect(byId(rows()[1], "dw-job-attach").disabled).toBe(false);
-    expect(byId(rows()[1], "dw-job-attach").textContent).toBe("Attach");
+    expect(byId(rows()[1], "dw-job-attach").textContent).toBe("Open");
   });
 
   it("says so when there are no batches", () => {
     mount([]);
-    expect(byId(host.el, "dw-jobs-empty").textContent).toBe("No batches yet.");
+    expect(byId(host.el, "dw-jobs-empty").textContent).toBe("No jobs yet.");
     expect(byId(host.el, "dw-jobs-table").hidden).toBe(true);
   });
 
@@ -113,5 +113,31 @@ describe("jobs dashboard", () => {
     expect(model.listenerCount("change:jobs")).toBe(0);
     expect(model.listenerCount("msg:custom")).toBe(0);
     expect(host.el.children).toHaveLength(0);
+  });
+
+  it("shows one row per job with its batches inside, and unknown counts with where the batches are", () => {
+    const model = fakeModel({
+      jobs: [
+        { id: "b1", name: "split", status: "completed", total: 30, completed: 30, failed: 0, attempts: 2, where: "", cancellable: false,
+          duration_s: 125, cost: 0.12,
+          batches: [{ id: "b1", attempt: 0, status: "completed", total: 10, completed: 10, failed: 0, where: "on the service" },
+                    { id: "b2", attempt: 1, status: "completed", total: 2, completed: 2, failed: 0, where: "on the service" }] },
+        { id: "bx", name: "elsewhere", status: "unknown", total: null, completed: null, failed: null, attempts: 1,
+          where: "on another local server", cancellable: false, batches: [] },
+      ],
+    });
+    host.render(model);
+    const rows = [...host.el.querySelectorAll('[data-testid="dw-job-row"]')];
+    expect(rows.length).toBe(2);
+    expect(rows[0].querySelector('[data-testid="dw-job-meta"]').textContent).toBe("2m 05s · $0.12");
+    expect(rows[1].querySelector('[data-testid="dw-job-counts"]').textContent).toBe("unknown");
+    expect(rows[1].querySelector('[data-testid="dw-job-where"]').textContent).toBe("on another local server");
+    expect(rows[1].querySelector('[data-testid="dw-job-cancel"]')).toBeNull();
+    const expand = rows[0].querySelector('[data-testid="dw-job-expand"]');
+    expect(expand.textContent).toBe("▸ 2 batches · 2 attempts");
+    expand.click();
+    const lines = host.el.querySelector('[data-testid="dw-job-batches"]').children;
+    expect(lines.length).toBe(2);
+    expect(lines[1].textContent).toContain("retry 1");
   });
 });

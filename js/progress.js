@@ -11,12 +11,15 @@ import {
   formatCounts,
   formatDuration,
   formatRate,
+  formatTokens,
   phaseClass,
   phaseLabel,
 } from "./lib/format.js";
 
 /** Seconds between repaints of the "last update N s ago" note while reconnecting. */
 const TICK_MS = 1000;
+/** "left in window" shows only when less than this is left, or the ETA is later. */
+const WINDOW_NOTE_S = 3600;
 
 function statsText(snap) {
   const parts = [];
@@ -26,9 +29,51 @@ function statsText(snap) {
   if (elapsed) parts.push(`elapsed ${elapsed}`);
   const eta = formatDuration(snap.eta_s);
   if (eta && !snap.done) parts.push(`ETA ${eta}`);
-  const left = formatDuration(snap.window_left_s);
-  if (left && !snap.done) parts.push(`${left} left in window`);
+  const left = snap.window_left_s;
+  const late = Number.isFinite(snap.eta_s) && Number.isFinite(left) && snap.eta_s > left;
+  if (Number.isFinite(left) && !snap.done && (left < WINDOW_NOTE_S || late)) {
+    parts.push(`${formatDuration(left)} left in window`);
+  }
+  const tokens = tokensText(snap);
+  if (tokens) parts.push(tokens);
   return parts.join(" · ");
+}
+
+function tokensText(snap) {
+  if (!snap.input_tokens && !snap.output_tokens) return "";
+  return `tokens: ${formatTokens(snap.input_tokens) || "?"} in / ${formatTokens(snap.output_tokens) || "?"} out`;
+}
+
+/** "37 / 300 done, 2 failed · 56 recovered on retry 1 · 250 running, 11 queued" */
+function countsText(snap) {
+  const parts = [formatCounts(snap)];
+  const attempts = Array.isArray(snap.attempts) ? snap.attempts : [];
+  if (attempts.length > 1) {
+    const last = attempts[attempts.length - 1].attempt;
+    parts.push(`${formatCount(snap.recovered)} recovered on ${last === 1 ? "retry 1" : `retries 1–${last}`}`);
+  }
+  const queue = [];
+  if (snap.running > 0) queue.push(`${formatCount(snap.running)} running`);
+  if (snap.queued > 0) queue.push(`${formatCount(snap.queued)} queued`);
+  if (queue.length) parts.push(queue.join(", "));
+  return parts.join(" · ");
+}
+
+function attemptRow(a) {
+  const widths = barWidths(a);
+  return h(
+    "div",
+    { class: `dw-batch dw-phase-${phaseClass(a.phase)}`, "data-testid": "dw-attempt" },
+    h("span", { class: "dw-batch-id" }, a.attempt === 0 ? "first run" : `retry ${a.attempt}`),
+    h("span", { class: "dw-batch-status" }, phaseLabel(a.phase)),
+    h(
+      "span",
+      { class: "dw-bar dw-bar-small" },
+      h("span", { class: "dw-bar-done", style: `width:${widths.done}%` }),
+      h("span", { class: "dw-bar-failed", style: `width:${widths.failed}%` }),
+    ),
+    h("span", { class: "dw-batch-counts" }, formatCounts(a)),
+  );
 }
 
 function costText(snap) {
@@ -37,7 +82,8 @@ function costText(snap) {
   if (est) parts.push(`estimated ${est}`);
   const actual = formatCost(snap.actual_cost);
   if (actual) parts.push(`actual ${actual}`);
-  return parts.length ? `cost: ${parts.join(", ")}` : "";
+  if (!parts.length) return snap.cost_note ? `cost: ${snap.cost_note}` : "";
+  return `cost: ${parts.join(", ")}`;
 }
 
 function summaryText(snap) {
@@ -138,11 +184,13 @@ function render({ model, el }) {
     done,
     failed,
   );
+  const percent = h("span", { class: "dw-percent", "data-testid": "dw-percent" });
   const counts = h("span", { class: "dw-counts", "data-testid": "dw-counts" });
   const stats = h("span", { class: "dw-stats", "data-testid": "dw-stats" });
   const cost = h("div", { class: "dw-cost", "data-testid": "dw-cost" });
   const reconnect = h("div", { class: "dw-reconnect", role: "status", "data-testid": "dw-reconnect" });
   const batches = h("div", { class: "dw-batches", "data-testid": "dw-batches" });
+  const attemptsBox = h("div", { class: "dw-batches", "data-testid": "dw-attempts" });
   const summary = h("div", { class: "dw-summary", "data-testid": "dw-summary" });
   const hint = h("div", { class: "dw-hint", "data-testid": "dw-hint" });
   const message = h("div", { class: "dw-message", "data-testid": "dw-message" });
@@ -154,10 +202,11 @@ function render({ model, el }) {
     h("div", { class: "dw-head" }, name, phase, modelName, h("span", { class: "dw-spacer" }), refresh, cancel),
     confirmBox,
     bar,
-    h("div", { class: "dw-line" }, counts, stats),
+    h("div", { class: "dw-line" }, percent, counts, stats),
     cost,
     reconnect,
     notice,
+    attemptsBox,
     batches,
     summary,
     hint,
@@ -189,7 +238,9 @@ function render({ model, el }) {
     bar.classList.toggle("dw-bar-indeterminate", has && !terminal && !(snap.total > 0));
     bar.classList.toggle("dw-bar-busy", snap.phase === "finalizing");
 
-    setText(counts, has ? formatCounts(snap) : "waiting for the first update");
+    setText(counts, has ? countsText(snap) : "waiting for the first update");
+    setText(percent, has && Number.isFinite(snap.percent) ? `${snap.percent}%` : "");
+    show(percent, has && Number.isFinite(snap.percent));
     setText(stats, has ? statsText(snap) : "");
     const costLine = costText(snap);
     setText(cost, costLine);
@@ -198,6 +249,9 @@ function render({ model, el }) {
     const list = Array.isArray(snap.batches) ? snap.batches : [];
     batches.replaceChildren(...(list.length > 1 ? list.map(batchRow) : []));
     show(batches, list.length > 1);
+    const attempts = Array.isArray(snap.attempts) ? snap.attempts : [];
+    attemptsBox.replaceChildren(...(attempts.length > 1 ? attempts.map(attemptRow) : []));
+    show(attemptsBox, attempts.length > 1);
 
     setText(summary, terminal ? summaryText(snap) : "");
     show(summary, terminal);

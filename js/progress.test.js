@@ -47,7 +47,7 @@ describe("progress render", () => {
     expect(parseFloat(done.style.width)).toBeCloseTo((100 * 37) / 300, 5);
     expect(parseFloat(failed.style.width)).toBeCloseTo((100 * 2) / 300, 5);
     expect(byId(host.el, "dw-stats").textContent).toBe(
-      "12.3 req/s · elapsed 1m 02s · ETA 20s · 23h 59m left in window",
+      "12.3 req/s · elapsed 1m 02s · ETA 20s",
     );
     expect(byId(host.el, "dw-cost").textContent).toBe("cost: estimated $0.12");
   });
@@ -230,5 +230,48 @@ describe("progress commands", () => {
     expect(model.listenerCount("msg:custom")).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
     expect(host.el.children).toHaveLength(0);
+  });
+
+  it("shows percent, queue, tokens, the window only when it matters, and n/a cost when simulated", () => {
+    mount(
+      snapshot({
+        percent: 13,
+        running: 250,
+        queued: 11,
+        input_tokens: 12300,
+        output_tokens: 4500,
+        window_left_s: 1800,
+        estimated_cost: null,
+        cost_note: "n/a (simulated)",
+      }),
+    );
+    expect(byId(host.el, "dw-percent").textContent).toBe("13%");
+    expect(byId(host.el, "dw-counts").textContent).toBe("37 / 300 done, 2 failed · 250 running, 11 queued");
+    expect(byId(host.el, "dw-stats").textContent).toBe(
+      "12.3 req/s · elapsed 1m 02s · ETA 20s · 30m 00s left in window · tokens: 12.3k in / 4.5k out",
+    );
+    expect(byId(host.el, "dw-cost").textContent).toBe("cost: n/a (simulated)");
+  });
+
+  it("shows the whole job with one line per attempt after a retry", () => {
+    mount(
+      snapshot({
+        phase: "completed",
+        done: true,
+        total: 400,
+        completed: 400,
+        failed: 0,
+        percent: 100,
+        recovered: 56,
+        attempts: [
+          { attempt: 0, phase: "completed", total: 400, completed: 344, failed: 56, done: true },
+          { attempt: 1, phase: "completed", total: 56, completed: 56, failed: 0, done: true },
+        ],
+      }),
+    );
+    expect(byId(host.el, "dw-percent").textContent).toBe("100%");
+    expect(byId(host.el, "dw-counts").textContent).toBe("400 / 400 done · 56 recovered on retry 1");
+    const lines = [...host.el.querySelectorAll('[data-testid="dw-attempt"]')].map((n) => n.textContent);
+    expect(lines).toEqual(["first runcompleted344 / 400 done, 56 failed", "retry 1completed56 / 56 done"]);
   });
 });

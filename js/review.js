@@ -7,6 +7,7 @@ import { formatCount, phaseLabel } from "./lib/format.js";
 
 function cellText(value) {
   if (value === null || value === undefined) return "—";
+  if (typeof value === "boolean") return value ? "true" : "false";
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
@@ -20,6 +21,8 @@ function render({ model, el }) {
 
   const counts = h("span", { class: "dw-muted", "data-testid": "dw-review-counts" });
   const charts = h("div", { class: "dw-charts", "data-testid": "dw-distributions" });
+  const errorGroups = h("div", { class: "dw-error-groups", "data-testid": "dw-error-groups" });
+  const sharedPrompt = h("div", { class: "dw-shared-prompt", "data-testid": "dw-shared-prompt" });
   const tabs = h("div", { class: "dw-tabs", role: "tablist" });
   const filterChip = h("span", { class: "dw-filter-chip", "data-testid": "dw-review-filter" });
   const shuffleBox = h("input", { type: "checkbox", "data-testid": "dw-review-shuffle" });
@@ -36,7 +39,9 @@ function render({ model, el }) {
     charts,
     h("div", { class: "dw-toolbar" }, tabs, filterChip, h("span", { class: "dw-spacer" }), h("label", { class: "dw-muted" }, shuffleBox, " shuffle")),
     error,
-    table,
+    errorGroups,
+    sharedPrompt,
+    h("div", { class: "dw-table-wrap" }, table),
     empty,
     h("div", { class: "dw-pager", "data-testid": "dw-pager" }, prev, pageInfo, next),
   );
@@ -56,7 +61,25 @@ function render({ model, el }) {
     shuffle = state.shuffle;
     renderTabs();
     renderCharts();
+    renderErrors();
     request();
+  }
+
+  function renderErrors() {
+    const groups = Array.isArray(model.get("errors")) ? model.get("errors") : [];
+    errorGroups.hidden = view !== "failed" || groups.length === 0;
+    errorGroups.replaceChildren(
+      h("div", { class: "dw-dist-title" }, "Failed rows by error"),
+      ...groups.map((g) =>
+        h(
+          "div",
+          { class: "dw-error-group", "data-testid": "dw-error-group", title: g.example ?? "" },
+          h("span", { class: "dw-error-count" }, formatCount(g.count)),
+          h("span", { class: "dw-error-kind" }, g.kind ?? ""),
+          h("span", { class: "dw-muted" }, g.hint ?? ""),
+        ),
+      ),
+    );
   }
 
   function renderOverview() {
@@ -89,9 +112,30 @@ function render({ model, el }) {
     }
   }
 
+  function histogramChart(hist) {
+    const bins = Array.isArray(hist.bins) ? hist.bins : [];
+    const max = Math.max(1, ...bins.map((b) => b.count));
+    const total = Math.max(1, hist.total ?? 0);
+    return h(
+      "div",
+      { class: "dw-dist", "data-testid": "dw-histogram", "data-column": hist.column },
+      h("div", { class: "dw-dist-title" }, hist.column),
+      ...bins.map((b) =>
+        h(
+          "div",
+          { class: "dw-dist-row dw-hist-row", "data-label": b.label },
+          h("span", { class: "dw-dist-label" }, b.label),
+          h("span", { class: "dw-dist-track" }, h("span", { class: "dw-dist-fill", style: `width:${(100 * b.count) / max}%` })),
+          h("span", { class: "dw-dist-count" }, `${formatCount(b.count)} (${Math.round((100 * b.count) / total)}%)`),
+        ),
+      ),
+    );
+  }
+
   function renderCharts() {
     const dists = Array.isArray(model.get("distributions")) ? model.get("distributions") : [];
-    charts.hidden = dists.length === 0;
+    const hists = Array.isArray(model.get("histograms")) ? model.get("histograms") : [];
+    charts.hidden = dists.length === 0 && hists.length === 0;
     charts.replaceChildren(
       ...dists.map((d) => {
         const values = Array.isArray(d.values) ? d.values : [];
@@ -124,6 +168,7 @@ function render({ model, el }) {
           d.missing ? bar("(missing)", d.missing, true, null) : null,
         );
       }),
+      ...hists.map(histogramChart),
     );
   }
 
@@ -136,7 +181,10 @@ function render({ model, el }) {
     const columns = Array.isArray(reply.columns) ? reply.columns : [];
     const data = reply.data ?? {};
     const index = Array.isArray(reply.index) ? reply.index : [];
-    const head = h("thead", {}, h("tr", {}, h("th", {}, "row"), ...columns.map((c) => h("th", { class: `dw-col-${c === "prompt" ? "prompt" : "value"}` }, c))));
+    const kind = (c) => (c === "prompt" ? "prompt" : c === "error" || c === "parse_error" ? "error" : "value");
+    const head = h("thead", {}, h("tr", {}, h("th", {}, "row"), ...columns.map((c) => h("th", { class: `dw-col-${kind(c)}` }, c))));
+    setText(sharedPrompt, reply.shared_prompt ? `Every row's prompt starts with:\n${reply.shared_prompt}` : "");
+    sharedPrompt.hidden = !reply.shared_prompt;
     const body = h(
       "tbody",
       {},
@@ -147,7 +195,12 @@ function render({ model, el }) {
           h("td", { class: "dw-mono dw-row-label" }, cellText(label)),
           ...columns.map((c) => {
             const value = (data[c] ?? [])[i];
-            return h("td", { class: `dw-cell${value === null || value === undefined ? " dw-null" : ""}${c === "error" || c === "parse_error" ? " dw-error-cell" : ""}` }, h("div", { class: "dw-cell-text" }, cellText(value)));
+            const text = cellText(value);
+            return h(
+              "td",
+              { class: `dw-cell dw-col-${kind(c)}${value === null || value === undefined ? " dw-null" : ""}${kind(c) === "error" ? " dw-error-cell" : ""}`, title: text.length > 60 ? text : "" },
+              h("div", { class: "dw-cell-text" }, text),
+            );
           }),
         ),
       ),
@@ -173,6 +226,8 @@ function render({ model, el }) {
   shuffleBox.addEventListener("change", onShuffle);
   model.on("change:overview", renderOverview);
   model.on("change:distributions", renderCharts);
+  model.on("change:histograms", renderCharts);
+  model.on("change:errors", renderErrors);
   model.on("msg:custom", onMessage);
 
   error.hidden = true;
@@ -181,6 +236,7 @@ function render({ model, el }) {
   prev.disabled = next.disabled = true;
   renderOverview();
   renderCharts();
+  renderErrors();
   request();
 
   return () => {
@@ -189,6 +245,8 @@ function render({ model, el }) {
     shuffleBox.removeEventListener("change", onShuffle);
     model.off("change:overview", renderOverview);
     model.off("change:distributions", renderCharts);
+    model.off("change:histograms", renderCharts);
+    model.off("change:errors", renderErrors);
     model.off("msg:custom", onMessage);
     root.remove();
   };

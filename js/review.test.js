@@ -138,4 +138,32 @@ describe("review render", () => {
     expect(model.listenerCount("change:overview")).toBe(0);
     expect(host.el.children).toHaveLength(0);
   });
+
+  it("groups errors in the failed tab, draws histograms, shows a shared prompt once and booleans as true/false", () => {
+    const model = fakeModel({
+      overview: OVERVIEW,
+      distributions: [],
+      histograms: [{ column: "stars", bins: [{ label: "1", count: 3 }, { label: "2", count: 1 }], total: 4, missing: 0 }],
+      errors: [{ kind: "HTTP 500", count: 8, hint: "job.retry() runs these rows again", example: "HTTP 500: boom" }],
+    });
+    host.render(model);
+    const hist = byId(host.el, "dw-histogram");
+    expect(hist.dataset.column).toBe("stars");
+    expect(hist.textContent).toContain("3 (75%)");
+    expect(byId(host.el, "dw-error-groups").hidden).toBe(true); // samples tab
+    byId(host.el, "dw-tab-failed").click();
+    expect(byId(host.el, "dw-error-groups").hidden).toBe(false);
+    expect(byId(host.el, "dw-error-group").textContent).toBe("8HTTP 500job.retry() runs these rows again");
+    const request = model.sent[model.sent.length - 1];
+    const long = "HTTP 500: " + "x".repeat(80);
+    model.receive(pageReply(request, {
+      columns: ["prompt", "error", "ok"],
+      data: { prompt: ["[user] a", "[user] b"], error: [long, "short"], ok: [true, false] },
+      shared_prompt: "[system] You label.\n",
+    }));
+    expect(byId(host.el, "dw-shared-prompt").textContent).toContain("[system] You label.");
+    const cells = [...host.el.querySelectorAll('[data-testid="dw-page-row"]')][0].querySelectorAll("td");
+    expect(cells[2].title).toBe(long);
+    expect(cells[3].textContent).toBe("true");
+  });
 });

@@ -187,7 +187,9 @@ def test_attach_rebuilds_the_requests_so_skipped_rows_and_prompts_survive(conn):
     assert restored.built is not None  # the same requests, rebuilt from the same frame
     pd.testing.assert_frame_equal(restored.join(timeout=60), expected)
     page = restored.review().page("samples", 0)
-    assert "[system] Be brief." in page["data"]["prompt"][0]
+    # the system prompt every row shares is sent once per page, not in every row
+    assert page["shared_prompt"] == "[system] Be brief.\n"
+    assert page["data"]["prompt"][0].startswith("[user] ")
 
     changed = df.assign(review=df["review"].str.upper())
     other = dw.attach("with-gaps", changed, **conn)

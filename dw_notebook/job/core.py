@@ -89,6 +89,7 @@ class Job(BatchCreation):
         self.connection = connection
         self.view: Any = None  # the live view ``Job.views`` made for this job, once shown
         self.service_estimate: float | None = None  # USD, from the service's own estimate
+        self.new_attempt: int | None = None  # made by retry() here, not shown yet (its own output)
         self._client = client
         self._registry = registry
         self._lock = threading.RLock()
@@ -125,7 +126,7 @@ class Job(BatchCreation):
         """Ask the service for the state of every unfinished batch; never raises on a poll."""
         with self._lock:
             try:
-                self._tracker.poll(self._client, self._current_batch_ids(), self._registry)
+                self._tracker.poll(self._client, self.batch_ids, self._registry)
             except Exception as exc:  # a poll never raises: the reason shows in the snapshot
                 log.warning("dw-notebook: poll failed", exc_info=True)
                 self._tracker.poll_error = f"{type(exc).__name__}: {exc}"
@@ -138,9 +139,11 @@ class Job(BatchCreation):
     def snapshot(self) -> JobSnapshot:
         """The job's state as last seen (no network)."""
         with self._lock:
-            snapshot = self._tracker.snapshot(
-                self._current_batch_ids(), attempt=self.attempt, estimated_cost=self.estimated_cost
-            )
+            attempts = [
+                [r.batch_id for r in self._records if r.batch_id and r.attempt == k]
+                for k in range(self.attempt + 1)
+            ]
+            snapshot = self._tracker.snapshot(attempts, estimated_cost=self.estimated_cost)
             self._last_snapshot = snapshot
             return snapshot
 
@@ -188,8 +191,12 @@ class Job(BatchCreation):
         self._refuse_unsubmitted()
         if progress is None:
             progress = not in_kernel()
-            if not progress and self.view is None and not self.done:
-                self._ipython_display_()  # `dw.submit(...).join()` still shows progress
+            if (
+                not progress
+                and (self.view is None or self.new_attempt)
+                and not self.snapshot().done
+            ):
+                self._ipython_display_()  # `dw.submit(...).join()`, `job.retry().join()` show it
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = self.poll_interval or (0.25 if self.connection.simulated else 3.0)
         printer = TextProgress() if progress and not self.done else None
@@ -209,6 +216,8 @@ class Job(BatchCreation):
                 time.sleep(interval if not snapshot.poll_error else min(interval * 4, 30))
         except KeyboardInterrupt:
             self._on_interrupt()
+            if not in_kernel():  # a script: the hint was printed, no traceback on top of it
+                raise SystemExit(130) from None
             raise
 
     def _refuse_unsubmitted(self) -> None:
@@ -375,7 +384,9 @@ class Job(BatchCreation):
             self.spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
             self.spec.get("max_bytes", wire.MAX_FILE_BYTES),
         )
+        self._tracker.expected[self.attempt + 1] = len(lines)
         self.create_batches(chunks, attempt=self.attempt + 1)
+        self.new_attempt = self.attempt
         if self._poller is not None:
             self.start_polling()
         return self

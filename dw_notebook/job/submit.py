@@ -20,12 +20,11 @@ from .. import wire
 from ..client import BatchClient, client_for
 from ..config import Connection, remote_connection
 from ..errors import (
-    APIError,
     BudgetExceededError,
     JobError,
     NotFoundError,
-    TransportError,
 )
+from . import listing
 from . import pilot as pilots
 from .core import Job
 from .registry import JobRecord, Registry
@@ -349,44 +348,22 @@ def list_jobs(
     registry: Registry | None = None,
 ) -> pd.DataFrame:
     """Every batch of the local registry and (``server=True``) of the service, newest first,
-    as a DataFrame (``dw.jobs()`` shows the same as a live dashboard)."""
+    as a DataFrame (``dw.jobs()`` shows the same as a live dashboard).
+
+    Columns, always the same: job, job_id, attempt, chunk, batch_id, status, where (on the
+    service, not checked, on another local server, not found on the service, service
+    unreachable), model, endpoint, window, total, completed, failed, input_tokens,
+    output_tokens (integers, ``<NA>`` when unknown), created_at and ended_at (UTC datetimes).
+    """
     registry = registry or Registry()
     remote = remote_connection(api_key, base_url)
     # listing only the registry must not start the embedded server
     connection = connect(api_key, base_url) if server or remote else None
     service_key = connection.service_key if connection else "local"
-    rows: dict[str, dict[str, Any]] = {}
-    for record in registry.all_jobs():
-        if record.service != service_key:
-            continue
-        for b in record.batches:
-            if b.batch_id:
-                rows[b.batch_id] = {
-                    "batch_id": b.batch_id,
-                    "job": record.name,
-                    "job_id": record.job_id,
-                    "status": b.status,
-                    "created_at": record.created_at,
-                    "model": record.spec.get("model"),
-                }
+    rows = listing.registry_rows(registry.all_jobs(), service_key)
     if connection is not None and server:
-        try:
-            for batch in client_for(connection).iter_batches(max_pages=2):
-                row = rows.setdefault(
-                    batch["id"], {"batch_id": batch["id"], "job": None, "job_id": None}
-                )
-                counts = batch["request_counts"]
-                row.update(
-                    status=batch["status"],
-                    created_at=batch["created_at"],
-                    total=counts["total"],
-                    completed=counts["completed"],
-                    failed=counts["failed"],
-                    endpoint=batch["endpoint"],
-                )
-        except (TransportError, APIError) as exc:
-            warnings.warn(f"could not list the service's batches: {exc}", stacklevel=2)
-    frame = pd.DataFrame(list(rows.values()))
-    if not frame.empty:
-        frame = frame.sort_values("created_at", ascending=False, ignore_index=True)
-    return frame
+        client = client_for(connection)
+        error = listing.add_service_rows(rows, client, local=connection.simulated)
+        if error:
+            warnings.warn(f"could not list the service's batches: {error}", stacklevel=2)
+    return listing.frame(rows.values())

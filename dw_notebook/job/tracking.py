@@ -11,10 +11,12 @@ from .. import wire
 from ..client import BatchClient
 from ..errors import STUCK_VALIDATING_ADVICE, APIError, NotFoundError, TransportError
 from ..prices import price_for
-from ..progress.snapshot import BatchSnapshot, JobSnapshot
+from ..progress.snapshot import ACTIVE_STATUSES, AttemptSnapshot, BatchSnapshot, JobSnapshot
 from ..progress.text import format_duration
 from .registry import Registry
 
+#: Models of the local server: their answers (and token counts) are made up, so is any price.
+SIMULATED_MODELS = ("mock", "echo")
 MAX_ERRORS_SHOWN = 3
 RESULTS_HINT = "Results: out = job.join(); job.review() to look through them"
 PILOT_HINT = (
@@ -55,6 +57,7 @@ class Tracker:
         self.simulated = simulated
         self.batches: dict[str, dict[str, Any]] = {}
         self.poll_error: str | None = None
+        self.expected: dict[int, int] = {}  # attempt -> rows sent, before the service counts them
         self.lost: dict[str, str] = {}  # batch id -> why the service does not know it
         self._misses: dict[str, int] = {}  # 404s in a row per batch id
         self._last_ok: float | None = None
@@ -96,49 +99,81 @@ class Tracker:
         self._history.append((time.time(), self._finished_requests(batch_ids)))
 
     def snapshot(
-        self, batch_ids: Sequence[str], *, attempt: int, estimated_cost: float | None
+        self, attempts: Sequence[Sequence[str]], *, estimated_cost: float | None
     ) -> JobSnapshot:
-        """The job's state from the batches of the current attempt (no network)."""
+        """The job's state over every attempt (``attempts[k]``: the batch ids of attempt k).
+
+        No network. Phase, queue and pace come from the latest attempt; rows, tokens and cost
+        add up every attempt, so a retry never hides what the first submission did.
+        """
         now = time.time()
-        batches = [self.batches.get(i) for i in batch_ids]
+        latest = len(attempts) - 1
         rows = tuple(
-            BatchSnapshot(i, b["status"], **b["request_counts"])
-            if b
-            else BatchSnapshot(i, wire.VALIDATING)
-            for i, b in zip(batch_ids, batches, strict=True)
+            self._batch_row(batch_id, attempt)
+            for attempt, ids in enumerate(attempts)
+            for batch_id in ids
         )
-        expected = int(self.spec.get("n_requests") or 0) if attempt == 0 else 0
-        if self.spec.get("pilot") and attempt == 0:
-            expected = int(self.spec["pilot"]["n"])
-        total = sum(r.total for r in rows) or expected
-        completed = sum(r.completed for r in rows)
-        failed = sum(r.failed for r in rows)
-        done = bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows)
+        lines = tuple(
+            self._attempt_line(k, [r for r in rows if r.attempt == k], self.expected.get(k, 0))
+            for k in range(len(attempts))
+        )
+        pilot = self.spec.get("pilot")
+        # the first submission: attempt 0, or a pilot (0) and the rest (1) together
+        base = 2 if pilot and len(lines) > 1 else 1
+        expected = int(self.spec.get("n_requests") or 0)
+        if pilot and len(lines) <= 1:
+            expected = int(pilot["n"])  # until proceed(), the job is its pilot
+        total = sum(line.total for line in lines[:base]) or expected
+        current = [r for r in rows if r.attempt == latest]
+        recovered = sum(line.completed for line in lines[base:])
+        completed = min(total, sum(line.completed for line in lines)) if total else 0
+        failed = sum(line.failed for line in lines[:base])
+        if len(lines) > base:  # after a retry, only the latest attempt's failures stand
+            failed = min(lines[-1].failed, max(total - completed, 0))
+        done = bool(current) and all(r.status in wire.TERMINAL_STATUSES for r in current)
+        batches = [self.batches.get(i) for i in (r.id for r in current)]
         created = [b["created_at"] for b in batches if b and b.get("created_at")]
         start = min(created) if created else self._started
         throughput = self._throughput()
-        remaining = max(total - completed - failed, 0)
+        queued = sum(_left(r) for r in current if r.status == wire.VALIDATING)
+        running = sum(_left(r) for r in current if r.status in ACTIVE_STATUSES)
+        remaining = queued + running
         expires = [b["expires_at"] for b in batches if b and b.get("expires_at")]
+        costs = [r.cost for r in rows]
+        model = self.spec.get("model", "")
+        cost_note = ""
+        if self.simulated or model in SIMULATED_MODELS:
+            estimated_cost, cost_note = None, "n/a (simulated)"
+        elif price_for(model, self.spec.get("window", "24h")) is None and not estimated_cost:
+            # no local price and no (or a "$0.00") estimate from the service: no price at all
+            estimated_cost, cost_note = None, "n/a (no price for this model)"
         return JobSnapshot(
             name=self.name,
-            phase=aggregate_phase(r.status for r in rows),
+            phase=aggregate_phase(r.status for r in current),
             total=total,
             completed=completed,
             failed=failed,
             batches=rows,
-            model=self.spec.get("model", ""),
+            model=model,
             simulated=self.simulated,
+            cost_note=cost_note,
             done=done,
             elapsed_s=max(now - start, 0.0),
             throughput=throughput,
             eta_s=remaining / throughput if throughput and not done else None,
             window_left_s=max(min(expires) - now, 0.0) if expires and not done else None,
             estimated_cost=estimated_cost,
-            actual_cost=self._actual_cost(batches),
+            actual_cost=None if not costs or None in costs else sum(costs),  # type: ignore[arg-type]
             poll_error=self.poll_error,
             last_update_age_s=now - self._last_ok if self._last_ok is not None else None,
-            message=self._message(batches, done, attempt, now),
-            extra=self._extra(batch_ids, batches, done, attempt),
+            message=self._message(batches, done, latest, now),
+            extra=self._extra([r.id for r in current], batches, done, latest),
+            queued=queued,
+            running=running,
+            recovered=recovered,
+            input_tokens=_total(r.input_tokens for r in rows),
+            output_tokens=_total(r.output_tokens for r in rows),
+            attempts=lines,
         )
 
     def _extra(
@@ -177,15 +212,46 @@ class Tracker:
             return PILOT_HINT.format(rest=int(self.spec.get("n_requests") or 0) - int(pilot["n"]))
         return RESULTS_HINT
 
-    def _actual_cost(self, batches: list[dict[str, Any] | None]) -> float | None:
-        """USD charged so far, from the token usage the service reports (None: not reported
-        or no known price). Only completed requests are charged, and usage counts only those."""
+    def _batch_row(self, batch_id: str, attempt: int) -> BatchSnapshot:
+        """One batch as last seen; 'unknown' before the service answered about it."""
+        batch = self.batches.get(batch_id)
+        if not batch:
+            return BatchSnapshot(batch_id, "unknown", attempt=attempt)
+        counts = batch.get("request_counts") or {}
+        usage = batch.get("usage") if isinstance(batch.get("usage"), dict) else None
+        tokens_in = int(usage.get("input_tokens") or 0) if usage else None
+        tokens_out = int(usage.get("output_tokens") or 0) if usage else None
+        if usage is None and batch["status"] in (wire.VALIDATING, wire.IN_PROGRESS):
+            tokens_in = tokens_out = 0 if not counts.get("completed") else None
+        return BatchSnapshot(
+            batch_id,
+            batch["status"],
+            total=int(counts.get("total") or 0),
+            completed=int(counts.get("completed") or 0),
+            failed=int(counts.get("failed") or 0),
+            attempt=attempt,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            cost=self._cost(tokens_in, tokens_out),
+        )
+
+    @staticmethod
+    def _attempt_line(attempt: int, rows: list[BatchSnapshot], expected: int) -> AttemptSnapshot:
+        return AttemptSnapshot(
+            attempt,
+            aggregate_phase(r.status for r in rows),
+            total=sum(r.total for r in rows) or expected,
+            completed=sum(r.completed for r in rows),
+            failed=sum(r.failed for r in rows),
+            done=bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows),
+        )
+
+    def _cost(self, tokens_in: int | None, tokens_out: int | None) -> float | None:
+        """USD charged, from the token usage the service reports (None: not reported or no
+        known price). Only completed requests are charged, and usage counts only those."""
         price = price_for(self.spec.get("model", ""), self.spec.get("window", "24h"))
-        usages = [b.get("usage") for b in batches if b]
-        if price is None or not usages or not all(isinstance(u, dict) for u in usages):
+        if price is None or tokens_in is None or tokens_out is None:
             return None
-        tokens_in = sum(int(u.get("input_tokens") or 0) for u in usages)
-        tokens_out = sum(int(u.get("output_tokens") or 0) for u in usages)
         return (tokens_in * price.input + tokens_out * price.output) / 1e6
 
     def _finished_requests(self, batch_ids: Sequence[str]) -> int:
@@ -213,12 +279,21 @@ class Tracker:
         if self.spec.get("pilot"):  # attempt 0 is the pilot, 1 the rest, then retries
             parts.append(("pilot", "the rest after the pilot")[attempt] if attempt < 2
                          else f"retry {attempt - 1}")  # fmt: skip
-        elif attempt:
-            parts.append(f"retry {attempt}")
         if not done and any(b and b.get("expired_at") for b in batches):
             # Doubleword marks expiry but keeps working instead of ending the batch
             parts.append("past the completion window; the service is still working on it")
         return "; ".join(parts)
+
+
+def _left(row: BatchSnapshot) -> int:
+    return max(row.total - row.completed - row.failed, 0)
+
+
+def _total(values: Iterable[int | None]) -> int | None:
+    values = list(values)
+    if not values or any(v is None for v in values):
+        return None
+    return int(sum(values))  # type: ignore[arg-type]
 
 
 def lost_message(job: Any) -> str:

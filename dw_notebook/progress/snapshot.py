@@ -2,12 +2,19 @@
 
 A snapshot is plain data (JSON-safe via ``to_dict``), built by the job from batch objects and
 consumed by the progress widget (as one synced trait) and by the text formatter.
+
+The figures of a job cover every attempt (the first submission and each ``retry()``); each
+attempt is also summarised on its own in ``attempts``, and :meth:`JobSnapshot.for_attempt`
+gives the view of one attempt (what the output of a ``job.retry()`` cell shows).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+ACTIVE_STATUSES = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
 
 
 @dataclass(frozen=True)
@@ -17,14 +24,33 @@ class BatchSnapshot:
     total: int = 0
     completed: int = 0
     failed: int = 0
+    attempt: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None  # USD charged so far; None: not reported or no price
+
+
+@dataclass(frozen=True)
+class AttemptSnapshot:
+    """One submission of a job: 0 is the first, 1 the first ``retry()``, and so on."""
+
+    attempt: int
+    phase: str
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    done: bool = False
 
 
 @dataclass(frozen=True)
 class JobSnapshot:
-    """Aggregate state of one job (one or more batches).
+    """Aggregate state of one job (one or more batches, one or more attempts).
 
     ``phase`` is one of: submitting, validating, in_progress, finalizing, completed, failed,
-    expired, cancelling, cancelled. ``done`` is true once every batch is terminal.
+    expired, cancelling, cancelled (or unknown, before the first answer of the service).
+    ``done`` is true once every batch is terminal. ``completed`` counts rows answered in any
+    attempt (``recovered`` of them by a retry); ``failed`` the rows whose latest attempt failed;
+    ``queued`` / ``running`` the rows of the latest attempt still waiting / being worked on.
     Times are seconds; ``None`` means unknown.
     """
 
@@ -47,8 +73,70 @@ class JobSnapshot:
     last_update_age_s: float | None = None
     message: str = ""  # a one-line note for the user (e.g. "answers are simulated")
     extra: dict[str, Any] = field(default_factory=dict)
+    queued: int = 0
+    running: int = 0
+    recovered: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    attempts: tuple[AttemptSnapshot, ...] = ()
+    attempt: int | None = None  # set on the view of one attempt (``for_attempt``)
+    cost_note: str = ""  # why there is no cost, e.g. "n/a (simulated)"
+
+    @property
+    def percent(self) -> int | None:
+        """Whole percent of the rows that have ended (answered or failed); None: unknown."""
+        if self.total <= 0:
+            return None
+        ended = max(0, self.completed) + max(0, self.failed)
+        return min(100, max(0, math.floor(100 * ended / self.total)))
+
+    def for_attempt(self, attempt: int) -> JobSnapshot:
+        """The view of one attempt: its batches, counts, tokens and cost only."""
+        batches = tuple(b for b in self.batches if b.attempt == attempt)
+        line = next((a for a in self.attempts if a.attempt == attempt), None)
+        if line is None:
+            line = AttemptSnapshot(attempt, "submitting")
+        running = queued = 0
+        for b in batches:
+            left = max(b.total - b.completed - b.failed, 0)
+            if b.status == "validating":
+                queued += left
+            elif b.status in ACTIVE_STATUSES:
+                running += left
+        costs = [b.cost for b in batches]
+        return replace(
+            self,
+            name=f"{self.name} · retry {attempt}" if attempt else self.name,
+            phase=line.phase,
+            total=line.total,
+            completed=line.completed,
+            failed=line.failed,
+            done=line.done,
+            batches=batches,
+            queued=queued,
+            running=running,
+            recovered=0,
+            input_tokens=_sum(b.input_tokens for b in batches),
+            output_tokens=_sum(b.output_tokens for b in batches),
+            actual_cost=None if not costs or None in costs else sum(costs),  # type: ignore[arg-type]
+            estimated_cost=None,
+            attempts=(),
+            attempt=attempt,
+            eta_s=self.eta_s if not line.done else None,
+            window_left_s=self.window_left_s if not line.done else None,
+            extra=self.extra if line.done else {},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["batches"] = [asdict(b) for b in self.batches]
+        data["attempts"] = [asdict(a) for a in self.attempts]
+        data["percent"] = self.percent
         return data
+
+
+def _sum(values: Any) -> int | None:
+    values = list(values)
+    if not values or any(v is None for v in values):
+        return None
+    return int(sum(values))

@@ -20,14 +20,21 @@ def in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-class TextProgress:
-    """A throttled one-line progress display for terminals."""
+TTY_INTERVAL = 0.5  # a terminal line is redrawn in place
+PIPE_INTERVAL = 10.0  # a log file or pipe gets a new line at most this often
 
-    def __init__(self, stream: Any = None, min_interval: float = 0.5) -> None:
+
+class TextProgress:
+    """A throttled one-line progress display: redrawn in place on a terminal, a new line at
+    most every ``PIPE_INTERVAL`` seconds when written to a file or pipe; the summary always."""
+
+    def __init__(self, stream: Any = None, min_interval: float | None = None) -> None:
         self.stream = stream or sys.stderr
+        self._tty = getattr(self.stream, "isatty", lambda: False)()
+        if min_interval is None:
+            min_interval = TTY_INTERVAL if self._tty else PIPE_INTERVAL
         self.min_interval = min_interval
         self._last: float | None = None  # monotonic time of the last line; None: none yet
-        self._tty = getattr(self.stream, "isatty", lambda: False)()
 
     def show(self, snapshot: JobSnapshot) -> None:
         now = time.monotonic()

@@ -25,7 +25,9 @@ PHASE_LABELS = {
     "expired": "expired",
     "cancelling": "cancelling",
     "cancelled": "cancelled",
+    "unknown": "checking status",
 }
+WINDOW_NOTE_S = 3600  # "left in window" shows only when less than this is left, or ETA is later
 TERMINAL_PHASES = frozenset({"completed", "failed", "expired", "cancelled"})
 BAR_WIDTH = 20
 _EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -96,6 +98,62 @@ def format_counts(completed: int, failed: int, total: int) -> str:
     return f"{done}, {format_count(failed)} failed" if failed > 0 else done
 
 
+def format_tokens(n: int | None) -> str:
+    """'950', '12.3k', '4.5M'; '' when unknown."""
+    if n is None:
+        return ""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def tokens_text(snap: JobSnapshot) -> str:
+    """'tokens: 12.3k in / 4.5k out'; '' when the service reports none."""
+    if snap.input_tokens is None and snap.output_tokens is None:
+        return ""
+    if not snap.input_tokens and not snap.output_tokens:
+        return ""
+    return (
+        f"tokens: {format_tokens(snap.input_tokens) or '?'} in / "
+        f"{format_tokens(snap.output_tokens) or '?'} out"
+    )
+
+
+def queue_text(snap: JobSnapshot) -> str:
+    """'250 running, 11 queued' for rows of the latest attempt not ended yet; ''."""
+    parts = []
+    if snap.running > 0:
+        parts.append(f"{format_count(snap.running)} running")
+    if snap.queued > 0:
+        parts.append(f"{format_count(snap.queued)} queued")
+    return ", ".join(parts)
+
+
+def attempt_label(attempt: int) -> str:
+    return "first run" if attempt == 0 else f"retry {attempt}"
+
+
+def recovered_text(snap: JobSnapshot) -> str:
+    """'56 recovered on retry 1' (or 'on retries 1–2'); '' for a job never retried."""
+    if len(snap.attempts) < 2:
+        return ""
+    last = snap.attempts[-1].attempt
+    which = "retry 1" if last == 1 else f"retries 1–{last}"
+    return f"{format_count(snap.recovered)} recovered on {which}"
+
+
+def attempt_lines(snap: JobSnapshot) -> list[str]:
+    """One line per attempt, for a job with more than one: 'retry 1: completed, 56 / 56 done'."""
+    if len(snap.attempts) < 2:
+        return []
+    return [
+        f"{attempt_label(a.attempt)}: {phase_label(a.phase)}, "
+        f"{format_counts(a.completed, a.failed, a.total)}"
+        for a in snap.attempts
+    ]
+
+
 def _fraction(snap: JobSnapshot) -> float | None:
     if snap.total <= 0:
         return None
@@ -122,18 +180,23 @@ def stats(snap: JobSnapshot) -> list[str]:
     if not snap.done:
         if eta := format_duration(snap.eta_s):
             parts.append(f"ETA {eta}")
-        if left := format_duration(snap.window_left_s):
-            parts.append(f"{left} left in window")
+        left = snap.window_left_s
+        late = snap.eta_s is not None and left is not None and snap.eta_s > left
+        if left is not None and (left < WINDOW_NOTE_S or late):
+            parts.append(f"{format_duration(left)} left in window")
     return parts
 
 
 def costs(snap: JobSnapshot) -> str:
+    """'cost: estimated $0.12, actual $0.10'; 'cost: n/a (simulated)' without a price."""
     parts = []
     if est := format_cost(snap.estimated_cost):
         parts.append(f"estimated {est}")
     if actual := format_cost(snap.actual_cost):
         parts.append(f"actual {actual}")
-    return f"cost: {', '.join(parts)}" if parts else ""
+    if not parts:
+        return f"cost: {snap.cost_note}" if snap.cost_note else ""
+    return f"cost: {', '.join(parts)}"
 
 
 def reconnect_note(snap: JobSnapshot) -> str:
@@ -151,7 +214,9 @@ def format_progress(snap: JobSnapshot) -> str:
     pct = f"{math.floor(fraction * 100):3d}%" if fraction is not None else "   ?"
     line = f"{phase_label(snap.phase)} {format_bar(fraction)} {pct} "
     line += format_counts(snap.completed, snap.failed, snap.total)
-    extras = stats(snap)
+    extras = [t for t in (recovered_text(snap), queue_text(snap)) if t] + stats(snap)
+    if tokens := tokens_text(snap):
+        extras.append(tokens)
     if cost := costs(snap):
         extras.append(cost)
     if note := reconnect_note(snap):
@@ -165,8 +230,12 @@ def format_summary(snap: JobSnapshot) -> str:
     not_run = snap.total - snap.completed - snap.failed
     if snap.total > 0 and not_run > 0:
         text += f", {format_count(not_run)} not run"
+    if recovered := recovered_text(snap):
+        text += f" ({recovered})"
     if elapsed := format_duration(snap.elapsed_s):
         text += f" in {elapsed}"
+    if tokens := tokens_text(snap):
+        text += f"; {tokens}"
     if cost := costs(snap):
         text += f" ({cost})"
     if snap.name:

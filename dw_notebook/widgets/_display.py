@@ -26,12 +26,13 @@ def show(data: dict[str, Any], metadata: dict[str, Any] | None = None) -> str:
     return display_id
 
 
-def replace(display_id: str, obj: Any) -> None:
+def replace(display_id: str, obj: Any, header: Any = None) -> None:
     """Show ``obj`` in place of the output ``display_id``.
 
     Widgets of this package take the slot over (so they can replace it again later); a job
     (anything with a ``widget()`` method) is shown as its widget; other objects are shown
-    through IPython's usual formatting; a dict is taken as a raw mimebundle.
+    through IPython's usual formatting; a dict is taken as a raw mimebundle. ``header`` (for
+    widgets of this package that take one) is a record to keep above the new content.
     """
     from IPython.display import update_display
 
@@ -39,7 +40,10 @@ def replace(display_id: str, obj: Any) -> None:
     if callable(widget) and not hasattr(obj, "adopt_display"):
         obj = widget()
     if hasattr(obj, "adopt_display"):
-        obj.adopt_display(display_id)
+        if header is not None:
+            obj.adopt_display(display_id, header=header)
+        else:
+            obj.adopt_display(display_id)
     elif isinstance(obj, dict):
         update_display(obj, raw=True, display_id=display_id)
     else:

@@ -24,6 +24,8 @@ import anywidget
 import traitlets
 
 from . import _assets, _display
+from .progress import Header
+from .record import builder_record
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ Form = dict[str, Any]
 # {"messages": [{"level": "error" | "warning" | "info", "text": str}], "estimate": str}
 Validation = Mapping[str, Any]
 FORM_FIELDS = ("template", "model", "window", "max_tokens")
+EMPTY_TEMPLATE = "write a prompt template; click a column to insert it"
 
 
 def _columns(columns: Iterable[Any]) -> list[dict[str, str]]:
@@ -89,6 +92,7 @@ class BuilderWidget(anywidget.AnyWidget):
         window: str | None = None,
         max_tokens: int | None = None,
         on_submit: Callable[[Form], Any] | None = None,
+        code_for: Callable[[Form], str] | None = None,
         **kwargs: Any,
     ) -> None:
         models, windows = list(models), list(windows)
@@ -108,6 +112,7 @@ class BuilderWidget(anywidget.AnyWidget):
         self._validate = validate
         self._row_label = row_label
         self._submit_handlers: list[Callable[[Form], Any]] = []
+        self._code_for = code_for
         self._slots = _display.Slots()
         if on_submit is not None:
             self.on_submit(on_submit)
@@ -130,8 +135,8 @@ class BuilderWidget(anywidget.AnyWidget):
         """Run ``validate`` on the form, publish its messages and estimate; True if no errors."""
         messages: list[dict[str, str]] = []
         estimate = ""
-        if not self.template.strip():
-            messages.append({"level": "error", "text": "write a prompt template"})
+        if not self.template.strip():  # a fresh form: a hint, not an error (but no submit)
+            messages.append({"level": "info", "text": EMPTY_TEMPLATE})
         if self._validate is not None:
             try:
                 result = self._validate(self.form) or {}
@@ -146,7 +151,7 @@ class BuilderWidget(anywidget.AnyWidget):
         with self.hold_sync():
             self.messages = messages
             self.estimate = estimate
-        return not any(m["level"] == "error" for m in messages)
+        return bool(self.template.strip()) and not any(m["level"] == "error" for m in messages)
 
     def _on_form_change(self, _change: Any) -> None:
         if self.submit_state != "submitting":
@@ -161,6 +166,8 @@ class BuilderWidget(anywidget.AnyWidget):
                 label = str(self._row_label(row))
             except Exception:  # the label is decoration
                 label = ""
+        if not template.strip():  # nothing to preview yet; the form says what to do
+            return {"row": row, "label": label, "text": "", "error": ""}
         try:
             return {"row": row, "label": label, "text": str(self._render_preview(template, row)),
                     "error": ""}  # fmt: skip
@@ -215,9 +222,16 @@ class BuilderWidget(anywidget.AnyWidget):
             return None
         self.submit_state = "submitted"
         if result is not None:
+            header = self.summary()
             for display_id in self._slots.take():
-                _display.replace(display_id, result)
+                _display.replace(display_id, result, header=header)
         return result
+
+    def summary(self) -> Header:
+        """The read-only record of what was submitted, and the ``dw.submit`` code that does
+        the same, kept above the job's progress where the form was."""
+        code = self._code_for(self.form) if self._code_for else ""
+        return builder_record(self.form, self.n_rows, code)
 
     def _ipython_display_(self) -> None:
         data, metadata = self._repr_mimebundle_()

@@ -1,4 +1,4 @@
-"""The jobs dashboard: every batch with its status and progress, a status filter, and actions.
+"""The jobs dashboard: one row per job with its status and progress, a status filter, actions.
 
 Rows are plain dicts (see :data:`ROW_FIELDS`); the widget gets them from ``load()`` (called on
 refresh, and periodically with :meth:`JobsWidget.start_auto_refresh`) or from
@@ -19,14 +19,20 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ..progress.text import format_counts, phase_label
 from . import _assets, _display
+from .static import card, flex_rows
 
 log = logging.getLogger(__name__)
 
-# id (batch id) and status are required; created_at is epoch seconds; source: "local"/"server".
+# id (a batch id: what attach and cancel get) and status are required; created_at is epoch
+# seconds; source: "local"/"server"; total/completed/failed None when unknown; where: why the
+# service cannot show the batches ("on another local server", ...); batches: one dict per batch.
 ROW_FIELDS = ("id", "name", "status", "total", "completed", "failed", "created_at", "model",
-              "source")  # fmt: skip
+              "source", "job_id", "attempts", "where", "cancellable", "batches", "duration_s",
+              "cost", "cost_note")  # fmt: skip
 _INT_FIELDS = ("total", "completed", "failed")
+_ACTIVE = ("validating", "in_progress", "finalizing")
 
 
 def normalise_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -42,11 +48,28 @@ def normalise_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row["model"] = str(row["model"] or "")
         row["source"] = str(row["source"] or "")
         for key in _INT_FIELDS:
-            row[key] = int(row[key] or 0)
+            row[key] = None if row[key] is None else int(row[key])
+        row["job_id"] = str(row["job_id"] or "")
+        row["attempts"] = int(row["attempts"] or 1)
+        row["where"] = str(row["where"] or "")
+        if row["cancellable"] is None:
+            row["cancellable"] = row["status"] in _ACTIVE
+        row["cancellable"] = bool(row["cancellable"])
+        row["batches"] = [dict(b) for b in row["batches"] or []]
+        row["duration_s"] = _float(row["duration_s"])
+        row["cost"] = _float(row["cost"])
+        row["cost_note"] = str(row["cost_note"] or "")
         created = row["created_at"]
         row["created_at"] = float(created) if isinstance(created, int | float) else None
         seen[row["id"]] = row
     return sorted(seen.values(), key=lambda r: -(r["created_at"] or 0.0))
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 class JobsWidget(anywidget.AnyWidget):
@@ -152,6 +175,14 @@ class JobsWidget(anywidget.AnyWidget):
         self.refresh()
         return result
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        """The widget, plus a static table of the jobs for notebooks saved without its state."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        return {**data, "text/html": jobs_html(self.jobs)}, metadata
+
     def _ipython_display_(self) -> None:
         """The dashboard, and below it an empty output where attached jobs are shown."""
         data, metadata = self._repr_mimebundle_()
@@ -163,4 +194,24 @@ class JobsWidget(anywidget.AnyWidget):
         for row in self.jobs:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         detail = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
-        return f"<dw jobs: {len(self.jobs)} batches{': ' + detail if detail else ''}>"
+        return f"<dw jobs: {len(self.jobs)} jobs{': ' + detail if detail else ''}>"
+
+
+def jobs_html(rows: Iterable[Mapping[str, Any]]) -> str:
+    """A static table of the dashboard rows (as they were when the output was last written)."""
+    lines = []
+    for row in rows:
+        counts = (
+            "unknown"
+            if row.get("completed") is None or row.get("total") is None
+            else format_counts(row["completed"], row.get("failed") or 0, row["total"])
+        )
+        note = f" ({row['where']})" if row.get("where") else ""
+        attempts = f" · {row['attempts']} attempts" if (row.get("attempts") or 1) > 1 else ""
+        lines.append(
+            (f"{row['name'] or row['id']}{attempts}", f"{phase_label(row['status'])}{note}", counts)
+        )
+    table = flex_rows(lines, ("0 1 18rem", "0 1 14rem", "1 1 10rem")) if lines else ""
+    return card(
+        f"<div><strong>Jobs</strong></div>{table or 'No jobs yet.'}", testid="dw-jobs-static"
+    )

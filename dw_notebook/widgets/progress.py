@@ -7,8 +7,10 @@ the final one.
 Button clicks arrive as ``{"type": "cancel"}`` / ``{"type": "refresh"}`` messages and are handed
 to the callbacks registered with :meth:`ProgressWidget.on_command`.
 
-When the job ends, every place the widget was displayed is replaced by static HTML and a text
-summary (a display-id update), so a saved notebook shows the outcome without a kernel.
+Every place the widget is displayed also carries static HTML and a text line of the job's state
+(refreshed by display-id updates when the phase changes and every ``static_every`` seconds);
+when the job ends those places are left with the static HTML and summary only, so a saved
+notebook shows something true without a kernel.
 
 >>> w = ProgressWidget()                                 # doctest: +SKIP
 >>> w.on_command(lambda command: print(command))         # doctest: +SKIP
@@ -34,6 +36,25 @@ from .static import snapshot_html
 log = logging.getLogger(__name__)
 
 COMMANDS = ("cancel", "refresh")
+
+
+class Header:
+    """A static record shown above the progress in one output (e.g. a submitted builder's
+    summary): ``html`` and ``text`` for saved notebooks, ``widget`` for the live view."""
+
+    def __init__(self, html: str, text: str) -> None:
+        self.html = html
+        self.text = text
+        self._box: Any = None
+
+    def box(self, progress: Any) -> Any:
+        if self._box is None:
+            import ipywidgets
+
+            self._box = ipywidgets.VBox([ipywidgets.HTML(self.html), progress])
+        return self._box
+
+
 Scheduler = Callable[[float, Callable[[], None]], Any]
 
 
@@ -68,6 +89,7 @@ class ProgressWidget(anywidget.AnyWidget):
         *,
         min_interval: float = 0.25,
         static_at_end: bool = True,
+        static_every: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         schedule: Scheduler = _timer,
         **kwargs: Any,
@@ -77,6 +99,8 @@ class ProgressWidget(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self._min_interval = min_interval
         self._static_at_end = static_at_end
+        self._static_every = static_every
+        self._static_refreshed: tuple[float, str] = (-float("inf"), "")  # (when, phase)
         self._clock = clock
         self._schedule = schedule
         self._lock = threading.RLock()
@@ -87,6 +111,7 @@ class ProgressWidget(anywidget.AnyWidget):
         self._handlers: list[Callable[[str], None]] = []
         self._slots = _display.Slots()  # outputs showing the live widget
         self._static_slots = _display.Slots()  # outputs already showing the static end state
+        self._headers: dict[str, Header] = {}  # display id -> what is shown above the progress
         self._finished = False
         self.sent_count = 0  # snapshots actually sent to the front end (for tests and benches)
         self.on_msg(self._on_frontend_msg)
@@ -132,6 +157,8 @@ class ProgressWidget(anywidget.AnyWidget):
         if snap.done:
             # a later done snapshot (e.g. with the actual cost) refreshes the static outputs
             self._leave_static(snap)
+        else:
+            self._refresh_static(snap, now)
 
     @property
     def latest(self) -> JobSnapshot | None:
@@ -170,33 +197,76 @@ class ProgressWidget(anywidget.AnyWidget):
                 return
         data, metadata = self._repr_mimebundle_()
         self._slots.add(_display.show(data, metadata))
+        self._static_refreshed = (self._clock(), self._latest.phase if self._latest else "")
 
-    def adopt_display(self, display_id: str) -> None:
-        """Show this widget in the existing output ``display_id`` (e.g. a submitted form's)."""
+    def adopt_display(self, display_id: str, header: Header | None = None) -> None:
+        """Show this widget in the existing output ``display_id`` (e.g. a submitted form's),
+        below ``header`` when given."""
         from IPython.display import update_display
 
         with self._lock:
+            if header is not None:
+                self._headers[display_id] = header
             if self._finished and self._static_at_end and self._latest is not None:
                 self._static_slots.add(display_id)
-                update_display(self._static_bundle(self._latest), raw=True, display_id=display_id)
+                update_display(self._static_bundle(self._latest, display_id), raw=True,
+                               display_id=display_id)  # fmt: skip
                 return
             self._slots.add(display_id)
-            data, metadata = self._repr_mimebundle_()
+            data, metadata = self._live_bundle(display_id)
             update_display(data, metadata=metadata, raw=True, display_id=display_id)
 
-    def _static_bundle(self, snap: JobSnapshot) -> dict[str, str]:
-        return {"text/html": snapshot_html(snap), "text/plain": format_summary(snap)}
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        """The widget view, plus static HTML and a text line of the latest state: what a
+        notebook shows where the widget cannot be rendered (saved without widget state)."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        if self._latest is not None:
+            data = {**data, "text/html": snapshot_html(self._latest),
+                    "text/plain": format_progress(self._latest)}  # fmt: skip
+        return data, metadata
+
+    def _refresh_static(self, snap: JobSnapshot, now: float) -> None:
+        """Re-send the bundle of every live output when the phase changed or a while passed."""
+        when, phase = self._static_refreshed
+        if not self._slots or (phase == snap.phase and now - when < self._static_every):
+            return
+        from IPython.display import update_display
+
+        self._static_refreshed = (now, snap.phase)
+        for display_id in self._slots:
+            data, metadata = self._live_bundle(display_id)
+            update_display(data, metadata=metadata, raw=True, display_id=display_id)
+
+    def _live_bundle(self, display_id: str) -> tuple[dict, dict]:
+        """The live widget of one output (boxed under its header), with its static forms."""
+        header = self._headers.get(display_id)
+        if header is None:
+            return self._repr_mimebundle_() or ({}, {})
+        data = dict(header.box(self)._repr_mimebundle_())
+        if self._latest is not None:
+            data["text/html"] = header.html + snapshot_html(self._latest)
+            data["text/plain"] = f"{header.text}\n{format_progress(self._latest)}"
+        return data, {}
+
+    def _static_bundle(self, snap: JobSnapshot, display_id: str | None = None) -> dict[str, str]:
+        header = self._headers.get(display_id) if display_id else None
+        if header is None:
+            return {"text/html": snapshot_html(snap), "text/plain": format_summary(snap)}
+        return {"text/html": header.html + snapshot_html(snap),
+                "text/plain": f"{header.text}\n{format_summary(snap)}"}  # fmt: skip
 
     def _leave_static(self, snap: JobSnapshot) -> None:
         if not self._static_at_end:
             return
         from IPython.display import update_display
 
-        bundle = self._static_bundle(snap)
         for display_id in self._slots.take():
             self._static_slots.add(display_id)
         for display_id in self._static_slots:
-            update_display(bundle, raw=True, display_id=display_id)
+            update_display(self._static_bundle(snap, display_id), raw=True, display_id=display_id)
 
     def __repr__(self) -> str:
         snap = self._latest

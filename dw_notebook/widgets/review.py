@@ -20,6 +20,7 @@ import pandas as pd
 import traitlets
 
 from . import _assets
+from .review_summary import error_groups, histogram, label_text, review_html, shared_prefix
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class ReviewWidget(anywidget.AnyWidget):
 
     overview = traitlets.Dict().tag(sync=True)
     distributions = traitlets.List(traitlets.Dict()).tag(sync=True)
+    histograms = traitlets.List(traitlets.Dict()).tag(sync=True)  # numeric answers
+    errors = traitlets.List(traitlets.Dict()).tag(sync=True)  # failed rows by kind of error
 
     def __init__(
         self,
@@ -136,6 +139,15 @@ class ReviewWidget(anywidget.AnyWidget):
                 "views": {"samples": int(self._ok.sum()), "failed": int(self._failed.sum())},
             }
             self.distributions = [self._distribution(c, max_labels) for c in self._labels]
+            ok_rows = frame.loc[self._ok]
+            self.histograms = [
+                h for c in self._answers if c not in self._labels
+                if (h := histogram(ok_rows[c], c)) is not None
+            ]  # fmt: skip
+            self.errors = error_groups(
+                frame, self._failed, self._status_column, self._error_columns
+            )
+        self._empty: dict[str, set[str]] = {}  # view -> answer columns empty in every row
         self.on_msg(self._on_frontend_msg)
 
     def _prompts(self, prompt: Prompt) -> Callable[[np.ndarray], list[Any]] | None:
@@ -160,7 +172,7 @@ class ReviewWidget(anywidget.AnyWidget):
         top = counts.head(max_labels)
         return {
             "column": column,
-            "values": [{"label": str(k), "count": int(v)} for k, v in top.items()],
+            "values": [{"label": label_text(k), "count": int(v)} for k, v in top.items()],
             "other": int(counts.iloc[max_labels:].sum()),
             "missing": int(values.isna().sum()),
             "total": int(len(values)),
@@ -175,6 +187,8 @@ class ReviewWidget(anywidget.AnyWidget):
             series = self._frame[column]
             if label is MISSING:
                 mask = series.isna().to_numpy(dtype=bool)
+            elif pd.api.types.is_bool_dtype(series):
+                mask = (series == (str(label) == "true")).fillna(False).to_numpy(dtype=bool)
             else:
                 mask = (series.astype("string") == str(label)).fillna(False).to_numpy(dtype=bool)
             if len(self._masks) >= 16:  # a few labels of a few columns; bound the memory
@@ -223,15 +237,20 @@ class ReviewWidget(anywidget.AnyWidget):
         chosen = rows[page * self._page_size : (page + 1) * self._page_size]
         sub = self._frame.iloc[chosen]
         data: dict[str, list[Any]] = {}
+        shared = ""
         if self._prompt is not None:
-            data["prompt"] = self._prompt(chosen)
+            prompts = self._prompt(chosen)
+            shared = shared_prefix(prompts)
+            data["prompt"] = [p[len(shared) :] if isinstance(p, str) else p for p in prompts]
         if view == "failed":
             if self._status_column:
                 data["status"] = sub[self._status_column].tolist()
             for column in self._error_columns:
                 data[column] = sub[column].tolist()
+        empty = self._empty_in(view)
         for column in self._answers:
-            data[column] = sub[column].tolist()
+            if column not in empty:
+                data[column] = sub[column].tolist()
         data = {k: [_json_value(v, self._max_chars) for v in vs] for k, vs in data.items()}
         return {
             "view": view,
@@ -242,7 +261,25 @@ class ReviewWidget(anywidget.AnyWidget):
             "columns": list(data),
             "index": [_json_value(str(i), 200) for i in sub.index],
             "data": data,
+            "shared_prompt": _json_value(shared, self._max_chars) if shared else None,
+            "hidden_columns": sorted(empty),
         }
+
+    def _empty_in(self, view: str) -> set[str]:
+        """Answer columns with no value in any row of ``view`` (hidden: they only take room)."""
+        if view not in self._empty:
+            sub = self._frame.iloc[np.flatnonzero(self._failed if view == "failed" else self._ok)]
+            self._empty[view] = {c for c in self._answers if sub[c].isna().all()}
+        return self._empty[view]
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        """The widget, plus a static HTML summary for notebooks saved without widget state."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        html = review_html(self.overview, self.distributions, self.histograms, self.errors)
+        return {**data, "text/html": html}, metadata
 
     def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if not isinstance(content, dict) or content.get("type") != "page":

@@ -52,6 +52,7 @@ const PHASE_LABELS = {
   expired: "expired",
   cancelling: "cancelling",
   cancelled: "cancelled",
+  unknown: "checking status",
 };
 
 /** Human label of a phase; unknown phases are shown as sent, underscores as spaces. */
@@ -74,4 +75,13 @@ export function barWidths({ completed = 0, failed = 0, total = 0 } = {}) {
   const done = clamp((100 * Math.max(0, completed)) / total);
   const fail = clamp((100 * Math.max(0, failed)) / total);
   return { done, failed: Math.min(fail, 100 - done) };
+}
+
+/** Token counts: "950", "12.3k", "4.5M"; "" when unknown. */
+export function formatTokens(n) {
+  if (n === null || n === undefined || !Number.isFinite(n)) return "";
+  for (const [unit, size] of [["B", 1e9], ["M", 1e6], ["k", 1e3]]) {
+    if (n >= size) return `${(n / size).toFixed(1)}${unit}`;
+  }
+  return String(n);
 }

@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,10 +99,18 @@ class JupyterServer:
         raise ValueError(app)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once the browser tests are done
 def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
     """JupyterLab 4 (with Notebook 7 on the same server), isolated from the user's config."""
-    base = tmp_path_factory.mktemp("jupyter")
+    with serve_jupyter(tmp_path_factory.mktemp("jupyter")) as server:
+        yield server
+
+
+@contextmanager
+def serve_jupyter(
+    base: Path, args: tuple[str, ...] = (), env_extra: dict[str, str] | None = None
+) -> Iterator[JupyterServer]:
+    """Run a JupyterLab server with its config, runtime and settings dirs under ``base``."""
     root, config, runtime, workspaces, ipython, settings = (
         base / name for name in ("root", "config", "runtime", "workspaces", "ipython", "settings")
     )
@@ -121,6 +130,7 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
     }
     env.pop("DOUBLEWORD_API_KEY", None)
+    env.update(env_extra or {})
     log = base / "server.log"
     cmd = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
@@ -128,6 +138,7 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
         f"--LabApp.workspaces_dir={workspaces}", "--ServerApp.allow_root=True",
         "--LabApp.expose_app_in_browser=True", "--JupyterNotebookApp.expose_app_in_browser=True",
+        *args,
     ]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
@@ -156,7 +167,7 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # Playwright's loop must not outlive the browser tests
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
         pytest.skip(f"no Chromium at {CHROMIUM}")

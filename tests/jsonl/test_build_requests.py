@@ -222,6 +222,16 @@ def test_preview_shows_the_first_requests_as_sent(reviews):
     assert "&quot;phone&quot;" in html and "<table>" in html
 
 
+def test_repr_shows_a_long_system_prompt_once_and_each_row_its_own_prompt(reviews):
+    system = "You are a careful annotator of product reviews. " * 5
+    built = build_requests(reviews, model="m", prompt="Costs $1 … $2: {review}", system=system)
+    text = repr(built)
+    system_lines = [line for line in text.splitlines() if "careful annotator" in line]
+    assert len(system_lines) == 1 and system_lines[0].startswith("  system: ")
+    assert """r1: '[user] Costs $1 … $2: Great "phone"'""" in text  # the row's own prompt
+    assert "$" not in built._repr_html_()  # JupyterLab would typeset $…$ as math
+
+
 def test_fingerprint_is_sha256_of_endpoint_and_bytes(reviews):
     built = build_requests(reviews, model="m", prompt="{review}")
     expected = hashlib.sha256(wire.CHAT.encode() + b"\n" + built.data).hexdigest()

@@ -6,7 +6,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from dw_notebook.progress.snapshot import JobSnapshot
-from dw_notebook.widgets.builder import BuilderWidget
+from dw_notebook.widgets.builder import EMPTY_TEMPLATE, BuilderWidget
 from dw_notebook.widgets.progress import ProgressWidget
 
 from .conftest import browser_message
@@ -48,7 +48,11 @@ def test_choices_and_columns_are_synced_with_sensible_defaults():
 
 def test_an_empty_template_blocks_submitting():
     widget = make()
-    assert widget.messages[0] == {"level": "error", "text": "write a prompt template"}
+    # a fresh form says what to do without an error, and the preview blames nothing
+    assert widget.messages[0] == {"level": "info", "text": EMPTY_TEMPLATE}
+    assert not any(m["level"] == "error" for m in widget.messages)
+    assert widget.preview("", 0)["error"] == ""
+    assert widget.submit({}) is None
 
 
 def test_preview_is_a_round_trip_that_answers_the_request_id():
@@ -129,7 +133,7 @@ def shell(monkeypatch):
     InteractiveShell.clear_instance()
 
 
-def test_submit_turns_the_form_into_the_progress_widget(shell):
+def test_submit_leaves_a_record_of_the_form_above_the_progress_widget(shell):
     from IPython.display import display
 
     progress = ProgressWidget(JobSnapshot("reviews", "validating", total=2))
@@ -138,7 +142,8 @@ def test_submit_turns_the_form_into_the_progress_widget(shell):
         def widget(self):
             return progress
 
-    widget = make(template="{review} {stars}", on_submit=lambda form: FakeJob())
+    widget = make(template="{review} {stars}", on_submit=lambda form: FakeJob(),
+                  code_for=lambda form: f"job = dw.submit(df, {form['template']!r})")  # fmt: skip
     display(widget)
     slot = shell.published[0]["transient"]["display_id"]
     assert shell.published[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == (
@@ -148,11 +153,26 @@ def test_submit_turns_the_form_into_the_progress_widget(shell):
     replaced = shell.published[-1]
     assert replaced["update"] and replaced["transient"]["display_id"] == slot
     view = replaced["data"]["application/vnd.jupyter.widget-view+json"]
-    assert view["model_id"] == progress.model_id
-    # the progress widget now owns the slot: its end state replaces it again
+    box = widget_by_id(view["model_id"])
+    assert [type(c).__name__ for c in box.children] == ["HTML", "ProgressWidget"]
+    assert box.children[1] is progress
+    summary = box.children[0].value
+    assert "Submitted with dw.builder" in summary and "{review} {stars}" in summary
+    assert "job = dw.submit(df, &#x27;{review} {stars}&#x27;)" in summary
+    assert "dw-builder-summary" in replaced["data"]["text/html"]  # saved without widget state
+    # the progress widget now owns the slot: its end state replaces it again, record kept
     progress.update(JobSnapshot("reviews", "completed", total=2, completed=2, done=True))
     final = shell.published[-1]
-    assert final["transient"]["display_id"] == slot and "text/html" in final["data"]
+    assert final["transient"]["display_id"] == slot
+    assert "application/vnd.jupyter.widget-view+json" not in final["data"]
+    assert "Submitted with dw.builder" in final["data"]["text/html"]
+    assert "job = dw.submit(df" in final["data"]["text/plain"]
+
+
+def widget_by_id(model_id):
+    import ipywidgets
+
+    return ipywidgets.Widget.widgets[model_id]
 
 
 def test_repr_summarises_the_form():

@@ -24,10 +24,12 @@ ROWS = [
 def test_rows_are_normalised_newest_first_and_deduplicated():
     rows = normalise_rows([*ROWS, {"id": "batch_old", "status": "expired"}, {"status": "x"}])
     assert [r["id"] for r in rows] == ["batch_new", "batch_old"]
-    assert rows[1]["status"] == "expired" and rows[1]["total"] == 0
+    assert rows[1]["status"] == "expired" and rows[1]["total"] is None  # unknown, not 0
     assert rows[0] == {"id": "batch_new", "name": "b", "status": "in_progress", "total": 10,
                        "completed": 3, "failed": 1, "created_at": 200.0, "model": "",
-                       "source": "server"}  # fmt: skip
+                       "source": "server", "job_id": "", "attempts": 1, "where": "",
+                       "cancellable": True, "batches": [], "duration_s": None, "cost": None,
+                       "cost_note": ""}  # fmt: skip
 
 
 def test_refresh_message_reloads_rows_from_load():
@@ -115,7 +117,7 @@ def test_auto_refresh_polls_load_on_a_thread_until_stopped():
 
 
 def test_repr_counts_batches_by_status():
-    assert repr(JobsWidget(ROWS)) == "<dw jobs: 2 batches: 1 completed, 1 in progress>"
+    assert repr(JobsWidget(ROWS)) == "<dw jobs: 2 jobs: 1 completed, 1 in progress>"
 
 
 class Publisher:

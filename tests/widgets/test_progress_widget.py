@@ -33,9 +33,11 @@ def test_update_sends_the_snapshot_as_one_message(clock):
     assert len(comm.published) == before + 1
     sent = comm.updates("snapshot")[-1]
     assert sent["completed"] == 37 and sent["failed"] == 2 and sent["phase"] == "in_progress"
-    assert sent["batches"] == [
+    assert [{k: b[k] for k in ("id", "status", "total", "completed", "failed")}
+            for b in sent["batches"]] == [
         {"id": "b1", "status": "in_progress", "total": 300, "completed": 37, "failed": 0 + 2}
-    ]
+    ]  # fmt: skip
+    assert sent["percent"] == 13
     assert widget.snapshot == sent
 
 
@@ -164,11 +166,42 @@ def test_the_end_state_replaces_the_widget_with_static_html(shell, clock):
     widget.update(snap(250, phase="completed", failed=50, done=True, actual_cost=0.25))
     refreshed = shell.published[-1]
     assert refreshed["transient"]["display_id"] == display_id
-    assert "actual $0.25" in refreshed["data"]["text/html"]
+    assert "actual &#36;0.25" in refreshed["data"]["text/html"]
+    assert "$" not in refreshed["data"]["text/html"]  # JupyterLab would typeset $…$ as math
 
     display(widget)  # showing a finished widget again shows the static outcome directly
     assert "text/html" in shell.published[-1]["data"]
     assert not shell.published[-1]["update"]
+
+
+def test_a_live_output_carries_static_html_refreshed_as_the_job_moves(shell, clock):
+    """A notebook saved mid-run without widget state shows the latest state, not a stale one."""
+    from IPython.display import display
+
+    widget = ProgressWidget(clock=clock, schedule=clock.schedule, static_every=10.0)
+    widget.update(snap(0, phase="validating"))
+    display(widget)
+    first = shell.published[0]
+    assert "application/vnd.jupyter.widget-view+json" in first["data"]
+    assert "validating" in first["data"]["text/html"]
+    display_id = first["transient"]["display_id"]
+
+    clock.advance(1.0)
+    widget.update(snap(30))  # the phase changed: the output's static part follows at once
+    moved = shell.published[-1]
+    assert moved["update"] and moved["transient"]["display_id"] == display_id
+    assert "application/vnd.jupyter.widget-view+json" in moved["data"]  # still the live widget
+    html = moved["data"]["text/html"]
+    assert "in progress" in html and "30 / 300 done" in html
+    assert "10%" in moved["data"]["text/plain"]
+
+    count = len(shell.published)
+    clock.advance(1.0)
+    widget.update(snap(60))  # same phase, soon after: only the widget trait moves
+    assert len(shell.published) == count
+    clock.advance(10.0)
+    widget.update(snap(200))
+    assert "200 / 300 done" in shell.published[-1]["data"]["text/html"]
 
 
 def test_static_end_can_be_turned_off(shell):

@@ -149,20 +149,28 @@ class BuiltRequests:
 
     def __repr__(self) -> str:
         lines = [f"BuiltRequests({self._summary()})"]
-        for req in self.preview(2):
-            lines.append(f"  {req['custom_id']}: {prompt_text(req['body'])[:100]!r}")
+        requests = self.preview(2)
+        system = _system_text(requests[0]["body"]) if requests else ""
+        if system:  # the same for every row: once, then each row's own prompt
+            lines.append(f"  system: {_cut(system, 100)!r}")
+        for req in requests:
+            own = prompt_text(req["body"])
+            if system:
+                own = own.split("\n", 1)[-1]
+            lines.append(f"  {req['custom_id']}: {_cut(own, 100)!r}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(
             "<tr><td><code>{}</code></td><td style='text-align:left;white-space:pre-wrap'>{}"
             "</td></tr>".format(
-                html.escape(req["custom_id"]), html.escape(prompt_text(req["body"])[:500])
+                html.escape(req["custom_id"]),
+                html.escape(prompt_text(req["body"])[:500]).replace("$", "&#36;"),
             )
             for req in self.preview(3)
         )
         return (
-            f"<div><b>BuiltRequests</b>: {html.escape(self._summary())}"
+            f"<div><b>BuiltRequests</b>: {html.escape(self._summary()).replace('$', '&#36;')}"
             f"<table><tr><th>custom_id</th><th>prompt</th></tr>{rows}</table></div>"
         )
 
@@ -179,6 +187,19 @@ def prompt_text(body: dict) -> str:
         return "\n".join(parts)
     value = body.get("input", body.get("prompt", ""))
     return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _system_text(body: dict) -> str:
+    """The system message of a chat request ('' when there is none)."""
+    messages = body.get("messages") or []
+    if messages and messages[0].get("role") == "system":
+        content = messages[0].get("content")
+        return content if isinstance(content, str) else orjson.dumps(content).decode()
+    return ""
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _human_bytes(n: int) -> str:

@@ -1,10 +1,15 @@
 """What a build would cost, before anything is sent.
 
-Tokens are estimated the way Doubleword's own estimate does: input ≈ request bytes ÷ 4; output
-≈ input × 1.2, capped per request by ``max_tokens`` / ``max_completion_tokens`` when given
-(embeddings produce no output tokens). Prices come from ``dw_notebook.prices``. Only completed
-requests are charged, so this is what a fully successful batch would cost. Prefer the service's
-own estimate when it offers one.
+Input tokens are counted the way the service bills them: the prompt of each request (its
+messages as sent, about 4 bytes a token, plus a few template tokens per message, which the JSON
+punctuation of each message stands for) and the tool definitions, once per request. The request
+wrapper (``custom_id``, ``method``, ``url``, ``model``, parameters) is not prompt, and neither is
+a ``response_format`` schema on servers that do guided decoding (see the API notes, "Cost");
+``schema_in_prompt=True`` counts the schema too, for a service that puts it in the prompt.
+Output ≈ input × 1.2, capped per request by ``max_tokens`` / ``max_completion_tokens`` when
+given (embeddings produce no output tokens). Prices come from ``dw_notebook.prices``. Only
+completed requests are charged, so this is what a fully successful batch would cost. Prefer
+the service's own estimate, or a pilot's measured usage, when there is one.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 
 from dw_notebook import wire
 from dw_notebook.jsonl.requests._built import BuiltRequests
@@ -19,8 +25,17 @@ from dw_notebook.prices import Price, PricesArg, price_for
 
 NO_OUTPUT = (wire.EMBEDDINGS, wire.MODERATIONS)  # endpoints that generate no tokens
 
+SIMULATED_MODELS = ("mock", "echo")  # the local server's models: no price, answers made up
 BYTES_PER_TOKEN = 4
 OUTPUT_RATIO = 1.2
+#: The body fields holding the prompt, per endpoint (what the model reads).
+PROMPT_FIELDS = {
+    wire.CHAT: ("messages",),
+    wire.COMPLETIONS: ("prompt",),
+    wire.EMBEDDINGS: ("input",),
+    wire.RESPONSES: ("input", "instructions"),
+    wire.MESSAGES: ("messages", "system"),
+}
 
 
 @dataclass(frozen=True)
@@ -56,10 +71,14 @@ class CostEstimate:
         )
 
     def __str__(self) -> str:
+        if self.price is None and self.model in SIMULATED_MODELS:
+            return (
+                f"cost n/a: {self.model!r} is the local server's simulated model; {self._tokens()}"
+            )
         if self.price is None:
             return (
                 f"cost unknown: no price for model {self.model!r} in the {self.window} window "
-                f"(a local/simulated model, or not in the price table); {self._tokens()}"
+                f"(not in the price table); {self._tokens()}"
             )
         return f"≈ ${self.usd:,.4f} ({self.model}, {self.window} window): {self._tokens()}"
 
@@ -69,7 +88,7 @@ class CostEstimate:
     def _repr_html_(self) -> str:
         import html
 
-        return f"<span>{html.escape(str(self))}</span>"
+        return f"<span>{html.escape(str(self)).replace('$', '&#36;')}</span>"
 
 
 def _max_output(params: dict) -> int | None:
@@ -87,8 +106,52 @@ def _short(n: int) -> str:
     return str(n)
 
 
+def _body(line: bytes) -> dict:
+    return orjson.loads(line).get("body") or {}
+
+
+def _extra_bytes(body: dict, schema_in_prompt: bool) -> int:
+    """Bytes billed once per request besides the prompt: tools (and the schema, if asked)."""
+    extra = len(orjson.dumps(body["tools"])) if body.get("tools") else 0
+    fmt = body.get("response_format") or body.get("text", {}).get("format")
+    if schema_in_prompt and isinstance(fmt, dict):
+        extra += len(orjson.dumps(fmt))
+    return extra
+
+
+def prompt_bytes(built: BuiltRequests, schema_in_prompt: bool = False) -> np.ndarray:
+    """Bytes of what each request bills as input (prompt, tools; see the module docstring).
+
+    Every line of a build has the same wrapper but for its ``custom_id`` and prompt, so the
+    wrapper is measured once and taken off each line's length (no line is parsed twice); a build
+    whose lines differ otherwise is measured line by line.
+    """
+    line_bytes = (np.diff(built.line_offsets) - 1).astype(np.int64)  # without the newline
+    if built.n == 0:
+        return line_bytes
+    fields = PROMPT_FIELDS.get(built.endpoint, ("messages", "input", "prompt"))
+    id_bytes = np.fromiter((len(c.encode()) for c in built.custom_ids), np.int64, built.n)
+
+    def measured(i: int) -> tuple[int, int]:
+        body = _body(built.line(i))
+        prompt = sum(len(orjson.dumps(body[f])) for f in fields if f in body)
+        return prompt, _extra_bytes(body, schema_in_prompt)
+
+    first, extra = measured(0)
+    wrapper = int(line_bytes[0]) - first - int(id_bytes[0])
+    last, last_extra = measured(built.n - 1)
+    if int(line_bytes[-1]) - last - int(id_bytes[-1]) == wrapper and last_extra == extra:
+        return line_bytes - id_bytes - wrapper + extra
+    sizes = [sum(measured(i)) for i in range(built.n)]
+    return np.asarray(sizes, dtype=np.int64)
+
+
 def estimate_cost(
-    built: BuiltRequests, window: str = "24h", prices: PricesArg = None
+    built: BuiltRequests,
+    window: str = "24h",
+    prices: PricesArg = None,
+    *,
+    schema_in_prompt: bool = False,
 ) -> CostEstimate:
     """Estimated cost of running every request in ``built`` (see module docstring).
 
@@ -96,8 +159,8 @@ def estimate_cost(
     """
     if window not in wire.COMPLETION_WINDOWS:
         raise ValueError(f"window must be one of {sorted(wire.COMPLETION_WINDOWS)}, not {window!r}")
-    line_bytes = np.diff(built.line_offsets) - 1  # without the newline
-    per_input = line_bytes // BYTES_PER_TOKEN
+    sizes = prompt_bytes(built, schema_in_prompt)
+    per_input = np.maximum(-(-sizes // BYTES_PER_TOKEN), 1)
     input_tokens = int(per_input.sum())
     cap = _max_output(built.params)
     if built.endpoint in NO_OUTPUT:

@@ -1,0 +1,173 @@
+"""What the review shows besides the pages: errors grouped by type, histograms of numeric
+answers, the prompt lines every row shares, and the static HTML of it all (what a notebook
+shows where the widget cannot be rendered)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .static import MUTED, card, escape, flex_rows
+
+_HTTP = re.compile(r"^HTTP (\d{3})(?:: ([a-z][a-z0-9_]*):)?")
+_HINTS = {
+    "4": "not fixed by a retry: change the input (e.g. shorten the prompt) or max_tokens",
+    "5": "temporary on the service side: job.retry() runs these rows again",
+    "429": "rate limited: job.retry() runs these rows again",
+}
+HISTOGRAM_BINS = 10
+
+
+def error_kind(text: str) -> str:
+    """'HTTP 400 context_length_exceeded', 'HTTP 500', or the first words of the error."""
+    match = _HTTP.match(text)
+    if match:
+        return f"HTTP {match.group(1)}" + (f" {match.group(2)}" if match.group(2) else "")
+    first = text.split(":", 1)[0].strip()
+    return first[:60] or "error"
+
+
+def _hint(kind: str) -> str:
+    code = kind.split()[1] if kind.startswith("HTTP ") else ""
+    if code in _HINTS:
+        return _HINTS[code]
+    if code[:1] in _HINTS:
+        return _HINTS[code[:1]]
+    if kind in ("expired", "cancelled", "not run"):
+        return "never answered: job.retry() runs these rows again"
+    if kind == "parse error":
+        return "the answer did not match the schema: job.retry() asks again"
+    return "job.retry() runs failed rows again"
+
+
+def error_groups(
+    frame: pd.DataFrame, failed: np.ndarray, status_column: str | None, error_columns: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Failed rows grouped by kind of error, largest group first, with a hint for each."""
+    if not failed.any():
+        return []
+    rows = frame.loc[failed]
+    columns = [rows[c].astype("string").fillna("").tolist() for c in error_columns]
+    names = list(error_columns)
+    status = (
+        rows[status_column].astype("string").fillna("").tolist()
+        if status_column
+        else [""] * len(rows)
+    )
+    texts = []
+    for i in range(len(rows)):
+        text = ""
+        for name, values in zip(names, columns, strict=True):
+            if values[i]:
+                text = values[i] if name != "parse_error" else "parse error"
+                break
+        texts.append(text or status[i])
+    kinds: dict[str, dict[str, Any]] = {}
+    for text in texts:
+        kind = (
+            (error_kind(text) if text not in ("parse error", "expired", "cancelled") else text)
+            if text
+            else "not run"
+        )
+        group = kinds.setdefault(kind, {"kind": kind, "count": 0, "example": text})
+        group["count"] += 1
+    groups = sorted(kinds.values(), key=lambda g: (-g["count"], g["kind"]))
+    for group in groups:
+        group["hint"] = _hint(group["kind"])
+    return groups
+
+
+def histogram(series: pd.Series, column: str) -> dict[str, Any] | None:
+    """Counts of a numeric answer in up to ten equal bins (integers: one bin per value when
+    there are few); None when the column is not numeric or empty."""
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return None
+    values = pd.to_numeric(series, errors="coerce").dropna().astype(float).to_numpy()
+    if values.size == 0:
+        return None
+    lo, hi = float(values.min()), float(values.max())
+    integers = bool(np.all(np.mod(values, 1) == 0))
+    if integers and hi - lo < HISTOGRAM_BINS:
+        edges = np.arange(lo, hi + 2)
+    else:
+        edges = np.linspace(lo, hi if hi > lo else lo + 1, HISTOGRAM_BINS + 1)
+    counts, edges = np.histogram(values, bins=edges)
+    bins = []
+    for i, count in enumerate(counts):
+        a, b = edges[i], edges[i + 1]
+        label = f"{a:g}" if integers and b - a == 1 else f"{a:.3g}–{b:.3g}"
+        bins.append({"label": label, "count": int(count)})
+    return {"column": column, "bins": bins, "missing": int(series.isna().sum()),
+            "total": int(len(series)), "min": lo, "max": hi}  # fmt: skip
+
+
+def shared_prefix(prompts: Sequence[Any]) -> str:
+    """The whole lines every prompt starts with (a system prompt repeated in every row)."""
+    texts = [p for p in prompts if isinstance(p, str)]
+    if len(texts) < 2:
+        return ""
+    prefix = os.path.commonprefix(texts)
+    cut = prefix.rfind("\n")
+    return prefix[: cut + 1] if cut > 0 else ""
+
+
+def label_text(value: Any) -> str:
+    """One spelling everywhere: booleans as true / false, as JSON and the table show them."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return str(value)
+
+
+def review_html(
+    overview: dict[str, Any],
+    distributions: Sequence[dict[str, Any]],
+    histograms: Sequence[dict[str, Any]],
+    errors: Sequence[dict[str, Any]],
+) -> str:
+    """A static card of the review: counts, label charts, histograms and errors by type."""
+    by_status = overview.get("by_status", {})
+    parts = " · ".join(
+        f"{n:,} {'answered' if s == 'ok' else s.replace('_', ' ')}" for s, n in by_status.items()
+    )
+    body = [
+        f'<div><strong>Results</strong> <span style="{MUTED}">'
+        f"{overview.get('rows', 0):,} rows: {escape(parts)}</span></div>"
+    ]
+    charts = [(d["column"], [(v["label"], v["count"]) for v in d["values"]]) for d in distributions]
+    charts += [(h["column"], [(b["label"], b["count"]) for b in h["bins"]]) for h in histograms]
+    if charts:
+        body.append('<div style="display:flex;flex-wrap:wrap;gap:8px 24px">')
+        body += [_chart(column, bars) for column, bars in charts]
+        body.append("</div>")
+    if errors:
+        rows = [(f"{g['count']:,}", g["kind"], g["hint"]) for g in errors]
+        body.append(
+            '<div style="font-weight:600">Failed rows by error</div>'
+            + flex_rows(rows, ("0 0 3.5rem", "0 1 16rem", "1 1 12rem"), "dw-error-groups")
+        )
+    body.append(
+        f'<div style="{MUTED};font-style:italic">pages of rows show in the live widget '
+        "(run the cell again)</div>"
+    )
+    return card("".join(body), testid="dw-review-static")
+
+
+def _chart(column: str, bars: Sequence[tuple[str, int]]) -> str:
+    top = max([c for _, c in bars] + [1])
+    rows = "".join(
+        f'<div style="display:grid;grid-template-columns:minmax(3rem,8rem) minmax(4rem,12rem) '
+        f'4rem;gap:6px;align-items:center"><span style="overflow:hidden;text-overflow:ellipsis;'
+        f'white-space:nowrap">{escape(label)}</span><span style="height:10px;'
+        f'background:var(--jp-layout-color2, #eeeeee)"><span style="display:block;height:100%;'
+        f'width:{100 * count / top:.1f}%;background:var(--jp-brand-color1, #1976d2)"></span>'
+        f'</span><span style="text-align:right;{MUTED}">{count:,}</span></div>'
+        for label, count in bars
+    )
+    return (
+        f'<div style="min-width:0"><div style="font-weight:600">{escape(column)}</div>{rows}</div>'
+    )

@@ -1,0 +1,77 @@
+"""Review that reads well: errors by kind with a hint, histograms for numbers, one spelling for
+booleans, empty answer columns hidden, a shared system prompt shown once, static HTML."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dw_notebook.widgets.review import ReviewWidget
+
+
+def structured(n: int = 12) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "review": [f"review {i}" for i in range(n)],
+            "sentiment": pd.Categorical(["positive", "negative"] * (n // 2)),
+            "stars": pd.array([1 + i % 5 for i in range(n)], dtype="Int64"),
+            "confidence": [0.1 * (i % 10) for i in range(n)],
+            "mentions_quality": pd.array([i % 3 == 0 for i in range(n)], dtype="boolean"),
+            "status": ["ok"] * n,
+            "error": [None] * n,
+        },
+        index=[f"r{i}" for i in range(n)],
+    )
+    answers = ["sentiment", "stars", "confidence", "mentions_quality"]
+    for row, error in [("r1", "HTTP 500: The server had an error"),
+                       ("r4", "HTTP 400: context_length_exceeded: too long"),
+                       ("r5", "HTTP 400: context_length_exceeded: too long")]:  # fmt: skip
+        frame.loc[row, "status"] = "failed"
+        frame.loc[row, "error"] = error
+        frame.loc[row, answers] = None
+    return frame
+
+
+def widget(frame: pd.DataFrame) -> ReviewWidget:
+    answers = ["sentiment", "stars", "confidence", "mentions_quality"]
+    prompt = lambda i: f"[system] You label product reviews.\n[user] {frame['review'].iloc[i]}"  # noqa: E731
+    return ReviewWidget(frame, answer_columns=answers, prompt=prompt, page_size=5)
+
+
+def test_errors_are_grouped_by_kind_with_counts_and_what_to_do():
+    groups = widget(structured()).errors
+    assert [(g["kind"], g["count"]) for g in groups] == [
+        ("HTTP 400 context_length_exceeded", 2),
+        ("HTTP 500", 1),
+    ]
+    assert "not fixed by a retry" in groups[0]["hint"] and "job.retry()" in groups[1]["hint"]
+
+
+def test_numeric_answers_get_a_histogram_and_booleans_one_spelling():
+    w = widget(structured())
+    assert [h["column"] for h in w.histograms] == ["stars", "confidence"]
+    stars = w.histograms[0]
+    assert [b["label"] for b in stars["bins"]] == ["1", "2", "3", "4", "5"]
+    assert sum(b["count"] for b in stars["bins"]) == 9
+    quality = next(d for d in w.distributions if d["column"] == "mentions_quality")
+    assert {v["label"] for v in quality["values"]} == {"true", "false"}
+    page = w.page("samples", label_filter={"column": "mentions_quality", "label": "true"})
+    assert page["total"] > 0 and all(v is True for v in page["data"]["mentions_quality"])
+
+
+def test_failed_view_hides_empty_answer_columns_and_a_shared_prompt_shows_once():
+    w = widget(structured())
+    failed = w.page("failed")
+    assert failed["columns"] == ["prompt", "status", "error"]
+    assert set(failed["hidden_columns"]) == {"sentiment", "stars", "confidence", "mentions_quality"}
+    assert failed["shared_prompt"] == "[system] You label product reviews.\n"
+    assert failed["data"]["prompt"][0] == "[user] review 1"
+
+
+def test_static_html_summarises_the_review_without_dollar_signs():
+    frame = structured()
+    frame.loc["r1", "error"] = "HTTP 500: costs $1 … $2"
+    bundle, _ = widget(frame)._repr_mimebundle_()
+    html = bundle["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "Failed rows by error" in html and "HTTP 400 context_length_exceeded" in html
+    assert "stars" in html and "9 answered" in html and "$" not in html
