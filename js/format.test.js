@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import cases from "../tests/widgets/format_cases.json";
-import { formatCost, formatCounts, formatDuration, formatRate, phaseLabel } from "./lib/format.js";
+import {
+  formatCost,
+  formatCounts,
+  formatDuration,
+  formatErrors,
+  formatLineCounts,
+  formatRate,
+  phaseLabel,
+} from "./lib/format.js";
 
 // The same cases are checked against the Python formatter (tests/widgets/test_text.py).
 
@@ -12,4 +20,6 @@ describe("formatting shared with the Python text fallback", () => {
     expect(formatCounts({ completed, failed, total })).toBe(text),
   );
   it.each(cases.phase)("phase %s -> %s", (phase, text) => expect(phaseLabel(phase)).toBe(text));
+  it.each(cases.line_counts)("line counts %j -> %s", (extra, text) => expect(formatLineCounts(extra)).toBe(text));
+  it.each(cases.errors)("errors %j -> %s", (extra, text) => expect(formatErrors(extra)).toBe(text));
 });

@@ -10,6 +10,8 @@ import {
   formatCount,
   formatCounts,
   formatDuration,
+  formatErrors,
+  formatLineCounts,
   formatRate,
   formatTokens,
   phaseClass,
@@ -195,6 +197,8 @@ function render({ model, el }) {
   const hint = h("div", { class: "dw-hint", "data-testid": "dw-hint" });
   const message = h("div", { class: "dw-message", "data-testid": "dw-message" });
   const notice = h("div", { class: "dw-notice", role: "alert", "data-testid": "dw-notice" });
+  // the service's own errors (first few, with codes) and result lines read leniently or not at all
+  const problems = h("div", { class: "dw-problems", role: "status", "data-testid": "dw-problems" });
 
   const root = h(
     "div",
@@ -206,6 +210,7 @@ function render({ model, el }) {
     cost,
     reconnect,
     notice,
+    problems,
     attemptsBox,
     batches,
     summary,
@@ -261,6 +266,9 @@ function render({ model, el }) {
 
     setText(message, snap.message ?? "");
     show(message, Boolean(snap.message));
+    const problemText = [formatErrors(snap.extra), formatLineCounts(snap.extra)].filter(Boolean).join(" · ");
+    setText(problems, problemText);
+    show(problems, Boolean(problemText));
 
     const cancellable = has && !terminal && snap.phase !== "cancelling";
     if (!cancellable) {

@@ -75,6 +75,29 @@ describe("progress render", () => {
     expect(parseFloat(done.style.width) + parseFloat(failed.style.width)).toBeCloseTo(100, 5);
   });
 
+  it("shows the service's errors with their codes and unreadable answers, escaped", () => {
+    mount(snapshot({
+      phase: "failed",
+      done: true,
+      extra: {
+        errors: [{ code: "model_not_found", message: "<img src=x onerror=alert(1)>", line: 1, param: "body.model" }],
+        error_count: 2,
+        unreadable_lines: 3,
+      },
+    }));
+    const problems = byId(host.el, "dw-problems");
+    expect(problems.hidden).toBe(false);
+    expect(problems.textContent).toBe(
+      "Errors: model_not_found: <img src=x onerror=alert(1)> (line 1, body.model); 1 more · 3 answers unreadable",
+    );
+    expect(host.el.querySelector("img")).toBeNull();
+  });
+
+  it("hides the errors line when there is nothing to report", () => {
+    mount(snapshot());
+    expect(byId(host.el, "dw-problems").hidden).toBe(true);
+  });
+
   it("shows a waiting state before the first snapshot", () => {
     mount({});
     expect(byId(host.el, "dw-phase").textContent).toBe("waiting");

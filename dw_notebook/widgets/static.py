@@ -12,6 +12,8 @@ from ..progress.text import (
     format_count,
     format_counts,
     format_duration,
+    format_errors,
+    format_line_counts,
     phase_label,
     queue_text,
     reconnect_note,
@@ -161,6 +163,12 @@ def snapshot_html(snap: JobSnapshot) -> str:
         lines.append(_table(rows, "dw-batches"))
     if note := reconnect_note(snap):
         lines.append(f'<div style="color:var(--jp-warn-color1, #f57c00)">{escape(note)}</div>')
+    extra = snap.extra if isinstance(snap.extra, dict) else {}
+    if problems := " · ".join(p for p in (format_errors(extra), format_line_counts(extra)) if p):
+        lines.append(
+            f'<div data-testid="dw-problems" style="color:var(--jp-error-color1, #d32f2f)">'
+            f"{escape(problems)}</div>"
+        )
     if snap.done:
         lines.append(f'<div style="font-weight:600">{escape(_summary_line(snap))}</div>')
     hint = snap.extra.get("hint") if isinstance(snap.extra, dict) else None

@@ -85,3 +85,33 @@ export function formatTokens(n) {
   }
   return String(n);
 }
+
+/** "2 answers unreadable, 1 line salvaged" from a snapshot's extra; "" when none. */
+export function formatLineCounts(extra) {
+  const parts = [];
+  const n = (key) => (Number.isFinite(extra?.[key]) ? extra[key] : 0);
+  const plural = (k, word) => `${formatCount(k)} ${word}${k !== 1 ? "s" : ""}`;
+  if (n("unreadable_lines")) parts.push(`${plural(n("unreadable_lines"), "answer")} unreadable`);
+  if (n("salvaged_lines")) parts.push(`${plural(n("salvaged_lines"), "line")} salvaged`);
+  return parts.join(", ");
+}
+
+/** "Errors: model_not_found: The model ... (line 1, body.model); 1 more" ("" when none). */
+export function formatErrors(extra) {
+  const errors = Array.isArray(extra?.errors) ? extra.errors : [];
+  const shown = [];
+  for (const error of errors) {
+    if (!error || typeof error !== "object") continue;
+    const code = error.code;
+    const message = error.message || "";
+    const text = code && message ? `${code}: ${message}` : String(message || code || "error");
+    const where = [];
+    if (error.line !== null && error.line !== undefined) where.push(`line ${error.line}`);
+    if (error.param) where.push(String(error.param));
+    shown.push(text + (where.length ? ` (${where.join(", ")})` : ""));
+  }
+  if (!shown.length) return "";
+  const total = Number.isFinite(extra?.error_count) && extra.error_count ? extra.error_count : errors.length;
+  const more = total - shown.length;
+  return `Errors: ${shown.join("; ")}${more > 0 ? `; ${formatCount(more)} more` : ""}`;
+}

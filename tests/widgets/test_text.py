@@ -15,6 +15,8 @@ from dw_notebook.progress.text import (
     format_cost,
     format_counts,
     format_duration,
+    format_errors,
+    format_line_counts,
     format_progress,
     format_rate,
     format_summary,
@@ -44,6 +46,26 @@ def test_rates_match_the_widget(value, text):
 @pytest.mark.parametrize(("args", "text"), CASES["counts"])
 def test_counts_match_the_widget(args, text):
     assert format_counts(*args) == text
+
+
+@pytest.mark.parametrize(("extra", "text"), CASES["line_counts"])
+def test_line_counts_match_the_widget(extra, text):
+    assert format_line_counts(extra) == text
+
+
+@pytest.mark.parametrize(("extra", "text"), CASES["errors"])
+def test_batch_errors_match_the_widget(extra, text):
+    assert format_errors(extra) == text
+
+
+def test_static_html_shows_the_batch_errors_escaped():
+    snap = JobSnapshot("j", "failed", total=2, done=True, extra={
+        "errors": [{"code": "model_not_found", "message": "<b>no</b> $5", "line": 1}],
+        "unreadable_lines": 1,
+    })  # fmt: skip
+    html = snapshot_html(snap)
+    assert "model_not_found: &lt;b&gt;no&lt;/b&gt; &#36;5 (line 1)" in html
+    assert "1 answer unreadable" in html and "<b>" not in html
 
 
 @pytest.mark.parametrize(("phase", "text"), CASES["phase"])
