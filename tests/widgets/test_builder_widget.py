@@ -170,9 +170,9 @@ def test_submit_leaves_a_record_of_the_form_above_the_progress_widget(shell):
 
 
 def widget_by_id(model_id):
-    import ipywidgets
+    from ipywidgets.widgets.widget import _instances  # Widget.widgets is deprecated
 
-    return ipywidgets.Widget.widgets[model_id]
+    return _instances[model_id]
 
 
 def test_repr_summarises_the_form():
