@@ -25,23 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from bench_build_join import RESPONSE_FORMAT, SCHEMA
+from bench_upload import start_server
 
 HERE = Path(__file__).parent
 POLL_S = 0.5
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "sentiment": {"type": "string", "enum": ["positive", "negative", "neutral"]},
-        "confidence": {"type": "number"},
-    },
-    "required": ["sentiment", "confidence"],
-    "additionalProperties": False,
-}
-RESPONSE_FORMAT = {
-    "type": "json_schema",
-    "json_schema": {"name": "review", "schema": SCHEMA, "strict": True},
-}
 PROMPT = "Classify the sentiment of this review of a {product}: {review}"
 SYSTEM = "You label customer reviews. Answer in JSON."
 
@@ -203,21 +191,6 @@ def run_sdk(rows: int, base_url: str, token: str) -> dict:
             "batches": len(batch_ids)}  # fmt: skip
 
 
-def start_server(port: int, token: str, data_dir: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "dw_notebook", "serve", "--port", str(port), "--token", token,
-           "--rate", "none", "--dialect", "openai", "--data-dir", data_dir]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(400):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/v1/models",
-                      headers={"Authorization": f"Bearer {token}"}, timeout=1)  # fmt: skip
-            return proc
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
 def child(way: str, rows: int, base_url: str, token: str) -> dict:
     """Run one way in a fresh interpreter, so its peak RSS is its own."""
     env = {**os.environ, "DW_NOTEBOOK_HOME": tempfile.mkdtemp(prefix="bench-home-")}
@@ -236,7 +209,7 @@ def main() -> int:
     args = parser.parse_args()
     token = "bench-token"
     with tempfile.TemporaryDirectory(prefix="bench-server-") as data_dir:
-        server = start_server(args.port, token, data_dir)
+        server = start_server(args.port, token, "--dialect", "openai", "--data-dir", data_dir)
         try:
             base_url = f"http://127.0.0.1:{args.port}/v1"
             dw = child("dw", args.rows, base_url, token)

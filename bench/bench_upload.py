@@ -59,11 +59,12 @@ def make_jsonl(megabytes: int) -> bytes:
     return b"".join(line % i for i in range(n))
 
 
-def start_server(port: int, token: str) -> subprocess.Popen:
+def start_server(port: int, token: str, *options: str) -> subprocess.Popen:
+    """``dw-notebook serve`` at an unlimited rate in another process (``options`` added)."""
     cmd = [sys.executable, "-m", "dw_notebook", "serve", "--port", str(port), "--token", token,
-           "--rate", "none"]  # fmt: skip
+           "--rate", "none", *options]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
+    for _ in range(400):
         try:
             httpx.get(f"http://127.0.0.1:{port}/v1/models",
                       headers={"Authorization": f"Bearer {token}"}, timeout=1)  # fmt: skip
