@@ -1,4 +1,5 @@
-"""Fixtures for widget tests: a recording comm instead of a kernel, a movable clock."""
+"""Fixtures for widget tests: a recording comm instead of a kernel, a recording display, a
+movable clock."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import comm
 import pytest
 from comm.base_comm import BaseComm
+from IPython.core.interactiveshell import InteractiveShell
 
 
 class RecordingComm(BaseComm):
@@ -89,3 +91,23 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+class RecordingPublisher:
+    """Stands for IPython's display publisher: keeps every output and display-id update."""
+
+    def __init__(self) -> None:
+        self.published: list[dict] = []
+
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
+        self.published.append({"data": data, "transient": transient or {}, "update": update})
+
+
+@pytest.fixture
+def shell(monkeypatch):
+    """An IPython shell whose displays are recorded; yields the recording publisher."""
+    shell = InteractiveShell.instance()
+    publisher = RecordingPublisher()
+    monkeypatch.setattr(shell, "display_pub", publisher)
+    yield publisher
+    InteractiveShell.clear_instance()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-from IPython.core.interactiveshell import InteractiveShell
-
 from dw_notebook.progress.snapshot import JobSnapshot
 from dw_notebook.widgets.builder import EMPTY_TEMPLATE, BuilderWidget
 from dw_notebook.widgets.progress import ProgressWidget
@@ -114,23 +111,6 @@ def test_a_failing_submit_is_shown_and_the_form_stays_usable():
     assert widget.submit({"template": "{review} {stars}"}) is None
     assert widget.messages[-1] == {"level": "error", "text": "submit failed: quota exceeded"}
     assert widget.submit_state == "idle"
-
-
-class Publisher:
-    def __init__(self):
-        self.published = []
-
-    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-        self.published.append({"data": data, "transient": transient or {}, "update": update})
-
-
-@pytest.fixture
-def shell(monkeypatch):
-    shell = InteractiveShell.instance()
-    pub = Publisher()
-    monkeypatch.setattr(shell, "display_pub", pub)
-    yield pub
-    InteractiveShell.clear_instance()
 
 
 def test_submit_leaves_a_record_of_the_form_above_the_progress_widget(shell):

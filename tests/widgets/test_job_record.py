@@ -3,12 +3,11 @@ output; costs without a price say so; the first display tells the job's real sta
 
 from __future__ import annotations
 
-import pytest
-from IPython.core.interactiveshell import InteractiveShell
-
 import dw_notebook as dw
 from dw_notebook.datasets import sample_reviews
 from dw_notebook.progress.text import format_summary
+
+from .conftest import RecordingPublisher
 
 PROMPT = "Sentiment of this review, one word: {review}"
 
@@ -17,24 +16,7 @@ def _conn(srv):
     return {"api_key": srv.token, "base_url": srv.base_url}
 
 
-class Publisher:
-    def __init__(self) -> None:
-        self.published: list[dict] = []
-
-    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-        self.published.append({"data": data, "transient": transient or {}, "update": update})
-
-
-@pytest.fixture
-def shell(monkeypatch):
-    shell = InteractiveShell.instance()
-    publisher = Publisher()
-    monkeypatch.setattr(shell, "display_pub", publisher)
-    yield publisher
-    InteractiveShell.clear_instance()
-
-
-def _outputs(publisher: Publisher) -> dict[str, dict]:
+def _outputs(publisher: RecordingPublisher) -> dict[str, dict]:
     """display id -> the latest data shown there, for outputs made by this test (a widget of an
     earlier test can still be finishing on its poller thread)."""
     latest: dict[str, dict] = {}

@@ -11,7 +11,7 @@ from dw_notebook.progress.snapshot import JobSnapshot
 from dw_notebook.widgets.jobs import JobsWidget, normalise_rows
 from dw_notebook.widgets.progress import ProgressWidget
 
-from .conftest import browser_message
+from .conftest import RecordingPublisher, browser_message
 
 ROWS = [
     {"id": "batch_old", "name": "a", "status": "completed", "total": 10, "completed": 10,
@@ -120,19 +120,11 @@ def test_repr_counts_batches_by_status():
     assert repr(JobsWidget(ROWS)) == "<dw jobs: 2 jobs: 1 completed, 1 in progress>"
 
 
-class Publisher:
-    def __init__(self):
-        self.published = []
-
-    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-        self.published.append({"data": data, "transient": transient or {}, "update": update})
-
-
 def test_attach_shows_the_job_below_the_dashboard(monkeypatch):
     from IPython.display import display
 
     shell = InteractiveShell.instance()
-    pub = Publisher()
+    pub = RecordingPublisher()
     monkeypatch.setattr(shell, "display_pub", pub)
     try:
         progress = ProgressWidget(JobSnapshot("a", "in_progress", total=10, completed=3))

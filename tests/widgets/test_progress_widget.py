@@ -6,7 +6,6 @@ import threading
 
 import ipywidgets
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from dw_notebook.progress.snapshot import BatchSnapshot, JobSnapshot
 from dw_notebook.widgets.progress import ProgressWidget
@@ -125,23 +124,6 @@ def test_repr_summarises_the_job():
     assert "37 / 300 done, 2 failed" in repr(widget)
     bundle, _ = widget._repr_mimebundle_()
     assert "37 / 300 done, 2 failed" in bundle["text/plain"]
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.published: list[dict] = []
-
-    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-        self.published.append({"data": data, "transient": transient or {}, "update": update})
-
-
-@pytest.fixture
-def shell(monkeypatch):
-    shell = InteractiveShell.instance()
-    publisher = RecordingPublisher()
-    monkeypatch.setattr(shell, "display_pub", publisher)
-    yield publisher
-    InteractiveShell.clear_instance()
 
 
 def test_the_end_state_replaces_the_widget_with_static_html(shell, clock):
