@@ -17,7 +17,7 @@ import pandas as pd
 from . import wire
 from .client import client_for
 from .errors import APIError, DwError, TransportError
-from .job import Job
+from .job import Job, aggregate_phase
 from .job.registry import Registry
 from .job.submit import attach, connect, list_jobs, submit
 from .jsonl.requests import BuildError, build_requests
@@ -25,6 +25,8 @@ from .jsonl.requests._schema import response_format_for
 from .jsonl.requests.estimate import estimate_cost
 
 log = logging.getLogger(__name__)
+
+CANCELLABLE = wire.ACTIVE_STATUSES - {wire.CANCELLING}  # a job still running, not stopping
 
 
 class NotebookViews:
@@ -230,23 +232,11 @@ def _int(value: Any) -> int | None:
         return None
 
 
-_ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
-_ENDED = ("cancelled", "expired", "failed", "completed")
-
-
-def _phase(statuses: list[str]) -> str:
-    for status in (*_ACTIVE, *_ENDED):
-        if status in statuses:
-            return status
-    return statuses[0] if statuses else "unknown"
-
-
 def _duration_and_cost(batches: list[dict[str, Any]]) -> dict[str, Any]:
     """Seconds from the first batch created to the last ended (or now), and USD from the
     reported usage (None: not reported or no price; ``cost_note`` says why)."""
     import time
 
-    from .job.tracking import SIMULATED_MODELS
     from .prices import price_for
 
     starts = [b["created_at"] for b in batches if isinstance(b.get("created_at"), pd.Timestamp)]
@@ -261,7 +251,7 @@ def _duration_and_cost(batches: list[dict[str, Any]]) -> dict[str, Any]:
     price = price_for(model, str(batches[0].get("window") or "24h"))
     tokens = [(_int(b.get("input_tokens")), _int(b.get("output_tokens"))) for b in batches]
     cost, note = None, ""
-    if model in SIMULATED_MODELS:
+    if model in wire.SIMULATED_MODELS:
         note = "n/a (simulated)"
     elif price is None:
         note = "n/a (no price)"
@@ -290,7 +280,7 @@ def job_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
         done = [_int(b.get("completed")) for b in batches]
         completed = None if None in done else min(sum(done), total or 0)  # type: ignore[arg-type]
         failed_now = [_int(b.get("failed")) for b in current]
-        status = _phase([str(b.get("status")) for b in seen]) if seen else "unknown"
+        status = aggregate_phase(str(b.get("status")) for b in seen) if seen else "unknown"
         created = batches[0].get("created_at")
         rows.append({
             **_duration_and_cost(batches),
@@ -302,7 +292,7 @@ def job_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "model": batches[0].get("model") or "",
             "source": "local" if batches[0].get("job_id") else "server",
             "attempts": latest + 1, "where": ", ".join(away),
-            "cancellable": status in _ACTIVE[:3] and len(seen) == len(current),
+            "cancellable": status in CANCELLABLE and len(seen) == len(current),
             "batches": [
                 {"id": b["batch_id"], "attempt": _int(b.get("attempt")) or 0,
                  "status": str(b.get("status") or "unknown"), "total": _int(b.get("total")),

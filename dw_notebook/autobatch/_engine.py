@@ -115,16 +115,12 @@ class Engine:
         self._stopping = False
         self._inflight: dict[str, _InFlight] = {}
         self._ids = itertools.count()
-        self._chunks = itertools.count(self._first_chunk())
+        self._chunks = itertools.count()  # every client is a new job: chunks from 0
         self._next_poll = 0.0
         # uploads, creates and downloads overlap on a few threads; the worker only decides
         self._pool = concurrent.futures.ThreadPoolExecutor(SENDERS, "dw-autobatch-io")
         self._thread = threading.Thread(target=self._run, name="dw-autobatch", daemon=True)
         self._thread.start()
-
-    def _first_chunk(self) -> int:
-        record = self._registry.find(self._job_id)
-        return 1 + max((b.chunk for b in record.batches), default=-1) if record else 0
 
     @property
     def closed(self) -> bool:
@@ -389,7 +385,3 @@ def _settle_all(items: list[tuple[asyncio.Future, Any, Exception | None]]) -> No
     for future, value, error in items:
         if not future.done():
             _set(future, value, error)
-
-
-def thread_future() -> concurrent.futures.Future:
-    return concurrent.futures.Future()

@@ -21,6 +21,7 @@ from .. import wire
 from ..client import BatchClient
 from ..config import Connection
 from ..errors import ConflictError, DwError, JobError, MissingResultFileError, NotFoundError
+from ..jsonl.requests import make_custom_ids
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
@@ -30,7 +31,7 @@ from .batches import BatchCreation
 from .cache import ResultCache
 from .matching import check_joined, match_rows, sent_ids
 from .poller import Poller
-from .reading import ResultReader, derived_ids, join_frame
+from .reading import ResultReader, join_frame
 from .registry import BatchRecord, Registry
 from .tracking import Tracker, lost_message
 
@@ -351,7 +352,7 @@ class Job(BatchCreation):
         if self.built is not None:
             return self.built
         if self._derived_ids is None:
-            self._derived_ids = derived_ids(self.df)
+            self._derived_ids = make_custom_ids(self.df.index)
         return self._derived_ids
 
     def retry(

@@ -48,19 +48,14 @@ def existing_batches(client: BatchClient, job_id: str, attempt: int) -> dict[int
             chunk = metadata.get("dw_chunk", "")
             if chunk.isdigit():
                 found[int(chunk)] = batch  # newest first: the oldest is written last
-    except (NotFoundError, APIError) as exc:
-        if isinstance(exc, NotFoundError) or exc.status_code == 405:
+    except (APIError, TransportError) as exc:
+        if isinstance(exc, NotFoundError) or getattr(exc, "status_code", None) == 405:
             warnings.warn(
                 f"the service cannot list batches ({exc}); a batch whose creation answer was "
                 "lost cannot be found there",
                 stacklevel=4,
             )
             return found
-        raise JobError(
-            f"could not check whether the service already has this job's batches ({exc}); "
-            "nothing new was created: run the same cell again when the service answers"
-        ) from exc
-    except TransportError as exc:
         raise JobError(
             f"could not check whether the service already has this job's batches ({exc}); "
             "nothing new was created: run the same cell again when the service answers"
@@ -102,25 +97,17 @@ def create_batch(
     try:
         return client.create_batch(file_id, spec["endpoint"], spec["window"], metadata)
     except (TransportError, ServerError) as exc:
-        batch = find_created(client, tag)
+        try:
+            chunks = existing_batches(client, tag["dw_job"], int(tag["dw_attempt"]))
+        except JobError:
+            chunks = {}
+        batch = chunks.get(int(tag["dw_chunk"]))
         if batch is None:
             raise JobError(
                 f"creating the batch for chunk {tag['dw_chunk']} failed ({exc}); nothing is "
                 "lost: run the same cell again, it looks for the batch before creating one"
             ) from exc
         return batch
-
-
-def find_created(client: BatchClient, tag: dict[str, str]) -> dict[str, Any] | None:
-    """A recent batch whose metadata carries ``tag``, or None."""
-    try:
-        for batch in client.iter_batches(max_pages=3):
-            metadata = batch.get("metadata") or {}
-            if all(metadata.get(k) == v for k, v in tag.items()):
-                return batch
-    except (TransportError, APIError):
-        return None
-    return None
 
 
 def service_estimate(client: BatchClient, file_id: str, window: str) -> tuple[float, Any] | None:

@@ -10,7 +10,6 @@ import pandas as pd
 from .. import wire
 from ..client import BatchClient
 from ..errors import JobError, NotFoundError
-from ..jsonl.requests import make_custom_ids
 from ..jsonl.results import ResultTable, join_results, parse_results
 from .cache import ResultCache
 from .registry import BatchRecord
@@ -138,8 +137,3 @@ def join_frame(
     attempts = {r.batch_id: r.attempt for r in records if r.batch_id}
     frame["attempt"] = frame["batch_id"].map(attempts).astype("Int64")
     return frame
-
-
-def derived_ids(df: pd.DataFrame) -> list[str | None]:
-    """custom_ids derived from the DataFrame's index, as a build without options makes them."""
-    return make_custom_ids(df.index)

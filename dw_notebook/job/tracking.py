@@ -11,12 +11,10 @@ from .. import wire
 from ..client import BatchClient
 from ..errors import STUCK_VALIDATING_ADVICE, APIError, NotFoundError, TransportError
 from ..prices import price_for
-from ..progress.snapshot import ACTIVE_STATUSES, AttemptSnapshot, BatchSnapshot, JobSnapshot
+from ..progress.snapshot import AttemptSnapshot, BatchSnapshot, JobSnapshot
 from ..progress.text import format_duration
 from .registry import Registry
 
-#: Models of the local server: their answers (and token counts) are made up, so is any price.
-SIMULATED_MODELS = ("mock", "echo")
 MAX_ERRORS_SHOWN = 3
 RESULTS_HINT = "Results: out = job.join(); job.review() to look through them"
 PILOT_HINT = (
@@ -136,13 +134,13 @@ class Tracker:
         start = min(created) if created else self._started
         throughput = self._throughput()
         queued = sum(_left(r) for r in current if r.status == wire.VALIDATING)
-        running = sum(_left(r) for r in current if r.status in ACTIVE_STATUSES)
+        running = sum(_left(r) for r in current if r.status in wire.ACTIVE_STATUSES)
         remaining = queued + running
         expires = [b["expires_at"] for b in batches if b and b.get("expires_at")]
         costs = [r.cost for r in rows]
         model = self.spec.get("model", "")
         cost_note = ""
-        if self.simulated or model in SIMULATED_MODELS:
+        if self.simulated or model in wire.SIMULATED_MODELS:
             estimated_cost, cost_note = None, "n/a (simulated)"
         elif price_for(model, self.spec.get("window", "24h")) is None and not estimated_cost:
             # no local price and no (or a "$0.00") estimate from the service: no price at all

@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-ACTIVE_STATUSES = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
+from ..wire import ACTIVE_STATUSES
 
 
 @dataclass(frozen=True)

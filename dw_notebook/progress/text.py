@@ -143,17 +143,6 @@ def recovered_text(snap: JobSnapshot) -> str:
     return f"{format_count(snap.recovered)} recovered on {which}"
 
 
-def attempt_lines(snap: JobSnapshot) -> list[str]:
-    """One line per attempt, for a job with more than one: 'retry 1: completed, 56 / 56 done'."""
-    if len(snap.attempts) < 2:
-        return []
-    return [
-        f"{attempt_label(a.attempt)}: {phase_label(a.phase)}, "
-        f"{format_counts(a.completed, a.failed, a.total)}"
-        for a in snap.attempts
-    ]
-
-
 def _fraction(snap: JobSnapshot) -> float | None:
     if snap.total <= 0:
         return None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from dw_notebook import wire
+
 # model: {window: (input price, output price)}
 PRICES: dict[str, dict[str, tuple[str, str]]] = {
     "Qwen/Qwen3-14B-FP8": {"1h": ("0.03", "0.30"), "24h": ("0.02", "0.20")},
@@ -24,7 +26,7 @@ PRICES: dict[str, dict[str, tuple[str, str]]] = {
     "Qwen/Qwen3-Embedding-8B": {"1h": ("0.03", "0"), "24h": ("0.02", "0")},
 }
 
-LOCAL_MODELS = ("mock", "echo")
+LOCAL_MODELS = wire.SIMULATED_MODELS
 MODEL_IDS = (*LOCAL_MODELS, *PRICES)
 
 _MILLION = Decimal(1_000_000)

@@ -25,7 +25,6 @@ from dw_notebook.prices import Price, PricesArg, price_for
 
 NO_OUTPUT = (wire.EMBEDDINGS, wire.MODERATIONS)  # endpoints that generate no tokens
 
-SIMULATED_MODELS = ("mock", "echo")  # the local server's models: no price, answers made up
 BYTES_PER_TOKEN = 4
 OUTPUT_RATIO = 1.2
 #: The body fields holding the prompt, per endpoint (what the model reads).
@@ -71,7 +70,7 @@ class CostEstimate:
         )
 
     def __str__(self) -> str:
-        if self.price is None and self.model in SIMULATED_MODELS:
+        if self.price is None and self.model in wire.SIMULATED_MODELS:
             return (
                 f"cost n/a: {self.model!r} is the local server's simulated model; {self._tokens()}"
             )
