@@ -8,6 +8,7 @@ from collections import Counter
 import orjson
 import pandas as pd
 import pytest
+from support.proxy import FaultProxy
 
 import dw_notebook as dw
 from dw_notebook.client import BatchClient
@@ -37,14 +38,13 @@ def expected_answers(df: pd.DataFrame, template: str = PROMPT, model: str = "moc
 def sent_requests(server) -> tuple[Counter, list[dict]]:
     """custom_id -> how many times the server was asked for it, from every batch's input file;
     and the batches, oldest first."""
-    client = BatchClient(server.base_url, server.token)
-    batches = list(reversed(list(client.iter_batches())))
-    counts: Counter = Counter()
-    for batch in batches:
-        for line in client.file_content(batch["input_file_id"]).data.splitlines():
-            if line.strip():
-                counts[orjson.loads(line)["custom_id"]] += 1
-    client.close()
+    with BatchClient(server.base_url, server.token) as client:
+        batches = list(reversed(list(client.iter_batches())))
+        counts: Counter = Counter()
+        for batch in batches:
+            for line in client.file_content(batch["input_file_id"]).data.splitlines():
+                if line.strip():
+                    counts[orjson.loads(line)["custom_id"]] += 1
     return counts, batches
 
 
@@ -162,3 +162,30 @@ def test_rerunning_the_cells_never_sends_a_row_twice(conn, server):
     # after a restart the job still knows which rows were the pilot
     restored = dw.attach(job.name, df, **conn)
     assert restored.join(timeout=60)["phase"].value_counts().to_dict() == {"rest": 45, "pilot": 5}
+
+
+def test_attach_after_a_pilot_submit_stopped_before_its_upload_sends_only_the_pilot(server):
+    # resuming attempt 0 of a pilot job sends its sample on the pilot window, not the frame
+    df = sample_reviews(300, seed=5)
+    with FaultProxy(server.base_url) as proxy:
+        proxy.answer("POST", "^/files$", 400, b'{"error": {"message": "refused for the test"}}',
+                     {"content-type": "application/json"})  # fmt: skip
+        conn = {"api_key": server.token, "base_url": proxy.base_url}
+        with pytest.raises(dw.APIError):
+            dw.submit(df, prompt=PROMPT, model=MODEL, pilot=10, name="stopped", **conn)
+        job = dw.attach("stopped", df, **conn)
+    counts, batches = sent_requests(server)
+    assert len(batches) == 1 and sum(counts.values()) == 10
+    assert set(counts) == set(job.spec["pilot"]["ids"])
+
+
+def test_attach_with_a_reordered_frame_after_proceed_matches_pilot_and_rest(conn):
+    # both the pilot and the rest first sent rows: a sorted frame matches against both
+    df = sample_reviews(120, seed=6)
+    job = dw.submit(df, prompt=PROMPT, model=MODEL, pilot=10, name="reordered", **conn)
+    job.wait(timeout=60)
+    job.proceed()
+    first = job.join(timeout=60)
+    again = dw.attach("reordered", df.iloc[::-1], **conn).join(timeout=60)
+    assert again["status"].eq("ok").all()
+    assert again["content"].equals(first["content"].iloc[::-1])

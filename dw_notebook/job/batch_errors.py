@@ -101,7 +101,8 @@ def rows_of_batch_errors(
 
         def read_input(file_id: str, record: Any = record) -> bytes:
             data = download(file_id)
-            if not data and built is not None and record.attempt == 0:
+            rebuildable = record.attempt == 0 and not (spec or {}).get("pilot")
+            if not data and built is not None and rebuildable:
                 chunks = built.chunks(
                     max_requests=(spec or {}).get("max_requests", wire.MAX_REQUESTS_PER_FILE),
                     max_bytes=(spec or {}).get("max_bytes", wire.MAX_FILE_BYTES),

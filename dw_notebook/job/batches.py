@@ -10,7 +10,7 @@ from typing import Any
 from .. import wire
 from ..client import BatchClient
 from ..errors import DwError, JobError
-from . import create
+from . import create, pilot
 from .registry import BatchRecord, Registry
 from .tracking import Tracker
 
@@ -86,6 +86,9 @@ class BatchCreation:
         (from ``built``, the rebuilt requests, or from uploads that are all there); else raise
         a JobError that says in one line what to run."""
         spec, attempt = self.spec, self.attempt
+        if built is not None and attempt == pilot.PILOT and spec.get("pilot"):
+            pilot.send(self)  # the pilot's sampled rows, on the pilot's window
+            return
         if built is not None and attempt == 0:  # a retry's rows are not rebuilt from the frame
             chunks: Any = built.chunks(
                 max_requests=spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),

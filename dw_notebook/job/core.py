@@ -335,14 +335,14 @@ class Job(BatchCreation):
     def _batch_error_lines(self, skip: set[str] = frozenset()) -> list[tuple[str, bytes, str]]:
         """Error lines for the rows named by finished batches' own errors (``errors.data``)."""
         records = [r for r in self._records if r.batch_id not in skip]
-        return rows_of_batch_errors(records, self._tracker.batches, self._reader.download,
+        return rows_of_batch_errors(records, self._tracker.batches, self._reader.input_file,
                                     self.built, self.spec)  # fmt: skip
 
     def match_frame(self) -> None:
         """Match this job's DataFrame to the requests it sent when the frame is not the exact one
         submitted (sorted, filtered, new columns); raises ``JobError`` with the count of
         matching rows and the fix when fewer than most rows match."""
-        sent = sent_ids(self._records, self._client.get_batch, self._reader.download)
+        sent = sent_ids(self._records, self.spec, self._client.get_batch, self._reader.input_file)
         if sent and self.df is not None:
             self.built = None
             self._derived_ids = match_rows(self.df, self.spec, sent, self.name)
@@ -402,8 +402,8 @@ class Job(BatchCreation):
             return [self.built.line(index[cid]) for cid in sorted(wanted, key=index.__getitem__)]
         lines = []
         for record in self._records:
-            if record.attempt == 0 and record.input_file_id:
-                lines += retry.lines_of(self._reader.download(record.input_file_id), wanted)
+            if pilot.first_send(record.attempt, self.spec) and record.input_file_id:
+                lines += retry.lines_of(self._reader.input_file(record.input_file_id), wanted)
         return lines
 
     def pilot_report(self, timeout: float | None = None) -> Any:

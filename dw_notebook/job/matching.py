@@ -18,6 +18,7 @@ import pandas as pd
 from ..errors import JobError, NotFoundError
 from ..jsonl.requests import BuildError, make_custom_ids, other_ids
 from .batch_errors import input_ids
+from .pilot import first_send
 
 FIX = (
     "Fix: pass the DataFrame the job was submitted with (same index, and the columns the "
@@ -27,12 +28,15 @@ FIX = (
 
 
 def sent_ids(
-    records: Iterable[Any], get_batch: Callable[[str], dict], download: Callable[[str], bytes]
+    records: Iterable[Any],
+    spec: Mapping[str, Any],
+    get_batch: Callable[[str], dict],
+    download: Callable[[str], bytes],
 ) -> set[str]:
-    """Every custom_id the job's first attempt sent, read from its input files."""
+    """Every custom_id the job sent for the first time (not retries), read from input files."""
     sent: set[str] = set()
     for record in records:
-        if record.attempt != 0:
+        if not first_send(record.attempt, dict(spec)):
             continue
         file_id = record.input_file_id
         if not file_id and record.batch_id:

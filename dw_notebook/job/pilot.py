@@ -29,6 +29,15 @@ from .pilot_report import PilotReport, answer_columns, extrapolate
 from .reading import join_frame
 
 PILOT, REST = 0, 1
+
+
+def first_send(attempt: int, spec: dict[str, Any]) -> bool:
+    """Whether an attempt sent its rows for the first time: attempt 0, and after a pilot the
+    rest (attempt 1) too; later attempts are retries of rows sent before."""
+    proceeded = (spec.get("pilot") or {}).get("proceeded")
+    return attempt == 0 or (attempt == REST and bool(proceeded))
+
+
 PILOT_WINDOW = "1h"
 #: build arguments ``proceed`` may change (the rest is rebuilt with them); any other change is a
 #: body field (``max_tokens``, ``temperature``...).

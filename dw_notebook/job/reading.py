@@ -27,9 +27,11 @@ class ResultReader:
         self._lines_read: dict[str, int] = {}  # per growing file
         self._parsed: tuple[tuple[str, ...], ResultTable] | None = None  # of ended batches
 
-    def download(self, file_id: str) -> bytes:
+    def input_file(self, file_id: str) -> bytes:
+        """A request file (b"" when the service no longer has it); kept in the cache like an
+        ended batch's results, since it never changes."""
         try:
-            return self._client.file_content(file_id).data
+            return self._content(file_id, final=True)
         except NotFoundError:
             return b""
 
