@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 
 import pytest
+from support.proxy import FaultProxy
 
 from dw_notebook.client import close_clients
 from dw_notebook.server import start_server
@@ -67,6 +68,13 @@ def make_server(dialect, tmp_path):
 def server(make_server):
     """A local server in the given dialect, shuffling output order, fast enough for tests."""
     return make_server()
+
+
+@pytest.fixture
+def proxy(server):
+    """A fault proxy (``tests/support/proxy.py``) in front of ``server``."""
+    with FaultProxy(server.base_url) as p:
+        yield p
 
 
 @pytest.fixture

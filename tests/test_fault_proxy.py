@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import orjson
 import pytest
-from support.proxy import FaultProxy, Reply
+from support.proxy import Reply
 
 from dw_notebook.client import BatchClient
 from dw_notebook.errors import TransportError
@@ -14,12 +14,6 @@ LINE = orjson.dumps({
     "custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
     "body": {"model": "mock", "messages": [{"role": "user", "content": "hi"}]},
 }) + b"\n"  # fmt: skip
-
-
-@pytest.fixture
-def proxy(server):
-    with FaultProxy(server.base_url) as p:
-        yield p
 
 
 def test_forwards_by_default_and_counts(proxy, server):

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from counts import REPORT_ENV, ROWS, Tally
 from kill import end_kernels
-from support.proxy import FaultProxy
 
 
 @pytest.fixture(autouse=True)
@@ -38,12 +37,6 @@ def report(request):
         })  # fmt: skip
 
     return add
-
-
-@pytest.fixture
-def proxy(server):
-    with FaultProxy(server.base_url) as p:
-        yield p
 
 
 def pytest_sessionfinish(session, exitstatus):
