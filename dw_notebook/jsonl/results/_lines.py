@@ -223,10 +223,15 @@ class _NeedsMoreFields(Exception):
 def fast_table(data: bytes, batch_id: str | None) -> pa.Table | None:
     """The piece parsed by Arrow, or ``None`` when it needs the per-line parser.
 
-    Chat answers are read first with a chat-only schema (the common case, and the cheapest);
-    a piece with answers that have no ``message`` is read again with the other shapes' fields.
+    Chat answers are read with a chat-only schema (the common case, and the cheapest); a piece
+    whose bytes name the other shapes' fields is read with those at once, and a chat-only read
+    that meets answers without ``message`` is read again with them.
     """
     tools = b'"tool_calls"' in data
+    if b'"text"' in data or b'"embedding"' in data:
+        # keys of the other shapes (quotes inside JSON strings are escaped, so these are
+        # keys): read once with their fields instead of parsing every byte twice
+        return _read_table(data, batch_id, line_schema(tools, True, True), chat_only=False)
     try:
         return _read_table(data, batch_id, line_schema(tools, False, False), chat_only=True)
     except _NeedsMoreFields:
