@@ -310,17 +310,20 @@ class BatchClient:
         except orjson.JSONDecodeError:
             raise malformed(response, "an answer that is not JSON") from None
 
+    def _unreadable(self, why: str, method: str, path: str, answer: Any) -> APIError:
+        """A JSON answer that is not what the API sends (``malformed`` for parsed answers)."""
+        return APIError(
+            f"{why} from {method} {self.base_url}/{path}: {_first_bytes(orjson.dumps(answer))}",
+            status_code=200,
+            code="malformed_response",
+            body=answer,
+        )
+
     def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A JSON object answer (a batch, a file, a list page)."""
         answer = self._json(method, path, **kwargs)
         if not isinstance(answer, dict):
-            raise APIError(
-                f"an answer that is not a JSON object from {method} {self.base_url}/{path}: "
-                f"{_first_bytes(orjson.dumps(answer))}",
-                status_code=200,
-                code="malformed_response",
-                body=answer,
-            )
+            raise self._unreadable("an answer that is not a JSON object", method, path, answer)
         return answer
 
     def _batch(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -328,13 +331,8 @@ class BatchClient:
         try:
             return normalize_batch(answer)
         except (TypeError, ValueError, AttributeError) as exc:
-            raise APIError(
-                f"a batch object that cannot be read ({exc}) from {method} "
-                f"{self.base_url}/{path}: {_first_bytes(orjson.dumps(answer))}",
-                status_code=200,
-                code="malformed_response",
-                body=answer,
-            ) from None
+            why = f"a batch object that cannot be read ({exc})"
+            raise self._unreadable(why, method, path, answer) from None
 
     # -- files -----------------------------------------------------------------------------
 
@@ -422,12 +420,8 @@ class BatchClient:
         try:
             page["data"] = [normalize_batch(b) for b in page.get("data") or []]
         except (TypeError, ValueError, AttributeError) as exc:
-            raise APIError(
-                f"a list of batches that cannot be read ({exc}) from GET {self.base_url}/batches",
-                status_code=200,
-                code="malformed_response",
-                body=page,
-            ) from None
+            why = f"a list of batches that cannot be read ({exc})"
+            raise self._unreadable(why, "GET", "batches", page) from None
         return page
 
     def iter_batches(self, *, page_size: int = 100, max_pages: int = 10) -> Iterator[dict]:
