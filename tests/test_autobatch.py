@@ -141,6 +141,18 @@ def test_an_upload_the_service_refuses_fails_each_call(clients, make_server):
         assert isinstance(error, openai.APIStatusError) and error.status_code == 413
 
 
+def test_a_result_file_gone_from_the_service_fails_its_calls_instead_of_waiting(
+    clients, proxy, server
+):
+    proxy.answer("GET", r"/files/[^/]+/content$", 404, b'{"error": {"message": "No such file"}}',
+                 {"content-type": "application/json"}, times=None)  # fmt: skip
+    client = clients(flush_after=0.1, api_key=server.token, base_url=proxy.base_url)
+    futures = [client.sync.chat.completions.create(model=MODEL, messages=messages(i))
+               for i in range(5)]  # fmt: skip
+    errors = [f.exception(timeout=30) for f in futures]
+    assert all(isinstance(e, openai.APIError) and "is gone" in str(e) for e in errors), errors
+
+
 def test_bad_calls_raise_at_once_in_the_caller(clients, conn):
     client = clients(**conn)
     with pytest.raises(ValueError, match="cannot stream"):

@@ -24,7 +24,7 @@ import orjson
 
 from .. import wire
 from ..client import BatchClient
-from ..errors import DwError
+from ..errors import DwError, NotFoundError
 from ..job import create
 from ..job.registry import Registry
 from ..prices import price_for
@@ -328,11 +328,13 @@ class Engine:
     def _finish(self, batch_id: str, flight: _InFlight) -> None:
         """Answer every call of an ended batch from its output and error files."""
         base, batch = self._client.base_url, flight.batch
-        files = []
+        files, gone = [], []
         for file_id in (batch.get("output_file_id"), batch.get("error_file_id")):
             if file_id:
                 try:
                     files.append(self._client.file_content(file_id).data)
+                except NotFoundError:  # deleted or expired: waiting would never end
+                    gone.append(file_id)
                 except DwError as exc:
                     self.stats.last_error = str(exc)
                     return  # read again at the next poll
@@ -345,8 +347,15 @@ class Engine:
                     if call is not None:
                         results.append((call, *_answers.from_line(base, flight.url, line)))
         for cid, call in flight.calls.items():  # no line: the batch's own failure
-            results.append((call, None, _answers.batch_failure(base, flight.url, batch,
-                                                               flight.lines.get(cid))))  # fmt: skip
+            if gone:
+                error = _answers.plain_error(
+                    base, flight.url,
+                    f"the result file {', '.join(gone)} of batch {batch_id} is gone from the "
+                    "service; this call's answer cannot be read",
+                )  # fmt: skip
+            else:
+                error = _answers.batch_failure(base, flight.url, batch, flight.lines.get(cid))
+            results.append((call, None, error))
         with self._cond:
             self._inflight.pop(batch_id, None)
             self.stats.in_flight_batches -= 1
