@@ -28,6 +28,7 @@ from ..errors import DwError, NotFoundError
 from ..job import create
 from ..job.registry import Registry
 from ..prices import price_for
+from ..progress.text import format_cost
 from . import _answers
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,10 @@ class Stats:
     last_error: str | None = None
 
     def line(self) -> str:
-        cost = "" if self.cost_usd is None else f" · cost so far ${self.cost_usd:,.4f}"
+        cost = "" if self.cost_usd is None else f" · cost so far {format_cost(self.cost_usd)}"
         note = f" · last error: {self.last_error}" if self.last_error else ""
-        return (
-            f"{self.queued:,} queued · {self.in_flight_batches} batches in flight "
+        return (  # the widget's figures, worded as it words them (queued counts what is sending)
+            f"{self.queued + self.sending:,} queued · {self.in_flight_batches} batches in flight "
             f"({self.in_flight_calls:,} calls) · {self.answered:,} answered · "
             f"{self.failed:,} failed · {self.batches} batches sent{cost}{note}"
         )

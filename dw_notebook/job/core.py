@@ -17,7 +17,6 @@ from typing import Any, ClassVar, Protocol
 
 import pandas as pd
 
-from .. import wire
 from ..client import BatchClient
 from ..config import Connection
 from ..errors import ConflictError, DwError, JobError, MissingResultFileError, NotFoundError
@@ -380,11 +379,7 @@ class Job(BatchCreation):
         if not wanted:
             raise JobError(f"nothing to retry: every row of job {self.name!r} has an answer")
         lines = [retry.override(line, body_overrides) for line in self._input_lines(wanted)]
-        chunks = retry.pack(
-            lines,
-            self.spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
-            self.spec.get("max_bytes", wire.MAX_FILE_BYTES),
-        )
+        chunks = retry.pack_for(self.spec, lines)
         self._tracker.expected[self.attempt + 1] = len(lines)
         self.create_batches(chunks, attempt=self.attempt + 1)
         self.new_attempt = self.attempt

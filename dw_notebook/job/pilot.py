@@ -117,7 +117,7 @@ def send(job: Any) -> None:
     pilot = job.spec["pilot"]
     index = {cid: i for i, cid in enumerate(job.built.custom_ids)}
     lines = [job.built.line(index[cid]) for cid in pilot["ids"]]
-    chunks = _pack(job, lines)
+    chunks = retry.pack_for(job.spec, lines)
     try:
         job.create_batches(chunks, attempt=PILOT, window=pilot["window"])
     except BadRequestError as exc:
@@ -126,15 +126,6 @@ def send(job: Any) -> None:
         pilot["window"] = job.spec["window"]
         job._registry.update_spec(job.id, job.spec)
         job.create_batches(chunks, attempt=PILOT, window=pilot["window"])
-
-
-def _pack(job: Any, lines: list[bytes]) -> list[bytes]:
-    spec = job.spec
-    return retry.pack(
-        lines,
-        spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
-        spec.get("max_bytes", wire.MAX_FILE_BYTES),
-    )
 
 
 def _pilot_of(job: Any) -> dict[str, Any]:
@@ -317,7 +308,7 @@ def proceed(
     job.pilot_changes = changes
     job.spec["window"] = window
     job._registry.update_spec(job.id, job.spec)
-    job.create_batches(_pack(job, lines), attempt=REST, window=window)
+    job.create_batches(retry.pack_for(job.spec, lines), attempt=REST, window=window)
 
 
 def _json(changes: dict[str, Any]) -> dict[str, Any] | None:

@@ -8,6 +8,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from .. import wire
+
 RETRY_STATUSES = ("failed", "expired", "cancelled", "not_run")
 
 
@@ -39,6 +41,15 @@ def override(line: bytes, body_overrides: dict[str, Any]) -> bytes:
     request = orjson.loads(line)
     request["body"].update(body_overrides)
     return orjson.dumps(request)
+
+
+def pack_for(spec: dict[str, Any], lines: list[bytes]) -> list[bytes]:
+    """Request lines packed within the job's per-file limits."""
+    return pack(
+        lines,
+        spec.get("max_requests", wire.MAX_REQUESTS_PER_FILE),
+        spec.get("max_bytes", wire.MAX_FILE_BYTES),
+    )
 
 
 def pack(lines: list[bytes], max_requests: int, max_bytes: int) -> list[bytes]:

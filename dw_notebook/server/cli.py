@@ -6,14 +6,15 @@ import argparse
 import signal
 import threading
 
+from dw_notebook.server.runner import AUTO
 from dw_notebook.server.server import start_server
 
 
 def _rate(text: str) -> float | str | None:
     if text.lower() in ("none", "unlimited", "0"):
         return None
-    if text.lower() == "auto":
-        return "auto"
+    if text.lower() == AUTO:
+        return AUTO
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError("rate must be positive (or 'auto' or 'none')")
@@ -64,7 +65,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate",
         type=_rate,
-        default="auto",
+        default=AUTO,
         help="requests per second, 'none' for unlimited, or 'auto' (the default: 50, faster "
         "for large jobs so any job ends in about a minute)",
     )

@@ -16,6 +16,7 @@ from dw_notebook.server.faults import Faults
 from dw_notebook.server.files import FileStore, safe_id
 from dw_notebook.server.runner import Runner
 from dw_notebook.server.store import Store
+from dw_notebook.server.upload import IDLE_TIMEOUT
 
 FILE_TTL = 30 * 24 * 3600
 
@@ -31,7 +32,7 @@ class Ctx:
     clock: Clock
     faults: Faults
     max_file_bytes: int = wire.MAX_FILE_BYTES
-    upload_timeout: float = 60.0  # seconds an upload body may stall
+    upload_timeout: float = IDLE_TIMEOUT  # seconds an upload body may stall
 
     def not_found(self, kind: str, ident: str) -> Response:
         if self.dialect.name == "openai":

@@ -22,8 +22,9 @@ from dw_notebook.server.faults import Faults
 from dw_notebook.server.files import FileStore
 from dw_notebook.server.forward import ForwardBackend
 from dw_notebook.server.retention import Cleaned
-from dw_notebook.server.runner import Runner
+from dw_notebook.server.runner import AUTO, Runner
 from dw_notebook.server.store import Store
+from dw_notebook.server.upload import IDLE_TIMEOUT
 
 BACKENDS: dict[str, type[Backend]] = {
     "mock": MockBackend,
@@ -86,12 +87,12 @@ class LocalServer:
         backend_options: dict | None = None,
         admin_token: str | None = None,
         max_file_bytes: int = wire.MAX_FILE_BYTES,
-        upload_timeout: float = 60.0,
+        upload_timeout: float = IDLE_TIMEOUT,
         max_attempts: int = 3,
         retry_backoff: float = 1.0,
         retention: float | None = None,
     ) -> None:
-        if rate is not None and rate != "auto" and (not isinstance(rate, int | float) or rate <= 0):
+        if rate is not None and rate != AUTO and (not isinstance(rate, int | float) or rate <= 0):
             raise ValueError("rate must be positive, 'auto', or None for unlimited")
         d = get_dialect(dialect)
         self.dialect = d.name

@@ -40,10 +40,7 @@ def replace(display_id: str, obj: Any, header: Any = None) -> None:
     if callable(widget) and not hasattr(obj, "adopt_display"):
         obj = widget()
     if hasattr(obj, "adopt_display"):
-        if header is not None:
-            obj.adopt_display(display_id, header=header)
-        else:
-            obj.adopt_display(display_id)
+        obj.adopt_display(display_id, header=header)
     elif isinstance(obj, dict):
         update_display(obj, raw=True, display_id=display_id)
     else:

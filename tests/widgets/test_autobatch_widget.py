@@ -28,3 +28,10 @@ def test_the_widget_follows_the_clients_counters_and_never_holds_the_key(conn, r
     published = orjson.dumps([m["data"] for c in recording_comms for m in c.published]).decode()
     assert conn["api_key"] not in published
     widget.close()
+
+
+def test_the_text_line_words_figures_as_the_widget_does():
+    from dw_notebook.autobatch._engine import Stats
+
+    line = Stats(queued=2, sending=1, answered=5, cost_usd=1.254).line()
+    assert line.startswith("3 queued") and "cost so far $1.25" in line
