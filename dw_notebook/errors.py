@@ -80,7 +80,8 @@ class APIError(DwError):
         retry_after: float | None = None,
     ) -> None:
         self.hint = http_advice(status_code, code, message)
-        super().__init__(f"{status_code}: {message}" + (f". {self.hint}" if self.hint else ""))
+        said = message.rstrip(". ") if self.hint else message  # "... bytes." + ". Fix:" reads badly
+        super().__init__(f"{status_code}: {said}" + (f". {self.hint}" if self.hint else ""))
         self.message = message
         self.status_code = status_code
         self.code = code
@@ -157,6 +158,9 @@ _HTTP_ADVICE = {
     "account owner for access.",
     413: "Fix: the file is larger than the service accepts; pass a smaller max_bytes= (or "
     "max_requests=) to dw.submit so the job is split into smaller files.",
+    429: "Fix: the service refuses more work for now (a rate limit, or no capacity left for "
+    "this completion window); re-run the same cell later (it resumes the job, nothing is sent "
+    "twice), or submit with window='24h', which has more capacity than '1h'.",
 }
 BATCH_ERROR_ADVICE = {
     "model_not_found": _MODEL_ADVICE,
