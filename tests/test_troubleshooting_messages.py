@@ -223,7 +223,15 @@ def test_over_budget():
     assert_quoted("over-budget", str(raised.value))
 
 
+@pytest.mark.parametrize("dialect", ["openai"])  # a service without its own estimate
+def test_no_price(server, conn):
+    with pytest.raises(dw.BudgetExceededError) as raised:
+        dw.submit(DF, "Echo: {text}", model="my-org/my-model", budget=1.0, **conn)
+    assert_quoted("no-price", str(raised.value))
+
+
 CASES = [
     "http-401", "http-402", "model-404", "model-row", "model-other-rows", "http-413", "http-429",
     "stuck-validating", "past-window", "unreadable-lines", "missing-result-file", "over-budget",
+    "no-price",
 ]  # fmt: skip

@@ -14,10 +14,12 @@ from mkdocs.structure.files import File
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SECTION = "Notebooks"
+FIRST = "quickstart.ipynb"
 
 
 def _notebooks() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("*.ipynb"))
+    """The quickstart first, then the others by file name."""
+    return sorted(NOTEBOOKS.glob("*.ipynb"), key=lambda p: (p.name != FIRST, p.name))
 
 
 def on_config(config):
