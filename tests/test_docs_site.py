@@ -36,6 +36,7 @@ def test_the_site_builds_strict_with_every_notebook(tmp_path):
     api = (tmp_path / "site" / "api" / "index.html").read_text()
     for name in ("dw_notebook.submit", "dw_notebook.Job.join", "dw_notebook.attach"):
         assert f'id="{name}"' in api, f"{name} is missing from the API page"
+    assert "<blockquote>" not in api, "docstring examples (>>>) rendered as quotes, not code"
     benchmarks = (tmp_path / "site" / "benchmarks" / "index.html").read_text()
     assert "bench_build_join.py" in benchmarks  # bench/README.md, included
 
