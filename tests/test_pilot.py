@@ -14,6 +14,7 @@ import dw_notebook as dw
 from dw_notebook.client import BatchClient
 from dw_notebook.datasets import sample_reviews
 from dw_notebook.job import pilot
+from dw_notebook.job.pilot_report import PilotFigures, PilotReport
 from dw_notebook.jsonl.requests import build_requests
 from dw_notebook.prices import price_for
 from dw_notebook.progress.text import format_summary
@@ -189,3 +190,16 @@ def test_attach_with_a_reordered_frame_after_proceed_matches_pilot_and_rest(conn
     again = dw.attach("reordered", df.iloc[::-1], **conn).join(timeout=60)
     assert again["status"].eq("ok").all()
     assert again["content"].equals(first["content"].iloc[::-1])
+
+
+def test_the_report_escapes_dollars_so_jupyterlab_does_not_typeset_costs_as_latex():
+    figures = PilotFigures(
+        model=MODEL, window="24h", pilot_rows=1, answered=1, failed=0, truncated=0,
+        input_tokens_per_row=10.0, output_tokens_per_row=2.0, output_tokens_sd=0.0,
+        rest_rows=9, rest_input_tokens=90, rest_output_tokens=18, pilot_usd=0.0001,
+        rest_usd=0.0009, rest_low_usd=0.0008, rest_high_usd=0.001, static_rest_usd=0.001,
+    )  # fmt: skip
+    rows = pd.DataFrame({"prompt": ["Cost of $5 and $6?"], "content": ["$11"], "status": ["ok"]})
+    page = PilotReport(figures, rows, ["content"])._repr_html_()
+    assert "$" not in page
+    assert "&#36;0.0009" in page and "Cost of &#36;5 and &#36;6?" in page and "&#36;11" in page

@@ -199,9 +199,10 @@ class PilotReport:
     def _repr_html_(self) -> str:
         figures = "".join(f"<li>{html.escape(line)}</li>" for line in self.figures.lines())
         table = self._shown().to_html(escape=True, na_rep="")
+        # "$" escaped too, or JupyterLab typesets the text between two of them as LaTeX
         return (
-            f"<div><b>Pilot report</b><ul>{figures}</ul>{table}"
-            "<p>Send the rest with <code>job.proceed()</code>.</p></div>"
+            f"<div><b>Pilot report</b><ul>{figures}</ul>{table}".replace("$", "&#36;")
+            + "<p>Send the rest with <code>job.proceed()</code>.</p></div>"
         )
 
 
