@@ -37,6 +37,12 @@ class Connection:
     base_url: str
     api_key: str = field(repr=False)
     simulated: bool = False  # True for the embedded local server
+    backend: str = ""  # the embedded server's model backend: "mock", "echo" or "forward"
+
+    @property
+    def answers_simulated(self) -> bool:
+        """The embedded server makes the answers up (its forward backend asks a real model)."""
+        return self.simulated and self.backend != "forward"
 
     @property
     def service_key(self) -> str:

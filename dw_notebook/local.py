@@ -44,6 +44,7 @@ class SharedServer:
     token: str = field(repr=False)
     pid: int = 0
     data_dir: Path | None = None
+    backend_name: str = "mock"
 
     def stop(self) -> None:
         """Nothing to stop: the server belongs to the other kernel."""
@@ -57,7 +58,10 @@ def _data_dir() -> Path:
 
 def _publish(server: Any, path: Path) -> None:
     """Write where this process's server answers, readable by the owner only."""
-    info = {"base_url": server.base_url, "token": server.token, "pid": os.getpid()}
+    info = {
+        "base_url": server.base_url, "token": server.token, "pid": os.getpid(),
+        "backend": server.backend_name,
+    }  # fmt: skip
     target = path / ADDRESS_FILE
     tmp = path / f".{ADDRESS_FILE}.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -87,7 +91,8 @@ def _shared_server(path: Path) -> SharedServer | None:
         return None
     if not _answers(base_url, token):
         return None
-    return SharedServer(base_url, token, int(info.get("pid") or 0), path)
+    backend = str(info.get("backend") or "mock")
+    return SharedServer(base_url, token, int(info.get("pid") or 0), path, backend)
 
 
 def _claim_data_dir() -> Path | None:
@@ -168,4 +173,4 @@ def stop_local() -> None:
 
 def local_connection() -> Connection:
     server = local()
-    return Connection(server.base_url, server.token, simulated=True)
+    return Connection(server.base_url, server.token, simulated=True, backend=server.backend_name)

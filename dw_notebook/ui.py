@@ -142,7 +142,7 @@ def builder(
         messages = []
         if not form["model"]:
             messages.append({"level": "error", "text": "choose a model"})
-        if connection.simulated:
+        if connection.answers_simulated:
             messages.append({"level": "info", "text": "no API key: answers will be simulated"})
         estimate = estimate_cost(built, window=form["window"] or window)
         return {"messages": messages, "estimate": str(estimate)}

@@ -94,7 +94,7 @@ class Job(BatchCreation):
         self._registry = registry
         self._lock = threading.RLock()
         self._records: list[BatchRecord] = list(records)
-        self._tracker = Tracker(name=name, spec=spec, simulated=connection.simulated)
+        self._tracker = Tracker(name=name, spec=spec, simulated=connection.answers_simulated)
         self._reader = ResultReader(client, ResultCache(registry, connection.service_key))
         self._listeners: list[Listener] = []
         self._poller: Poller | None = None
