@@ -24,7 +24,7 @@ from .errors import (
     TransportError,
 )
 from .job import Job
-from .job.submit import attach, connect, estimate, list_jobs, prepare, submit
+from .job.submit import attach, connect, estimate, list_jobs, models, prepare, submit
 from .local import local, stop_local
 from .ui import builder, jobs, review, views
 
@@ -61,6 +61,7 @@ __all__ = [
     "jobs",
     "list_jobs",
     "local",
+    "models",
     "prepare",
     "stop_local",
     "review",

@@ -146,7 +146,7 @@ def api_error_class(status_code: int) -> type[APIError]:
 # -- what to do about the errors users meet most ------------------------------------------------
 
 _MODEL_ADVICE = (
-    "Fix: use a model the service lists (GET /models, or BatchClient.list_models()); names "
+    "Fix: use a model the service lists (dw.models() lists them); names "
     "are case-sensitive and include the organisation, e.g. 'Qwen/Qwen3.5-9B'."
 )
 _HTTP_ADVICE = {

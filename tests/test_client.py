@@ -143,3 +143,10 @@ def test_a_closed_client_fails_as_a_transport_error(client):
     client.close()  # stop_local() closes the cached clients of the server it stops
     with pytest.raises(errors.TransportError, match="closed"):
         client.list_models()
+
+
+def test_dw_models_lists_the_models_of_the_service_submit_would_use(server):
+    import dw_notebook as dw
+
+    assert "mock" in dw.models(api_key=server.token, base_url=server.base_url)
+    assert "mock" in dw.models()  # no key: the embedded local server

@@ -44,6 +44,11 @@ def connect(api_key: str | None = None, base_url: str | None = None) -> Connecti
     return local_connection()
 
 
+def models(api_key: str | None = None, base_url: str | None = None) -> list[str]:
+    """The model names the service ``dw.submit`` would use offers, e.g. ``['Qwen/Qwen3.5-9B', ...]``."""
+    return client_for(connect(api_key, base_url)).list_models()
+
+
 def prepare(
     df: pd.DataFrame,
     prompt: str | Callable[[pd.Series], list[dict]] | None = None,
