@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, ClassVar, Protocol
 
 import pandas as pd
@@ -88,6 +89,7 @@ class Job(BatchCreation):
         self.estimate = estimate
         self.connection = connection
         self.view: Any = None  # the live view ``Job.views`` made for this job, once shown
+        self.pilot_view: dict[str, Any] | None = None  # the ended pilot's report, as plain data
         self.service_estimate: float | None = None  # USD, from the service's own estimate
         self.new_attempt: int | None = None  # made by retry() here, not shown yet (its own output)
         self._client = client
@@ -132,6 +134,7 @@ class Job(BatchCreation):
                 self._tracker.poll_error = f"{type(exc).__name__}: {exc}"
             if self._tracker.lost:
                 self._tracker.poll_error = lost_message(self)
+            pilot.read_view(self)
             snapshot = self.snapshot()
         self._emit(snapshot)
         return snapshot
@@ -144,6 +147,8 @@ class Job(BatchCreation):
                 for k in range(self.attempt + 1)
             ]
             snapshot = self._tracker.snapshot(attempts, estimated_cost=self.estimated_cost)
+            if self.spec.get("pilot"):
+                snapshot = replace(snapshot, pilot=pilot.view(self))
             self._last_snapshot = snapshot
             return snapshot
 
@@ -262,8 +267,14 @@ class Job(BatchCreation):
             self._poller.poke()
         return snapshot
 
-    def handle_command(self, command: str) -> None:
-        """Commands sent by widgets ('cancel', 'refresh'); errors are reported, not raised."""
+    def handle_command(self, command: str, **options: Any) -> None:
+        """Commands sent by widgets ('cancel', 'refresh', 'proceed' with its ``window``); errors
+        of cancel and refresh are reported in the snapshot, a refused proceed raises (the
+        widget shows why and offers the button again)."""
+        if command == "proceed":
+            self.proceed(window=options.get("window"))
+            self.start_polling()
+            return
         try:
             if command == "cancel":
                 self.cancel()

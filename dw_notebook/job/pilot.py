@@ -16,6 +16,7 @@ restarted kernel attaching the job knows which rows were the pilot.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,15 @@ import orjson
 import pandas as pd
 
 from .. import wire
-from ..errors import BadRequestError, BudgetExceededError, JobError, MissingResultFileError
+from ..errors import (
+    BadRequestError,
+    BudgetExceededError,
+    DwError,
+    JobError,
+    MissingResultFileError,
+)
 from . import retry
-from .pilot_report import PilotReport, answer_columns, extrapolate
+from .pilot_report import PilotFigures, PilotReport, answer_columns, extrapolate
 from .reading import join_frame
 
 PILOT, REST = 0, 1
@@ -180,28 +187,95 @@ def report(
 ) -> PilotReport:
     """Measured figures of the pilot and the extrapolated cost of the rest (``lines``: the
     rest's request lines if they differ from the submitted ones; ``window``: the rest's)."""
-    pilot = _pilot_of(job)
+    _pilot_of(job)
     rows = pilot_rows(job, timeout)
+    if lines is None:
+        lines = rest_lines(job, {})
+    figures = _figures(job, rows, lines, window or job.spec["window"])
+    return PilotReport(figures, rows, answer_columns(rows, job.df))
+
+
+def _figures(job: Any, rows: pd.DataFrame, lines: list[bytes], window: str) -> PilotFigures:
+    pilot = job.spec["pilot"]
     built = job.built
     sizes = np.diff(built.line_offsets) - 1
     index = {cid: i for i, cid in enumerate(built.custom_ids)}
     wanted = set(pilot["ids"])
     pilot_bytes = np.array([sizes[index[c]] for c in built.custom_ids if c in wanted])
-    if lines is None:
-        lines = rest_lines(job, {})
     rest_bytes = np.array([len(line) for line in lines], dtype=np.int64)
-    window = window or job.spec["window"]
-    static = _static_rest_usd(job, rest_bytes, window)
-    figures = extrapolate(
+    return extrapolate(
         rows,
         pilot_bytes,
         rest_bytes,
         model=job.spec["model"],
         window=window,
         pilot_window=pilot["window"],
-        static_rest_usd=static,
+        static_rest_usd=_static_rest_usd(job, rest_bytes, window),
     )
-    return PilotReport(figures, rows, answer_columns(rows, job.df))
+
+
+ROWS_SHOWN = 50  # rows of a pilot shown in its widget (a pilot of 10 shows all)
+TEXT_SHOWN = 1000  # characters of a prompt or answer sent to the widget
+
+
+def read_view(job: Any) -> None:
+    """Once the pilot's batches have ended, read its answers and figures (for every window the
+    rest can go on) into ``job.pilot_view``, the plain data the progress views show; a
+    report that cannot be read is kept as its reason, and proceed stays possible."""
+    if job.pilot_view is not None or not job.spec.get("pilot"):
+        return
+    ids = [r.batch_id for r in job._records if r.attempt == PILOT and r.batch_id]
+    batches = [job._tracker.batches.get(i) for i in ids]
+    if not ids or not all(b and b["status"] in wire.TERMINAL_STATUSES for b in batches):
+        return
+    try:
+        result = report(job, timeout=0)
+        lines = rest_lines(job, {})
+        figures = {w: asdict(_figures(job, result.rows, lines, w)) for w in wire.COMPLETION_WINDOWS}
+        columns = result.answer_columns
+        rows = [_plain_row(row, columns) for _, row in result.rows.head(ROWS_SHOWN).iterrows()]
+        job.pilot_view = {"figures": figures, "columns": columns, "rows": rows, "error": None}
+    except (DwError, TimeoutError) as exc:
+        job.pilot_view = {"figures": {}, "columns": [], "rows": [], "error": str(exc)}
+
+
+def view(job: Any) -> dict[str, Any] | None:
+    """A pilot job's part of its snapshot (see ``dw_notebook.progress.pilot``); None without one."""
+    pilot = job.spec.get("pilot")
+    if not pilot:
+        return None
+    proceeded = pilot.get("proceeded")
+    rest = [r for r in job._records if r.attempt == REST]
+    if proceeded and rest and all(r.batch_id for r in rest):
+        state = "proceeded"
+    else:  # a proceed that stopped before its batches exist is offered again
+        state = "ready" if job.pilot_view is not None else "running"
+    rows = max(int(job.spec.get("n_requests") or 0) - int(pilot["n"]), 0)
+    window = (proceeded or {}).get("window") or job.spec["window"]
+    return {"state": state, "n": int(pilot["n"]), "rest": rows, "window": window,
+            **(job.pilot_view or {})}  # fmt: skip
+
+
+def _plain_row(row: pd.Series, columns: list[str]) -> dict[str, Any]:
+    return {
+        "prompt": _text(row.get("prompt")),
+        "answers": {c: _text(row.get(c)) for c in columns},
+        "status": _text(row.get("status")),
+        "error": _text(row.get("error")),
+        "finish_reason": _text(row.get("finish_reason")),
+        "prompt_tokens": _count(row.get("prompt_tokens")),
+        "completion_tokens": _count(row.get("completion_tokens")),
+    }
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+        return None
+    return str(value)[:TEXT_SHOWN]
+
+
+def _count(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
 
 
 def _static_rest_usd(job: Any, rest_bytes: np.ndarray, window: str) -> float | None:
@@ -308,6 +382,7 @@ def proceed(
     job.pilot_changes = changes
     job.spec["window"] = window
     job._registry.update_spec(job.id, job.spec)
+    job._tracker.expected[REST] = len(lines)  # the whole job counts before the service does
     job.create_batches(retry.pack_for(job.spec, lines), attempt=REST, window=window)
 
 
