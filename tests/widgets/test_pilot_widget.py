@@ -4,6 +4,7 @@ while the rest waits, the Proceed command (once) and the text and static fallbac
 from __future__ import annotations
 
 import pytest
+from test_pilot import sent_requests
 
 import dw_notebook as dw
 from dw_notebook.datasets import sample_reviews
@@ -12,7 +13,6 @@ from dw_notebook.progress.text import format_summary
 from dw_notebook.widgets.pilot_static import job_html
 from dw_notebook.widgets.progress import ProgressWidget
 
-from test_pilot import sent_requests
 from .conftest import browser_message
 
 PROMPT = "Sentiment of this review, one word: {review}"
