@@ -275,7 +275,10 @@ function render({ model, el }) {
 
     setText(summary, terminal ? summaryText(snap) : "");
     show(summary, terminal);
-    const hintText = terminal && snap.extra && typeof snap.extra.hint === "string" ? snap.extra.hint : "";
+    // a pilot waiting for proceed says what to do in its report, beside the button
+    const waiting = snap.pilot?.state === "ready";
+    const hintText =
+      terminal && !waiting && snap.extra && typeof snap.extra.hint === "string" ? snap.extra.hint : "";
     setText(hint, hintText);
     show(hint, Boolean(hintText));
 
