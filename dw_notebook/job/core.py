@@ -12,6 +12,7 @@ import logging
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, ClassVar, Protocol
@@ -38,6 +39,15 @@ from .tracking import Tracker, lost_message
 log = logging.getLogger(__name__)
 
 Listener = Callable[[JobSnapshot], None]
+
+#: job id -> the newest Job of this kernel made with its DataFrame (what the dashboard's Proceed
+#: needs: the rest of a pilot is built from the frame); weak, so a job is kept by its user only.
+_with_frame: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
+
+
+def job_with_frame(job_id: str) -> Job | None:
+    """The Job of this kernel that has ``job_id``'s DataFrame and build, if one is alive."""
+    return _with_frame.get(job_id)
 
 
 class JobViews(Protocol):
@@ -107,6 +117,8 @@ class Job(BatchCreation):
         #: cannot know it yet, so the look-up before creating is skipped.
         self.fresh = False
         self.poll_interval: float | None = None  # seconds between polls in wait(); None: default
+        if built is not None:
+            _with_frame[job_id] = self
 
     # -- identity ----------------------------------------------------------------------------
 
