@@ -112,7 +112,9 @@ def builder(
     >>> dw.builder(df, template="Sentiment of: {review}")   # doctest: +SKIP
 
     ``response_format`` (a pydantic model or JSON schema) and ``system`` are passed from Python;
-    the form edits the template, model, window and max tokens. Column picks insert
+    the form edits the template, model, window, max tokens and "Try 10 rows first" (a pilot,
+    optionally spread over a column: ``job.proceed()`` or the widget's Proceed sends the rest).
+    Column picks insert
     ``{column}`` placeholders; the preview renders a chosen row as the request will be sent.
     """
     from .widgets.builder import BuilderWidget
@@ -148,18 +150,22 @@ def builder(
             messages.append({"level": "error", "text": "choose a model"})
         if connection.simulated:
             messages.append({"level": "info", "text": "no API key: answers will be simulated"})
-        estimate = estimate_cost(built, window=form["window"] or window)
-        return {"messages": messages, "estimate": str(estimate)}
+        estimate = str(estimate_cost(built, window=form["window"] or window))
+        if form.get("pilot"):
+            estimate += f"; {form['pilot']} rows first, the rest when you proceed"
+        return {"messages": messages, "estimate": estimate}
 
     def on_submit(form: Mapping[str, Any]) -> Any:
         params = {"max_tokens": form["max_tokens"]} if form.get("max_tokens") else {}
         return submit(df, form["template"], model=form["model"], window=form["window"],
-                      api_key=api_key, base_url=base_url, **common, **params)  # fmt: skip
+                      api_key=api_key, base_url=base_url, **common, **params,
+                      **_pilot_options(form))  # fmt: skip
 
     def code_for(form: Mapping[str, Any]) -> str:
         options: dict[str, Any] = {"model": form["model"], "window": form["window"]}
         if form.get("max_tokens"):
             options["max_tokens"] = form["max_tokens"]
+        options.update(_pilot_options(form))
         if system is not None:
             options["system"] = system
         if base_url:
@@ -187,6 +193,14 @@ def builder(
         max_tokens=max_tokens,
         on_submit=on_submit,
     )
+
+
+def _pilot_options(form: Mapping[str, Any]) -> dict[str, Any]:
+    """``pilot=10`` (and ``pilot_by=``) for a builder form that asks to try rows first."""
+    if not form.get("pilot"):
+        return {}
+    by = {"pilot_by": form["pilot_by"]} if form.get("pilot_by") else {}
+    return {"pilot": form["pilot"], **by}
 
 
 def jobs(
