@@ -26,7 +26,7 @@ from ..jsonl.requests import make_custom_ids
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
-from . import pilot, retry
+from . import pilot, pilot_view, retry
 from .batch_errors import rows_of_batch_errors
 from .batches import BatchCreation
 from .cache import ResultCache
@@ -146,7 +146,7 @@ class Job(BatchCreation):
                 self._tracker.poll_error = f"{type(exc).__name__}: {exc}"
             if self._tracker.lost:
                 self._tracker.poll_error = lost_message(self)
-            pilot.read_view(self)
+            pilot_view.read_view(self)
             snapshot = self.snapshot()
         self._emit(snapshot)
         return snapshot
@@ -160,7 +160,7 @@ class Job(BatchCreation):
             ]
             snapshot = self._tracker.snapshot(attempts, estimated_cost=self.estimated_cost)
             if self.spec.get("pilot"):
-                snapshot = replace(snapshot, pilot=pilot.view(self))
+                snapshot = replace(snapshot, pilot=pilot_view.view(self))
             self._last_snapshot = snapshot
             return snapshot
 

@@ -16,7 +16,6 @@ restarted kernel attaching the job knows which rows were the pilot.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,6 @@ from .. import wire
 from ..errors import (
     BadRequestError,
     BudgetExceededError,
-    DwError,
     JobError,
     MissingResultFileError,
 )
@@ -191,11 +189,12 @@ def report(
     rows = pilot_rows(job, timeout)
     if lines is None:
         lines = rest_lines(job, {})
-    figures = _figures(job, rows, lines, window or job.spec["window"])
-    return PilotReport(figures, rows, answer_columns(rows, job.df))
+    measured = figures(job, rows, lines, window or job.spec["window"])
+    return PilotReport(measured, rows, answer_columns(rows, job.df))
 
 
-def _figures(job: Any, rows: pd.DataFrame, lines: list[bytes], window: str) -> PilotFigures:
+def figures(job: Any, rows: pd.DataFrame, lines: list[bytes], window: str) -> PilotFigures:
+    """The pilot's figures from its joined ``rows``, with the rest (``lines``) on ``window``."""
     pilot = job.spec["pilot"]
     built = job.built
     sizes = np.diff(built.line_offsets) - 1
@@ -212,70 +211,6 @@ def _figures(job: Any, rows: pd.DataFrame, lines: list[bytes], window: str) -> P
         pilot_window=pilot["window"],
         static_rest_usd=_static_rest_usd(job, rest_bytes, window),
     )
-
-
-ROWS_SHOWN = 50  # rows of a pilot shown in its widget (a pilot of 10 shows all)
-TEXT_SHOWN = 1000  # characters of a prompt or answer sent to the widget
-
-
-def read_view(job: Any) -> None:
-    """Once the pilot's batches have ended, read its answers and figures (for every window the
-    rest can go on) into ``job.pilot_view``, the plain data the progress views show; a
-    report that cannot be read is kept as its reason, and proceed stays possible."""
-    if job.pilot_view is not None or not job.spec.get("pilot"):
-        return
-    ids = [r.batch_id for r in job._records if r.attempt == PILOT and r.batch_id]
-    batches = [job._tracker.batches.get(i) for i in ids]
-    if not ids or not all(b and b["status"] in wire.TERMINAL_STATUSES for b in batches):
-        return
-    try:
-        result = report(job, timeout=0)
-        lines = rest_lines(job, {})
-        figures = {w: asdict(_figures(job, result.rows, lines, w)) for w in wire.COMPLETION_WINDOWS}
-        columns = result.answer_columns
-        rows = [_plain_row(row, columns) for _, row in result.rows.head(ROWS_SHOWN).iterrows()]
-        job.pilot_view = {"figures": figures, "columns": columns, "rows": rows, "error": None}
-    except (DwError, TimeoutError) as exc:
-        job.pilot_view = {"figures": {}, "columns": [], "rows": [], "error": str(exc)}
-
-
-def view(job: Any) -> dict[str, Any] | None:
-    """A pilot job's part of its snapshot (see ``dw_notebook.progress.pilot``); None without one."""
-    pilot = job.spec.get("pilot")
-    if not pilot:
-        return None
-    proceeded = pilot.get("proceeded")
-    rest = [r for r in job._records if r.attempt == REST]
-    if proceeded and rest and all(r.batch_id for r in rest):
-        state = "proceeded"
-    else:  # a proceed that stopped before its batches exist is offered again
-        state = "ready" if job.pilot_view is not None else "running"
-    rows = max(int(job.spec.get("n_requests") or 0) - int(pilot["n"]), 0)
-    window = (proceeded or {}).get("window") or job.spec["window"]
-    return {"state": state, "n": int(pilot["n"]), "rest": rows, "window": window,
-            **(job.pilot_view or {})}  # fmt: skip
-
-
-def _plain_row(row: pd.Series, columns: list[str]) -> dict[str, Any]:
-    return {
-        "prompt": _text(row.get("prompt")),
-        "answers": {c: _text(row.get(c)) for c in columns},
-        "status": _text(row.get("status")),
-        "error": _text(row.get("error")),
-        "finish_reason": _text(row.get("finish_reason")),
-        "prompt_tokens": _count(row.get("prompt_tokens")),
-        "completion_tokens": _count(row.get("completion_tokens")),
-    }
-
-
-def _text(value: Any) -> str | None:
-    if value is None or (np.ndim(value) == 0 and pd.isna(value)):
-        return None
-    return str(value)[:TEXT_SHOWN]
-
-
-def _count(value: Any) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
 
 
 def _static_rest_usd(job: Any, rest_bytes: np.ndarray, window: str) -> float | None:
@@ -367,14 +302,14 @@ def proceed(
         raise JobError(f"the pilot of job {job.name!r} covered every row; nothing to proceed")
     budget = job.spec.get("budget") if budget is None else budget
     if budget is not None:
-        figures = report(job, lines=lines, window=window, timeout=timeout).figures
-        if figures.total_usd is not None and figures.total_usd > budget:
+        measured = report(job, lines=lines, window=window, timeout=timeout).figures
+        if measured.total_usd is not None and measured.total_usd > budget:
             raise BudgetExceededError(
-                f"from the pilot's measured tokens the job costs ${figures.total_usd:.4f} "
-                f"(the pilot ${figures.pilot_usd or 0:.4f} + the rest ${figures.rest_usd:.4f}), "
+                f"from the pilot's measured tokens the job costs ${measured.total_usd:.4f} "
+                f"(the pilot ${measured.pilot_usd or 0:.4f} + the rest ${measured.rest_usd:.4f}), "
                 f"over the budget ${budget:.4f}; nothing was sent. Raise budget=, lower "
                 "max_tokens or use the 24h window.",
-                figures,
+                measured,
             )
     else:
         pilot_rows(job, timeout)  # the rest goes only after the pilot has ended
