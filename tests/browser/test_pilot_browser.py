@@ -1,13 +1,13 @@
 """A pilot in JupyterLab: its report shows in the job's widget when its batch ends, Proceed
 sends the rest, and the same widget then follows the whole job to its end. The report fits
-400, 600 and 1400 px outputs (screenshots in ``test-output/screenshots/``)."""
+400, 600 and 1400 px outputs, light and dark (screenshots in ``test-output/screenshots/``)."""
 
 from __future__ import annotations
 
 import pytest
 
 from .conftest import open_notebook, run_all, write_notebook
-from .test_records_browser import OVERFLOW_JS, SHOTS
+from .test_records_browser import OVERFLOW_JS, SHOTS, _set_theme
 
 pytestmark = pytest.mark.browser
 
@@ -45,16 +45,20 @@ def test_the_pilot_report_then_proceed_then_the_whole_job(jupyter, page, tmp_pat
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems = []
-    for width in WIDTHS:
-        side = "collapseLeft" if width < 600 else "expandLeft"
-        p.evaluate(f"() => window.jupyterapp.shell.{side}()")
-        p.set_viewport_size({"width": width, "height": 1800})
-        p.wait_for_timeout(250)
-        problems += [f"{width}px {issue}" for issue in
-                     p.evaluate(OVERFLOW_JS, {"pilot": '[data-testid="dw-progress"]'})]  # fmt: skip
-        node = p.locator('[data-testid="dw-progress"]').first
-        node.scroll_into_view_if_needed()
-        node.screenshot(path=str(SHOTS / f"lab-light-{width}-pilot-report.png"))
+    for dark in (False, True):
+        _set_theme(page, dark)
+        theme = "dark" if dark else "light"
+        for width in WIDTHS:
+            side = "collapseLeft" if width < 600 else "expandLeft"
+            p.evaluate(f"() => window.jupyterapp.shell.{side}()")
+            p.set_viewport_size({"width": width, "height": 1800})
+            p.wait_for_timeout(250)
+            found = p.evaluate(OVERFLOW_JS, {"pilot": '[data-testid="dw-progress"]'})
+            problems += [f"{theme} {width}px {issue}" for issue in found]
+            node = p.locator('[data-testid="dw-progress"]').first
+            node.scroll_into_view_if_needed()
+            node.screenshot(path=str(SHOTS / f"lab-{theme}-{width}-pilot-report.png"))
+    _set_theme(page, False)
     p.set_viewport_size({"width": 1280, "height": 900})
     assert problems == [], "\n".join(problems[:30])
 

@@ -146,3 +146,14 @@ def test_the_pilot_view_is_plain_json(state):
     import orjson
 
     assert orjson.loads(orjson.dumps(ended(pilot(state)).to_dict()))["pilot"]["state"] == state
+
+
+def test_the_terminal_prints_the_pilot_report_when_the_pilot_ends(conn, capsys):
+    df = sample_reviews(50, seed=4)
+    job = dw.submit(df, prompt=PROMPT, model=MODEL, pilot=5, **conn)
+    job.wait(timeout=60, progress=True)
+    printed = capsys.readouterr().err
+    assert "Pilot report" in printed and "measured per row" in printed
+    assert "rest: 45 rows" in printed and "static estimate of the rest" in printed
+    assert printed.count("\n  [ok] ") == 5  # each answer beside its prompt
+    assert "job.proceed(window='24h')" in printed
