@@ -40,7 +40,7 @@ def read_view(job: Any) -> None:
         figures = {
             w: asdict(pilot.figures(job, result.rows, lines, w)) for w in wire.COMPLETION_WINDOWS
         }
-        columns = result.answer_columns
+        columns = [c for c in result.answer_columns if c != "parse_error"]  # shown as an error
         rows = [_plain_row(row, columns) for _, row in result.rows.head(ROWS_SHOWN).iterrows()]
         job.pilot_view = {"figures": figures, "columns": columns, "rows": rows, "error": None}
     except Exception as exc:  # a report that cannot be read must not stop the polling
@@ -71,7 +71,7 @@ def _plain_row(row: pd.Series, columns: list[str]) -> dict[str, Any]:
         "prompt": _text(row.get("prompt")),
         "answers": {c: _text(row.get(c)) for c in columns},
         "status": _text(row.get("status")),
-        "error": _text(row.get("error")),
+        "error": _text(row.get("error")) or _text(row.get("parse_error")),
         "finish_reason": _text(row.get("finish_reason")),
         "prompt_tokens": _count(row.get("prompt_tokens")),
         "completion_tokens": _count(row.get("completion_tokens")),

@@ -157,3 +157,36 @@ def test_the_terminal_prints_the_pilot_report_when_the_pilot_ends(conn, capsys):
     assert "rest: 45 rows" in printed and "static estimate of the rest" in printed
     assert printed.count("\n  [ok] ") == 5  # each answer beside its prompt
     assert "job.proceed(window='24h')" in printed
+
+
+def test_the_report_shows_the_parsed_columns_of_a_schema(conn):
+    from typing import Literal
+
+    from pydantic import BaseModel
+
+    class Review(BaseModel):
+        sentiment: Literal["positive", "negative", "neutral"]
+        stars: int
+
+    job = dw.submit(sample_reviews(40, seed=2), prompt=PROMPT, model=MODEL, pilot=4,
+                    response_format=Review, **conn)  # fmt: skip
+    job.wait(timeout=60)
+    view = job.snapshot().pilot
+    assert view["columns"] == ["sentiment", "stars"]
+    assert all(r["answers"]["sentiment"] in ("positive", "negative", "neutral")
+               and r["answers"]["stars"].isdigit() for r in view["rows"])  # fmt: skip
+
+
+def test_an_answer_that_does_not_parse_shows_its_parse_error(make_server):
+    from pydantic import BaseModel
+
+    class Label(BaseModel):
+        sentiment: str
+
+    echo = make_server(backend="echo")  # answers with the prompt: not the schema's JSON
+    job = dw.submit(sample_reviews(20, seed=2), prompt=PROMPT, model="echo", pilot=2,
+                    response_format=Label, api_key=echo.token, base_url=echo.base_url)  # fmt: skip
+    job.wait(timeout=60)
+    view = job.snapshot().pilot
+    assert view["columns"] == ["sentiment"]
+    assert all(r["error"] and r["answers"]["sentiment"] is None for r in view["rows"]), view["rows"]
