@@ -15,9 +15,12 @@ from typing import Any
 import pandas as pd
 
 from . import wire
+from .autobatch import KIND as AUTOBATCH
+from .autobatch import collect as collect_autobatch
 from .client import client_for
-from .errors import APIError, DwError, TransportError
+from .errors import APIError, DwError, JobError, TransportError
 from .job import Job, aggregate_phase
+from .job.core import job_with_frame
 from .job.registry import Registry
 from .job.submit import attach, connect, list_jobs, submit
 from .jsonl.requests import BuildError, build_requests
@@ -27,6 +30,7 @@ from .jsonl.requests.estimate import estimate_cost
 log = logging.getLogger(__name__)
 
 CANCELLABLE = wire.ACTIVE_STATUSES - {wire.CANCELLING}  # a job still running, not stopping
+PILOT_DONE = "pilot_done"  # a dashboard status: the pilot has ended, the rest waits for proceed
 
 
 class NotebookViews:
@@ -108,7 +112,9 @@ def builder(
     >>> dw.builder(df, template="Sentiment of: {review}")   # doctest: +SKIP
 
     ``response_format`` (a pydantic model or JSON schema) and ``system`` are passed from Python;
-    the form edits the template, model, window and max tokens. Column picks insert
+    the form edits the template, model, window, max tokens and "Try 10 rows first" (a pilot,
+    optionally spread over a column: ``job.proceed()`` or the widget's Proceed sends the rest).
+    Column picks insert
     ``{column}`` placeholders; the preview renders a chosen row as the request will be sent.
     """
     from .widgets.builder import BuilderWidget
@@ -144,18 +150,22 @@ def builder(
             messages.append({"level": "error", "text": "choose a model"})
         if connection.answers_simulated:
             messages.append({"level": "info", "text": "no API key: answers will be simulated"})
-        estimate = estimate_cost(built, window=form["window"] or window)
-        return {"messages": messages, "estimate": str(estimate)}
+        estimate = str(estimate_cost(built, window=form["window"] or window))
+        if form.get("pilot"):
+            estimate += f"; {form['pilot']} rows first, the rest when you proceed"
+        return {"messages": messages, "estimate": estimate}
 
     def on_submit(form: Mapping[str, Any]) -> Any:
         params = {"max_tokens": form["max_tokens"]} if form.get("max_tokens") else {}
         return submit(df, form["template"], model=form["model"], window=form["window"],
-                      api_key=api_key, base_url=base_url, **common, **params)  # fmt: skip
+                      api_key=api_key, base_url=base_url, **common, **params,
+                      **_pilot_options(form))  # fmt: skip
 
     def code_for(form: Mapping[str, Any]) -> str:
         options: dict[str, Any] = {"model": form["model"], "window": form["window"]}
         if form.get("max_tokens"):
             options["max_tokens"] = form["max_tokens"]
+        options.update(_pilot_options(form))
         if system is not None:
             options["system"] = system
         if base_url:
@@ -185,6 +195,14 @@ def builder(
     )
 
 
+def _pilot_options(form: Mapping[str, Any]) -> dict[str, Any]:
+    """``pilot=10`` (and ``pilot_by=``) for a builder form that asks to try rows first."""
+    if not form.get("pilot"):
+        return {}
+    by = {"pilot_by": form["pilot_by"]} if form.get("pilot_by") else {}
+    return {"pilot": form["pilot"], **by}
+
+
 def jobs(
     *,
     api_key: str | None = None,
@@ -195,18 +213,20 @@ def jobs(
     """A live dashboard of jobs: one row per job of the local registry (its batches and attempts
     inside) and per other batch on the service, with status, progress, duration and cost.
 
-    Filter by status; Open shows a job's progress below; Cancel stops a running one. Batches
-    the service cannot show say where they are instead of showing counts. For every batch as a
-    DataFrame use ``dw.list_jobs()``.
+    Filter by status; Open shows a job's progress below; Cancel stops a running one; Proceed
+    sends the rest of a pilot waiting for it; Collect reads the answers of autobatch batches
+    (as ``dw.autobatch(name=...).collect()``). Batches the service cannot show say where they
+    are instead of showing counts. For every batch as a DataFrame use ``dw.list_jobs()``.
     """
     from .widgets.jobs import JobsWidget
 
     connection = connect(api_key, base_url)
     client = client_for(connection)
+    registry = registry or Registry()
 
     def load() -> list[dict[str, Any]]:
         frame = list_jobs(api_key=api_key, base_url=base_url, registry=registry)
-        return job_rows(frame)
+        return job_rows(frame, {r.job_id: r.spec for r in registry.all_jobs(limit=10_000)})
 
     def on_attach(batch_id: str) -> Any:
         job = attach(batch_id, api_key=api_key, base_url=base_url, registry=registry)
@@ -219,7 +239,30 @@ def jobs(
             return client.cancel_batch(batch_id)
         return job.cancel()
 
-    widget = JobsWidget(load=load, on_attach=on_attach, on_cancel=on_cancel)
+    def on_proceed(batch_id: str) -> Any:
+        record = registry.find(batch_id)
+        job = job_with_frame(record.job_id) if record is not None else None
+        if job is None:
+            name = record.name if record is not None else batch_id
+            raise JobError(
+                "the rest of a pilot is built from its DataFrame, which this kernel does not "
+                f"have: run dw.attach({name!r}, df).proceed()"
+            )
+        return job.proceed()
+
+    def on_collect(batch_id: str) -> str:
+        record = registry.find(batch_id)
+        if record is None or record.spec.get("kind") != AUTOBATCH:
+            raise JobError(f"{batch_id} is not a batch of an autobatch client")
+        calls = collect_autobatch(client=client, registry=registry, name=record.name,
+                                  service=connection.service_key, wait=False)  # fmt: skip
+        failed = sum(not c.ok for c in calls)
+        return (f"collected {len(calls):,} answers of autobatch {record.name!r} "
+                f"({failed:,} failed); dw.autobatch(name={record.name!r}).collect() "
+                "returns them")  # fmt: skip
+
+    widget = JobsWidget(load=load, on_attach=on_attach, on_cancel=on_cancel,
+                        on_proceed=on_proceed, on_collect=on_collect)  # fmt: skip
     if auto_refresh:
         widget.start_auto_refresh(auto_refresh)
     return widget
@@ -248,39 +291,56 @@ def _duration_and_cost(batches: list[dict[str, Any]]) -> dict[str, Any]:
         else:
             duration = time.time() - min(starts).timestamp()
     model = str(batches[0].get("model") or "")
-    price = price_for(model, str(batches[0].get("window") or "24h"))
+    # each batch at its own window (a pilot's 1h, the rest's 24h)
+    prices = [price_for(model, str(b.get("window") or "24h")) for b in batches]
     tokens = [(_int(b.get("input_tokens")), _int(b.get("output_tokens"))) for b in batches]
     cost, note = None, ""
     if model in wire.SIMULATED_MODELS:
         note = "n/a (simulated)"
-    elif price is None:
+    elif None in prices:
         note = "n/a (no price)"
     elif all(i is not None and o is not None for i, o in tokens):
-        cost = sum(i * price.input + o * price.output for i, o in tokens) / 1e6  # type: ignore[operator]
+        cost = sum(i * p.input + o * p.output  # type: ignore[operator, union-attr]
+                   for (i, o), p in zip(tokens, prices, strict=True)) / 1e6  # fmt: skip
     return {"duration_s": duration, "cost": cost, "cost_note": note}
 
 
-def job_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def job_rows(
+    frame: pd.DataFrame, specs: Mapping[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """One dashboard row per job (batches of the registry grouped by job, the service's other
     batches one per row), its batches and attempts listed inside. Counts the service could not
-    give stay unknown (None) and the row says where its batches are instead."""
+    give stay unknown (None) and the row says where its batches are instead.
+
+    ``specs`` (job id -> the registry's spec) tell pilots and autobatch clients apart: a pilot
+    counts as its sample until proceed, then as the whole job (pilot and rest); one whose
+    sample has ended and whose rest waits is ``pilot_done`` with ``pilot="waiting"``.
+    """
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in frame.to_dict("records") if not frame.empty else []:
         groups.setdefault(row.get("job_id") or row["batch_id"], []).append(row)
     rows = []
     for batches in groups.values():
         batches.sort(key=lambda b: (_int(b.get("attempt")) or 0, _int(b.get("chunk")) or 0))
+        spec = (specs or {}).get(batches[0].get("job_id") or "") or {}
+        pilot = spec.get("pilot") or {}
+        # the first submission: attempt 0, or a pilot (0) and the rest (1) together
+        base = 2 if pilot.get("proceeded") else 1
         latest = max(_int(b.get("attempt")) or 0 for b in batches)
         current = [b for b in batches if (_int(b.get("attempt")) or 0) == latest]
         seen = [b for b in current if b.get("where") == "on the service"]
         away = sorted({str(b.get("where")) for b in batches if b.get("where") != "on the service"})
-        first = [b for b in batches if (_int(b.get("attempt")) or 0) == 0]
+        first = [b for b in batches if (_int(b.get("attempt")) or 0) < base]
         totals = [_int(b.get("total")) for b in first]
         total = None if not totals or None in totals else sum(totals)  # type: ignore[arg-type]
         done = [_int(b.get("completed")) for b in batches]
         completed = None if None in done else min(sum(done), total or 0)  # type: ignore[arg-type]
-        failed_now = [_int(b.get("failed")) for b in current]
+        failed_now = [_int(b.get("failed")) for b in (current if latest >= base else first)]
         status = aggregate_phase(str(b.get("status")) for b in seen) if seen else "unknown"
+        ended = status == wire.COMPLETED and len(seen) == len(current)
+        waiting = bool(pilot) and base == 1 and ended
+        if waiting:
+            status = PILOT_DONE
         created = batches[0].get("created_at")
         rows.append({
             **_duration_and_cost(batches),
@@ -293,6 +353,8 @@ def job_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "source": "local" if batches[0].get("job_id") else "server",
             "attempts": latest + 1, "where": ", ".join(away),
             "cancellable": status in CANCELLABLE and len(seen) == len(current),
+            "pilot": "waiting" if waiting else ("proceeded" if base == 2 else ""),
+            "collectable": spec.get("kind") == AUTOBATCH,
             "batches": [
                 {"id": b["batch_id"], "attempt": _int(b.get("attempt")) or 0,
                  "status": str(b.get("status") or "unknown"), "total": _int(b.get("total")),

@@ -1,6 +1,7 @@
 // Batch builder form: columns, prompt template with a live preview of one row (rendered by the
 // kernel through a message round trip), model, completion window, max tokens, schema, kernel
-// validation and cost estimate, and a submit button. No secrets pass through this widget.
+// validation and cost estimate, "Try 10 rows first" (a pilot, optionally spread over a column),
+// and a submit button. No secrets pass through this widget.
 import "./common.css";
 import "./builder.css";
 import { debounce } from "./lib/debounce.js";
@@ -39,6 +40,18 @@ function render({ model, el }) {
     placeholder: "default",
     "data-testid": "dw-max-tokens",
   });
+  const pilot = h("input", { type: "checkbox", "data-testid": "dw-pilot" });
+  const pilotBy = h("select", {
+    class: "dw-select",
+    "data-testid": "dw-pilot-by",
+    "aria-label": "Spread the pilot rows over the values of a column",
+  });
+  const pilotBox = h(
+    "div",
+    { class: "dw-pilot-choice" },
+    h("label", { class: "dw-check", title: "Send 10 rows first, look at their answers and measured cost, then proceed" }, pilot, " Try 10 rows first"),
+    h("label", { class: "dw-check" }, "spread over ", pilotBy),
+  );
   const schemaPre = h("pre", { class: "dw-schema-body dw-mono" });
   const schema = h(
     "details",
@@ -79,6 +92,7 @@ function render({ model, el }) {
         h("div", { class: "dw-field" }, h("span", { class: "dw-field-label" }, "Columns (click to insert)"), chips),
         field("Prompt template", template),
         h("div", { class: "dw-inline-fields" }, field("Model", modelSelect), field("Window", windowSelect), field("Max tokens", maxTokens)),
+        pilotBox,
         schema,
       ),
       h(
@@ -143,6 +157,8 @@ function render({ model, el }) {
       model: modelSelect.value,
       window: windowSelect.value,
       max_tokens: Number.isFinite(tokens) ? tokens : null,
+      pilot: pilot.checked,
+      pilot_by: pilot.checked ? pilotBy.value : "",
       row: currentRow(),
     };
   }
@@ -155,6 +171,8 @@ function render({ model, el }) {
     [modelSelect, "change", () => { model.set("model", modelSelect.value); model.save_changes(); }],
     [windowSelect, "change", () => { model.set("window", windowSelect.value); model.save_changes(); }],
     [maxTokens, "change", () => { model.set("max_tokens", form().max_tokens); model.save_changes(); }],
+    [pilot, "change", () => { model.set("pilot", pilot.checked); model.save_changes(); renderPilot(); }],
+    [pilotBy, "change", () => { model.set("pilot_by", pilotBy.value); model.save_changes(); }],
     [submit, "click", () => {
       syncTemplate.flush();
       requestPreview.cancel();
@@ -178,6 +196,15 @@ function render({ model, el }) {
         ),
       ),
     );
+  }
+
+  function renderPilot() {
+    const cols = (model.get("columns") ?? []).map((c) => String(c.name));
+    const by = model.get("pilot_by") ?? "";
+    pilotBy.replaceChildren(h("option", { value: "" }, "the rows"), ...cols.map((c) => h("option", { value: c }, c)));
+    pilotBy.value = cols.includes(by) ? by : "";
+    pilot.checked = Boolean(model.get("pilot"));
+    pilotBy.disabled = !pilot.checked;
   }
 
   function renderSchema() {
@@ -239,6 +266,7 @@ function render({ model, el }) {
 
   const handlers = [
     ["change:columns", renderColumns],
+    ["change:columns change:pilot change:pilot_by", renderPilot],
     ["change:schema", renderSchema],
     ["change:models change:model change:windows change:window change:max_tokens", renderChoices],
     ["change:n_rows change:row", renderRows],
@@ -251,6 +279,7 @@ function render({ model, el }) {
   template.value = model.get("template") ?? "";
   previewError.hidden = true;
   renderColumns();
+  renderPilot();
   renderSchema();
   renderChoices();
   renderRows();

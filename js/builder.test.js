@@ -131,10 +131,28 @@ describe("builder render", () => {
     expect(model.get("template")).toBe("Label: {review}");
     expect(model.sent.at(-1)).toEqual({
       type: "submit",
-      form: { template: "Label: {review}", model: "mock", window: "1h", max_tokens: 64, row: 0 },
+      form: { template: "Label: {review}", model: "mock", window: "1h", max_tokens: 64, pilot: false, pilot_by: "", row: 0 },
     });
     expect(byId(host.el, "dw-submit").disabled).toBe(true);
     expect(byId(host.el, "dw-status").textContent).toBe("submitting…");
+  });
+
+  it("Try 10 rows first: a checkbox and a column to spread them over, synced and submitted", () => {
+    const model = mount();
+    const pilot = byId(host.el, "dw-pilot");
+    const by = byId(host.el, "dw-pilot-by");
+    expect(pilot.checked).toBe(false);
+    expect(by.disabled).toBe(true);
+    expect([...by.options].map((o) => o.value)).toEqual(["", "review", "stars"]);
+    pilot.checked = true;
+    pilot.dispatchEvent(new Event("change"));
+    expect(model.get("pilot")).toBe(true);
+    expect(by.disabled).toBe(false);
+    by.value = "stars";
+    by.dispatchEvent(new Event("change"));
+    expect(model.get("pilot_by")).toBe("stars");
+    byId(host.el, "dw-submit").click();
+    expect(model.sent.at(-1).form).toMatchObject({ pilot: true, pilot_by: "stars" });
   });
 
   it("shows the schema when one is given", () => {

@@ -1,6 +1,7 @@
 // Jobs dashboard: one row per job (its batches and attempts inside; the service's other batches
-// one per row), live status and progress, a status filter, and open / cancel actions sent to the
-// kernel as messages. Counts the service could not give are shown as unknown, never as 0.
+// one per row), live status and progress, a status filter, and open / cancel / proceed (a pilot's
+// rest) / collect (an autobatch client's answers) actions sent to the kernel as messages. Counts
+// the service could not give are shown as unknown, never as 0.
 import "./common.css";
 import "./jobs.css";
 import { h, setText } from "./lib/dom.js";
@@ -12,6 +13,20 @@ export function formatCreated(epochSeconds, nowMs = Date.now()) {
   const age = nowMs / 1000 - epochSeconds;
   if (age >= 0 && age < 86400) return `${formatDuration(age)} ago`;
   return new Date(epochSeconds * 1000).toISOString().slice(0, 16).replace("T", " ");
+}
+
+/** A row's status: "pilot done, waiting for proceed" for a pilot whose rest waits. */
+export function statusLabel(job) {
+  return job.pilot === "waiting" ? "pilot done, waiting for proceed" : phaseLabel(job.status);
+}
+
+const BUSY = { attach: "Opening…", proceed: "Sending…", collect: "Collecting…" };
+
+/** A batch's attempt: "first run", "retry 1"; for a pilot job "pilot", "rest", "retry 1". */
+function attemptLabel(attempt, pilot) {
+  if (pilot && attempt < 2) return attempt ? "rest" : "pilot";
+  const retry = pilot ? attempt - 1 : attempt;
+  return retry ? `retry ${retry}` : "first run";
 }
 
 function render({ model, el }) {
@@ -30,11 +45,13 @@ function render({ model, el }) {
   );
   const empty = h("div", { class: "dw-muted dw-empty", "data-testid": "dw-jobs-empty" });
   const notice = h("div", { class: "dw-notice", role: "alert", "data-testid": "dw-notice" });
+  const info = h("div", { class: "dw-muted", role: "status", "data-testid": "dw-jobs-info" });
   const root = h(
     "div",
     { class: "dw-widget dw-jobs", "data-testid": "dw-jobs" },
     h("div", { class: "dw-head" }, h("span", { class: "dw-title" }, "Jobs"), filters, h("span", { class: "dw-spacer" }), refresh),
     notice,
+    info,
     h("div", { class: "dw-table-scroll" }, table),
     empty,
   );
@@ -59,8 +76,18 @@ function render({ model, el }) {
     }
     const busy = pending.get(id);
     cell.append(
-      h("button", { class: "dw-button", type: "button", "data-testid": "dw-job-attach", title: "Show this job's progress or results below", disabled: busy === "attach", onclick: () => send("attach", id) }, busy === "attach" ? "Opening…" : "Open"),
+      h("button", { class: "dw-button", type: "button", "data-testid": "dw-job-attach", title: "Show this job's progress or results below", disabled: busy === "attach", onclick: () => send("attach", id) }, busy === "attach" ? BUSY.attach : "Open"),
     );
+    if (job.pilot === "waiting") {
+      cell.append(
+        h("button", { class: "dw-button dw-button-primary", type: "button", "data-testid": "dw-job-proceed", title: "Send the rows the pilot did not", disabled: Boolean(busy), onclick: () => send("proceed", id) }, busy === "proceed" ? BUSY.proceed : "Proceed"),
+      );
+    }
+    if (job.collectable) {
+      cell.append(
+        h("button", { class: "dw-button", type: "button", "data-testid": "dw-job-collect", title: "Read the answers of this autobatch client's batches", disabled: busy === "collect", onclick: () => send("collect", id) }, busy === "collect" ? BUSY.collect : "Collect"),
+      );
+    }
     const cancellable = job.cancellable ?? (!TERMINAL_PHASES.has(job.status) && job.status !== "cancelling");
     if (cancellable) {
       cell.append(
@@ -95,7 +122,7 @@ function render({ model, el }) {
           "div",
           { class: "dw-job-batch" },
           h("span", { class: "dw-mono dw-job-id", title: b.id }, b.id),
-          h("span", {}, b.attempt ? `retry ${b.attempt}` : "first run"),
+          h("span", {}, attemptLabel(b.attempt, job.pilot)),
           h("span", {}, phaseLabel(b.status)),
           h("span", { class: "dw-muted" }, b.where && b.where !== "on the service" ? b.where : countsText(b)),
         ),
@@ -138,7 +165,7 @@ function render({ model, el }) {
       h(
         "td",
         {},
-        h("span", { class: "dw-badge", "data-testid": "dw-job-status" }, phaseLabel(job.status)),
+        h("span", { class: "dw-badge", "data-testid": "dw-job-status" }, statusLabel(job)),
         job.where ? h("div", { class: "dw-muted dw-job-where", "data-testid": "dw-job-where" }, job.where) : null,
       ),
       h(
@@ -159,7 +186,8 @@ function render({ model, el }) {
     const active = model.get("status_filter") ?? "";
     const counts = new Map();
     for (const job of jobs) counts.set(job.status, (counts.get(job.status) ?? 0) + 1);
-    const choices = [["", `all (${jobs.length})`], ...[...counts].map(([s, n]) => [s, `${phaseLabel(s)} (${n})`])];
+    const label = (s) => (s === "pilot_done" ? "pilot done" : phaseLabel(s));
+    const choices = [["", `all (${jobs.length})`], ...[...counts].map(([s, n]) => [s, `${label(s)} (${n})`])];
     if (active && !counts.has(active)) choices.push([active, `${phaseLabel(active)} (0)`]);
     filters.replaceChildren(
       ...choices.map(([value, label]) =>
@@ -186,6 +214,10 @@ function render({ model, el }) {
   const onMessage = (content) => {
     if (content && content.type === "done" && content.id) {
       pending.delete(content.id);
+      if (typeof content.text === "string") {
+        setText(info, content.text);
+        info.hidden = !content.text;
+      }
       update();
       return;
     }
@@ -200,6 +232,7 @@ function render({ model, el }) {
   model.on("change:status_filter", onFilter);
   model.on("msg:custom", onMessage);
   notice.hidden = true;
+  info.hidden = true;
   update();
 
   return () => {

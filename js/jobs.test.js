@@ -141,3 +141,51 @@ describe("jobs dashboard", () => {
     expect(lines[1].textContent).toContain("retry 1");
   });
 });
+
+describe("jobs dashboard: pilots and autobatch", () => {
+  const PILOT = {
+    id: "batch_p", name: "piloted", status: "pilot_done", pilot: "waiting", total: 10, completed: 10, failed: 0,
+    created_at: NOW / 1000 - 60, model: "Qwen/Qwen3.5-9B", source: "local",
+    batches: [{ id: "batch_p", attempt: 0, status: "completed", total: 10, completed: 10, failed: 0 }],
+  };
+  const AUTO = { id: "batch_x", name: "autobatch", status: "completed", collectable: true, total: 4, completed: 4, failed: 0, created_at: NOW / 1000 - 30, model: "", source: "local" };
+
+  it("says a pilot waits for proceed and offers Proceed once", () => {
+    const model = mount([PILOT, JOBS[0]]);
+    const [pilotRow, other] = rows();
+    expect(byId(pilotRow, "dw-job-status").textContent).toBe("pilot done, waiting for proceed");
+    expect(byId(other, "dw-job-proceed")).toBeNull();
+    byId(pilotRow, "dw-job-proceed").click();
+    expect(model.sent).toEqual([{ type: "proceed", id: "batch_p" }]);
+    const busy = byId(rows()[0], "dw-job-proceed");
+    expect(busy.disabled).toBe(true);
+    expect(busy.textContent).toBe("Sending…");
+    const labels = [...byId(host.el, "dw-jobs-filter").querySelectorAll("button")].map((b) => b.textContent);
+    expect(labels).toContain("pilot done (1)");
+  });
+
+  it("names a proceeded pilot's batches pilot and rest", () => {
+    const batches = [
+      { id: "batch_p", attempt: 0, status: "completed", total: 10, completed: 10, failed: 0 },
+      { id: "batch_r", attempt: 1, status: "in_progress", total: 290, completed: 5, failed: 0 },
+      { id: "batch_t", attempt: 2, status: "in_progress", total: 3, completed: 0, failed: 0 },
+    ];
+    mount([{ ...PILOT, status: "in_progress", pilot: "proceeded", total: 300, completed: 15, batches }]);
+    expect(byId(rows()[0], "dw-job-status").textContent).toBe("in progress");
+    expect(byId(rows()[0], "dw-job-proceed")).toBeNull();
+    byId(rows()[0], "dw-job-expand").click();
+    expect(byId(rows()[0], "dw-job-batches").textContent).toMatch(/pilot.*rest.*retry 1/);
+  });
+
+  it("collects an autobatch client's answers and says how many", () => {
+    const model = mount([AUTO, JOBS[1]]);
+    expect(byId(rows()[1], "dw-job-collect")).toBeNull();
+    byId(rows()[0], "dw-job-collect").click();
+    expect(model.sent).toEqual([{ type: "collect", id: "batch_x" }]);
+    expect(byId(rows()[0], "dw-job-collect").textContent).toBe("Collecting…");
+    model.receive({ type: "done", id: "batch_x", action: "collect", text: "collected 4 answers of autobatch 'autobatch' (0 failed)" });
+    expect(byId(host.el, "dw-jobs-info").hidden).toBe(false);
+    expect(byId(host.el, "dw-jobs-info").textContent).toContain("collected 4 answers");
+    expect(byId(rows()[0], "dw-job-collect").disabled).toBe(false);
+  });
+});

@@ -1,8 +1,10 @@
 // Live progress of one dw-notebook job. Reads one synced trait, `snapshot`
-// (JobSnapshot.to_dict()), and sends {type: "cancel"} / {type: "refresh"} messages.
+// (JobSnapshot.to_dict()), and sends {type: "cancel"} / {type: "refresh"} messages, and after a
+// pilot {type: "proceed", window}.
 import "./common.css";
 import "./progress.css";
 import { h, setText } from "./lib/dom.js";
+import { pilotSection } from "./lib/pilot.js";
 import {
   TERMINAL_PHASES,
   barWidths,
@@ -50,8 +52,9 @@ function tokensText(snap) {
 function countsText(snap) {
   const parts = [formatCounts(snap)];
   const attempts = Array.isArray(snap.attempts) ? snap.attempts : [];
-  if (attempts.length > 1) {
-    const last = attempts[attempts.length - 1].attempt;
+  const first = firstRetry(snap);
+  if (attempts.length > first) {
+    const last = attempts[attempts.length - 1].attempt - first + 1;
     parts.push(`${formatCount(snap.recovered)} recovered on ${last === 1 ? "retry 1" : `retries 1–${last}`}`);
   }
   const queue = [];
@@ -61,12 +64,22 @@ function countsText(snap) {
   return parts.join(" · ");
 }
 
-function attemptRow(a) {
+/** The attempt a job's first retry is: 1, or 2 after a pilot (0 the pilot, 1 the rest). */
+function firstRetry(snap) {
+  return snap.pilot && typeof snap.pilot === "object" ? 2 : 1;
+}
+
+function attemptLabel(attempt, first) {
+  if (first === 2 && attempt < 2) return attempt === 0 ? "pilot" : "rest";
+  return attempt === 0 ? "first run" : `retry ${attempt - first + 1}`;
+}
+
+function attemptRow(a, first) {
   const widths = barWidths(a);
   return h(
     "div",
     { class: `dw-batch dw-phase-${phaseClass(a.phase)}`, "data-testid": "dw-attempt" },
-    h("span", { class: "dw-batch-id" }, a.attempt === 0 ? "first run" : `retry ${a.attempt}`),
+    h("span", { class: "dw-batch-id" }, attemptLabel(a.attempt, first)),
     h("span", { class: "dw-batch-status" }, phaseLabel(a.phase)),
     h(
       "span",
@@ -199,6 +212,7 @@ function render({ model, el }) {
   const notice = h("div", { class: "dw-notice", role: "alert", "data-testid": "dw-notice" });
   // the service's own errors (first few, with codes) and result lines read leniently or not at all
   const problems = h("div", { class: "dw-problems", role: "status", "data-testid": "dw-problems" });
+  const pilot = pilotSection({ onProceed: (window) => model.send({ type: "proceed", window }) });
 
   const root = h(
     "div",
@@ -215,6 +229,7 @@ function render({ model, el }) {
     batches,
     summary,
     hint,
+    pilot.root,
     message,
   );
   el.append(root);
@@ -255,14 +270,19 @@ function render({ model, el }) {
     batches.replaceChildren(...(list.length > 1 ? list.map(batchRow) : []));
     show(batches, list.length > 1);
     const attempts = Array.isArray(snap.attempts) ? snap.attempts : [];
-    attemptsBox.replaceChildren(...(attempts.length > 1 ? attempts.map(attemptRow) : []));
+    attemptsBox.replaceChildren(...(attempts.length > 1 ? attempts.map((a) => attemptRow(a, firstRetry(snap))) : []));
     show(attemptsBox, attempts.length > 1);
 
     setText(summary, terminal ? summaryText(snap) : "");
     show(summary, terminal);
-    const hintText = terminal && snap.extra && typeof snap.extra.hint === "string" ? snap.extra.hint : "";
+    // a pilot waiting for proceed says what to do in its report, beside the button
+    const waiting = snap.pilot?.state === "ready";
+    const hintText =
+      terminal && !waiting && snap.extra && typeof snap.extra.hint === "string" ? snap.extra.hint : "";
     setText(hint, hintText);
     show(hint, Boolean(hintText));
+
+    pilot.update(snap.pilot);
 
     setText(message, snap.message ?? "");
     show(message, Boolean(snap.message));
@@ -309,6 +329,7 @@ function render({ model, el }) {
   const onMessage = (content) => {
     if (!content || content.type !== "error") return;
     pending = null;
+    pilot.done();
     setText(notice, content.text ?? "");
     show(notice, Boolean(content.text));
     update();

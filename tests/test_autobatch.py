@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import openai
+import orjson
 import pytest
 from openai.types import CreateEmbeddingResponse
 from openai.types.chat import ChatCompletion
@@ -14,6 +15,7 @@ from openai.types.chat import ChatCompletion
 import dw_notebook as dw
 from dw_notebook import wire
 from dw_notebook.client import BatchClient
+from dw_notebook.errors import BadRequestError
 from dw_notebook.server.backends import MockBackend
 
 MODEL = "Qwen/Qwen3.5-9B"
@@ -92,6 +94,29 @@ def test_chat_and_embeddings_mixed_in_one_gather(clients, conn, server):
         )
     # one batch per endpoint: a batch file holds one endpoint on OpenAI and the local server
     assert sorted(b["endpoint"] for b in server_batches(server)) == [wire.CHAT, wire.EMBEDDINGS]
+
+
+def test_the_local_server_refuses_a_batch_file_that_mixes_endpoints(server):
+    """Why autobatch sends one batch per endpoint: a file naming two endpoints is refused (at
+    create in the Doubleword dialect, while validating in the OpenAI one)."""
+    lines = [
+        {"custom_id": "c", "method": "POST", "url": wire.CHAT,
+         "body": {"model": MODEL, "messages": messages(1)}},
+        {"custom_id": "e", "method": "POST", "url": wire.EMBEDDINGS,
+         "body": {"model": MODEL, "input": "x"}},  # one model: only the URLs differ
+    ]  # fmt: skip
+    with BatchClient(server.base_url, server.token) as client:
+        file = client.upload_file(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+        try:
+            batch = client.create_batch(file["id"], wire.CHAT)
+        except BadRequestError as exc:
+            reason = str(exc)
+        else:
+            while batch["status"] not in wire.TERMINAL_STATUSES:
+                batch = client.get_batch(batch["id"])
+            assert batch["status"] == "failed"
+            reason = str(batch["errors"]["data"])
+    assert "does not match the batch endpoint" in reason and "embeddings" in reason
 
 
 def test_a_failed_call_raises_the_sdk_exception_in_its_caller(clients, make_server):

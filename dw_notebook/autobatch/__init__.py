@@ -18,10 +18,10 @@ from .. import wire
 from ..job.registry import Registry
 from ..job.submit import client_for, connect
 from ._client import AutoBatch
-from ._collect import KIND, Collected
+from ._collect import KIND, Collected, collect
 from ._engine import Engine, Stats
 
-__all__ = ["AutoBatch", "Collected", "Stats", "autobatch"]
+__all__ = ["KIND", "AutoBatch", "Collected", "Stats", "autobatch", "collect"]
 
 
 def autobatch(

@@ -91,6 +91,10 @@ class AutoBatch(_Surface):
     >>> future = client.sync.chat.completions.create(model=m, messages=msgs)  # from plain code
     >>> future.result()                                                       # blocks
 
+    Chat, embeddings, completions and responses calls mix freely (in one ``asyncio.gather``
+    too); they are sent as one batch per endpoint and model, because a batch file holds one
+    endpoint on OpenAI and on the local server, which refuse a file that mixes them.
+
     ``flush()`` sends what is queued now; ``collect()`` gathers the answers of every batch this
     client's name has sent, also from before a kernel restart. A failed call raises the SDK's
     exception (``openai.BadRequestError``...) in its caller; a failed batch fails each of its

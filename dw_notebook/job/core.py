@@ -12,7 +12,9 @@ import logging
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, ClassVar, Protocol
 
 import pandas as pd
@@ -24,7 +26,7 @@ from ..jsonl.requests import make_custom_ids
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
-from . import pilot, retry
+from . import pilot, pilot_view, retry
 from .batch_errors import rows_of_batch_errors
 from .batches import BatchCreation
 from .cache import ResultCache
@@ -37,6 +39,15 @@ from .tracking import Tracker, lost_message
 log = logging.getLogger(__name__)
 
 Listener = Callable[[JobSnapshot], None]
+
+#: job id -> the newest Job of this kernel made with its DataFrame (what the dashboard's Proceed
+#: needs: the rest of a pilot is built from the frame); weak, so a job is kept by its user only.
+_with_frame: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
+
+
+def job_with_frame(job_id: str) -> Job | None:
+    """The Job of this kernel that has ``job_id``'s DataFrame and build, if one is alive."""
+    return _with_frame.get(job_id)
 
 
 class JobViews(Protocol):
@@ -88,6 +99,7 @@ class Job(BatchCreation):
         self.estimate = estimate
         self.connection = connection
         self.view: Any = None  # the live view ``Job.views`` made for this job, once shown
+        self.pilot_view: dict[str, Any] | None = None  # the ended pilot's report, as plain data
         self.service_estimate: float | None = None  # USD, from the service's own estimate
         self.new_attempt: int | None = None  # made by retry() here, not shown yet (its own output)
         self._client = client
@@ -105,6 +117,8 @@ class Job(BatchCreation):
         #: cannot know it yet, so the look-up before creating is skipped.
         self.fresh = False
         self.poll_interval: float | None = None  # seconds between polls in wait(); None: default
+        if built is not None:
+            _with_frame[job_id] = self
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -132,6 +146,7 @@ class Job(BatchCreation):
                 self._tracker.poll_error = f"{type(exc).__name__}: {exc}"
             if self._tracker.lost:
                 self._tracker.poll_error = lost_message(self)
+            pilot_view.read_view(self)
             snapshot = self.snapshot()
         self._emit(snapshot)
         return snapshot
@@ -144,6 +159,8 @@ class Job(BatchCreation):
                 for k in range(self.attempt + 1)
             ]
             snapshot = self._tracker.snapshot(attempts, estimated_cost=self.estimated_cost)
+            if self.spec.get("pilot"):
+                snapshot = replace(snapshot, pilot=pilot_view.view(self))
             self._last_snapshot = snapshot
             return snapshot
 
@@ -262,8 +279,14 @@ class Job(BatchCreation):
             self._poller.poke()
         return snapshot
 
-    def handle_command(self, command: str) -> None:
-        """Commands sent by widgets ('cancel', 'refresh'); errors are reported, not raised."""
+    def handle_command(self, command: str, **options: Any) -> None:
+        """Commands sent by widgets ('cancel', 'refresh', 'proceed' with its ``window``); errors
+        of cancel and refresh are reported in the snapshot, a refused proceed raises (the
+        widget shows why and offers the button again)."""
+        if command == "proceed":
+            self.proceed(window=options.get("window"))
+            self.start_polling()
+            return
         try:
             if command == "cancel":
                 self.cancel()

@@ -23,9 +23,14 @@ import orjson
 import pandas as pd
 
 from .. import wire
-from ..errors import BadRequestError, BudgetExceededError, JobError, MissingResultFileError
+from ..errors import (
+    BadRequestError,
+    BudgetExceededError,
+    JobError,
+    MissingResultFileError,
+)
 from . import retry
-from .pilot_report import PilotReport, answer_columns, extrapolate
+from .pilot_report import PilotFigures, PilotReport, answer_columns, extrapolate
 from .reading import join_frame
 
 PILOT, REST = 0, 1
@@ -180,28 +185,32 @@ def report(
 ) -> PilotReport:
     """Measured figures of the pilot and the extrapolated cost of the rest (``lines``: the
     rest's request lines if they differ from the submitted ones; ``window``: the rest's)."""
-    pilot = _pilot_of(job)
+    _pilot_of(job)
     rows = pilot_rows(job, timeout)
+    if lines is None:
+        lines = rest_lines(job, {})
+    measured = figures(job, rows, lines, window or job.spec["window"])
+    return PilotReport(measured, rows, answer_columns(rows, job.df))
+
+
+def figures(job: Any, rows: pd.DataFrame, lines: list[bytes], window: str) -> PilotFigures:
+    """The pilot's figures from its joined ``rows``, with the rest (``lines``) on ``window``."""
+    pilot = job.spec["pilot"]
     built = job.built
     sizes = np.diff(built.line_offsets) - 1
     index = {cid: i for i, cid in enumerate(built.custom_ids)}
     wanted = set(pilot["ids"])
     pilot_bytes = np.array([sizes[index[c]] for c in built.custom_ids if c in wanted])
-    if lines is None:
-        lines = rest_lines(job, {})
     rest_bytes = np.array([len(line) for line in lines], dtype=np.int64)
-    window = window or job.spec["window"]
-    static = _static_rest_usd(job, rest_bytes, window)
-    figures = extrapolate(
+    return extrapolate(
         rows,
         pilot_bytes,
         rest_bytes,
         model=job.spec["model"],
         window=window,
         pilot_window=pilot["window"],
-        static_rest_usd=static,
+        static_rest_usd=_static_rest_usd(job, rest_bytes, window),
     )
-    return PilotReport(figures, rows, answer_columns(rows, job.df))
 
 
 def _static_rest_usd(job: Any, rest_bytes: np.ndarray, window: str) -> float | None:
@@ -293,14 +302,14 @@ def proceed(
         raise JobError(f"the pilot of job {job.name!r} covered every row; nothing to proceed")
     budget = job.spec.get("budget") if budget is None else budget
     if budget is not None:
-        figures = report(job, lines=lines, window=window, timeout=timeout).figures
-        if figures.total_usd is not None and figures.total_usd > budget:
+        measured = report(job, lines=lines, window=window, timeout=timeout).figures
+        if measured.total_usd is not None and measured.total_usd > budget:
             raise BudgetExceededError(
-                f"from the pilot's measured tokens the job costs ${figures.total_usd:.4f} "
-                f"(the pilot ${figures.pilot_usd or 0:.4f} + the rest ${figures.rest_usd:.4f}), "
+                f"from the pilot's measured tokens the job costs ${measured.total_usd:.4f} "
+                f"(the pilot ${measured.pilot_usd or 0:.4f} + the rest ${measured.rest_usd:.4f}), "
                 f"over the budget ${budget:.4f}; nothing was sent. Raise budget=, lower "
                 "max_tokens or use the 24h window.",
-                figures,
+                measured,
             )
     else:
         pilot_rows(job, timeout)  # the rest goes only after the pilot has ended
@@ -308,6 +317,7 @@ def proceed(
     job.pilot_changes = changes
     job.spec["window"] = window
     job._registry.update_spec(job.id, job.spec)
+    job._tracker.expected[REST] = len(lines)  # the whole job counts before the service does
     job.create_batches(retry.pack_for(job.spec, lines), attempt=REST, window=window)
 
 

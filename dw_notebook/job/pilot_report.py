@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..prices import price_for
+from ..progress.pilot import PROCEED_HINT, figure_lines
 
 Z95 = 1.96
-
-
-def usd(value: float) -> str:
-    """Dollars with enough digits to show small sums."""
-    return f"${value:,.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"
 
 
 _META = {"status", "error", "finish_reason", "prompt_tokens", "completion_tokens", "batch_id"}
@@ -61,32 +57,7 @@ class PilotFigures:
 
     def lines(self) -> list[str]:
         """The figures as short lines of text (the text fallback and the HTML share them)."""
-        out = [
-            f"pilot: {self.pilot_rows} rows, {self.answered} answered, {self.failed} failed, "
-            f"{self.truncated} truncated (finish_reason=length)"
-        ]
-        if self.input_tokens_per_row is None:
-            out.append("no answered row: nothing measured")
-            return out
-        sd = f" (sd {self.output_tokens_sd:.1f})" if self.output_tokens_sd is not None else ""
-        out.append(
-            f"measured per row: {self.input_tokens_per_row:.1f} input + "
-            f"{self.output_tokens_per_row:.1f} output tokens{sd}"
-        )
-        rest = f"rest: {self.rest_rows:,} rows, ~{self.rest_input_tokens:,} input + "
-        rest += f"~{self.rest_output_tokens:,} output tokens"
-        if self.rest_usd is None:
-            out.append(rest + f" (no price for {self.model!r} in the {self.window} window)")
-            return out
-        spread = ""
-        if self.rest_low_usd is not None and self.rest_high_usd is not None:
-            spread = f" (95%: {usd(self.rest_low_usd)} to {usd(self.rest_high_usd)})"
-        out.append(f"{rest} ≈ {usd(self.rest_usd)}{spread} on the {self.window} window")
-        if self.static_rest_usd is not None:
-            out.append(f"static estimate of the rest (bytes ÷ 4): {usd(self.static_rest_usd)}")
-        if self.pilot_usd is not None:
-            out.append(f"the pilot cost {usd(self.pilot_usd)}")
-        return out
+        return figure_lines(asdict(self))
 
 
 def extrapolate(
@@ -190,10 +161,7 @@ class PilotReport:
             answer = " · ".join(str(row[c]) for c in self.answer_columns if c in row.index)
             prompt = str(row.get("prompt", "")).replace("\n", " ")[:60]
             lines.append(f"  [{row['status']}] {prompt!r} -> {answer[:60]!r}")
-        lines.append(
-            "Send the rest: job.proceed(window='24h'), or with changes: "
-            "job.proceed(prompt=..., max_tokens=...)"
-        )
+        lines.append(PROCEED_HINT)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -81,6 +81,7 @@ class JobSnapshot:
     attempts: tuple[AttemptSnapshot, ...] = ()
     attempt: int | None = None  # set on the view of one attempt (``for_attempt``)
     cost_note: str = ""  # why there is no cost, e.g. "n/a (simulated)"
+    pilot: dict[str, Any] | None = None  # a pilot job's report and state (progress/pilot.py)
 
     @property
     def percent(self) -> int | None:
@@ -125,6 +126,7 @@ class JobSnapshot:
             eta_s=self.eta_s if not line.done else None,
             window_left_s=self.window_left_s if not line.done else None,
             extra=self.extra if line.done else {},
+            pilot=None,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from .pilot import format_pilot, waiting
 from .snapshot import JobSnapshot
 
 PHASE_LABELS = {
@@ -130,15 +131,24 @@ def queue_text(snap: JobSnapshot) -> str:
     return ", ".join(parts)
 
 
-def attempt_label(attempt: int) -> str:
-    return "first run" if attempt == 0 else f"retry {attempt}"
+def first_retry(snap: JobSnapshot) -> int:
+    """The attempt a job's first retry is: 1, or 2 after a pilot (0 the pilot, 1 the rest)."""
+    return 2 if snap.pilot else 1
+
+
+def attempt_label(attempt: int, first: int = 1) -> str:
+    """'first run', 'retry 1'; after a pilot (``first`` 2) 'pilot', 'rest', 'retry 1'."""
+    if first == 2 and attempt < 2:
+        return ("pilot", "rest")[attempt]
+    return "first run" if attempt == 0 else f"retry {attempt - first + 1}"
 
 
 def recovered_text(snap: JobSnapshot) -> str:
     """'56 recovered on retry 1' (or 'on retries 1–2'); '' for a job never retried."""
-    if len(snap.attempts) < 2:
+    first = first_retry(snap)
+    if len(snap.attempts) <= first:
         return ""
-    last = snap.attempts[-1].attempt
+    last = snap.attempts[-1].attempt - first + 1
     which = "retry 1" if last == 1 else f"retries 1–{last}"
     return f"{format_count(snap.recovered)} recovered on {which}"
 
@@ -239,6 +249,8 @@ def format_summary(snap: JobSnapshot) -> str:
         text += f". {hint}"
     if snap.message:
         text += f" [{snap.message}]"
+    if waiting(snap.pilot):  # the report of a pilot whose rest waits for proceed
+        text += "\n" + format_pilot(snap.pilot)
     return text
 
 

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 Form = dict[str, Any]
 # {"messages": [{"level": "error" | "warning" | "info", "text": str}], "estimate": str}
 Validation = Mapping[str, Any]
-FORM_FIELDS = ("template", "model", "window", "max_tokens")
+FORM_FIELDS = ("template", "model", "window", "max_tokens", "pilot", "pilot_by")
+PILOT_ROWS = 10  # "Try 10 rows first": the pilot the form asks for
 EMPTY_TEMPLATE = "write a prompt template; click a column to insert it"
 
 
@@ -49,7 +50,9 @@ def _columns(columns: Iterable[Any]) -> list[dict[str, str]]:
 
 
 class BuilderWidget(anywidget.AnyWidget):
-    """A form that builds a batch; ``on_submit`` callbacks get the form as a dict.
+    """A form that builds a batch; ``on_submit`` callbacks get the form as a dict (``template``,
+    ``model``, ``window``, ``max_tokens``, ``pilot``: ``PILOT_ROWS`` to try that many rows
+    first or None, ``pilot_by``: the column to spread them over, "" for the whole frame).
 
     ``render_preview(template, row) -> str`` renders row number ``row`` (0-based position) and
     may raise ``KeyError``/``ValueError`` to show an error instead; ``row_label(row) -> str``
@@ -71,6 +74,8 @@ class BuilderWidget(anywidget.AnyWidget):
     model = traitlets.Unicode("").tag(sync=True)
     window = traitlets.Unicode("").tag(sync=True)
     max_tokens = traitlets.Int(None, allow_none=True).tag(sync=True)
+    pilot = traitlets.Bool(False).tag(sync=True)  # try PILOT_ROWS rows first
+    pilot_by = traitlets.Unicode("").tag(sync=True)  # a column to spread the pilot over; "": rows
     row = traitlets.Int(0).tag(sync=True)
     messages = traitlets.List(traitlets.Dict()).tag(sync=True)
     estimate = traitlets.Unicode("").tag(sync=True)
@@ -123,7 +128,9 @@ class BuilderWidget(anywidget.AnyWidget):
     @property
     def form(self) -> Form:
         """The current form values."""
-        return {name: getattr(self, name) for name in FORM_FIELDS}
+        form = {name: getattr(self, name) for name in FORM_FIELDS}
+        form["pilot"] = PILOT_ROWS if self.pilot else None
+        return form
 
     def on_submit(self, callback: Callable[[Form], Any]) -> None:
         """Call ``callback(form)`` when the user submits a form that passes validation."""
@@ -204,6 +211,11 @@ class BuilderWidget(anywidget.AnyWidget):
             if "max_tokens" in form:
                 tokens = _int(form["max_tokens"], None)
                 self.max_tokens = tokens if tokens is not None and tokens > 0 else None
+            if "pilot" in form:
+                self.pilot = form["pilot"] is True
+            if "pilot_by" in form:
+                by = str(form["pilot_by"] or "")
+                self.pilot_by = by if by in {c["name"] for c in self.columns} else ""
         if not self.revalidate():
             self.submit_state = "idle"
             return None

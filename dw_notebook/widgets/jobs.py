@@ -2,9 +2,11 @@
 
 Rows are plain dicts (see :data:`ROW_FIELDS`); the widget gets them from ``load()`` (called on
 refresh, and periodically with :meth:`JobsWidget.start_auto_refresh`) or from
-:meth:`JobsWidget.set_jobs`. "Attach" and "cancel" clicks call ``on_attach(batch_id)`` and
-``on_cancel(batch_id)``; what ``on_attach`` returns (a job, a widget) is shown right below the
-dashboard.
+:meth:`JobsWidget.set_jobs`. "Attach", "cancel", "proceed" (a pilot waiting for its rest) and
+"collect" (an autobatch client's answers) clicks call ``on_attach(batch_id)``,
+``on_cancel(batch_id)``, ``on_proceed(batch_id)`` and ``on_collect(batch_id)``; what
+``on_attach`` returns (a job, a widget) is shown right below the dashboard, what ``on_collect``
+returns (a line of text) in the dashboard.
 
 >>> dash = JobsWidget(load=registry_rows, on_attach=dw.attach, on_cancel=cancel)  # doctest: +SKIP
 """
@@ -19,6 +21,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ..progress.pilot import WAITING
 from ..progress.text import format_counts, phase_label
 from . import _assets, _display
 from .static import card, flex_rows
@@ -27,10 +30,13 @@ log = logging.getLogger(__name__)
 
 # id (a batch id: what attach and cancel get) and status are required; created_at is epoch
 # seconds; source: "local"/"server"; total/completed/failed None when unknown; where: why the
-# service cannot show the batches ("on another local server", ...); batches: one dict per batch.
+# service cannot show the batches ("on another local server", ...); batches: one dict per batch;
+# pilot: "" (none), "waiting" (for proceed) or "proceeded"; collectable: an autobatch client's.
 ROW_FIELDS = ("id", "name", "status", "total", "completed", "failed", "created_at", "model",
               "source", "job_id", "attempts", "where", "cancellable", "batches", "duration_s",
-              "cost", "cost_note")  # fmt: skip
+              "cost", "cost_note", "pilot", "collectable")  # fmt: skip
+ACTIONS = ("attach", "cancel", "proceed", "collect")
+
 _INT_FIELDS = ("total", "completed", "failed")
 _ACTIVE = ("validating", "in_progress", "finalizing")
 
@@ -59,6 +65,8 @@ def normalise_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row["duration_s"] = _float(row["duration_s"])
         row["cost"] = _float(row["cost"])
         row["cost_note"] = str(row["cost_note"] or "")
+        row["pilot"] = str(row["pilot"] or "")
+        row["collectable"] = bool(row["collectable"])
         created = row["created_at"]
         row["created_at"] = float(created) if isinstance(created, int | float) else None
         seen[row["id"]] = row
@@ -88,12 +96,14 @@ class JobsWidget(anywidget.AnyWidget):
         load: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
         on_attach: Callable[[str], Any] | None = None,
         on_cancel: Callable[[str], Any] | None = None,
+        on_proceed: Callable[[str], Any] | None = None,
+        on_collect: Callable[[str], str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._load = load
-        self._on_attach = on_attach
-        self._on_cancel = on_cancel
+        self._handlers = {"attach": on_attach, "cancel": on_cancel, "proceed": on_proceed,
+                          "collect": on_collect}  # fmt: skip
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -153,12 +163,13 @@ class JobsWidget(anywidget.AnyWidget):
         kind, batch_id = content.get("type"), content.get("id")
         if kind == "refresh":
             self.refresh()
-        elif kind in ("attach", "cancel") and isinstance(batch_id, str) and batch_id:
+        elif kind in ACTIONS and isinstance(batch_id, str) and batch_id:
             self.act(kind, batch_id)
 
     def act(self, action: str, batch_id: str) -> Any:
-        """Run ``attach`` or ``cancel`` on ``batch_id`` as a click would; errors are shown."""
-        handler = self._on_attach if action == "attach" else self._on_cancel
+        """Run ``attach``, ``cancel``, ``proceed`` or ``collect`` on ``batch_id`` as a click
+        would; errors are shown in the dashboard."""
+        handler = self._handlers.get(action)
         if handler is None:
             self.send({"type": "error", "id": batch_id, "text": f"{action} is not available here"})
             return None
@@ -171,7 +182,10 @@ class JobsWidget(anywidget.AnyWidget):
         if action == "attach" and result is not None:
             for slot in self._detail_slots:
                 _display.replace(slot, result)
-        self.send({"type": "done", "id": batch_id, "action": action})
+        done = {"type": "done", "id": batch_id, "action": action}
+        if action == "collect":
+            done["text"] = str(result)
+        self.send(done)
         self.refresh()
         return result
 
@@ -197,6 +211,11 @@ class JobsWidget(anywidget.AnyWidget):
         return f"<dw jobs: {len(self.jobs)} jobs{': ' + detail if detail else ''}>"
 
 
+def status_label(row: Mapping[str, Any]) -> str:
+    """'in progress'; 'pilot done, waiting for proceed' for a pilot whose rest waits."""
+    return WAITING if row.get("pilot") == "waiting" else phase_label(row["status"])
+
+
 def jobs_html(rows: Iterable[Mapping[str, Any]]) -> str:
     """A static table of the dashboard rows (as they were when the output was last written)."""
     lines = []
@@ -209,7 +228,7 @@ def jobs_html(rows: Iterable[Mapping[str, Any]]) -> str:
         note = f" ({row['where']})" if row.get("where") else ""
         attempts = f" · {row['attempts']} attempts" if (row.get("attempts") or 1) > 1 else ""
         lines.append(
-            (f"{row['name'] or row['id']}{attempts}", f"{phase_label(row['status'])}{note}", counts)
+            (f"{row['name'] or row['id']}{attempts}", f"{status_label(row)}{note}", counts)
         )
     table = flex_rows(lines, ("0 1 18rem", "0 1 14rem", "1 1 10rem")) if lines else ""
     return card(

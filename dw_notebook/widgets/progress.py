@@ -4,13 +4,15 @@ The job's poller thread calls :meth:`ProgressWidget.update` with each
 :class:`~dw_notebook.progress.snapshot.JobSnapshot`; the widget sends at most a few messages
 per second (the newest snapshot wins, a trailing send makes sure it arrives) and always sends
 the final one.
-Button clicks arrive as ``{"type": "cancel"}`` / ``{"type": "refresh"}`` messages and are handed
-to the callbacks registered with :meth:`ProgressWidget.on_command`.
+Button clicks arrive as ``{"type": "cancel"}`` / ``{"type": "refresh"}`` messages, and a pilot's
+Proceed as ``{"type": "proceed", "window": "24h"}``; they are handed to the callbacks registered
+with :meth:`ProgressWidget.on_command`.
 
 Every place the widget is displayed also carries static HTML and a text line of the job's state
 (refreshed by display-id updates when the phase changes and every ``static_every`` seconds);
 when the job ends those places are left with the static HTML and summary only, so a saved
-notebook shows something true without a kernel.
+notebook shows something true without a kernel. A pilot waiting for proceed has not ended: its
+widget stays live for the Proceed button.
 
 >>> w = ProgressWidget()                                 # doctest: +SKIP
 >>> w.on_command(lambda command: print(command))         # doctest: +SKIP
@@ -28,14 +30,16 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ..progress.pilot import waiting
 from ..progress.snapshot import JobSnapshot
 from ..progress.text import format_progress, format_summary
 from . import _assets, _display
-from .static import snapshot_html
+from .pilot_static import job_html
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("cancel", "refresh")
+COMMANDS = ("cancel", "refresh", "proceed")
+WINDOWS = ("1h", "24h")  # the windows a Proceed may name
 
 
 class Header:
@@ -153,8 +157,9 @@ class ProgressWidget(anywidget.AnyWidget):
         with self.hold_sync():
             self.snapshot = snap.to_dict()
         self.sent_count += 1
-        self._finished = snap.done  # a retry can bring a finished job back to life
-        if snap.done:
+        # a retry or a pilot's proceed can bring a finished job back to life
+        self._finished = snap.done and not waiting(snap.pilot)
+        if self._finished:
             # a later done snapshot (e.g. with the actual cost) refreshes the static outputs
             self._leave_static(snap)
         else:
@@ -167,8 +172,9 @@ class ProgressWidget(anywidget.AnyWidget):
 
     # -- page -> kernel ------------------------------------------------------------------------
 
-    def on_command(self, callback: Callable[[str], None]) -> None:
-        """Call ``callback("cancel")`` or ``callback("refresh")`` when a button is used.
+    def on_command(self, callback: Callable[..., None]) -> None:
+        """Call ``callback("cancel")``, ``callback("refresh")`` or
+        ``callback("proceed", window="24h")`` when a button is used.
 
         Messages are handled on the kernel's main thread when it is idle. A callback that
         raises does not break the widget: the error is logged and shown in the widget.
@@ -180,9 +186,16 @@ class ProgressWidget(anywidget.AnyWidget):
         if command not in COMMANDS:
             log.debug("ignored widget message %r", content)
             return
+        options = {}
+        if command == "proceed":
+            window = content.get("window")
+            if window not in WINDOWS:
+                self.send({"type": "error", "text": f"proceed needs a window of {WINDOWS}"})
+                return
+            options["window"] = window
         for handler in list(self._handlers):
             try:
-                handler(command)
+                handler(command, **options)
             except Exception as exc:  # a failing command must not kill the comm handler
                 log.exception("%s command failed", command)
                 self.send({"type": "error", "text": f"{command} failed: {exc}"})
@@ -224,7 +237,7 @@ class ProgressWidget(anywidget.AnyWidget):
             return None
         data, metadata = bundle
         if self._latest is not None:
-            data = {**data, "text/html": snapshot_html(self._latest),
+            data = {**data, "text/html": job_html(self._latest),
                     "text/plain": format_progress(self._latest)}  # fmt: skip
         return data, metadata
 
@@ -247,15 +260,15 @@ class ProgressWidget(anywidget.AnyWidget):
             return self._repr_mimebundle_() or ({}, {})
         data = dict(header.box(self)._repr_mimebundle_())
         if self._latest is not None:
-            data["text/html"] = header.html + snapshot_html(self._latest)
+            data["text/html"] = header.html + job_html(self._latest)
             data["text/plain"] = f"{header.text}\n{format_progress(self._latest)}"
         return data, {}
 
     def _static_bundle(self, snap: JobSnapshot, display_id: str | None = None) -> dict[str, str]:
         header = self._headers.get(display_id) if display_id else None
         if header is None:
-            return {"text/html": snapshot_html(snap), "text/plain": format_summary(snap)}
-        return {"text/html": header.html + snapshot_html(snap),
+            return {"text/html": job_html(snap), "text/plain": format_summary(snap)}
+        return {"text/html": header.html + job_html(snap),
                 "text/plain": f"{header.text}\n{format_summary(snap)}"}  # fmt: skip
 
     def _leave_static(self, snap: JobSnapshot) -> None:

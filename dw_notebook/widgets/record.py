@@ -26,6 +26,9 @@ def builder_record(form: Mapping[str, Any], n_rows: int, code: str) -> Header:
         ("window", form.get("window") or "?"),
         ("max tokens", str(tokens) if tokens else "not set"),
     ]
+    if form.get("pilot"):
+        over = f"spread over {form['pilot_by']}" if form.get("pilot_by") else "spread over the rows"
+        facts.append(("pilot", f"{form['pilot']} rows first, {over}"))
     chips = "".join(
         f'<span><span style="{MUTED}">{escape(k)}</span> {escape(v)}</span>' for k, v in facts
     )
@@ -45,6 +48,9 @@ def builder_record(form: Mapping[str, Any], n_rows: int, code: str) -> Header:
         f"Submitted with dw.builder: {n_rows:,} rows, model {form.get('model')!r}, window "
         f"{form.get('window')!r}, max tokens {tokens}, template {form.get('template')!r}"
     )
+    if form.get("pilot"):
+        by = f" by {form['pilot_by']!r}" if form.get("pilot_by") else ""
+        text += f", pilot {form['pilot']}{by}"
     if code:
         text += f"\nSame as: {code}"
     html = card("".join(body), testid="dw-builder-summary") + '<div style="height:6px"></div>'

@@ -9,6 +9,7 @@ from ..progress.snapshot import JobSnapshot
 from ..progress.text import (
     attempt_label,
     costs,
+    first_retry,
     format_count,
     format_counts,
     format_duration,
@@ -150,7 +151,7 @@ def snapshot_html(snap: JobSnapshot) -> str:
         lines.append(f'<div style="{MUTED}">{escape(cost)}</div>')
     if len(snap.attempts) > 1:
         rows = [
-            (attempt_label(a.attempt), phase_label(a.phase),
+            (attempt_label(a.attempt, first_retry(snap)), phase_label(a.phase),
              format_counts(a.completed, a.failed, a.total))
             for a in snap.attempts
         ]  # fmt: skip

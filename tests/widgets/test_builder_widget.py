@@ -89,9 +89,28 @@ def test_submit_passes_the_form_to_the_callback():
             "max_tokens": "64", "row": 0}  # fmt: skip
     browser_message(widget, {"type": "submit", "form": form})
     assert got == [
-        {"template": "{review} ({stars})", "model": "big-model", "window": "1h", "max_tokens": 64}
-    ]
+        {"template": "{review} ({stars})", "model": "big-model", "window": "1h", "max_tokens": 64,
+         "pilot": None, "pilot_by": ""}
+    ]  # fmt: skip
     assert widget.submit_state == "submitted"
+
+
+def test_try_10_rows_first_is_in_the_form_spread_over_a_known_column_only():
+    got = []
+    widget = make(on_submit=got.append)
+    assert (widget.pilot, widget.pilot_by) == (False, "")
+    form = {"template": "{review} ({stars})", "pilot": True, "pilot_by": "stars"}
+    browser_message(widget, {"type": "submit", "form": form})
+    assert (got[-1]["pilot"], got[-1]["pilot_by"]) == (10, "stars")
+    assert "pilot" in widget.summary().html and "10 rows first, spread over stars" in (
+        widget.summary().html)  # fmt: skip
+
+    widget = make(on_submit=got.append)
+    browser_message(widget, {"type": "submit", "form": {**form, "pilot_by": "no such column"}})
+    assert (got[-1]["pilot"], got[-1]["pilot_by"]) == (10, "")
+    widget = make(on_submit=got.append)
+    browser_message(widget, {"type": "submit", "form": {**form, "pilot": "yes"}})  # not a bool
+    assert got[-1]["pilot"] is None
 
 
 def test_submit_with_validation_errors_does_not_call_back():

@@ -3,6 +3,8 @@ output; costs without a price say so; the first display tells the job's real sta
 
 from __future__ import annotations
 
+from test_pilot import sent_requests
+
 import dw_notebook as dw
 from dw_notebook.datasets import sample_reviews
 from dw_notebook.progress.text import format_summary
@@ -104,6 +106,25 @@ def test_the_builder_code_submits_the_same_job(conn, shell):
     with_key = code.replace("\n)", f"\n    api_key={conn['api_key']!r},\n)")
     exec(with_key, namespace)  # noqa: S102
     assert namespace["job"].id == job.id
+
+
+def test_try_10_rows_first_submits_a_pilot_and_its_code_says_so(conn, server, shell):
+    df = sample_reviews(60)
+    form = dw.builder(df, template="Label: {review}", model="mock", **conn)
+    form.pilot = True
+    assert "10 rows first, the rest when you proceed" in form.estimate
+    job = form.submit({"pilot_by": "product"})
+    assert (job.spec["pilot"]["n"], job.spec["pilot"]["by"]) == (10, "product")
+    counts, batches = sent_requests(server)
+    assert len(batches) == 1 and sum(counts.values()) == 10  # only the pilot was sent
+    record = form.summary()
+    assert "pilot 10 by 'product'" in record.text and "10 rows first, spread over product" in (
+        record.html)  # fmt: skip
+    code = record.text.split("Same as: ", 1)[1]
+    assert "pilot=10" in code and "pilot_by='product'" in code
+    namespace = {"dw": dw, "df": df}
+    exec(code.replace("\n)", f"\n    api_key={conn['api_key']!r},\n)"), namespace)  # noqa: S102
+    assert namespace["job"].id == job.id and len(sent_requests(server)[1]) == 1
 
 
 def test_retry_then_join_in_one_cell_still_leaves_the_retry_its_own_output(

@@ -29,7 +29,7 @@ def test_rows_are_normalised_newest_first_and_deduplicated():
                        "completed": 3, "failed": 1, "created_at": 200.0, "model": "",
                        "source": "server", "job_id": "", "attempts": 1, "where": "",
                        "cancellable": True, "batches": [], "duration_s": None, "cost": None,
-                       "cost_note": ""}  # fmt: skip
+                       "cost_note": "", "pilot": "", "collectable": False}  # fmt: skip
 
 
 def test_refresh_message_reloads_rows_from_load():
