@@ -79,6 +79,14 @@ describe("pilot report in the progress widget", () => {
     expect(byId(host.el, "dw-pilot").hidden).toBe(true);
   });
 
+  it("says in the badge that the pilot waits for proceed, not that the job completed", () => {
+    const model = mount(snapshot(pilot()));
+    expect(byId(host.el, "dw-phase").textContent).toBe("pilot done");
+    expect(host.el.querySelector(".dw-progress").classList.contains("dw-done")).toBe(false);
+    model.set("snapshot", snapshot(pilot({ state: "proceeded" }), { phase: "in_progress", done: false }));
+    expect(byId(host.el, "dw-phase").textContent).toBe("in progress");
+  });
+
   it("shows answers beside their prompts, failures and truncations, escaped", () => {
     mount(snapshot(pilot()));
     expect(byId(host.el, "dw-pilot").hidden).toBe(false);

@@ -243,10 +243,11 @@ function render({ model, el }) {
     const has = snap && typeof snap === "object" && "phase" in snap;
     const terminal = Boolean(snap.done) || TERMINAL_PHASES.has(snap.phase);
     root.className = `dw-widget dw-progress dw-phase-${has ? phaseClass(snap.phase) : "unknown"}`;
-    root.classList.toggle("dw-done", terminal);
+    const pilotWaits = snap.pilot?.state === "ready"; // the job goes on once the rest is sent
+    root.classList.toggle("dw-done", terminal && !pilotWaits);
 
     setText(name, snap.name ?? "");
-    setText(phase, has ? phaseLabel(snap.phase) : "waiting");
+    setText(phase, pilotWaits ? "pilot done" : has ? phaseLabel(snap.phase) : "waiting");
     setText(modelName, snap.model ? snap.model : "");
     show(modelName, Boolean(snap.model));
 
