@@ -3,6 +3,7 @@
 import "./common.css";
 import "./progress.css";
 import { h, setText } from "./lib/dom.js";
+import { keepRecordsOnSave } from "./lib/record.js";
 import {
   TERMINAL_PHASES,
   barWidths,
@@ -116,6 +117,7 @@ function batchRow(batch) {
 }
 
 function render({ model, el }) {
+  keepRecordsOnSave(model);
   let confirming = false;
   let pending = null; // "cancel" | "refresh" while waiting for the next snapshot
   let receivedAt = Date.now();

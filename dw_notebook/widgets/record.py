@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .progress import Header
-from .static import MUTED, card, escape
+from .static import MUTED, card, escape, shade
 
 _PRE = (
     "margin:2px 0;padding:6px 8px;white-space:pre-wrap;overflow-wrap:anywhere;"
-    "background:var(--jp-layout-color2, #f5f5f5);color:var(--jp-ui-font-color1, #1f1f1f);"
+    f"background:var(--jp-layout-color2, {shade(0.12)});color:var(--jp-ui-font-color1, #1f1f1f);"
     "border-radius:4px;font-family:var(--jp-code-font-family, monospace);"
     "font-size:var(--jp-code-font-size, 12px)"
 )

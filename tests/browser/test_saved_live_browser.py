@@ -1,0 +1,181 @@
+"""A notebook saved while its widgets are live (a running job, a submitted builder's running job,
+a review, the jobs dashboard, an autobatch client) reopens in a fresh server with no kernel,
+trusted, in JupyterLab and Notebook 7, showing each widget's static record instead of "Error
+displaying widget: model not found"; and untrusted in the dark theme, readable.
+
+One live run in JupyterLab; the saved file is then opened four ways. Screenshots go to
+``test-output/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, open_notebook, run_all, serve_jupyter, use_dark_theme, write_notebook
+
+pytestmark = pytest.mark.browser
+
+SHOTS = REPO / "test-output" / "screenshots"
+
+# what each record says, as text a reader sees
+EXPECTED = {
+    "running job": "still-running",
+    "builder summary": "Submitted with dw.builder",
+    "review": "Failed rows by error",
+    "dashboard": "Jobs",
+    "autobatch": "autobatch saved-ab",
+}
+
+# the contrast of every text of our static cards against the background behind it, and the
+# bars' fill against their track (WCAG relative luminance ratios)
+CONTRAST_JS = """
+() => {
+  const parse = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const [r, g, b, a = 1] = m[1].split(',').map(Number);
+    return { r, g, b, a };
+  };
+  const lum = ({ r, g, b }) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const background = (el) => {
+    for (let n = el; n; n = n.parentElement) {
+      const c = parse(getComputedStyle(n).backgroundColor);
+      if (c && c.a > 0.5) return c;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const cards = [...document.querySelectorAll('.jp-OutputArea-output div[style*="border-left"]')];
+  const low = [];
+  let checked = 0;
+  for (const card of cards) {
+    const walker = document.createTreeWalker(card, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      if (!t.textContent.trim()) continue;
+      const el = t.parentElement;
+      const r = ratio(parse(getComputedStyle(el).color), background(el));
+      checked += 1;
+      if (r < 3) low.push(`${r.toFixed(2)} "${t.textContent.trim().slice(0, 40)}"`);
+    }
+  }
+  const bars = [];
+  for (const track of document.querySelectorAll('.jp-OutputArea-output [style*="height:10px"]')) {
+    const fill = track.firstElementChild;
+    if (!fill || fill.getBoundingClientRect().width < 2) continue;
+    bars.push(ratio(background(fill), background(track)));
+  }
+  return { cards: cards.length, checked, low, bars };
+}
+"""
+
+
+def _cells(tmp: Path) -> list[str]:
+    return [
+        f"import os; os.environ['DW_NOTEBOOK_HOME'] = {str(tmp / 'home')!r}\n"
+        "import dw_notebook as dw\n"
+        "from dw_notebook.datasets import sample_reviews\n"
+        "srv = dw.local(rate=200.0, backend_options={'failure_rate': 0.3}, max_attempts=1)\n"
+        "df = sample_reviews(40)\n"
+        "done = dw.submit(df, 'Sentiment of this review, one word: {review}', model='mock',"
+        " name='finished')\n"
+        "out = done.join()",
+        "done.review()",
+        "srv.runner.rate = 0.5  # the next jobs run while the notebook is saved\n"
+        "running = dw.submit(df, 'Sentiment, one word: {review}', model='mock',"
+        " name='still-running')\nrunning",
+        "form = dw.builder(df, template='Label this review: {review}', model='mock')\nform",
+        "form.submit({})\nprint('DW-MARK:built')",
+        "client = dw.autobatch(name='saved-ab', flush_after=600)\n"
+        "call = client.sync.chat.completions.create(model='mock',"
+        " messages=[{'role': 'user', 'content': 'hi'}])\nclient",
+        "dw.jobs(auto_refresh=None)",
+        "print('DW-MARK:end')",
+    ]
+
+
+def _reopen(page, base: Path, nb: dict, app: str, *, trusted: bool, dark: bool) -> dict:
+    """Open ``nb`` in a fresh server (own data dir: no trust, no state of the live session),
+    without a kernel; returns the notebook's text and the contrast figures."""
+    base.mkdir()
+    data = base / "data"
+    env = {"JUPYTER_DATA_DIR": str(data)}
+    with serve_jupyter(base, env_extra=env) as fresh:
+        path = fresh.root / "saved.ipynb"
+        path.write_text(json.dumps(nb))
+        if trusted:
+            subprocess.run([sys.executable, "-m", "jupyter", "trust", str(path)], check=True,
+                           env={**os.environ, **env}, capture_output=True)  # fmt: skip
+        p = page.page
+        p.goto(fresh.app_url(app, "saved.ipynb"))
+        name = f"{app}-saved-live-{'trusted' if trusted else 'untrusted'}-{'dark' if dark else 'light'}"
+        try:
+            p.wait_for_selector(".jp-Notebook .jp-OutputArea-output", timeout=60_000)
+            p.keyboard.press("Escape")  # the "select a kernel" dialog: stay without one
+            if dark:
+                use_dark_theme(page)
+            p.wait_for_selector("text=Failed rows by error", timeout=20_000)
+            p.wait_for_timeout(1000)  # widgets restored from the saved state render
+            text = p.evaluate("() => document.querySelector('.jp-Notebook').textContent")
+            records = p.evaluate("() => document.querySelectorAll('.dw-record').length")
+            contrast = p.evaluate(CONTRAST_JS)
+        finally:
+            p.set_viewport_size({"width": 1280, "height": 3200})  # every record in one shot
+            p.wait_for_timeout(300)
+            p.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            p.set_viewport_size({"width": 1280, "height": 900})
+    return {"text": text, "records": records, "contrast": contrast}
+
+
+def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tmp_path):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = write_notebook(jupyter.root, "saved-live.ipynb", _cells(tmp_path))
+    open_notebook(page, jupyter, path, "lab")
+    run_all(page)
+    page.wait_for_mark("end", timeout=120)
+    p = page.page
+    for testid in ("dw-review", "dw-jobs", "dw-autobatch", "dw-builder-summary"):
+        p.wait_for_selector(f'[data-testid="{testid}"]', timeout=30_000)
+    p.wait_for_timeout(500)
+    assert p.locator('[data-testid="dw-progress"]').count() >= 2  # both jobs still running
+    p.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    p.wait_for_function(
+        "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=10_000
+    )
+    nb = json.loads((jupyter.root / path).read_text())
+    p.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
+    (SHOTS / "saved-live.ipynb").write_text(json.dumps(nb, indent=1))
+    nb["metadata"]["kernelspec"] = {"name": "no-such-kernel", "display_name": "none",
+                                    "language": "python"}  # fmt: skip
+    state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    # the records are the saved outputs' static HTML; nothing of the key or the live widgets
+    assert len(state) >= 5 and all(m["model_name"] == "OutputModel" for m in state.values())
+
+    seen = {}
+    for app, trusted, dark in (("lab", True, False), ("notebook", True, True),
+                               ("lab", False, True)):  # fmt: skip
+        name = f"{app}-{'trusted' if trusted else 'untrusted'}-{'dark' if dark else 'light'}"
+        seen[name] = _reopen(page, tmp_path / name, nb, app, trusted=trusted, dark=dark)
+
+    for name, got in seen.items():
+        text = got["text"]
+        assert "model not found" not in text and "Error displaying widget" not in text, name
+        missing = [k for k, want in EXPECTED.items() if want not in text]
+        assert missing == [], (name, missing)
+        assert "in progress" in text or "validating" in text, name  # the running job says so
+        contrast = got["contrast"]
+        assert contrast["cards"] >= 5 and contrast["checked"] > 20, (name, contrast)
+        assert contrast["low"] == [], (name, contrast["low"][:10])
+        assert contrast["bars"] and min(contrast["bars"]) >= 1.5, (name, contrast["bars"])
+    # trusted, the widget renderer shows the saved records (untrusted, the outputs' HTML)
+    assert seen["lab-trusted-light"]["records"] >= 5
+    assert seen["notebook-trusted-dark"]["records"] >= 5
+    assert page.errors == []
