@@ -57,12 +57,11 @@ CARD = (
 # notebook's sanitizer drops var() values, so phase colours and bars keep their fallback there.
 # Text and card background colours keep only the var() (they inherit the theme's): a light
 # fallback would be unreadable when dark. Tracks, borders and code backgrounds fall back to a
-# translucent grey (``SHADE``), visible on a light and on a dark page alike.
+# translucent grey (``shade()``), visible on a light and on a dark page alike.
 _VAR = re.compile(
     r"([a-z-]+):((?:[^;\"]*?\s)?)var\((--jp-(?!ui-font-color|layout-color1)[\w-]+), "
     r"(#[0-9a-fA-F]{3,6}|rgba\([\d.,]+\))\)"
 )
-
 
 
 def _with_fallbacks(html_text: str) -> str:

@@ -46,7 +46,10 @@ CONTRAST_JS = """
     const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
   };
-  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const ratio = (a, b) => {
+    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
   const background = (el) => {
     for (let n = el; n; n = n.parentElement) {
       const c = parse(getComputedStyle(n).backgroundColor);
@@ -116,7 +119,8 @@ def _reopen(page, base: Path, nb: dict, app: str, *, trusted: bool, dark: bool) 
                            env={**os.environ, **env}, capture_output=True)  # fmt: skip
         p = page.page
         p.goto(fresh.app_url(app, "saved.ipynb"))
-        name = f"{app}-saved-live-{'trusted' if trusted else 'untrusted'}-{'dark' if dark else 'light'}"
+        look = f"{'trusted' if trusted else 'untrusted'}-{'dark' if dark else 'light'}"
+        name = f"{app}-saved-live-{look}"
         try:
             p.wait_for_selector(".jp-Notebook .jp-OutputArea-output", timeout=60_000)
             p.keyboard.press("Escape")  # the "select a kernel" dialog: stay without one
