@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from .job.submit import attach, connect, list_jobs, submit
 from .jsonl.requests import BuildError, build_requests
 from .jsonl.requests._schema import response_format_for
 from .jsonl.requests.estimate import estimate_cost
+from .progress.text import format_summary
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +39,19 @@ class NotebookViews:
     tell a different story than the cell that made it.
     """
 
+    def __init__(self) -> None:
+        # jobs of this kernel that have their DataFrame, by job id: the dashboard's Open
+        # shows their review (an attached job without its frame cannot join its results)
+        self._with_frame: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
+
+    def known(self, job_id: str) -> Job | None:
+        """This kernel's job ``job_id`` with its DataFrame, if it was shown here."""
+        return self._with_frame.get(job_id)
+
     def widget(self, job: Job) -> Any:
         """The whole-job progress widget (made once per job)."""
+        if job.df is not None and job.id:
+            self._with_frame[job.id] = job
         if job.view is None:
             job.view = self._new_widget(job, attempt=None)
         job.start_polling()
@@ -85,6 +98,8 @@ class NotebookViews:
         display(widget)
 
     def review(self, job: Job, **options: Any) -> Any:
+        if job.df is not None and job.id:
+            self._with_frame[job.id] = job
         return review(job, **options)
 
 
@@ -195,9 +210,10 @@ def jobs(
     """A live dashboard of jobs: one row per job of the local registry (its batches and attempts
     inside) and per other batch on the service, with status, progress, duration and cost.
 
-    Filter by status; Open shows a job's progress below; Cancel stops a running one. Batches
-    the service cannot show say where they are instead of showing counts. For every batch as a
-    DataFrame use ``dw.list_jobs()``.
+    Filter by status; Open shows below a running job's progress, or a finished job's review
+    (its summary and the code that joins it when this kernel lacks its DataFrame); Cancel
+    stops a running one. Batches the service cannot show say where they are instead of
+    showing counts. For every batch as a DataFrame use ``dw.list_jobs()``.
     """
     from .widgets.jobs import JobsWidget
 
@@ -209,8 +225,12 @@ def jobs(
         return job_rows(frame)
 
     def on_attach(batch_id: str) -> Any:
+        """Open: a running job's progress; a finished job's results."""
         job = attach(batch_id, api_key=api_key, base_url=base_url, registry=registry)
-        return job.widget()
+        snap = job.refresh()
+        if not snap.done:
+            return job.widget()
+        return results_view(job, snap)
 
     def on_cancel(batch_id: str) -> Any:
         try:  # a job of the registry: cancel every batch of its latest attempt
@@ -223,6 +243,30 @@ def jobs(
     if auto_refresh:
         widget.start_auto_refresh(auto_refresh)
     return widget
+
+
+def results_view(job: Job, snap: Any) -> Any:
+    """A finished job's results: its review when this kernel has the job's DataFrame, else its
+    summary (counts, errors, tokens, cost) and the code that joins its results onto the frame."""
+    from .widgets.static import card, escape, snapshot_html
+
+    known = views.known(job.id) if job.id else None
+    problem = ""
+    if known is not None:
+        try:
+            return review(known)
+        except DwError as exc:  # e.g. result files gone: say so below the summary
+            problem = str(exc)
+    code = f"out = dw.attach({job.name!r}, df).join()   # df: the DataFrame it was submitted with"
+    lines = [f"Results of {job.name!r}:", code] + ([problem] if problem else [])
+    note = "".join(
+        f'<div style="font-family:var(--jp-code-font-family, monospace)">{escape(line)}</div>'
+        for line in lines
+    )
+    return {
+        "text/html": snapshot_html(snap) + card(note, testid="dw-results-howto"),
+        "text/plain": "\n".join([format_summary(snap), *lines]),
+    }
 
 
 def _int(value: Any) -> int | None:
