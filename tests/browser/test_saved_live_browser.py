@@ -30,6 +30,7 @@ EXPECTED = {
     "review": "Failed rows by error",
     "dashboard": "Jobs",
     "autobatch": "autobatch saved-ab",
+    "preview": "system prompt, the same for every request",
 }
 
 # the contrast of every text of our static cards against the background behind it, and the
@@ -101,6 +102,8 @@ def _cells(tmp: Path) -> list[str]:
         "call = client.sync.chat.completions.create(model='mock',"
         " messages=[{'role': 'user', 'content': 'hi'}])\nclient",
         "dw.jobs(auto_refresh=None)",
+        "dw.prepare(df, 'Classify: {review}', model='mock', system='You label reviews. Cost: $1',"
+        " max_tokens=20).preview(3)",
         "print('DW-MARK:end')",
     ]
 
@@ -148,7 +151,15 @@ def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tm
     p = page.page
     for testid in ("dw-review", "dw-jobs", "dw-autobatch", "dw-builder-summary"):
         p.wait_for_selector(f'[data-testid="{testid}"]', timeout=30_000)
-    p.wait_for_timeout(500)
+    # Open on the finished job shows its review below the dashboard (the running one, progress)
+    finished = p.locator('[data-testid="dw-jobs"] tr', has_text="finished")
+    finished.locator('[data-testid="dw-job-attach"]').click()
+    p.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"dw-review\"]').length === 2",
+        timeout=30_000,
+    )
+    p.screenshot(path=str(SHOTS / "lab-saved-live-opened-review.png"))
+    p.locator('[data-testid="dw-preview"]').first.screenshot(path=str(SHOTS / "lab-preview.png"))
     assert p.locator('[data-testid="dw-progress"]').count() >= 2  # both jobs still running
     p.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     p.wait_for_function(
@@ -161,7 +172,7 @@ def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tm
                                     "language": "python"}  # fmt: skip
     state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     # the records are the saved outputs' static HTML; nothing of the key or the live widgets
-    assert len(state) >= 5 and all(m["model_name"] == "OutputModel" for m in state.values())
+    assert len(state) >= 6 and all(m["model_name"] == "OutputModel" for m in state.values())
 
     seen = {}
     for app, trusted, dark in (("lab", True, False), ("notebook", True, True),
@@ -175,11 +186,13 @@ def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tm
         missing = [k for k, want in EXPECTED.items() if want not in text]
         assert missing == [], (name, missing)
         assert "in progress" in text or "validating" in text, name  # the running job says so
+        assert text.count("Failed rows by error") == 2, name  # the review and the opened one
+        assert "Cost: &#36;1" not in text and "Cost: $1" in text, name
         contrast = got["contrast"]
         assert contrast["cards"] >= 5 and contrast["checked"] > 20, (name, contrast)
         assert contrast["low"] == [], (name, contrast["low"][:10])
         assert contrast["bars"] and min(contrast["bars"]) >= 1.5, (name, contrast["bars"])
     # trusted, the widget renderer shows the saved records (untrusted, the outputs' HTML)
-    assert seen["lab-trusted-light"]["records"] >= 5
-    assert seen["notebook-trusted-dark"]["records"] >= 5
+    assert seen["lab-trusted-light"]["records"] >= 6
+    assert seen["notebook-trusted-dark"]["records"] >= 6
     assert page.errors == []
