@@ -28,6 +28,8 @@ ROOTS = {
     "builder-form": '[data-testid="dw-builder"]',
     "review": '[data-testid="dw-review"]',
     "jobs": '[data-testid="dw-jobs"]',
+    "autobatch": '[data-testid="dw-autobatch"]',
+    "preview": '[data-testid="dw-request-preview"]',
 }
 
 LIVE = """\
@@ -115,6 +117,9 @@ def _cells(tmp: Path) -> list[str]:
         SAME_CARD,
         "dw.review(job, out)  # the first run, with its failures",
         "dw.jobs(auto_refresh=None)",
+        "client = dw.autobatch(name='records-ab', flush_after=600)\nclient",
+        "dw.prepare(df, 'Sentiment of this review, one word: {review}', model='mock',"
+        " system='You label reviews of the products of a rather long catalogue.').preview(3)",
         "print('DW-MARK:end')",
     ]
 

@@ -159,7 +159,9 @@ def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tm
         timeout=30_000,
     )
     p.screenshot(path=str(SHOTS / "lab-saved-live-opened-review.png"))
-    p.locator('[data-testid="dw-preview"]').first.screenshot(path=str(SHOTS / "lab-preview.png"))
+    p.locator('[data-testid="dw-request-preview"]').first.screenshot(
+        path=str(SHOTS / "lab-preview.png")
+    )
     assert p.locator('[data-testid="dw-progress"]').count() >= 2  # both jobs still running
     p.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     p.wait_for_function(

@@ -141,24 +141,27 @@ class RequestPreview(list):
         shared, rows = self._layout()
         muted = "color:var(--jp-ui-font-color2)"  # unset outside Jupyter: inherits
         pre = (
-            "margin:2px 0;white-space:pre-wrap;overflow-wrap:anywhere;"
+            "margin:2px 0;white-space:pre-wrap;overflow-wrap:anywhere;word-break:normal;"
             "font-family:var(--jp-code-font-family, monospace);font-size:var(--jp-code-font-size, "
             "12px);background:transparent;color:inherit;padding:0"
         )
-        cell = "text-align:left;vertical-align:top;padding:3px 8px"
+        cell = (
+            "text-align:left;vertical-align:top;padding:3px 6px;white-space:normal;"
+            "overflow-wrap:anywhere;word-break:normal;min-width:0"
+        )
         parts = [f'<div><strong>Preview</strong> <span style="{muted}">{escape(self._title())}'
                  "</span></div>"]  # fmt: skip
         if "system" in shared:
             parts.append(
                 f'<div><span style="{muted}">system prompt, the same for every request</span>'
-                f'<pre data-testid="dw-preview-system" style="{pre}">'
+                f'<pre data-testid="dw-request-preview-system" style="{pre}">'
                 f"{escape(cut(shared['system'], _CUT_HTML))}</pre></div>"
             )
         if "response_format" in shared:
             schema = orjson.dumps(shared["response_format"], option=orjson.OPT_INDENT_2).decode()
             parts.append(
-                f'<div data-testid="dw-preview-schema"><span style="{muted}">response format, '
-                f"the same for every request:</span> "
+                f'<div data-testid="dw-request-preview-schema"><span style="{muted}">'
+                "response format, the same for every request:</span> "
                 f"{escape(_schema_line(shared['response_format']))}"
                 f'<details><summary style="{muted}">the JSON schema</summary>'
                 f'<pre style="{pre}">{escape(schema)}</pre></details></div>'
@@ -169,18 +172,21 @@ class RequestPreview(list):
                 f"{escape(_tools_line(shared['tools']))}</div>"
             )
         body = "".join(
-            f'<tr><td style="{cell}"><code>{escape(custom_id)}</code></td>'
+            f'<tr><td style="{cell}"><code style="white-space:normal">{escape(custom_id)}</code>'
+            f"</td>"
             f'<td style="{cell}"><pre style="{pre}">{escape(cut(own, _CUT_HTML))}</pre></td>'
             f'<td style="{cell}">{escape(_param_text(params)) or "–"}</td></tr>'
             for custom_id, own, params in rows
         )
+        # fixed layout: the columns share the output's width and wrap, whatever its width
         parts.append(
-            f'<table data-testid="dw-preview-table" style="border-collapse:collapse;'
-            f'table-layout:auto;width:100%"><thead><tr><th style="{cell}">custom_id</th>'
-            f'<th style="{cell}">prompt</th><th style="{cell}">parameters</th></tr></thead>'
-            f"<tbody>{body}</tbody></table>"
+            f'<table data-testid="dw-request-preview-table" style="border-collapse:collapse;'
+            f'table-layout:fixed;width:100%"><colgroup><col style="width:22%">'
+            f'<col style="width:56%"><col style="width:22%"></colgroup><thead><tr>'
+            f'<th style="{cell}">custom_id</th><th style="{cell}">prompt</th>'
+            f'<th style="{cell}">parameters</th></tr></thead><tbody>{body}</tbody></table>'
         )
         return (
-            '<div data-testid="dw-preview" style="display:flex;flex-direction:column;gap:6px;'
-            f'max-width:72rem;min-width:0">{"".join(parts)}</div>'
+            '<div data-testid="dw-request-preview" style="display:flex;flex-direction:column;'
+            f'gap:6px;max-width:72rem;min-width:0">{"".join(parts)}</div>'
         )
