@@ -16,7 +16,9 @@ _PRE = (
 )
 
 
-def builder_record(form: Mapping[str, Any], n_rows: int, code: str) -> Header:
+def builder_record(
+    form: Mapping[str, Any], n_rows: int, code: str, title: str = "Submitted with dw.builder"
+) -> Header:
     """Read-only summary of a builder submission (rows, model, window, max tokens, template)
     and the equivalent ``dw.submit(...)`` code, as HTML and text."""
     tokens = form.get("max_tokens")
@@ -30,7 +32,7 @@ def builder_record(form: Mapping[str, Any], n_rows: int, code: str) -> Header:
         f'<span><span style="{MUTED}">{escape(k)}</span> {escape(v)}</span>' for k, v in facts
     )
     body = [
-        '<div style="font-weight:600">Submitted with dw.builder</div>',
+        f'<div style="font-weight:600">{escape(title)}</div>',
         f'<div style="display:flex;flex-wrap:wrap;gap:4px 16px">{chips}</div>',
         f'<div style="{MUTED}">prompt template</div>',
         f'<pre data-testid="dw-builder-template" style="{_PRE}">'
@@ -42,7 +44,7 @@ def builder_record(form: Mapping[str, Any], n_rows: int, code: str) -> Header:
             f'<pre data-testid="dw-builder-code" style="{_PRE}">{escape(code)}</pre>',
         ]
     text = (
-        f"Submitted with dw.builder: {n_rows:,} rows, model {form.get('model')!r}, window "
+        f"{title}: {n_rows:,} rows, model {form.get('model')!r}, window "
         f"{form.get('window')!r}, max tokens {tokens}, template {form.get('template')!r}"
     )
     if code:

@@ -1,9 +1,10 @@
 """A notebook saved while its widgets are live (a running job, a submitted builder's running job,
-a review, the jobs dashboard, an autobatch client) reopens in a fresh server with no kernel,
-trusted, in JupyterLab and Notebook 7, showing each widget's static record instead of "Error
-displaying widget: model not found"; and untrusted in the dark theme, readable.
+a builder form not submitted, a review, the jobs dashboard and a job it opened, an autobatch
+client, a request preview) reopens in a fresh server with no kernel, trusted, in JupyterLab and
+Notebook 7, showing each widget's static record instead of "Error displaying widget: model not
+found"; and untrusted in the dark theme, readable.
 
-One live run in JupyterLab; the saved file is then opened four ways. Screenshots go to
+One live run in JupyterLab; the saved file is then opened three ways. Screenshots go to
 ``test-output/screenshots/``.
 """
 
@@ -27,6 +28,7 @@ SHOTS = REPO / "test-output" / "screenshots"
 EXPECTED = {
     "running job": "still-running",
     "builder summary": "Submitted with dw.builder",
+    "builder form": "A dw.builder form, not submitted",
     "review": "Failed rows by error",
     "dashboard": "Jobs",
     "autobatch": "autobatch saved-ab",
@@ -98,6 +100,7 @@ def _cells(tmp: Path) -> list[str]:
         " name='still-running')\nrunning",
         "form = dw.builder(df, template='Label this review: {review}', model='mock')\nform",
         "form.submit({})\nprint('DW-MARK:built')",
+        "dw.builder(df, template='Rate this review of a {product}: {review}', model='mock')",
         "client = dw.autobatch(name='saved-ab', flush_after=600)\n"
         "call = client.sync.chat.completions.create(model='mock',"
         " messages=[{'role': 'user', 'content': 'hi'}])\nclient",
@@ -174,7 +177,7 @@ def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tm
                                     "language": "python"}  # fmt: skip
     state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     # the records are the saved outputs' static HTML; nothing of the key or the live widgets
-    assert len(state) >= 6 and all(m["model_name"] == "OutputModel" for m in state.values())
+    assert len(state) >= 7 and all(m["model_name"] == "OutputModel" for m in state.values())
 
     seen = {}
     for app, trusted, dark in (("lab", True, False), ("notebook", True, True),
@@ -195,6 +198,6 @@ def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tm
         assert contrast["low"] == [], (name, contrast["low"][:10])
         assert contrast["bars"] and min(contrast["bars"]) >= 1.5, (name, contrast["bars"])
     # trusted, the widget renderer shows the saved records (untrusted, the outputs' HTML)
-    assert seen["lab-trusted-light"]["records"] >= 6
-    assert seen["notebook-trusted-dark"]["records"] >= 6
+    assert seen["lab-trusted-light"]["records"] >= 7
+    assert seen["notebook-trusted-dark"]["records"] >= 7
     assert page.errors == []
