@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, open_notebook, run_all, serve_jupyter, use_dark_theme, write_notebook
+from .conftest import (
+    REPO,
+    contrast,
+    open_notebook,
+    run_all,
+    serve_jupyter,
+    use_dark_theme,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -34,54 +42,6 @@ EXPECTED = {
     "autobatch": "autobatch saved-ab",
     "preview": "system prompt, the same for every request",
 }
-
-# the contrast of every text of our static cards against the background behind it, and the
-# bars' fill against their track (WCAG relative luminance ratios)
-CONTRAST_JS = """
-() => {
-  const parse = (c) => {
-    const m = c.match(/rgba?\\(([^)]+)\\)/);
-    if (!m) return null;
-    const [r, g, b, a = 1] = m[1].split(',').map(Number);
-    return { r, g, b, a };
-  };
-  const lum = ({ r, g, b }) => {
-    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-  };
-  const ratio = (a, b) => {
-    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
-    return (x + 0.05) / (y + 0.05);
-  };
-  const background = (el) => {
-    for (let n = el; n; n = n.parentElement) {
-      const c = parse(getComputedStyle(n).backgroundColor);
-      if (c && c.a > 0.5) return c;
-    }
-    return { r: 255, g: 255, b: 255, a: 1 };
-  };
-  const cards = [...document.querySelectorAll('.jp-OutputArea-output div[style*="border-left"]')];
-  const low = [];
-  let checked = 0;
-  for (const card of cards) {
-    const walker = document.createTreeWalker(card, NodeFilter.SHOW_TEXT);
-    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
-      if (!t.textContent.trim()) continue;
-      const el = t.parentElement;
-      const r = ratio(parse(getComputedStyle(el).color), background(el));
-      checked += 1;
-      if (r < 3) low.push(`${r.toFixed(2)} "${t.textContent.trim().slice(0, 40)}"`);
-    }
-  }
-  const bars = [];
-  for (const track of document.querySelectorAll('.jp-OutputArea-output [style*="height:10px"]')) {
-    const fill = track.firstElementChild;
-    if (!fill || fill.getBoundingClientRect().width < 2) continue;
-    bars.push(ratio(background(fill), background(track)));
-  }
-  return { cards: cards.length, checked, low, bars };
-}
-"""
 
 
 def _cells(tmp: Path) -> list[str]:
@@ -136,13 +96,13 @@ def _reopen(page, base: Path, nb: dict, app: str, *, trusted: bool, dark: bool) 
             p.wait_for_timeout(1000)  # widgets restored from the saved state render
             text = p.evaluate("() => document.querySelector('.jp-Notebook').textContent")
             records = p.evaluate("() => document.querySelectorAll('.dw-record').length")
-            contrast = p.evaluate(CONTRAST_JS)
+            figures = contrast(page, '.jp-OutputArea-output div[style*="border-left"]')
         finally:
             p.set_viewport_size({"width": 1280, "height": 3200})  # every record in one shot
             p.wait_for_timeout(300)
             p.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
             p.set_viewport_size({"width": 1280, "height": 900})
-    return {"text": text, "records": records, "contrast": contrast}
+    return {"text": text, "records": records, "contrast": figures}
 
 
 def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tmp_path):
@@ -193,10 +153,10 @@ def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tm
         assert "in progress" in text or "validating" in text, name  # the running job says so
         assert text.count("Failed rows by error") == 2, name  # the review and the opened one
         assert "Cost: &#36;1" not in text and "Cost: $1" in text, name
-        contrast = got["contrast"]
-        assert contrast["cards"] >= 5 and contrast["checked"] > 20, (name, contrast)
-        assert contrast["low"] == [], (name, contrast["low"][:10])
-        assert contrast["bars"] and min(contrast["bars"]) >= 1.5, (name, contrast["bars"])
+        figures = got["contrast"]
+        assert figures["cards"] >= 5 and figures["checked"] > 20, (name, figures)
+        assert figures["low"] == [], (name, figures["low"][:10])
+        assert figures["bars"] and min(figures["bars"]) >= 1.5, (name, figures["bars"])
     # trusted, the widget renderer shows the saved records (untrusted, the outputs' HTML)
     assert seen["lab-trusted-light"]["records"] >= 7
     assert seen["notebook-trusted-dark"]["records"] >= 7
