@@ -4,7 +4,8 @@ client, a request preview) reopens in a fresh server with no kernel, trusted, in
 Notebook 7, showing each widget's static record instead of "Error displaying widget: model not
 found"; and untrusted in the dark theme, readable.
 
-One live run in JupyterLab; the saved file is then opened three ways. Screenshots go to
+One live run in JupyterLab; the saved file is then opened four ways (the last trusted in
+JupyterLab with a new kernel, as when a notebook is opened again the next day). Screenshots go to
 ``test-output/screenshots/``.
 """
 
@@ -71,9 +72,21 @@ def _cells(tmp: Path) -> list[str]:
     ]
 
 
-def _reopen(page, base: Path, nb: dict, app: str, *, trusted: bool, dark: bool) -> dict:
+KERNEL_IDLE = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = w && w.sessionContext && w.sessionContext.session
+    && w.sessionContext.session.kernel;
+  return Boolean(kernel) && kernel.status === 'idle';
+}"""
+
+
+def _reopen(page, base: Path, nb: dict, app: str, *, trusted: bool, dark: bool,
+            kernel: bool = False) -> dict:  # fmt: skip
     """Open ``nb`` in a fresh server (own data dir: no trust, no state of the live session),
-    without a kernel; returns the notebook's text and the contrast figures."""
+    without a kernel (or with a new one); returns the notebook's text and contrast figures."""
+    if kernel:
+        nb = {**nb, "metadata": {**nb["metadata"], "kernelspec": {
+            "name": "python3", "display_name": "Python 3", "language": "python"}}}  # fmt: skip
     base.mkdir()
     data = base / "data"
     env = {"JUPYTER_DATA_DIR": str(data)}
@@ -86,10 +99,13 @@ def _reopen(page, base: Path, nb: dict, app: str, *, trusted: bool, dark: bool) 
         p = page.page
         p.goto(fresh.app_url(app, "saved.ipynb"))
         look = f"{'trusted' if trusted else 'untrusted'}-{'dark' if dark else 'light'}"
-        name = f"{app}-saved-live-{look}"
+        name = f"{app}-saved-live-{look}{'-new-kernel' if kernel else ''}"
         try:
             p.wait_for_selector(".jp-Notebook .jp-OutputArea-output", timeout=60_000)
-            p.keyboard.press("Escape")  # the "select a kernel" dialog: stay without one
+            if kernel:  # a new kernel knows none of the saved models
+                p.wait_for_function(KERNEL_IDLE, timeout=60_000)
+            else:
+                p.keyboard.press("Escape")  # the "select a kernel" dialog: stay without one
             if dark:
                 use_dark_theme(page)
             p.wait_for_selector("text=Failed rows by error", timeout=20_000)
@@ -140,10 +156,13 @@ def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tm
     assert len(state) >= 7 and all(m["model_name"] == "OutputModel" for m in state.values())
 
     seen = {}
-    for app, trusted, dark in (("lab", True, False), ("notebook", True, True),
-                               ("lab", False, True)):  # fmt: skip
+    ways = [("lab", True, False, False), ("notebook", True, True, False),
+            ("lab", False, True, False), ("lab", True, False, True)]  # fmt: skip
+    for app, trusted, dark, kernel in ways:
         name = f"{app}-{'trusted' if trusted else 'untrusted'}-{'dark' if dark else 'light'}"
-        seen[name] = _reopen(page, tmp_path / name, nb, app, trusted=trusted, dark=dark)
+        name += "-new-kernel" if kernel else ""
+        seen[name] = _reopen(page, tmp_path / name, nb, app, trusted=trusted, dark=dark,
+                             kernel=kernel)  # fmt: skip
 
     for name, got in seen.items():
         text = got["text"]
@@ -160,4 +179,5 @@ def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tm
     # trusted, the widget renderer shows the saved records (untrusted, the outputs' HTML)
     assert seen["lab-trusted-light"]["records"] >= 7
     assert seen["notebook-trusted-dark"]["records"] >= 7
+    assert seen["lab-trusted-light-new-kernel"]["records"] >= 7
     assert page.errors == []
