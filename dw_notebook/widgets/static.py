@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 
 from ..progress.snapshot import JobSnapshot
 from ..progress.text import (
@@ -115,7 +116,7 @@ def _table(rows: list[tuple[str, str, str]], testid: str) -> str:
     return flex_rows(rows, ("0 1 16rem", "0 0 7rem", "1 1 10rem"), testid)
 
 
-def snapshot_html(snap: JobSnapshot) -> str:
+def snapshot_html(snap: JobSnapshot, now: datetime | None = None) -> str:
     """Self-contained, escaped HTML of a snapshot: the job's card where the widget cannot be
     rendered (saved notebook without widget state, nbviewer, GitHub) and at the end of a job.
 
@@ -187,6 +188,9 @@ def snapshot_html(snap: JobSnapshot) -> str:
         )
     if snap.message:
         lines.append(f'<div style="{MUTED};font-style:italic">{escape(snap.message)}</div>')
+    if not snap.done:  # a notebook saved mid-run shows this later: say when it was true
+        stamp = (now or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
+        lines.append(f'<div data-testid="dw-as-of" style="{MUTED}">as of {escape(stamp)}</div>')
     return card("\n".join(lines), colour=colour, testid="dw-progress-static")
 
 

@@ -170,6 +170,7 @@ def test_a_notebook_saved_while_live_reopens_with_every_record(jupyter, page, tm
         missing = [k for k, want in EXPECTED.items() if want not in text]
         assert missing == [], (name, missing)
         assert "in progress" in text or "validating" in text, name  # the running job says so
+        assert "as of 20" in text, name  # and when that was true
         assert text.count("Failed rows by error") == 2, name  # the review and the opened one
         assert "Cost: &#36;1" not in text and "Cost: $1" in text, name
         figures = got["contrast"]

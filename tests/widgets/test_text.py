@@ -286,3 +286,13 @@ def test_untrusted_static_cards_read_on_light_and_dark_pages():
     assert checked >= 5
     tracks = [e for e in parsed.elements if e["style"].get("height") == "10px"]
     assert tracks and all("rgba(128,128,128" in e["style"]["background"] for e in tracks)
+
+
+def test_the_static_card_of_a_running_job_says_when_it_was_true():
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 12, 1, 14, 5, tzinfo=UTC)
+    running = snapshot_html(JobSnapshot("r", "in_progress", total=10, completed=3), now=when)
+    assert re.search(r'data-testid="dw-as-of"[^>]*>as of 2026-12-01 14:05 UTC<', running)
+    done = snapshot_html(JobSnapshot("r", "completed", total=10, completed=10, done=True))
+    assert "dw-as-of" not in done  # the end state stays true
