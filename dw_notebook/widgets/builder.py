@@ -34,9 +34,7 @@ Form = dict[str, Any]
 Validation = Mapping[str, Any]
 FORM_FIELDS = ("template", "model", "window", "max_tokens")
 EMPTY_TEMPLATE = "write a prompt template; click a column to insert it"
-
-
-FORM_TITLE = "A dw.builder form, not submitted (as first shown)"
+FORM_TITLE = "A dw.builder form, not submitted (as first shown)"  # its static record
 
 
 def _columns(columns: Iterable[Any]) -> list[dict[str, str]]:
