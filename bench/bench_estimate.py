@@ -69,6 +69,8 @@ def _safe(source: str) -> bool:
 
 def measure(name: str, df: Any, prompt: Any, options: dict, server: Any) -> tuple[int, int, int]:
     """(estimated, whole lines ÷ 4 as estimated before, actual) input tokens of one call."""
+    # the whole job at once: a pilot would run (and report usage for) its sample only
+    options = {k: v for k, v in options.items() if k not in ("pilot", "pilot_by")}
     build_options = {k: v for k, v in options.items() if k not in ("name", "window", "budget")}
     built = build_requests(df, prompt=prompt, **build_options)
     estimated = estimate_cost(built).input_tokens

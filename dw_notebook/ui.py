@@ -26,6 +26,7 @@ from .job.submit import attach, connect, list_jobs, submit
 from .jsonl.requests import BuildError, build_requests
 from .jsonl.requests._schema import response_format_for
 from .jsonl.requests.estimate import estimate_cost
+from .progress.text import format_summary
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +214,12 @@ def jobs(
     """A live dashboard of jobs: one row per job of the local registry (its batches and attempts
     inside) and per other batch on the service, with status, progress, duration and cost.
 
-    Filter by status; Open shows a job's progress below; Cancel stops a running one; Proceed
-    sends the rest of a pilot waiting for it; Collect reads the answers of autobatch batches
-    (as ``dw.autobatch(name=...).collect()``). Batches the service cannot show say where they
-    are instead of showing counts. For every batch as a DataFrame use ``dw.list_jobs()``.
+    Filter by status; Open shows below a running job's progress, or a finished job's review
+    (its summary and the code that joins it when this kernel lacks its DataFrame); Cancel
+    stops a running one; Proceed sends the rest of a pilot waiting for it; Collect reads the
+    answers of autobatch batches (as ``dw.autobatch(name=...).collect()``). Batches the service
+    cannot show say where they are instead of showing counts. For every batch as a DataFrame
+    use ``dw.list_jobs()``.
     """
     from .widgets.jobs import JobsWidget
 
@@ -229,8 +232,12 @@ def jobs(
         return job_rows(frame, {r.job_id: r.spec for r in registry.all_jobs(limit=10_000)})
 
     def on_attach(batch_id: str) -> Any:
+        """Open: a running job's progress; a finished job's results."""
         job = attach(batch_id, api_key=api_key, base_url=base_url, registry=registry)
-        return job.widget()
+        snap = job.refresh()
+        if not snap.done:
+            return job.widget()
+        return results_view(job, snap)
 
     def on_cancel(batch_id: str) -> Any:
         try:  # a job of the registry: cancel every batch of its latest attempt
@@ -266,6 +273,30 @@ def jobs(
     if auto_refresh:
         widget.start_auto_refresh(auto_refresh)
     return widget
+
+
+def results_view(job: Job, snap: Any) -> Any:
+    """A finished job's results: its review when a job of this kernel has its DataFrame, else its
+    summary (counts, errors, tokens, cost) and the code that joins its results onto the frame."""
+    from .widgets.static import card, escape, snapshot_html
+
+    known = job_with_frame(job.id) if job.id else None
+    problem = ""
+    if known is not None:
+        try:
+            return review(known)
+        except DwError as exc:  # e.g. result files gone: say so below the summary
+            problem = str(exc)
+    code = f"out = dw.attach({job.name!r}, df).join()   # df: the DataFrame it was submitted with"
+    lines = [f"Results of {job.name!r}:", code] + ([problem] if problem else [])
+    note = "".join(
+        f'<div style="font-family:var(--jp-code-font-family, monospace)">{escape(line)}</div>'
+        for line in lines
+    )
+    return {
+        "text/html": snapshot_html(snap) + card(note, testid="dw-results-howto"),
+        "text/plain": "\n".join([format_summary(snap), *lines]),
+    }
 
 
 def _int(value: Any) -> int | None:

@@ -2,6 +2,7 @@
 // One synced trait, `stats`, written by the kernel; nothing is sent back.
 import "./common.css";
 import { h, setText } from "./lib/dom.js";
+import { keepRecordsOnSave } from "./lib/record.js";
 import { formatCost, formatCount } from "./lib/format.js";
 
 const FIELDS = [
@@ -26,6 +27,7 @@ export function statsText(stats = {}) {
 }
 
 function render({ model, el }) {
+  keepRecordsOnSave(model);
   const values = {};
   const cells = FIELDS.map(([key, label]) => {
     values[key] = h("span", { class: "dw-ab-value", style: "font-weight:600", "data-testid": `dw-ab-${key}` });

@@ -6,6 +6,7 @@ import "./common.css";
 import "./builder.css";
 import { debounce } from "./lib/debounce.js";
 import { h, setText } from "./lib/dom.js";
+import { keepRecordsOnSave } from "./lib/record.js";
 import { formatCount } from "./lib/format.js";
 
 const DEBOUNCE_MS = 200;
@@ -19,6 +20,7 @@ function fillSelect(select, values, current) {
 }
 
 function render({ model, el }) {
+  keepRecordsOnSave(model);
   let previewId = 0;
 
   const chips = h("div", { class: "dw-chips", "data-testid": "dw-columns" });

@@ -5,6 +5,7 @@
 import "./common.css";
 import "./jobs.css";
 import { h, setText } from "./lib/dom.js";
+import { keepRecordsOnSave } from "./lib/record.js";
 import { TERMINAL_PHASES, barWidths, formatCost, formatCounts, formatDuration, phaseClass, phaseLabel } from "./lib/format.js";
 
 /** "3m 05s ago" for recent times, else "2026-11-25 17:40" (UTC); "" when unknown. */
@@ -30,6 +31,7 @@ function attemptLabel(attempt, pilot) {
 }
 
 function render({ model, el }) {
+  keepRecordsOnSave(model);
   const confirming = new Set(); // batch ids whose cancel awaits confirmation
   const pending = new Map(); // batch id -> "attach" | "cancel"
   const expanded = new Set(); // row ids whose batches are shown

@@ -5,6 +5,7 @@ import "./common.css";
 import "./progress.css";
 import { h, setText } from "./lib/dom.js";
 import { pilotSection } from "./lib/pilot.js";
+import { keepRecordsOnSave } from "./lib/record.js";
 import {
   TERMINAL_PHASES,
   barWidths,
@@ -129,6 +130,7 @@ function batchRow(batch) {
 }
 
 function render({ model, el }) {
+  keepRecordsOnSave(model);
   let confirming = false;
   let pending = null; // "cancel" | "refresh" while waiting for the next snapshot
   let receivedAt = Date.now();

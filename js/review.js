@@ -3,6 +3,7 @@
 import "./common.css";
 import "./review.css";
 import { h, setText } from "./lib/dom.js";
+import { keepRecordsOnSave } from "./lib/record.js";
 import { formatCount, phaseLabel } from "./lib/format.js";
 
 function cellText(value) {
@@ -13,6 +14,7 @@ function cellText(value) {
 }
 
 function render({ model, el }) {
+  keepRecordsOnSave(model);
   let view = "samples";
   let page = 0;
   let filter = null; // {column, label}

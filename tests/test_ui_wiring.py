@@ -119,3 +119,31 @@ def test_builder_shows_the_strict_schema_of_a_pydantic_model(conn):
     form = dw.builder(sample_reviews(5), template=PROMPT, response_format=Label, **conn)
     assert form.schema["properties"]["sentiment"]["enum"] == ["positive", "negative"]
     assert form.schema["additionalProperties"] is False  # as it will be sent
+
+
+def test_dashboard_open_shows_a_finished_jobs_results_and_a_running_jobs_progress(make_server):
+    from dw_notebook.widgets.review import ReviewWidget
+
+    srv = make_server(rate=20.0)
+    conn = {"api_key": srv.token, "base_url": srv.base_url}
+    shown = dw.submit(sample_reviews(12), PROMPT, model="mock", name="shown", **conn)
+    shown.widget()  # displayed in this kernel, with its DataFrame
+    shown.join()
+    other = dw.submit(sample_reviews(8), PROMPT, model="mock", name="elsewhere", **conn)
+    other.join()
+    running = dw.submit(sample_reviews(200), PROMPT, model="mock", name="long", **conn)
+    dash = dw.jobs(auto_refresh=None, **conn)
+    try:
+        review = dash.act("attach", shown.batch_ids[0])
+        assert isinstance(review, ReviewWidget) and review.overview["rows"] == 12
+        # a job this kernel has no frame for: its summary and the code that joins it
+        summary = dash.act("attach", other.batch_ids[0])
+        assert "completed: 8 / 8 done" in summary["text/plain"]
+        assert "out = dw.attach('elsewhere', df).join()" in summary["text/plain"]
+        html = summary["text/html"]
+        assert "8 / 8 done" in html and "dw.attach(&#x27;elsewhere&#x27;" in html
+        assert isinstance(dash.act("attach", running.batch_ids[0]), ProgressWidget)
+        assert srv.token not in _state(dash) and srv.token not in summary["text/html"]
+    finally:
+        running.cancel()
+        dash.close()

@@ -35,6 +35,7 @@ Validation = Mapping[str, Any]
 FORM_FIELDS = ("template", "model", "window", "max_tokens", "pilot", "pilot_by")
 PILOT_ROWS = 10  # "Try 10 rows first": the pilot the form asks for
 EMPTY_TEMPLATE = "write a prompt template; click a column to insert it"
+FORM_TITLE = "A dw.builder form, not submitted (as first shown)"  # its static record
 
 
 def _columns(columns: Iterable[Any]) -> list[dict[str, str]]:
@@ -244,6 +245,17 @@ class BuilderWidget(anywidget.AnyWidget):
         the same, kept above the job's progress where the form was."""
         code = self._code_for(self.form) if self._code_for else ""
         return builder_record(self.form, self.n_rows, code)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        """The form, plus a static summary of it as first shown (where the form cannot be
+        rendered: a saved notebook without the kernel); submitting replaces both."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        code = self._code_for(self.form) if self._code_for and self.template.strip() else ""
+        record = builder_record(self.form, self.n_rows, code, title=FORM_TITLE)
+        return {**data, "text/html": record.html, "text/plain": record.text}, metadata
 
     def _ipython_display_(self) -> None:
         data, metadata = self._repr_mimebundle_()

@@ -108,6 +108,8 @@ class JobsWidget(anywidget.AnyWidget):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._detail_slots: list[str] = []
+        self._slots = _display.Slots()  # outputs showing the dashboard
+        self._recorded: list[tuple[str, str]] = []  # (id, status) of the rows last recorded
         self.on_msg(self._on_frontend_msg)
         if jobs:
             self.set_jobs(jobs)
@@ -119,6 +121,21 @@ class JobsWidget(anywidget.AnyWidget):
         rows = normalise_rows(rows)
         with self._lock, self.hold_sync():
             self.jobs = rows
+        self._refresh_record()
+
+    def _refresh_record(self) -> None:
+        """Re-send the outputs' bundle (so their static table) when a job started or changed
+        status: a saved notebook shows the dashboard as it last was, not as first displayed.
+        Counts alone do not re-send it (that would redraw the dashboard every refresh)."""
+        statuses = [(row["id"], row["status"]) for row in self.jobs]
+        if statuses == self._recorded or not self._slots:
+            return
+        from IPython.display import update_display
+
+        self._recorded = statuses
+        data, metadata = self._repr_mimebundle_() or ({}, {})
+        for display_id in self._slots:
+            update_display(data, metadata=metadata, raw=True, display_id=display_id)
 
     def refresh(self) -> None:
         """Reload the rows from ``load``; a failing load is reported in the widget."""
@@ -200,7 +217,8 @@ class JobsWidget(anywidget.AnyWidget):
     def _ipython_display_(self) -> None:
         """The dashboard, and below it an empty output where attached jobs are shown."""
         data, metadata = self._repr_mimebundle_()
-        _display.show(data, metadata)
+        self._slots.add(_display.show(data, metadata))
+        self._recorded = [(row["id"], row["status"]) for row in self.jobs]
         self._detail_slots.append(_display.show({"text/plain": ""}))
 
     def __repr__(self) -> str:

@@ -6,17 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from .progress import Header
-from .static import MUTED, card, escape
+from .static import MUTED, card, escape, shade
 
 _PRE = (
     "margin:2px 0;padding:6px 8px;white-space:pre-wrap;overflow-wrap:anywhere;"
-    "background:var(--jp-layout-color2, #f5f5f5);color:var(--jp-ui-font-color1, #1f1f1f);"
+    f"background:var(--jp-layout-color2, {shade(0.12)});color:var(--jp-ui-font-color1, #1f1f1f);"
     "border-radius:4px;font-family:var(--jp-code-font-family, monospace);"
     "font-size:var(--jp-code-font-size, 12px)"
 )
 
 
-def builder_record(form: Mapping[str, Any], n_rows: int, code: str) -> Header:
+def builder_record(
+    form: Mapping[str, Any], n_rows: int, code: str, title: str = "Submitted with dw.builder"
+) -> Header:
     """Read-only summary of a builder submission (rows, model, window, max tokens, template)
     and the equivalent ``dw.submit(...)`` code, as HTML and text."""
     tokens = form.get("max_tokens")
@@ -33,7 +35,7 @@ def builder_record(form: Mapping[str, Any], n_rows: int, code: str) -> Header:
         f'<span><span style="{MUTED}">{escape(k)}</span> {escape(v)}</span>' for k, v in facts
     )
     body = [
-        '<div style="font-weight:600">Submitted with dw.builder</div>',
+        f'<div style="font-weight:600">{escape(title)}</div>',
         f'<div style="display:flex;flex-wrap:wrap;gap:4px 16px">{chips}</div>',
         f'<div style="{MUTED}">prompt template</div>',
         f'<pre data-testid="dw-builder-template" style="{_PRE}">'
@@ -45,7 +47,7 @@ def builder_record(form: Mapping[str, Any], n_rows: int, code: str) -> Header:
             f'<pre data-testid="dw-builder-code" style="{_PRE}">{escape(code)}</pre>',
         ]
     text = (
-        f"Submitted with dw.builder: {n_rows:,} rows, model {form.get('model')!r}, window "
+        f"{title}: {n_rows:,} rows, model {form.get('model')!r}, window "
         f"{form.get('window')!r}, max tokens {tokens}, template {form.get('template')!r}"
     )
     if form.get("pilot"):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .static import MUTED, card, escape, flex_rows
+from .static import MUTED, card, escape, flex_rows, shade
 
 _HTTP = re.compile(r"^HTTP (\d{3})(?:: ([a-z][a-z0-9_]*):)?")
 _HINTS = {
@@ -163,7 +163,7 @@ def _chart(column: str, bars: Sequence[tuple[str, int]]) -> str:
         f'<div style="display:grid;grid-template-columns:minmax(3rem,8rem) minmax(4rem,12rem) '
         f'4rem;gap:6px;align-items:center"><span style="overflow:hidden;text-overflow:ellipsis;'
         f'white-space:nowrap">{escape(label)}</span><span style="height:10px;'
-        f'background:var(--jp-layout-color2, #eeeeee)"><span style="display:block;height:100%;'
+        f'background:var(--jp-layout-color2, {shade(0.2)})"><span style="display:block;height:100%;'
         f'width:{100 * count / top:.1f}%;background:var(--jp-brand-color1, #1976d2)"></span>'
         f'</span><span style="text-align:right;{MUTED}">{count:,}</span></div>'
         for label, count in bars

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 
 from ..progress.snapshot import JobSnapshot
 from ..progress.text import (
@@ -29,6 +30,11 @@ def escape(text: object) -> str:
     return html.escape(str(text)).replace("$", "&#36;")
 
 
+def shade(alpha: float) -> str:
+    """A grey that reads on light and dark pages (the fallback of tracks and borders)."""
+    return f"rgba(128,128,128,{alpha:g})"
+
+
 _PHASE_COLOURS = {
     "completed": "var(--jp-success-color1, #388e3c)",
     "failed": "var(--jp-error-color1, #d32f2f)",
@@ -44,17 +50,19 @@ CARD = (
     "line-height:1.45;color:var(--jp-ui-font-color1, #1f1f1f);"
     "background:var(--jp-layout-color1, #ffffff);box-sizing:border-box;max-width:56rem;"
     "min-width:0;overflow-wrap:anywhere;padding:8px 10px;border-radius:4px;"
-    "border:1px solid var(--jp-border-color2, #e0e0e0);display:flex;flex-direction:column;"
+    f"border:1px solid var(--jp-border-color2, {shade(0.35)});display:flex;flex-direction:column;"
     "gap:6px"
 )
 
 
-# ``prop:var(--jp-x, #hex)`` -> ``prop:#hex;prop:var(--jp-x, #hex)``: an untrusted notebook's
-# sanitizer drops var() values, so phase colours and bars keep their hex fallback there. Text and
-# card background colours keep only the var(): a light fallback would be unreadable when dark.
+# ``prop:var(--jp-x, fallback)`` -> ``prop:fallback;prop:var(--jp-x, fallback)``: an untrusted
+# notebook's sanitizer drops var() values, so phase colours and bars keep their fallback there.
+# Text and card background colours keep only the var() (they inherit the theme's): a light
+# fallback would be unreadable when dark. Tracks, borders and code backgrounds fall back to a
+# translucent grey (``shade()``), visible on a light and on a dark page alike.
 _VAR = re.compile(
     r"([a-z-]+):((?:[^;\"]*?\s)?)var\((--jp-(?!ui-font-color|layout-color1)[\w-]+), "
-    r"(#[0-9a-fA-F]{3,6})\)"
+    r"(#[0-9a-fA-F]{3,6}|rgba\([\d.,]+\))\)"
 )
 
 
@@ -72,8 +80,8 @@ def card(body: str, *, colour: str = _DEFAULT_COLOUR, testid: str = "dw-static")
 def _bar(fraction_done: float, fraction_failed: float, colour: str) -> str:
     return (
         '<div style="display:flex;height:10px;border-radius:999px;overflow:hidden;'
-        "background:var(--jp-layout-color2, #eeeeee);"
-        'border:1px solid var(--jp-border-color2, #e0e0e0)">'
+        f"background:var(--jp-layout-color2, {shade(0.2)});"
+        f'border:1px solid var(--jp-border-color2, {shade(0.35)})">'
         f'<div style="width:{fraction_done * 100:.2f}%;background:{colour}"></div>'
         f'<div style="width:{fraction_failed * 100:.2f}%;'
         'background:var(--jp-error-color1, #d32f2f)"></div></div>'
@@ -109,7 +117,7 @@ def _table(rows: list[tuple[str, str, str]], testid: str) -> str:
     return flex_rows(rows, ("0 1 16rem", "0 0 7rem", "1 1 10rem"), testid)
 
 
-def snapshot_html(snap: JobSnapshot) -> str:
+def snapshot_html(snap: JobSnapshot, now: datetime | None = None) -> str:
     """Self-contained, escaped HTML of a snapshot: the job's card where the widget cannot be
     rendered (saved notebook without widget state, nbviewer, GitHub) and at the end of a job.
 
@@ -127,7 +135,8 @@ def snapshot_html(snap: JobSnapshot) -> str:
     )
     lines = [
         f'<div style="display:flex;gap:8px;align-items:center;flex-wrap:wrap;min-height:26px">'
-        f'{name}<span data-testid="dw-phase" style="background:{colour};color:#fff;'
+        f'{name}<span data-testid="dw-phase" style="background:{colour};'
+        "color:var(--jp-ui-inverse-font-color0, #ffffff);"
         "padding:0 8px;border-radius:999px;font-size:var(--jp-ui-font-size0, 11px);"
         f'font-weight:600">{escape(phase_label(snap.phase))}</span>{model}</div>',
         _bar(done, failed, colour),
@@ -180,6 +189,9 @@ def snapshot_html(snap: JobSnapshot) -> str:
         )
     if snap.message:
         lines.append(f'<div style="{MUTED};font-style:italic">{escape(snap.message)}</div>')
+    if not snap.done:  # a notebook saved mid-run shows this later: say when it was true
+        stamp = (now or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
+        lines.append(f'<div data-testid="dw-as-of" style="{MUTED}">as of {escape(stamp)}</div>')
     return card("\n".join(lines), colour=colour, testid="dw-progress-static")
 
 

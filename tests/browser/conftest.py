@@ -273,3 +273,62 @@ def use_dark_theme(page: WidgetPage) -> None:
 def run_all(page: WidgetPage) -> None:
     """Start every cell; does not wait (the command's promise resolves only at the end)."""
     page.page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+# The contrast of every text inside the elements matching a selector against the background
+# behind it, and of each 10 px bar's fill against its track (WCAG relative luminance ratios).
+CONTRAST_JS = """
+(selector) => {
+  const parse = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const [r, g, b, a = 1] = m[1].split(',').map(Number);
+    return { r, g, b, a };
+  };
+  const lum = ({ r, g, b }) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ratio = (a, b) => {
+    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
+  const background = (el) => {
+    for (let n = el; n; n = n.parentElement) {
+      const c = parse(getComputedStyle(n).backgroundColor);
+      if (c && c.a > 0.5) return c;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const roots = [...document.querySelectorAll(selector)];
+  const low = [];
+  let checked = 0;
+  for (const root of roots) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      const el = t.parentElement;
+      if (!t.textContent.trim() || !el.getClientRects().length) continue;
+      const style = getComputedStyle(el);
+      if (style.visibility === 'hidden' || Number(style.opacity) === 0) continue;
+      const r = ratio(parse(style.color), background(el));
+      checked += 1;
+      if (r < 3) low.push(`${r.toFixed(2)} "${t.textContent.trim().slice(0, 40)}"`);
+    }
+  }
+  const bars = [];
+  for (const root of roots) {
+    for (const track of root.querySelectorAll('[style*="height:10px"]')) {
+      const fill = track.firstElementChild;
+      if (!fill || fill.getBoundingClientRect().width < 2) continue;
+      bars.push(ratio(background(fill), background(track)));
+    }
+  }
+  return { cards: roots.length, checked, low, bars };
+}
+"""
+
+
+def contrast(page: WidgetPage, selector: str) -> dict[str, Any]:
+    """Contrast figures of the texts and bars inside ``selector``: ``low`` lists texts under
+    3:1 against what is behind them (see ``CONTRAST_JS``)."""
+    return page.page.evaluate(CONTRAST_JS, selector)

@@ -2,7 +2,8 @@
 overflows its card; the retry and the builder keep their own record; a saved notebook reopened
 in a fresh JupyterLab with no kernel shows the static record, not "model not found".
 
-One notebook run per app; the viewport is resized (not re-run) for each width. Screenshots go to
+One notebook run per app; the viewport is resized (not re-run) for each width; in each theme the
+texts of every widget are checked to stand out from their background (3:1). Screenshots go to
 ``test-output/screenshots/`` in the repository so a person can look at them.
 """
 
@@ -14,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, open_notebook, run_all, serve_jupyter, use_dark_theme, write_notebook
+from .conftest import (
+    REPO,
+    contrast,
+    open_notebook,
+    run_all,
+    serve_jupyter,
+    use_dark_theme,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +37,8 @@ ROOTS = {
     "builder-form": '[data-testid="dw-builder"]',
     "review": '[data-testid="dw-review"]',
     "jobs": '[data-testid="dw-jobs"]',
+    "autobatch": '[data-testid="dw-autobatch"]',
+    "preview": '[data-testid="dw-request-preview"]',
 }
 
 LIVE = """\
@@ -115,6 +126,9 @@ def _cells(tmp: Path) -> list[str]:
         SAME_CARD,
         "dw.review(job, out)  # the first run, with its failures",
         "dw.jobs(auto_refresh=None)",
+        "client = dw.autobatch(name='records-ab', flush_after=600)\nclient",
+        "dw.prepare(df, 'Sentiment of this review, one word: {review}', model='mock',"
+        " system='You label reviews of the products of a rather long catalogue.').preview(3)",
         "print('DW-MARK:end')",
     ]
 
@@ -142,7 +156,8 @@ def _set_theme(page, dark: bool) -> None:
 
 
 def _look_at_every_width(page, app: str) -> list[str]:
-    """Screenshots of each widget at each width and theme; returns the overflow found."""
+    """Screenshots of each widget at each width and theme; returns the overflow found and, per
+    theme, the texts that do not stand out from their background."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     p = page.page
@@ -157,6 +172,13 @@ def _look_at_every_width(page, app: str) -> list[str]:
             p.wait_for_timeout(250)  # layout and container queries settle
             for issue in p.evaluate(OVERFLOW_JS, ROOTS):
                 problems.append(f"{app} {theme} {width}px {issue}")
+            if width == WIDTHS[0]:
+                for name, selector in ROOTS.items():
+                    figures = contrast(page, selector)
+                    if figures["cards"] and not figures["checked"]:
+                        problems.append(f"{app} {theme} {name}: no text to check")
+                    for low in figures["low"]:
+                        problems.append(f"{app} {theme} {name}: contrast {low}")
             for name, selector in ROOTS.items():
                 node = p.locator(selector).first
                 if node.count():
@@ -178,10 +200,9 @@ def _run(page, jupyter, tmp_path: Path, app: str) -> str:
     return path
 
 
-def test_every_widget_fits_every_width_and_keeps_its_record_in_lab(jupyter, page, tmp_path):
-    path = _run(page, jupyter, tmp_path, "lab")
-    p = page.page
-
+def _check_run_records(p) -> None:
+    """The submit cell shows the whole job, the retry cell its attempt only, the builder cell
+    what was sent above the job."""
     submitted = _output_text(p, 1)
     assert "recovered on retry 1" in submitted and "first run" in submitted, submitted
     assert "60 / 60 done" in submitted
@@ -190,6 +211,12 @@ def test_every_widget_fits_every_width_and_keeps_its_record_in_lab(jupyter, page
     built = _output_text(p, 5)
     assert "Submitted with dw.builder" in built and "max_tokens=20" in built, built
     assert "Label this review: {review}" in built and "60 / 60 done" in built
+
+
+def test_every_widget_fits_every_width_and_keeps_its_record_in_lab(jupyter, page, tmp_path):
+    path = _run(page, jupyter, tmp_path, "lab")
+    p = page.page
+    _check_run_records(p)
 
     problems = _look_at_every_width(page, "lab")
     assert problems == [], "\n".join(problems[:30])
@@ -229,8 +256,9 @@ def test_every_widget_fits_every_width_and_keeps_its_record_in_lab(jupyter, page
     assert "Failed rows by error" in text and "Jobs" in text
 
 
-def test_every_widget_fits_every_width_in_notebook_7(jupyter, page, tmp_path):
+def test_every_widget_fits_every_width_and_keeps_its_record_in_notebook_7(jupyter, page, tmp_path):
     _run(page, jupyter, tmp_path, "notebook")
+    _check_run_records(page.page)
     problems = _look_at_every_width(page, "notebook")
     assert problems == [], "\n".join(problems[:30])
     assert page.errors == []

@@ -219,7 +219,7 @@ def test_preview_shows_the_first_requests_as_sent(reviews):
     assert "BuiltRequests(3 requests" in repr(built)
     assert 'Great "phone"' in repr(built)
     html = built._repr_html_()
-    assert "&quot;phone&quot;" in html and "<table>" in html
+    assert "&quot;phone&quot;" in html and "<table" in html
 
 
 def test_repr_shows_a_long_system_prompt_once_and_each_row_its_own_prompt(reviews):
@@ -227,8 +227,9 @@ def test_repr_shows_a_long_system_prompt_once_and_each_row_its_own_prompt(review
     built = build_requests(reviews, model="m", prompt="Costs $1 … $2: {review}", system=system)
     text = repr(built)
     system_lines = [line for line in text.splitlines() if "careful annotator" in line]
-    assert len(system_lines) == 1 and system_lines[0].startswith("  system: ")
+    assert len(system_lines) == 1 and system_lines[0].startswith("  system (every request): ")
     assert """r1: '[user] Costs $1 … $2: Great "phone"'""" in text  # the row's own prompt
+    assert "r2: " in text  # each row's prompt, not only the system prompt
     assert "$" not in built._repr_html_()  # JupyterLab would typeset $…$ as math
 
 

@@ -178,3 +178,18 @@ def test_repr_summarises_the_form():
     assert repr(make(template="{review}")) == (
         "<dw builder: 2 rows [review, stars], model mock, template '{review}'>"
     )
+
+
+def test_the_form_carries_a_static_summary_for_a_saved_notebook(shell):
+    from IPython.display import display
+
+    widget = make(template="Rate <b>{review}</b> for $5", model="mock",
+                  code_for=lambda form: f"job = dw.submit(df, {form['template']!r})")  # fmt: skip
+    display(widget)
+    data = shell.published[0]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+    html = data["text/html"]
+    assert "A dw.builder form, not submitted" in html and 'data-testid="dw-builder-' in html
+    assert "Rate &lt;b&gt;{review}&lt;/b&gt; for &#36;5" in html and "<b>{review}" not in html
+    assert "job = dw.submit(df" in html
+    assert data["text/plain"].startswith("A dw.builder form, not submitted")

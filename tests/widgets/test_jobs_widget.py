@@ -142,3 +142,19 @@ def test_attach_shows_the_job_below_the_dashboard(monkeypatch):
         )
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_the_saved_table_follows_status_changes_but_not_every_count(shell):
+    from IPython.display import display
+
+    widget = JobsWidget(ROWS)
+    display(widget)
+    first = shell.published[0]
+    assert "in progress" in first["data"]["text/html"]
+    widget.set_jobs([ROWS[0], {**ROWS[1], "completed": 5}])  # counts only: no redraw
+    assert len(shell.published) == 2  # the dashboard and the slot below it
+    widget.set_jobs([ROWS[0], {**ROWS[1], "status": "completed", "completed": 10}])
+    update = shell.published[-1]
+    assert update["update"] and update["transient"] == first["transient"]
+    assert "in progress" not in update["data"]["text/html"]
+    assert "10 / 10 done" in update["data"]["text/html"]

@@ -201,3 +201,98 @@ def test_static_html_shows_the_outcome_with_stable_test_ids():
     assert re.search(r'data-testid="dw-phase"[^>]*>completed<', html)
     widths = [float(w) for w in re.findall(r"width:([\d.]+)%", html)]
     assert widths == pytest.approx([100 * 296 / 300, 100 * 4 / 300], abs=0.01)
+
+
+class _Untrusted(HTMLParser):
+    """What an untrusted notebook keeps of each element's style (its sanitizer drops var()
+    values) and whether the element holds text."""
+
+    VOID = {"br", "img", "hr", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.elements: list[dict] = []
+        self.open: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        style = dict(attrs).get("style") or ""
+        kept = {}
+        for decl in style.split(";"):
+            prop, _, value = decl.partition(":")
+            if value and "var(" not in value:
+                kept.setdefault(prop.strip(), value.strip())
+        element = {"tag": tag, "style": kept, "text": False}
+        self.elements.append(element)
+        if tag not in self.VOID:
+            self.open.append(element)
+
+    def handle_endtag(self, tag):
+        if self.open:
+            self.open.pop()
+
+    def handle_data(self, data):
+        if data.strip():
+            for element in self.open:
+                element["text"] = True
+
+
+def _contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two #rrggbb colours."""
+
+    def luminance(hex_colour: str) -> float:
+        rgb = [int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+LIGHT_PAGE, DARK_PAGE = "#ffffff", "#111111"  # JupyterLab's light and dark layout-color0
+
+
+def test_untrusted_static_cards_read_on_light_and_dark_pages():
+    from dw_notebook.widgets.autobatch import autobatch_html
+    from dw_notebook.widgets.record import builder_record
+
+    html = "".join(
+        [
+            snapshot_html(JobSnapshot("r", phase, total=300, completed=120, failed=3, model="m"))
+            for phase in ("in_progress", "completed", "failed", "cancelled", "validating")
+        ]
+        + [
+            builder_record({"template": "{review}", "model": "m", "window": "24h"}, 3, "x").html,
+            autobatch_html({"queued": 2, "name": "n", "window": "24h", "last_error": "boom"}),
+        ]
+    )
+    parsed = _Untrusted()
+    parsed.feed(html)
+    opaque = re.compile(r"^#[0-9a-fA-F]{6}$")
+    checked = 0
+    for element in parsed.elements:
+        style = element["style"]
+        colour, background = style.get("color", ""), style.get("background", "")
+        if opaque.match(background) and element["text"]:
+            # text on a fixed background (the phase pill) has a fixed colour that reads on it
+            assert opaque.match(colour) and _contrast(colour, background) >= 3, element
+            checked += 1
+        elif opaque.match(colour):
+            # any other fixed text colour lands on the page: it must read on light and dark
+            assert min(_contrast(colour, LIGHT_PAGE), _contrast(colour, DARK_PAGE)) >= 3, element
+            checked += 1
+        elif background:
+            # backgrounds under the theme's text (tracks, code) are a translucent grey
+            assert not element["text"] or background.startswith("rgba(128,128,128"), element
+    assert checked >= 5
+    tracks = [e for e in parsed.elements if e["style"].get("height") == "10px"]
+    assert tracks and all("rgba(128,128,128" in e["style"]["background"] for e in tracks)
+
+
+def test_the_static_card_of_a_running_job_says_when_it_was_true():
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 12, 1, 14, 5, tzinfo=UTC)
+    running = snapshot_html(JobSnapshot("r", "in_progress", total=10, completed=3), now=when)
+    assert re.search(r'data-testid="dw-as-of"[^>]*>as of 2026-12-01 14:05 UTC<', running)
+    done = snapshot_html(JobSnapshot("r", "completed", total=10, completed=10, done=True))
+    assert "dw-as-of" not in done  # the end state stays true

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +10,8 @@ import numpy as np
 import orjson
 
 from dw_notebook.wire import MAX_FILE_BYTES, MAX_REQUESTS_PER_FILE
+
+from ._preview import RequestPreview, escape, prompt_text
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,11 @@ class BuiltRequests:
         """Request ``i`` as a reader would want to see it (messages with their roles)."""
         return prompt_text(orjson.loads(self.line(i))["body"])
 
-    def preview(self, n: int = 3) -> list[dict]:
-        """The first ``n`` requests as dicts, exactly as they will be sent."""
-        return [orjson.loads(self.line(i)) for i in range(min(n, self.n))]
+    def preview(self, n: int = 3) -> RequestPreview:
+        """The first ``n`` requests exactly as they will be sent: a list of request dicts that
+        shows as a table in a notebook (the shared system prompt and schema once above it)."""
+        requests = [orjson.loads(self.line(i)) for i in range(min(n, self.n))]
+        return RequestPreview(requests, total=self.n, endpoint=self.endpoint, model=self.model)
 
     def _summary(self) -> str:
         size = _human_bytes(self.nbytes)
@@ -148,58 +151,14 @@ class BuiltRequests:
         return text
 
     def __repr__(self) -> str:
-        lines = [f"BuiltRequests({self._summary()})"]
-        requests = self.preview(2)
-        system = _system_text(requests[0]["body"]) if requests else ""
-        if system:  # the same for every row: once, then each row's own prompt
-            lines.append(f"  system: {_cut(system, 100)!r}")
-        for req in requests:
-            own = prompt_text(req["body"])
-            if system:
-                own = own.split("\n", 1)[-1]
-            lines.append(f"  {req['custom_id']}: {_cut(own, 100)!r}")
-        return "\n".join(lines)
+        return "\n".join([f"BuiltRequests({self._summary()})",
+                          *(f"  {line}" for line in self.preview(2).lines())])  # fmt: skip
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            "<tr><td><code>{}</code></td><td style='text-align:left;white-space:pre-wrap'>{}"
-            "</td></tr>".format(
-                html.escape(req["custom_id"]),
-                html.escape(prompt_text(req["body"])[:500]).replace("$", "&#36;"),
-            )
-            for req in self.preview(3)
-        )
         return (
-            f"<div><b>BuiltRequests</b>: {html.escape(self._summary()).replace('$', '&#36;')}"
-            f"<table><tr><th>custom_id</th><th>prompt</th></tr>{rows}</table></div>"
+            f"<div><div><strong>BuiltRequests</strong>: {escape(self._summary())}</div>"
+            f"{self.preview(3)._repr_html_()}</div>"
         )
-
-
-def prompt_text(body: dict) -> str:
-    """A readable rendering of one request body: ``[role] content`` per message, or its input."""
-    if "messages" in body:
-        parts = []
-        for msg in body["messages"]:
-            content = msg.get("content")
-            if not isinstance(content, str):
-                content = orjson.dumps(content).decode()
-            parts.append(f"[{msg.get('role')}] {content}")
-        return "\n".join(parts)
-    value = body.get("input", body.get("prompt", ""))
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-def _system_text(body: dict) -> str:
-    """The system message of a chat request ('' when there is none)."""
-    messages = body.get("messages") or []
-    if messages and messages[0].get("role") == "system":
-        content = messages[0].get("content")
-        return content if isinstance(content, str) else orjson.dumps(content).decode()
-    return ""
-
-
-def _cut(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _human_bytes(n: int) -> str:

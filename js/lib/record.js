@@ -1,0 +1,89 @@
+// Saved notebooks keep each widget's static record in place of the widget.
+//
+// A notebook saved while a widget is live holds an output whose widget view names a model id.
+// Reopened (trusted) without that kernel, JupyterLab's widget renderer looks the id up among
+// the models of the notebook's widget state and, finding none, shows "Error displaying widget:
+// model not found"; it never falls back to the output's text/html. The state is only saved
+// when the user turned "Save Widget State Automatically" on, and then it holds the live
+// widget, which would render its last snapshot with buttons that no longer work.
+//
+// So when the notebook is saved, each output of ours that shows a widget gets, under its model
+// id in the notebook's widget state, an Output widget holding the output's own text/html and
+// text/plain: the static record the kernel keeps refreshed. Reopened, the renderer finds that
+// model and shows the record; nbconvert and nbviewer render it from the same state.
+
+const STATE = "application/vnd.jupyter.widget-state+json";
+const VIEW = "application/vnd.jupyter.widget-view+json";
+const MARK = 'data-testid="dw-'; // every static card of this package carries one
+export const RECORD_CLASS = "dw-record";
+const HOOKED = Symbol.for("dw-notebook.record-on-save");
+
+const text = (value) => (Array.isArray(value) ? value.join("") : value);
+
+/** The records to keep for the outputs of a notebook (nbformat JSON of each cell's outputs):
+ * `{ model_id: widget state }` for every output showing a widget view with a card of ours. */
+export function recordsOf(outputLists) {
+  const records = {};
+  for (const outputs of outputLists) {
+    for (const output of outputs ?? []) {
+      const data = output?.data ?? {};
+      const id = data[VIEW]?.model_id;
+      const html = text(data["text/html"]);
+      if (!id || typeof html !== "string" || !html.includes(MARK)) continue;
+      const bundle = { "text/html": html };
+      if (typeof text(data["text/plain"]) === "string") bundle["text/plain"] = text(data["text/plain"]);
+      records[id] = {
+        model_name: "OutputModel",
+        model_module: "@jupyter-widgets/output",
+        model_module_version: "1.0.0",
+        state: {
+          _dom_classes: [RECORD_CLASS],
+          outputs: [{ output_type: "display_data", data: bundle, metadata: {} }],
+        },
+      };
+    }
+  }
+  return records;
+}
+
+/** The notebook's widget state with ``records`` in it: records of earlier saves whose outputs
+ * are gone are dropped, other widgets' state is kept as it is. */
+export function withRecords(widgets, records) {
+  const saved = widgets?.[STATE] ?? {};
+  const state = {};
+  for (const [id, model] of Object.entries(saved.state ?? {})) {
+    if (!model?.state?._dom_classes?.includes?.(RECORD_CLASS)) state[id] = model;
+  }
+  Object.assign(state, records);
+  return { ...(widgets ?? {}), [STATE]: { version_major: 2, version_minor: 0, ...saved, state } };
+}
+
+function cellOutputs(notebook) {
+  const lists = [];
+  for (const cell of notebook.cells ?? []) {
+    const outputs = cell?.outputs?.toJSON?.();
+    if (outputs?.length) lists.push(outputs);
+  }
+  return lists;
+}
+
+/** Once per notebook: on every save, write the records of this package's live outputs into
+ * the notebook's widget state. Does nothing where the page is not a Jupyter document (the
+ * widget manager has no document context, e.g. VS Code or a test page). */
+export function keepRecordsOnSave(model) {
+  const context = model?.widget_manager?.context;
+  const notebook = context?.model;
+  if (!context?.saveState?.connect || !notebook?.setMetadata || context[HOOKED]) return;
+  context[HOOKED] = true;
+  context.saveState.connect((_sender, phase) => {
+    if (phase !== "started") return;
+    try {
+      const records = recordsOf(cellOutputs(notebook));
+      const widgets = notebook.getMetadata("widgets");
+      if (!Object.keys(records).length && !widgets) return;
+      notebook.setMetadata("widgets", withRecords(widgets, records));
+    } catch (err) {
+      console.error("dw-notebook: could not keep the widget records in the notebook", err);
+    }
+  });
+}
