@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import orjson
@@ -127,17 +128,19 @@ def test_dashboard_open_shows_a_finished_jobs_results_and_a_running_jobs_progres
     srv = make_server(rate=20.0)
     conn = {"api_key": srv.token, "base_url": srv.base_url}
     shown = dw.submit(sample_reviews(12), PROMPT, model="mock", name="shown", **conn)
-    shown.widget()  # displayed in this kernel, with its DataFrame
-    shown.join()
+    shown.join()  # a job of this kernel, with its DataFrame
     other = dw.submit(sample_reviews(8), PROMPT, model="mock", name="elsewhere", **conn)
     other.join()
+    other_batch = other.batch_ids[0]
+    del other  # as if submitted by another kernel: no job here has its frame
+    gc.collect()
     running = dw.submit(sample_reviews(200), PROMPT, model="mock", name="long", **conn)
     dash = dw.jobs(auto_refresh=None, **conn)
     try:
         review = dash.act("attach", shown.batch_ids[0])
         assert isinstance(review, ReviewWidget) and review.overview["rows"] == 12
         # a job this kernel has no frame for: its summary and the code that joins it
-        summary = dash.act("attach", other.batch_ids[0])
+        summary = dash.act("attach", other_batch)
         assert "completed: 8 / 8 done" in summary["text/plain"]
         assert "out = dw.attach('elsewhere', df).join()" in summary["text/plain"]
         html = summary["text/html"]
