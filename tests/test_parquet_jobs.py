@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
@@ -211,3 +212,11 @@ def test_a_dataset_is_built_and_joined_batch_rows_at_a_time(conn, tmp_path, monk
     job.join(path=tmp_path / "m.parquet")
     assert max(built) <= 64 and sum(built) == 500
     assert max(joined) <= 64 and sum(joined) == 500
+
+
+@pytest.mark.parametrize("dialect", ["openai"])
+def test_join_of_a_frame_shares_its_columns_instead_of_copying_them(conn, tmp_path):
+    df = reviews(60)
+    df["score"] = [float(i) for i in range(60)]
+    out = dw.submit(df, PROMPT, model="mock", **conn).join()
+    assert np.shares_memory(out["score"].to_numpy(), df["score"].to_numpy())

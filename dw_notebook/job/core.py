@@ -307,11 +307,15 @@ class Job(BatchCreation):
             self.wait(timeout)
         elif not self.done:
             raise JobError(f"job {self.name!r} is still running; use job.partial() or wait")
+        if self.spec.get("dataset"):  # read again record batch by record batch
+            return self._join_pieces(pieces.ChunkWindow(self, missing_files), path)
         results, gone = self._reader.finished_results(
             self.batch_ids, self._tracker.batches, self._batch_error_lines
         )
-        if path is not None or self.spec.get("dataset"):
-            return self._join_pieces(results, gone, missing_files, path)
+        if path is not None:
+            if gone and missing_files == "raise":
+                raise MissingResultFileError(gone)
+            return self._join_pieces(pieces.Whole(results), path)
         out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
         self._note_lines(out)
         if self.built is None:  # ids derived for an attached frame: is it the job's frame?
@@ -321,14 +325,12 @@ class Job(BatchCreation):
             raise MissingResultFileError(gone, unknown)
         return pilot.label(out, self.spec)
 
-    def _join_pieces(self, results: Any, gone: list, missing_files: str, path: Any) -> Any:
+    def _join_pieces(self, results: Any, path: Any) -> Any:
         """``join`` a piece at a time: to a parquet file, or (a dataset source) one frame."""
         if self.spec.get("pilot"):
             raise JobError("join(path=) does not take a pilot job; use job.join().to_parquet()")
         if self.df is None and not self.spec.get("dataset"):
             raise JobError("this job has no DataFrame; attach it with dw.attach(name, df)")
-        if gone and missing_files == "raise":  # whether rows lack a line is known at the end
-            raise MissingResultFileError(gone)
         if path is None:
             out = pieces.gather(self, results)
             self._note_lines(out)
@@ -350,7 +352,7 @@ class Job(BatchCreation):
             results.add(data, batch_id, f"errors of batch {batch_id}")
             self._errors_read.add(batch_id)
         if self.spec.get("dataset"):
-            out = pieces.gather(self, results)
+            out = pieces.gather(self, pieces.Whole(results))
         else:
             out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
         self._note_lines(out)
@@ -408,11 +410,7 @@ class Job(BatchCreation):
             raise JobError("this job is still a pilot: send the rest with job.proceed() first")
         if self.spec.get("dataset"):  # read again a record batch at a time
             self.wait()
-            results, gone = self._reader.finished_results(
-                self.batch_ids, self._tracker.batches, self._batch_error_lines
-            )
-            if gone and not unknown:
-                raise MissingResultFileError(gone)
+            results = pieces.ChunkWindow(self, "not_run" if unknown else "raise")
             wanted = pieces.ids_to_retry(self, results, truncated=truncated, unreadable=unreadable)
         else:
             out = self.join(missing_files="not_run" if unknown else "raise")

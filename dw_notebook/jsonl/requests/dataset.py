@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from dw_notebook import wire
 from dw_notebook.jsonl.requests._builder import build_requests
@@ -38,6 +40,7 @@ from dw_notebook.prices import PricesArg, price_for
 #: Rows read and built at a time: bounds the memory of a build, a submit and a join.
 BATCH_ROWS = 100_000
 _GLOB = set("*?[")
+_READ_BUFFER = 1 << 20  # bytes read from a parquet file at a time
 
 
 def is_dataset_source(source: Any) -> bool:
@@ -86,18 +89,32 @@ def open_dataset(paths: list[str], file_format: str = "parquet") -> ds.Dataset:
 def record_batches(
     dataset: ds.Dataset, columns: list[str] | None, batch_rows: int = BATCH_ROWS
 ) -> Iterator[pd.DataFrame]:
-    """The dataset as DataFrames of at most ``batch_rows`` rows, indexed by row number, reading
-    ahead one batch only (Arrow's default read-ahead holds many batches at once)."""
-    scanner = dataset.scanner(
-        columns=columns, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1
-    )
+    """The dataset as DataFrames of at most ``batch_rows`` rows, indexed by row number.
+
+    Parquet files are read page by page through small buffers: the dataset scanner decodes a
+    whole row group at once (a file written by pandas has one of up to a million rows), about
+    3x the memory of a 100,000-row batch read this way."""
     start = 0
-    for batch in scanner.to_batches():
+    for batch in _arrow_batches(dataset, columns, batch_rows):
         if batch.num_rows:
             frame = batch.to_pandas()
             frame.index = pd.RangeIndex(start, start + batch.num_rows)
             start += batch.num_rows
             yield frame
+
+
+def _arrow_batches(
+    dataset: ds.Dataset, columns: list[str] | None, batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    if not isinstance(dataset.format, ds.ParquetFileFormat):
+        scanner = dataset.scanner(
+            columns=columns, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1
+        )
+        yield from scanner.to_batches()
+        return
+    for path in dataset.files:
+        with pq.ParquetFile(path, pre_buffer=False, buffer_size=_READ_BUFFER) as file:
+            yield from file.iter_batches(batch_size=batch_rows, columns=columns)
 
 
 def used_columns(build_args: dict[str, Any], id_column: str, names: list[str]) -> list[str] | None:
@@ -313,8 +330,9 @@ def build_dataset(
             hashes.append(pd.util.hash_array(ids, categorize=False))
             # ``positions`` are within the batch; the spool and the join need row numbers
             piece.positions = piece.positions + int(frame.index[0])
-            del frame
+            del frame, ids
             out._add(piece, writer)
+            del piece  # before the next batch is read: one batch's requests at a time
         if writer is not None:
             out._chunks = writer.finish()
         _refuse_repeated_ids(dataset, out, hashes, batch_rows)
