@@ -220,3 +220,30 @@ def test_join_of_a_frame_shares_its_columns_instead_of_copying_them(conn, tmp_pa
     df["score"] = [float(i) for i in range(60)]
     out = dw.submit(df, PROMPT, model="mock", **conn).join()
     assert np.shares_memory(out["score"].to_numpy(), df["score"].to_numpy())
+
+
+def test_spooled_request_files_keep_the_limits_and_the_lines(tmp_path):
+    df = reviews(300)
+    write_parts(df, tmp_path / "s", 3)
+    frame = dw.prepare(df, PROMPT, model="mock", id_column="review_id")
+    limit = 9_000  # bytes: files end mid record batch and mid parquet file
+    with source.build_dataset(tmp_path / "s", model="mock", prompt=PROMPT,
+                              id_column="review_id", batch_rows=45, spool=True,
+                              max_requests=70, max_bytes=limit) as built:  # fmt: skip
+        chunks = built.chunks(70, limit)
+        assert b"".join(c.data for c in chunks) == frame.data
+        assert all(c.nbytes <= limit and c.n <= 70 for c in chunks)
+        assert [c.rows[0] for c in chunks[1:]] == [c.rows[1] for c in chunks[:-1]]
+        assert sum(c.n for c in chunks) == 300 and chunks[-1].rows[1] == 300
+        folder = chunks[0].path.parent
+    assert not folder.exists()  # close() deletes the request files
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_review_and_partial_of_a_dataset_job(conn, tmp_path):
+    write_parts(reviews(40), tmp_path / "v", 2)
+    job = dw.submit(tmp_path / "v", PROMPT, model="mock", id_column="review_id", **conn)
+    job.wait()
+    assert (job.partial()["status"] == "ok").sum() == 40
+    overview = job.review().overview
+    assert overview["rows"] == 40 and overview["answer_columns"] == ["content"]

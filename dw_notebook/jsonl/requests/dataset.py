@@ -169,6 +169,11 @@ class _Spool:
             limit = offsets[i] + self.max_bytes - self._bytes
             stop = int(np.searchsorted(offsets, limit, side="right")) - 1
             stop = min(stop, i + self.max_requests - self._n, piece.n)
+            if stop <= i and not self._n:
+                size = int(offsets[i + 1] - offsets[i])
+                raise ValueError(
+                    f"a request is {size:,} bytes, more than max_bytes={self.max_bytes:,}"
+                )
             if stop <= i:  # the next line does not fit: this file is full
                 self._close()
                 continue
@@ -337,6 +342,8 @@ def build_dataset(
             out._chunks = writer.finish()
         _refuse_repeated_ids(dataset, out, hashes, batch_rows)
     except BaseException:
+        if writer is not None:
+            writer.finish()
         out.close()
         raise
     return out
