@@ -73,7 +73,8 @@ def run_dw(folder: str, out_path: str, base_url: str, token: str) -> dict:
 
 
 def child(folder: Path, out_path: Path, base_url: str, token: str) -> dict:
-    env = {**os.environ, "DW_NOTEBOOK_HOME": tempfile.mkdtemp(prefix="bench-home-")}
+    # the client's registry and result cache (GBs at 5M rows) go with the temp dir
+    env = {**os.environ, "DW_NOTEBOOK_HOME": str(folder.parent / "home")}
     code = (f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import bench_parquet as b; "
             f"print(json.dumps(b.run_dw({str(folder)!r}, {str(out_path)!r}, {base_url!r}, "
             f"{token!r})))")  # fmt: skip
