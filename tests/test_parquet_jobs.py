@@ -247,3 +247,21 @@ def test_review_and_partial_of_a_dataset_job(conn, tmp_path):
     assert (job.partial()["status"] == "ok").sum() == 40
     overview = job.review().overview
     assert overview["rows"] == 40 and overview["answer_columns"] == ["content"]
+
+
+@pytest.mark.parametrize("dialect", ["openai"])
+def test_a_dataset_join_names_a_result_file_gone_from_the_service(server, conn, tmp_path):
+    from dw_notebook.client import BatchClient
+
+    write_parts(reviews(120), tmp_path / "g", 2)
+    job = dw.submit(tmp_path / "g", PROMPT, model="mock", id_column="review_id",
+                    max_requests=50, **conn).wait()  # fmt: skip
+    with BatchClient(server.base_url, server.token) as client:
+        gone = client.get_batch(job.batch_ids[1])["output_file_id"]
+        client.delete_file(gone)
+    with pytest.raises(dw.MissingResultFileError, match=gone):
+        job.join(path=tmp_path / "never.parquet")
+    assert not (tmp_path / "never.parquet").exists()
+    out = pd.read_parquet(job.join(path=tmp_path / "rest.parquet", missing_files="not_run"))
+    assert out["status"].value_counts()[["ok", "not_run"]].tolist() == [70, 50]
+    assert (out.loc[50:99, "status"] == "not_run").all()  # the rows of the second file
