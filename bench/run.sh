@@ -11,6 +11,8 @@ echo "== build and join: 200,000 rows"
 $PY bench/bench_build_join.py "$@"
 echo "== end to end: 200,000 rows, dw-notebook against the openai SDK's documented flow"
 $PY bench/bench_end_to_end.py --rows 200000
+echo "== parquet beyond memory: 1,000,000 rows streamed (5,000,000 by default)"
+$PY bench/bench_parquet.py 1000000
 echo "== autobatch: 10,000 calls against one prepared batch"
 $PY bench/bench_autobatch.py
 echo "== estimate vs actual input tokens: the example notebooks' requests"

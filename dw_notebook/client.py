@@ -287,6 +287,10 @@ class BatchClient:
                     raise TransportError(f"{method} {path} failed: {exc!r}") from exc
                 self._sleep(self._delay(attempt, None))
                 continue
+            # the response and its (already read) stream refer to each other: without this
+            # its body, and an upload's, would live until a garbage collection, so a job
+            # reading or sending many files would hold them all
+            response.stream = httpx.ByteStream(b"")
             if response.status_code < 400:
                 return response
             error = _error_from(response)

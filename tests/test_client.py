@@ -150,3 +150,22 @@ def test_dw_models_lists_the_models_of_the_service_submit_would_use(server):
 
     assert "mock" in dw.models(api_key=server.token, base_url=server.base_url)
     assert "mock" in dw.models()  # no key: the embedded local server
+
+
+@pytest.mark.parametrize("dialect", ["openai"])
+def test_uploads_and_downloads_let_go_of_their_bytes_when_they_return(server):
+    """A job sends and reads file after file: none may stay alive until a garbage collection."""
+    import gc
+    import sys
+
+    data = b'{"custom_id": "a"}\n' * 1000
+    before = sys.getrefcount(data)
+    gc.disable()
+    try:
+        with BatchClient(server.base_url, server.token) as client:
+            file_id = client.upload_file(data, filename="held.jsonl")["id"]
+            assert sys.getrefcount(data) == before
+            read = client.file_content(file_id).data
+            assert read == data and sys.getrefcount(read) == before
+    finally:
+        gc.enable()

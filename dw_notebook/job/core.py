@@ -9,6 +9,7 @@ above through ``Job.views``, so this layer never imports widgets.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -26,7 +27,7 @@ from ..jsonl.requests import make_custom_ids
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
-from . import pilot, pilot_view, retry
+from . import pieces, pilot, pilot_view, retry
 from .batch_errors import rows_of_batch_errors
 from .batches import BatchCreation
 from .cache import ResultCache
@@ -300,9 +301,19 @@ class Job(BatchCreation):
     # -- results ---------------------------------------------------------------------------
 
     def join(
-        self, *, wait: bool = True, timeout: float | None = None, missing_files: str = "raise"
-    ) -> pd.DataFrame:
+        self,
+        *,
+        wait: bool = True,
+        timeout: float | None = None,
+        missing_files: str = "raise",
+        path: str | os.PathLike | None = None,
+    ) -> Any:
         """A copy of the DataFrame with result columns, joined by custom_id.
+
+        ``path="labelled.parquet"`` writes the same rows and columns to a parquet file a piece
+        at a time instead (returns the path): for a dataset source the files are read again
+        record batch by record batch, so memory stays bounded by one batch. ``join()`` without
+        a path on a dataset source reads the whole dataset into one frame.
 
         Columns: the answer (``content`` or one per schema field), ``status``, ``error``,
         ``finish_reason``, ``prompt_tokens``, ``completion_tokens``, ``batch_id``, ``attempt``.
@@ -319,9 +330,15 @@ class Job(BatchCreation):
             self.wait(timeout)
         elif not self.done:
             raise JobError(f"job {self.name!r} is still running; use job.partial() or wait")
+        if self.spec.get("dataset"):  # read again record batch by record batch
+            return self._join_pieces(pieces.ChunkWindow(self, missing_files), path)
         results, gone = self._reader.finished_results(
             self.batch_ids, self._tracker.batches, self._batch_error_lines
         )
+        if path is not None:
+            if gone and missing_files == "raise":
+                raise MissingResultFileError(gone)
+            return self._join_pieces(pieces.Whole(results), path)
         out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
         self._note_lines(out)
         if self.built is None:  # ids derived for an attached frame: is it the job's frame?
@@ -330,6 +347,20 @@ class Job(BatchCreation):
         if unknown and missing_files == "raise":  # rows answered by another attempt are known
             raise MissingResultFileError(gone, unknown)
         return pilot.label(out, self.spec)
+
+    def _join_pieces(self, results: Any, path: Any) -> Any:
+        """``join`` a piece at a time: to a parquet file, or (a dataset source) one frame."""
+        if self.spec.get("pilot"):
+            raise JobError("join(path=) does not take a pilot job; use job.join().to_parquet()")
+        if self.df is None and not self.spec.get("dataset"):
+            raise JobError("this job has no DataFrame; attach it with dw.attach(name, df)")
+        if path is None:
+            out = pieces.gather(self, results)
+            self._note_lines(out)
+            return out
+        written, attrs = pieces.write(self, results, path)
+        self._note_lines(attrs)
+        return written
 
     def partial(self) -> pd.DataFrame:
         """The rows finished so far, joined like ``join()``; the others are ``not_run``.
@@ -343,14 +374,18 @@ class Job(BatchCreation):
         for batch_id, data, _ in self._batch_error_lines(skip=self._errors_read):
             results.add(data, batch_id, f"errors of batch {batch_id}")
             self._errors_read.add(batch_id)
-        out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
+        if self.spec.get("dataset"):
+            out = pieces.gather(self, pieces.Whole(results))
+        else:
+            out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
         self._note_lines(out)
         return pilot.label(out, self.spec)
 
-    def _note_lines(self, out: pd.DataFrame) -> None:
-        """Counts of result lines read leniently or not at all, for the progress views."""
+    def _note_lines(self, out: pd.DataFrame | dict[str, Any]) -> None:
+        """Counts of result lines read leniently or not at all (a join's ``attrs``), for the
+        progress views."""
         with self._lock:
-            changed = self._tracker.note_lines(out.attrs)
+            changed = self._tracker.note_lines(out if isinstance(out, dict) else out.attrs)
         if changed:
             self._emit(self.snapshot())
 
@@ -396,9 +431,14 @@ class Job(BatchCreation):
         """
         if self.spec.get("pilot") and not self.spec["pilot"].get("proceeded"):
             raise JobError("this job is still a pilot: send the rest with job.proceed() first")
-        out = self.join(missing_files="not_run" if unknown else "raise")
-        ids = self.built.row_ids if self.built is not None else self._ids()
-        wanted = retry.ids_to_retry(out, ids, truncated=truncated, unreadable=unreadable)
+        if self.spec.get("dataset"):  # read again a record batch at a time
+            self.wait()
+            results = pieces.ChunkWindow(self, "not_run" if unknown else "raise")
+            wanted = pieces.ids_to_retry(self, results, truncated=truncated, unreadable=unreadable)
+        else:
+            out = self.join(missing_files="not_run" if unknown else "raise")
+            ids = self.built.row_ids if self.built is not None else self._ids()
+            wanted = retry.ids_to_retry(out, ids, truncated=truncated, unreadable=unreadable)
         if not wanted:
             raise JobError(f"nothing to retry: every row of job {self.name!r} has an answer")
         lines = [retry.override(line, body_overrides) for line in self._input_lines(wanted)]

@@ -24,7 +24,8 @@ from ..errors import (
     JobError,
     NotFoundError,
 )
-from . import listing
+from ..jsonl.requests.dataset import DatasetRequests, is_dataset_source
+from . import dataset, listing
 from . import pilot as pilots
 from .core import Job
 from .registry import JobRecord, Registry
@@ -66,6 +67,8 @@ def prepare(
 
     if model is None:
         raise BuildError("prepare() needs model=, e.g. dw.prepare(df, prompt, model='mock').")
+    if is_dataset_source(df):  # parquet paths, a glob, a directory: read in record batches
+        return dataset.prepare(df, {"prompt": prompt, "model": model, **kwargs})
     return build_requests(df, prompt=prompt, model=model, **kwargs)
 
 
@@ -73,6 +76,8 @@ def estimate(built: Any, window: str = "24h") -> Any:
     """Cost estimate of built requests (input tokens ≈ bytes ÷ 4, output bounded by max_tokens)."""
     from ..jsonl.requests.estimate import estimate_cost
 
+    if isinstance(built, DatasetRequests):
+        return built.estimate(window)
     return estimate_cost(built, window=window)
 
 
@@ -136,6 +141,12 @@ def submit(
         "endpoint": endpoint, "input_column": input_column, "response_format": response_format,
         "tools": tools, "missing": missing, **params,
     }  # fmt: skip
+    if is_dataset_source(df):  # parquet paths, a glob, a directory: built in record batches
+        return dataset.submit(
+            df, build_args, connection=connect(api_key, base_url), registry=registry or Registry(),
+            still_known=_still_known, window=window, name=name, metadata=metadata, budget=budget,
+            price=price, force=force, max_requests=max_requests, max_bytes=max_bytes, pilot=pilot,
+        )  # fmt: skip
     # a line that cannot fit in any file is refused here, naming its row
     built = build_requests(df, **build_args, max_line_bytes=min(max_bytes, wire.MAX_FILE_BYTES) - 1)
     refuse_empty(df, built)
@@ -319,7 +330,9 @@ def attach(
         job = _job_from_record(record, client, connection, registry, df, built)
         if df is not None and built is None:
             job.match_frame()  # sorted, filtered or another frame: match rows by id, or raise
-        if job.missing_chunks():
+        if job.missing_chunks() and record.spec.get("dataset"):
+            dataset.resume(job)  # the job's files are read again
+        elif job.missing_chunks():
             job.resume(built)
         return job
     try:

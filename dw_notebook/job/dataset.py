@@ -1,0 +1,170 @@
+"""A job whose rows come from a dataset beyond memory (parquet paths, a glob, a directory).
+
+``submit`` builds the requests record batch by record batch into request files on disk, then
+uploads and creates the batches as for a frame; the spec records the dataset's files and the
+fingerprint covers every request line, so a changed file is another job, and ``attach`` (or a
+re-run of the cell) can read the files again to finish a submit that stopped half-way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from .. import wire
+from ..client import client_for
+from ..config import Connection
+from ..errors import BudgetExceededError, JobError
+from ..jsonl.requests import BuildError
+from ..jsonl.requests.dataset import BATCH_ROWS, DatasetRequests, build_dataset
+from .core import Job
+from .registry import JobRecord, Registry
+
+log = logging.getLogger(__name__)
+
+
+def prepare(source: Any, build_args: dict[str, Any]) -> DatasetRequests:
+    """The requests of a dataset, counted and previewed, nothing written or sent."""
+    return build_dataset(source, **build_args)
+
+
+def submit(
+    source: Any,
+    build_args: dict[str, Any],
+    *,
+    connection: Connection,
+    registry: Registry,
+    still_known: Callable[[Any, JobRecord], bool],
+    window: str,
+    name: str | None,
+    metadata: dict[str, str] | None,
+    budget: float | None,
+    price: tuple[float, float] | None,
+    force: bool,
+    max_requests: int,
+    max_bytes: int,
+    pilot: int | None,
+) -> Job:
+    """``dw.submit`` for a dataset source: bounded memory from build to upload
+    (``batch_rows=`` in ``build_args``: rows read and built at a time)."""
+    build_args = dict(build_args)
+    batch_rows = build_args.pop("batch_rows", BATCH_ROWS)
+    if pilot is not None:
+        raise JobError(
+            "pilot= samples rows of a pandas DataFrame; for a dataset, submit a sample first "
+            "(e.g. dw.submit(pd.read_parquet(path).head(10), ...)), then the dataset"
+        )
+    if callable(build_args.get("prompt")):
+        raise BuildError(
+            "a dataset source needs a template prompt ('... {column} ...') or input_column=, "
+            "so the job can rebuild its requests from the files after a restart; a prompt "
+            "function works with a pandas DataFrame"
+        )
+    requests = build_dataset(
+        source, **build_args, batch_rows=batch_rows, spool=True, max_requests=max_requests,
+        max_bytes=max_bytes, max_line_bytes=_line_limit(max_bytes),
+    )  # fmt: skip
+    with requests:
+        if not requests.n:
+            raise BuildError(
+                f"nothing to send: the dataset has {requests.n_rows:,} rows and "
+                f"{requests.n_skipped:,} were skipped (missing='skip')",
+                requests.skipped,
+            )
+        prices = {requests.model: {window: price}} if price is not None else None
+        estimate = requests.estimate(window, prices)
+        if budget is not None and estimate.usd is not None and estimate.usd > budget:
+            raise BudgetExceededError(
+                f"estimated cost ${estimate.usd:.4f} is over the budget ${budget:.4f}: "
+                f"{estimate}. Raise budget=, shorten prompts, lower max_tokens or use the 24h "
+                "window.",
+                estimate,
+            )
+        client = client_for(connection)
+        fp = hashlib.sha256(
+            f"{requests.fingerprint()}|{window}|{connection.service_key}".encode()
+        ).hexdigest()
+        chunks = requests.chunks(max_requests, max_bytes)
+        spec = {
+            "endpoint": requests.endpoint,
+            "model": requests.model,
+            "window": window,
+            "n_requests": requests.n,
+            "schema": requests.schema,
+            "metadata": metadata or {},
+            "max_requests": max_requests,
+            "max_bytes": max_bytes,
+            "budget": budget,
+            "estimated_usd": estimate.usd,
+            "build": _stored_args(build_args, requests),
+            "built_fingerprint": requests.fingerprint(),
+            "dataset": {
+                "paths": requests.paths,
+                "format": requests.format,
+                "id_column": requests.id_column,
+                "batch_rows": batch_rows,
+                "n_rows": requests.n_rows,
+                "chunk_rows": [list(c.rows) for c in chunks],
+            },
+        }
+        existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
+        if existing is not None and still_known(client, existing):
+            log.info("re-attaching to job %s", existing.job_id)
+            job = Job(
+                client=client, connection=connection, registry=registry,
+                job_id=existing.job_id, name=existing.name, spec=existing.spec, df=None,
+                estimate=estimate, records=existing.batches, service=existing.service,
+            )  # fmt: skip
+            job.spec["budget"] = budget
+        else:
+            name = name or f"{requests.model}-{requests.n}rows-{requests.fingerprint()[:6]}"
+            job_id = registry.new_job(fp, connection.service_key, name, spec)
+            job = Job(
+                client=client, connection=connection, registry=registry, job_id=job_id,
+                name=name, spec=spec, df=None, estimate=estimate,
+            )  # fmt: skip
+            job.fresh = True
+        job.build_args = build_args
+        job.create_batches(chunks, attempt=0)
+    return job
+
+
+def resume(job: Job) -> None:
+    """Finish a dataset job's submit that stopped half-way: read its files again, check they
+    still give the same requests, and create the batches that are missing."""
+    spec, source = job.spec, job.spec["dataset"]
+    requests = build_dataset(
+        source["paths"], **spec["build"], batch_rows=source["batch_rows"], spool=True,
+        max_requests=spec["max_requests"], max_bytes=spec["max_bytes"],
+        max_line_bytes=_line_limit(spec["max_bytes"]),
+    )  # fmt: skip
+    with requests:
+        if requests.fingerprint() != spec["built_fingerprint"]:
+            raise JobError(
+                f"the files of job {job.name!r} changed since it was submitted, so the batches it "
+                "never created cannot be made from them; submit the files again as a new job"
+            )
+        job.create_batches(requests.chunks(spec["max_requests"], spec["max_bytes"]), attempt=0)
+
+
+def _line_limit(max_bytes: int) -> int:
+    """A line that cannot fit in any file is refused at build time, naming its row."""
+    return min(max_bytes, wire.MAX_FILE_BYTES) - 1
+
+
+def _stored_args(build_args: dict[str, Any], requests: DatasetRequests) -> dict[str, Any]:
+    """The build arguments as JSON (a response_format model becomes its schema)."""
+    args = dict(build_args)
+    if args.get("response_format") is not None:
+        args["response_format"] = requests.schema
+    try:
+        return orjson.loads(orjson.dumps(args))
+    except TypeError as exc:
+        raise BuildError(
+            f"the build arguments of a dataset job must be plain values (text, numbers, lists, "
+            f"dicts) so it can be rebuilt after a restart: {exc}"
+        ) from None
