@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 WAITING = "pilot done, waiting for proceed"
+PILOT_DONE = "pilot done"  # the badge of a job whose pilot waits for proceed
 PROCEED_HINT = (
     "Send the rest: job.proceed(window='24h'), or with changes: "
     "job.proceed(prompt=..., max_tokens=...)"

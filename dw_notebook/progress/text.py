@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .pilot import format_pilot, waiting
+from .pilot import PILOT_DONE, format_pilot, waiting
 from .snapshot import JobSnapshot
 
 PHASE_LABELS = {
@@ -39,6 +39,11 @@ def phase_label(phase: str) -> str:
     if not phase:
         return "waiting"
     return PHASE_LABELS.get(phase, phase.replace("_", " "))
+
+
+def badge_label(snap: JobSnapshot) -> str:
+    """The phase a card shows; a pilot whose rest waits for ``proceed`` has not completed."""
+    return PILOT_DONE if waiting(snap.pilot) else phase_label(snap.phase)
 
 
 def format_count(n: int | float | None) -> str:
@@ -211,7 +216,7 @@ def format_progress(snap: JobSnapshot) -> str:
     """One line: phase, bar, percent, counts, then throughput, times, cost, reconnect note."""
     fraction = _fraction(snap)
     pct = f"{math.floor(fraction * 100):3d}%" if fraction is not None else "   ?"
-    line = f"{phase_label(snap.phase)} {format_bar(fraction)} {pct} "
+    line = f"{badge_label(snap)} {format_bar(fraction)} {pct} "
     line += format_counts(snap.completed, snap.failed, snap.total)
     extras = [t for t in (recovered_text(snap), queue_text(snap)) if t] + stats(snap)
     if tokens := tokens_text(snap):
@@ -225,7 +230,7 @@ def format_progress(snap: JobSnapshot) -> str:
 
 def format_summary(snap: JobSnapshot) -> str:
     """The end line: '<name> completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s'."""
-    text = f"{phase_label(snap.phase)}: {format_counts(snap.completed, snap.failed, snap.total)}"
+    text = f"{badge_label(snap)}: {format_counts(snap.completed, snap.failed, snap.total)}"
     not_run = snap.total - snap.completed - snap.failed
     if snap.total > 0 and not_run > 0:
         text += f", {format_count(not_run)} not run"

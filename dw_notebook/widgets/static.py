@@ -9,6 +9,7 @@ from datetime import datetime
 from ..progress.snapshot import JobSnapshot
 from ..progress.text import (
     attempt_label,
+    badge_label,
     costs,
     first_retry,
     format_count,
@@ -138,7 +139,7 @@ def snapshot_html(snap: JobSnapshot, now: datetime | None = None) -> str:
         f'{name}<span data-testid="dw-phase" style="background:{colour};'
         "color:var(--jp-ui-inverse-font-color0, #ffffff);"
         "padding:0 8px;border-radius:999px;font-size:var(--jp-ui-font-size0, 11px);"
-        f'font-weight:600">{escape(phase_label(snap.phase))}</span>{model}</div>',
+        f'font-weight:600">{escape(badge_label(snap))}</span>{model}</div>',
         _bar(done, failed, colour),
     ]
     # the same rows as the live card (js/progress.js), so the output keeps its look and height
@@ -204,7 +205,7 @@ def _counts_line(snap: JobSnapshot) -> str:
 
 def _summary_line(snap: JobSnapshot) -> str:
     """'completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s' (as the live card's)."""
-    text = f"{phase_label(snap.phase)}: {format_counts(snap.completed, snap.failed, snap.total)}"
+    text = f"{badge_label(snap)}: {format_counts(snap.completed, snap.failed, snap.total)}"
     not_run = snap.total - snap.completed - snap.failed
     if snap.total > 0 and not_run > 0:
         text += f", {format_count(not_run)} not run"

@@ -296,3 +296,14 @@ def test_the_static_card_of_a_running_job_says_when_it_was_true():
     assert re.search(r'data-testid="dw-as-of"[^>]*>as of 2026-12-01 14:05 UTC<', running)
     done = snapshot_html(JobSnapshot("r", "completed", total=10, completed=10, done=True))
     assert "dw-as-of" not in done  # the end state stays true
+
+
+def test_a_pilot_waiting_for_proceed_is_not_called_completed():
+    ready = {"state": "ready", "n": 10, "rest": 990, "window": "24h"}
+    snap = JobSnapshot("j", "completed", total=10, completed=10, done=True, pilot=ready)
+    assert format_progress(snap).startswith("pilot done ")
+    assert format_summary(snap).startswith("j pilot done: 10 / 10 done")
+    assert ">pilot done</span>" in snapshot_html(snap)
+    proceeded = JobSnapshot("j", "completed", total=1000, completed=1000, done=True,
+                            pilot={**ready, "state": "proceeded"})  # fmt: skip
+    assert ">completed</span>" in snapshot_html(proceeded)
