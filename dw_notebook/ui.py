@@ -407,10 +407,11 @@ def review(job: Any, frame: pd.DataFrame | None = None, **options: Any) -> Any:
     if frame is None:
         frame = job.join() if job.done else job.partial()
     prompt = _prompt_lookup(job, frame)
-    if job.df is not None and "answer_columns" not in options:
-        # the answers are the columns the join added, not the DataFrame's own
+    own = job.source_columns
+    if own is not None and "answer_columns" not in options:
+        # the answers are the columns the join added, not the rows' own
         options["answer_columns"] = [
-            c for c in frame.columns if c not in job.df.columns and c not in META_COLUMNS
+            c for c in frame.columns if c not in own and c not in META_COLUMNS
         ]
     return ReviewWidget(frame, prompt=prompt, **options)
 

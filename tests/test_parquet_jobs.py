@@ -249,6 +249,14 @@ def test_review_and_partial_of_a_dataset_job(conn, tmp_path):
     assert overview["rows"] == 40 and overview["answer_columns"] == ["content"]
 
 
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_review_of_a_dataset_job_charts_the_answers_not_the_datasets_own_columns(conn, tmp_path):
+    write_parts(reviews(30), tmp_path / "s", 2)
+    job = dw.submit(tmp_path / "s", PROMPT, model="mock", id_column="review_id",
+                    response_format=Review, **conn).wait()  # fmt: skip
+    assert job.review().overview["answer_columns"] == ["sentiment", "stars"]
+
+
 @pytest.mark.parametrize("dialect", ["openai"])
 def test_a_dataset_join_names_a_result_file_gone_from_the_service(server, conn, tmp_path):
     from dw_notebook.client import BatchClient

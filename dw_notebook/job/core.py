@@ -24,6 +24,7 @@ from ..client import BatchClient
 from ..config import Connection
 from ..errors import ConflictError, DwError, JobError, MissingResultFileError, NotFoundError
 from ..jsonl.requests import make_custom_ids
+from ..jsonl.requests.dataset import open_dataset
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
@@ -127,6 +128,15 @@ class Job(BatchCreation):
     def batch_ids(self) -> list[str]:
         """Every batch id of this job, all attempts, in creation order."""
         return [r.batch_id for r in self._records if r.batch_id]
+
+    @property
+    def source_columns(self) -> list[str] | None:
+        """The columns of the rows the job was submitted with (the frame's or the dataset's)."""
+        if self.df is not None:
+            return list(self.df.columns)
+        if source := self.spec.get("dataset"):
+            return open_dataset(source["paths"], source["format"]).schema.names
+        return None
 
     def _current_batch_ids(self) -> list[str]:
         attempt = self.attempt
