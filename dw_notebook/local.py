@@ -16,13 +16,16 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 
 from .client import close_clients
 from .config import Connection, home_dir
+
+if TYPE_CHECKING:
+    from .server.retention import Cleaned
 
 _lock = threading.Lock()
 _server: Any = None
@@ -45,9 +48,23 @@ class SharedServer:
     pid: int = 0
     data_dir: Path | None = None
     backend_name: str = "mock"
+    admin_token: str = field(default="", repr=False)
 
     def stop(self) -> None:
         """Nothing to stop: the server belongs to the other kernel."""
+
+    def cleanup(self, older_than: float = 0.0) -> Cleaned:
+        """``LocalServer.cleanup`` of the other kernel's server, asked over HTTP."""
+        from .server.retention import Cleaned
+        root = self.base_url.rstrip("/").removesuffix("/v1")
+        answer = httpx.post(
+            f"{root}/admin/cleanup",
+            json={"older_than": older_than},
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=120,
+        )
+        answer.raise_for_status()
+        return Cleaned(**answer.json())
 
 
 def _data_dir() -> Path:
@@ -60,7 +77,7 @@ def _publish(server: Any, path: Path) -> None:
     """Write where this process's server answers, readable by the owner only."""
     info = {
         "base_url": server.base_url, "token": server.token, "pid": os.getpid(),
-        "backend": server.backend_name,
+        "backend": server.backend_name, "admin_token": server.admin_token,
     }  # fmt: skip
     target = path / ADDRESS_FILE
     tmp = path / f".{ADDRESS_FILE}.{os.getpid()}"
@@ -91,8 +108,8 @@ def _shared_server(path: Path) -> SharedServer | None:
         return None
     if not _answers(base_url, token):
         return None
-    backend = str(info.get("backend") or "mock")
-    return SharedServer(base_url, token, int(info.get("pid") or 0), path, backend)
+    backend, admin = str(info.get("backend") or "mock"), str(info.get("admin_token") or "")
+    return SharedServer(base_url, token, int(info.get("pid") or 0), path, backend, admin)
 
 
 def _claim_data_dir() -> Path | None:

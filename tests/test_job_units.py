@@ -87,6 +87,25 @@ def test_a_second_process_uses_the_first_ones_server_while_it_holds_the_dir(isol
         dw.stop_local()
 
 
+def test_cleanup_through_another_processes_server_frees_its_finished_batches(isolated_home):
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().startswith("HOLDING")
+        job = dw.submit(sample_reviews(5), "Sentiment: {review}", model="mock").wait()
+        batch = job._client.get_batch(job.batch_ids[0])
+        files = {batch[k] for k in ("input_file_id", "output_file_id", "error_file_id")} - {None}
+        cleaned = dw.local().cleanup()  # the other process's server, over HTTP
+        assert (cleaned.batches, cleaned.files) == (1, len(files))
+        assert cleaned.bytes > 0
+        with pytest.raises(dw.APIError, match="404"):
+            job._client.get_batch(job.batch_ids[0])
+    finally:
+        dw.stop_local()
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
 def test_a_poll_at_clock_zero_still_counts_as_a_successful_poll(server, monkeypatch):
     # "no successful poll yet" is None, not a falsy timestamp: a clock that reads 0.0 (a fake
     # one, or any clock with a different origin) must still give the age of the last update

@@ -1,6 +1,9 @@
-"""Admin routes (admin token only): the fault switchboard and the clock, over HTTP."""
+"""Admin routes (admin token only): the fault switchboard, the clock and cleanup, over HTTP."""
 
 from __future__ import annotations
+
+import asyncio
+import dataclasses
 
 import orjson
 from starlette.requests import Request
@@ -45,8 +48,21 @@ async def admin_clock(request: Request) -> Response:
     return Response(orjson.dumps({"now": now}), media_type="application/json")
 
 
+async def admin_cleanup(request: Request) -> Response:
+    """POST ``{"older_than": seconds}`` deletes finished batches and unused files (as
+    ``LocalServer.cleanup``), for another process sharing this server."""
+    ctx: Ctx = request.app.state.ctx
+    try:
+        older_than = float(orjson.loads(await request.body() or b"{}").get("older_than", 0.0))
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as e:
+        return Response(f"bad cleanup request: {e}", 400)
+    cleaned = await asyncio.wrap_future(ctx.runner.call(lambda: ctx.runner.cleanup(older_than)))
+    return Response(orjson.dumps(dataclasses.asdict(cleaned)), media_type="application/json")
+
+
 def routes() -> list[Route]:
     return [
         Route("/admin/faults", admin_faults, methods=["GET", "POST", "DELETE"]),
         Route("/admin/clock/advance", admin_clock, methods=["POST"]),
+        Route("/admin/cleanup", admin_cleanup, methods=["POST"]),
     ]
