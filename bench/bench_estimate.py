@@ -111,6 +111,7 @@ def main() -> int:
               "as JSON ÷ 4 bytes), not a real tokenizer")  # fmt: skip
     finally:
         server.stop()
+        dw.stop_local()  # a notebook's dw.connect() may have started the embedded server
     return 1 if failures else 0
 
 

@@ -8,6 +8,7 @@ import pytest
 from support.proxy import FaultProxy
 
 from dw_notebook.client import close_clients
+from dw_notebook.local import stop_local
 from dw_notebook.server import start_server
 
 
@@ -24,11 +25,13 @@ def isolated_home(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _no_leaked_connections():
-    """``dw.submit`` and friends cache one client per service: close them after each test, so no
-    pooled connection outlives its server. Then collect garbage, so a socket or file the test
-    left open warns now, within this test, rather than in a later one or after the run (an
+    """``dw.submit`` and friends start the embedded server once per process and cache one
+    client per service: stop and close them after each test, so no test sees another's server
+    and no pooled connection outlives its server. Then collect garbage, so a socket or file the
+    test left open warns now, within this test, rather than in a later one or after the run (an
     unclosed socket is an error: see filterwarnings in pyproject.toml)."""
     yield
+    stop_local()  # the next test starts its own embedded server, in its own home
     close_clients()
     gc.collect()
     gc.freeze()  # what is still alive stays out of the next collections: they stay quick
