@@ -32,6 +32,7 @@ from .matching import check_joined, match_rows, sent_ids
 from .poller import Poller
 from .reading import ResultReader, join_frame
 from .registry import BatchRecord, Registry
+from .sending import Sender, SendProgress
 from .tracking import Tracker, lost_message
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ class Job(BatchCreation):
         #: cannot know it yet, so the look-up before creating is skipped.
         self.fresh = False
         self.poll_interval: float | None = None  # seconds between polls in wait(); None: default
+        self.send_progress = SendProgress()  # the steps of the last create_batches
+        self._sender: Sender | None = None  # the submit's steps on a background thread
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -119,6 +122,29 @@ class Job(BatchCreation):
 
     def __repr__(self) -> str:
         return f"<dw Job {self.name!r} {format_progress(self.snapshot())}>"
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def send_in_background(self, work: Callable[[], None]) -> None:
+        """Run ``work`` (the uploads and creates of a submit) on a background thread; its
+        progress shows in the snapshots and its error is raised by ``wait()`` / ``join()``."""
+        self.send_progress = SendProgress(rows=int(self.spec.get("n_requests") or 0))
+        self._sender = Sender(self, work, self.send_progress).start()
+
+    @property
+    def sending(self) -> bool:
+        """True while the submit's uploads and creates run on their background thread."""
+        return self._sender is not None and self._sender.running
+
+    def on_sent(self) -> None:
+        """The background steps have ended: show it, and poll the new batches at once."""
+        self._emit(self.snapshot())
+        if self._poller is not None:
+            self._poller.poke()
+
+    def _raise_send_error(self) -> None:
+        if self._sender is not None and self._sender.exception is not None:
+            raise self._sender.exception
 
     # -- state -------------------------------------------------------------------------------
 
@@ -143,7 +169,13 @@ class Job(BatchCreation):
                 [r.batch_id for r in self._records if r.batch_id and r.attempt == k]
                 for k in range(self.attempt + 1)
             ]
-            snapshot = self._tracker.snapshot(attempts, estimated_cost=self.estimated_cost)
+            sender = self._sender
+            sending = None
+            if sender is not None and (sender.running or sender.exception is not None):
+                sending = sender.progress.snapshot()
+            snapshot = self._tracker.snapshot(
+                attempts, estimated_cost=self.estimated_cost, sending=sending
+            )
             self._last_snapshot = snapshot
             return snapshot
 
@@ -188,7 +220,9 @@ class Job(BatchCreation):
 
         Ctrl-C stops waiting (the batches keep running) after offering to cancel them.
         """
-        self._refuse_unsubmitted()
+        self._raise_send_error()
+        if not self.sending:
+            self._refuse_unsubmitted()
         if progress is None:
             progress = not in_kernel()
             if (
@@ -202,18 +236,28 @@ class Job(BatchCreation):
         printer = TextProgress() if progress and not self.done else None
         try:
             while True:
+                sending = self.sending
                 snapshot = self.refresh()
                 if self._tracker.lost:
                     raise JobError(lost_message(self))
                 if printer:
                     printer.show(snapshot)
+                if sending and not self.sending:  # the submit's steps just ended
+                    if printer and self._sender.exception is not None:
+                        printer.close(self.snapshot())
+                    self._raise_send_error()
+                    self._refuse_unsubmitted()
+                    continue
                 if snapshot.done:
                     if printer:
                         printer.close(snapshot)
                     return self
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError(f"job {self.name!r} not finished after {timeout} s")
-                time.sleep(interval if not snapshot.poll_error else min(interval * 4, 30))
+                if self._sender is not None and self._sender.running:
+                    self._sender.join(interval)  # wakes as soon as the batches exist
+                else:
+                    time.sleep(interval if not snapshot.poll_error else min(interval * 4, 30))
         except KeyboardInterrupt:
             self._on_interrupt()
             if not in_kernel():  # a script: the hint was printed, no traceback on top of it

@@ -5,6 +5,7 @@ call whose lost answer is found by the batch's metadata."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from ..client import BatchClient
@@ -16,6 +17,7 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from .sending import CountingReader
 
 #: Pages of ``GET /batches`` (newest first) searched for a job's batches, and their size.
 LOOKUP_PAGES = 10
@@ -74,11 +76,19 @@ def uploaded_file(client: BatchClient, filename: str, size: int) -> str | None:
     return None
 
 
-def upload(client: BatchClient, payload: bytes, filename: str, tries: int = 4) -> str:
-    """Upload a chunk; when an answer is lost, look for the upload before sending it again."""
+def upload(
+    client: BatchClient,
+    payload: bytes,
+    filename: str,
+    on_sent: Callable[[int], None] | None = None,
+    tries: int = 4,
+) -> str:
+    """Upload a chunk; when an answer is lost, look for the upload before sending it again.
+    ``on_sent(n)`` hears how many bytes of the body have gone out."""
+    body = payload if on_sent is None else CountingReader(payload, on_sent)
     for attempt in range(tries):
         try:
-            return str(client.upload_file(payload, filename=filename, retry=False)["id"])
+            return str(client.upload_file(body, filename=filename, retry=False)["id"])
         except (TransportError, ServerError):
             if attempt == tries - 1:
                 raise

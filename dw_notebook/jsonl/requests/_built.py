@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +65,8 @@ class BuiltRequests:
         skipped: list[Any],
         n_rows: int,
     ) -> None:
-        self.data = data
+        self._data: bytes | None = data
+        self._rebuild: Callable[[], bytes] | None = None
         self.line_offsets = line_offsets
         self.endpoint = endpoint
         self.model = model
@@ -84,7 +86,26 @@ class BuiltRequests:
 
     @property
     def nbytes(self) -> int:
-        return len(self.data)
+        return int(self.line_offsets[-1])
+
+    @property
+    def data(self) -> bytes:
+        """The JSONL bytes (made again by the ``rebuild`` given to ``release`` if released)."""
+        if self._data is None:
+            if self._rebuild is None:
+                raise ValueError("these requests were released and cannot be rebuilt")
+            self._data = self._rebuild()
+        return self._data
+
+    @property
+    def holds_bytes(self) -> bool:
+        return self._data is not None
+
+    def release(self, rebuild: Callable[[], bytes]) -> None:
+        """Drop the bytes; ``rebuild()`` gives them again when they are read."""
+        self.fingerprint()
+        self._rebuild = rebuild
+        self._data = None
 
     def __len__(self) -> int:
         return self.n

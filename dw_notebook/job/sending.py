@@ -1,0 +1,154 @@
+"""A submit's steps before its batches exist, on a background thread, so the cell returns at once.
+
+Uploading the request files and creating the batches run on one daemon thread per submit; their
+progress (files and bytes sent, rate, batches created) goes into the job's snapshots, and the
+error that stops them is kept for ``wait()`` / ``join()`` to raise and for the views to show.
+The registry guarantees are those of ``create_batches``: the job is recorded before the thread
+starts and every id as soon as the service returns it, so a re-run or ``attach`` after a
+failure (or a kernel restart) finishes the submit without paying twice. While the thread runs,
+a re-run of the same submit in this process gets the same job back instead of sending again.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import BudgetExceededError
+from ..progress.snapshot import SendingSnapshot
+
+log = logging.getLogger(__name__)
+
+#: Uploads (and result downloads) at once. More parallel streams barely add throughput on one
+#: link (a service takes a file in at its own pace) while every one holds a file's bytes in
+#: memory; three hide the round trips and the service's per-file work between them.
+TRANSFERS_AT_ONCE = 3
+
+RETRY_NOTE = (
+    "Nothing is lost: every id the service returned is recorded. Run the same submit cell again "
+    "(or dw.attach(name, df)) to finish the submit without paying twice."
+)
+
+_running: dict[str, Any] = {}  # job id -> the job whose submit is still sending, this process
+_running_lock = threading.Lock()
+
+
+def running_job(job_id: str) -> Any | None:
+    """The job of this process still sending its submit under this id, if any."""
+    with _running_lock:
+        return _running.get(job_id)
+
+
+class SendProgress:
+    """Counters of one submit's steps, written by the upload threads, read by snapshots."""
+
+    def __init__(self, rows: int = 0) -> None:
+        self._lock = threading.Lock()
+        self.phase = "building"
+        self.rows = rows
+        self.files_total = self.files_done = 0
+        self.bytes_total = 0
+        self.batches_total = self.batches_done = 0
+        self._sent: dict[int, int] = {}  # chunk -> bytes of its upload sent so far
+        self._upload_started: float | None = None
+        self.error: str | None = None
+
+    def uploading(self, sizes: dict[int, int]) -> None:
+        with self._lock:
+            self.phase = "uploading"
+            self.files_total, self.files_done = len(sizes), 0
+            self.bytes_total = sum(sizes.values())
+            self._sent = dict.fromkeys(sizes, 0)
+            self._upload_started = time.monotonic()
+
+    def sent(self, chunk: int, position: int) -> None:
+        """An upload's body has been read up to ``position`` (it restarts at 0 on a retry)."""
+        with self._lock:
+            self._sent[chunk] = position
+
+    def uploaded(self, chunk: int, size: int) -> None:
+        with self._lock:
+            self._sent[chunk] = size
+            self.files_done += 1
+
+    def creating(self, n: int) -> None:
+        with self._lock:
+            self.phase, self.batches_total, self.batches_done = "creating", n, 0
+
+    def created(self) -> None:
+        with self._lock:
+            self.batches_done += 1
+
+    def snapshot(self) -> SendingSnapshot:
+        with self._lock:
+            done = sum(self._sent.values())
+            rate = None
+            if self._upload_started is not None and done:
+                rate = done / max(time.monotonic() - self._upload_started, 1e-3)
+            return SendingSnapshot(
+                self.phase,
+                rows=self.rows,
+                files_done=self.files_done,
+                files_total=self.files_total,
+                bytes_done=done,
+                bytes_total=self.bytes_total,
+                rate=rate,
+                batches_done=self.batches_done,
+                batches_total=self.batches_total,
+                error=self.error,
+            )
+
+
+class CountingReader(io.BytesIO):
+    """An upload body that reports how far it has been read (what has gone to the socket)."""
+
+    def __init__(self, data: bytes, on_read: Callable[[int], None]) -> None:
+        super().__init__(data)
+        self._on_read = on_read
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self._on_read(self.tell())
+        return chunk
+
+
+class Sender:
+    """Runs ``work`` (the uploads and creates of a submit) on a daemon thread for ``job``."""
+
+    def __init__(self, job: Any, work: Callable[[], None], progress: SendProgress) -> None:
+        self.progress = progress
+        self.exception: BaseException | None = None
+        self._job = job
+        self._work = work
+        self._thread = threading.Thread(target=self._run, name="dw-notebook-submit", daemon=True)
+
+    def start(self) -> Sender:
+        with _running_lock:
+            _running[self._job.id] = self._job
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # kept for wait()/join() and shown by the views
+            log.info("dw-notebook: submit of job %s stopped: %s", self._job.name, exc)
+            if not isinstance(exc, BudgetExceededError):  # a re-run is refused the same way
+                exc.add_note(RETRY_NOTE)
+            self.exception = exc
+            self.progress.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            with _running_lock:
+                _running.pop(self._job.id, None)
+        self._job.on_sent()
