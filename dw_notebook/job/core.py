@@ -108,6 +108,7 @@ class Job(BatchCreation):
         self.poll_interval: float | None = None  # seconds between polls in wait(); None: default
         self.send_progress = SendProgress()  # the steps of the last create_batches
         self._sender: Sender | None = None  # the submit's steps on a background thread
+        self._cancel_when_sent = False  # cancel() asked while the submit was still sending
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -138,9 +139,28 @@ class Job(BatchCreation):
 
     def on_sent(self) -> None:
         """The background steps have ended: show it, and poll the new batches at once."""
+        if self._cancel_when_sent:
+            try:
+                self.cancel()
+            except DwError as exc:
+                self._tracker.poll_error = f"could not cancel: {exc}"
         self._emit(self.snapshot())
         if self._poller is not None:
             self._poller.poke()
+
+    def wait_submitted(self, timeout: float | None = None) -> Job:
+        """Wait until the submit's batches exist (its uploads and creates have ended), not for
+        their answers; raises what stopped them.
+
+        >>> job = dw.submit(df, "Sentiment: {review}", model="mock").wait_submitted()  # doctest: +SKIP
+        >>> job.batch_ids                                                              # doctest: +SKIP
+        """
+        if self._sender is not None:
+            self._sender.join(timeout)
+            if self._sender.running:
+                raise TimeoutError(f"job {self.name!r} still uploading after {timeout} s")
+        self._raise_send_error()
+        return self
 
     def _raise_send_error(self) -> None:
         if self._sender is not None and self._sender.exception is not None:
@@ -238,14 +258,15 @@ class Job(BatchCreation):
             while True:
                 sending = self.sending
                 snapshot = self.refresh()
+                if self._sender is not None and self._sender.exception is not None:
+                    if printer:
+                        printer.close(snapshot)
+                    self._raise_send_error()
                 if self._tracker.lost:
                     raise JobError(lost_message(self))
                 if printer:
                     printer.show(snapshot)
                 if sending and not self.sending:  # the submit's steps just ended
-                    if printer and self._sender.exception is not None:
-                        printer.close(self.snapshot())
-                    self._raise_send_error()
                     self._refuse_unsubmitted()
                     continue
                 if snapshot.done:
@@ -295,7 +316,11 @@ class Job(BatchCreation):
     # -- commands ------------------------------------------------------------------------------
 
     def cancel(self) -> JobSnapshot:
-        """Cancel every unfinished batch; results so far are kept and join as usual."""
+        """Cancel every unfinished batch; results so far are kept and join as usual. While the
+        submit is still uploading, its batches are cancelled as soon as they exist."""
+        if self.sending:
+            self._cancel_when_sent = True
+            return self.snapshot()
         for batch_id in self._current_batch_ids():
             try:
                 self._client.cancel_batch(batch_id)

@@ -124,6 +124,7 @@ class Sender:
         self.exception: BaseException | None = None
         self._job = job
         self._work = work
+        self._ended = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dw-notebook-submit", daemon=True)
 
     def start(self) -> Sender:
@@ -134,10 +135,11 @@ class Sender:
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        return not self._ended.is_set()
 
     def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        """Wait until the steps have ended (not for the views to hear of it)."""
+        self._ended.wait(timeout)
 
     def _run(self) -> None:
         try:
@@ -151,4 +153,5 @@ class Sender:
         finally:
             with _running_lock:
                 _running.pop(self._job.id, None)
+            self._ended.set()
         self._job.on_sent()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .snapshot import JobSnapshot
+from .snapshot import JobSnapshot, SendingSnapshot
 
 PHASE_LABELS = {
     "building": "building",
@@ -102,10 +102,9 @@ def format_bytes(n: int | float | None) -> str:
     return f"{n:.1f} {unit}"
 
 
-def sending_text(snap: JobSnapshot) -> str:
+def sending_text(s: SendingSnapshot | None) -> str:
     """What the submit's steps before the batches have done: '2 / 17 files uploaded · 84.0 MB /
     713.0 MB · 41.2 MB/s'; '' once the batches exist."""
-    s = snap.sending
     if s is None:
         return ""
     if s.phase == "building":
@@ -240,11 +239,11 @@ def reconnect_note(snap: JobSnapshot) -> str:
 def format_progress(snap: JobSnapshot) -> str:
     """One line: phase, bar, percent, counts, then throughput, times, cost, reconnect note."""
     if snap.sending is not None and snap.sending.error:
-        return send_failure(snap)
+        return send_failure(snap.sending)
     if snap.sending is not None:  # before the batches exist
         fraction = _sending_fraction(snap)
         pct = f"{math.floor(fraction * 100):3d}%" if fraction is not None else "   ?"
-        line = f"{phase_label(snap.phase)} {format_bar(fraction)} {pct} {sending_text(snap)}"
+        line = f"{phase_label(snap.phase)} {format_bar(fraction)} {pct} {sending_text(snap.sending)}"
         elapsed = format_duration(snap.elapsed_s)
         return " · ".join([line, f"elapsed {elapsed}"] if elapsed else [line])
     fraction = _fraction(snap)
@@ -264,7 +263,7 @@ def format_progress(snap: JobSnapshot) -> str:
 def format_summary(snap: JobSnapshot) -> str:
     """The end line: '<name> completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s'."""
     if snap.sending is not None and snap.sending.error:
-        return f"{snap.name} {send_failure(snap)}".strip()
+        return f"{snap.name} {send_failure(snap.sending)}".strip()
     text = f"{phase_label(snap.phase)}: {format_counts(snap.completed, snap.failed, snap.total)}"
     not_run = snap.total - snap.completed - snap.failed
     if snap.total > 0 and not_run > 0:
@@ -292,13 +291,12 @@ def format_summary(snap: JobSnapshot) -> str:
     return text
 
 
-def send_failure(snap: JobSnapshot) -> str:
+def send_failure(s: SendingSnapshot | None) -> str:
     """'failed while uploading (3 / 17 files uploaded ...): <error>' for a submit whose steps
     stopped before its batches existed; ''."""
-    s = snap.sending
     if s is None or not s.error:
         return ""
-    done = f" ({sending_text(snap)})" if s.phase != "building" else ""
+    done = f" ({sending_text(s)})" if s.phase != "building" else ""
     return f"failed while {phase_label(s.phase)}{done}: {s.error}"
 
 
