@@ -293,7 +293,7 @@ class BatchClient:
             error = _error_from(response)
             # "nothing was done, come back later" is waited out even where nothing else is
             # retried (an upload, a create): at the time the service names, else backing off
-            if response.status_code in REFUSED_STATUS_CODES:
+            if response.status_code in REFUSED_STATUS_CODES and self.max_retries:
                 if error.retry_after is not None and refusals < self.max_refusals:
                     refusals += 1
                     attempt -= 1
