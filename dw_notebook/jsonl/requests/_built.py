@@ -14,6 +14,11 @@ import orjson
 from dw_notebook.wire import MAX_FILE_BYTES, MAX_REQUESTS_PER_FILE
 
 
+def fingerprint_digest(endpoint: str) -> Any:
+    """The hash a build's fingerprint starts from; the request bytes follow."""
+    return hashlib.sha256(endpoint.encode() + b"\n")
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One file's worth of request lines (``start`` is the first request's number)."""
@@ -113,10 +118,14 @@ class BuiltRequests:
     def fingerprint(self) -> str:
         """sha256 hex of the endpoint and the request bytes (what the server would receive)."""
         if self._fingerprint is None:
-            digest = hashlib.sha256(self.endpoint.encode() + b"\n")
+            digest = fingerprint_digest(self.endpoint)
             digest.update(self.data)
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
+
+    def set_fingerprint(self, hexdigest: str) -> None:
+        """The fingerprint, hashed by the build as it wrote the bytes."""
+        self._fingerprint = hexdigest
 
     def _slice(self, start: int, stop: int) -> bytes:
         if start == 0 and stop == self.n:
