@@ -143,7 +143,9 @@ def test_service_estimate_over_budget_refuses_and_removes_the_upload(tmp_path, m
     with start_server(dialect="doubleword", rate=None, data_dir=tmp_path / "dw") as srv:
         conn = _conn(srv)
         with pytest.raises(dw.BudgetExceededError, match="service estimates"):
-            dw.submit(df, prompt=PROMPT, model=model, budget=local_usd / 10, **conn).wait_submitted()
+            dw.submit(
+                df, prompt=PROMPT, model=model, budget=local_usd / 10, **conn
+            ).wait_submitted()
         files = httpx.get(f"{srv.base_url}/files", headers={"Authorization": f"Bearer {srv.token}"})
         assert files.json()["data"] == []  # the refused upload was deleted
 

@@ -88,7 +88,9 @@ class BatchCreation:
             self.send_progress.created()
         self.fresh = False
 
-    def _upload_all(self, chunks: Sequence[Any], attempt: int, missing: list[int]) -> dict[int, str]:
+    def _upload_all(
+        self, chunks: Sequence[Any], attempt: int, missing: list[int]
+    ) -> dict[int, str]:
         """Upload every missing chunk not uploaded yet, ``TRANSFERS_AT_ONCE`` at a time; each
         chunk's bytes are made when its upload starts and dropped when it ends."""
         file_ids = {c: f for c in missing if (f := self._file_of(attempt, c))}

@@ -152,8 +152,8 @@ class Job(BatchCreation):
         """Wait until the submit's batches exist (its uploads and creates have ended), not for
         their answers; raises what stopped them.
 
-        >>> job = dw.submit(df, "Sentiment: {review}", model="mock").wait_submitted()  # doctest: +SKIP
-        >>> job.batch_ids                                                              # doctest: +SKIP
+        >>> job = dw.submit(df, "Sentiment: {review}", model="mock")  # doctest: +SKIP
+        >>> job.wait_submitted().batch_ids                             # doctest: +SKIP
         """
         if self._sender is not None:
             self._sender.join(timeout)

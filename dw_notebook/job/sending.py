@@ -1,6 +1,6 @@
 """A submit's steps before its batches exist, on a background thread, so the cell returns at once.
 
-Uploading the request files and creating the batches run on one daemon thread per submit; their
+Uploading the request files and creating the batches run on one thread per submit; their
 progress (files and bytes sent, rate, batches created) goes into the job's snapshots, and the
 error that stops them is kept for ``wait()`` / ``join()`` to raise and for the views to show.
 The registry guarantees are those of ``create_batches``: the job is recorded before the thread
@@ -117,7 +117,7 @@ class CountingReader(io.BytesIO):
 
 
 class Sender:
-    """Runs ``work`` (the uploads and creates of a submit) on a daemon thread for ``job``."""
+    """Runs ``work`` (the uploads and creates of a submit) on its own thread for ``job``."""
 
     def __init__(self, job: Any, work: Callable[[], None], progress: SendProgress) -> None:
         self.progress = progress
@@ -125,7 +125,8 @@ class Sender:
         self._job = job
         self._work = work
         self._ended = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="dw-notebook-submit", daemon=True)
+        # not a daemon: a script that submits and ends still creates its batches before exiting
+        self._thread = threading.Thread(target=self._run, name="dw-notebook-submit")
 
     def start(self) -> Sender:
         with _running_lock:

@@ -106,8 +106,9 @@ class Tracker:
         """The job's state over every attempt (``attempts[k]``: the batch ids of attempt k).
 
         No network. While the submit's steps before the batches run (``sending``), their phase
-        is the job's; when they stopped on an error, the job is failed and done. Phase, queue and pace come from the latest attempt; rows, tokens and cost
-        add up every attempt, so a retry never hides what the first submission did.
+        is the job's; when they stopped on an error, the job is failed and done. Phase, queue
+        and pace come from the latest attempt; rows, tokens and cost add up every attempt, so a
+        retry never hides what the first submission did.
         """
         now = time.time()
         latest = len(attempts) - 1

@@ -70,9 +70,10 @@ class JobSnapshot:
     ``phase`` is one of: building, uploading, creating (before the batches exist; ``sending``
     says how far), submitting, validating, in_progress, finalizing, completed, failed, expired,
     cancelling, cancelled (or unknown, before the first answer of the service).
-    ``done`` is true once every batch is terminal, or once the submit's steps stopped on an error. ``completed`` counts rows answered in any
-    attempt (``recovered`` of them by a retry); ``failed`` the rows whose latest attempt failed;
-    ``queued`` / ``running`` the rows of the latest attempt still waiting / being worked on.
+    ``done`` is true once every batch is terminal, or once the submit's steps stopped on an
+    error. ``completed`` counts rows answered in any attempt (``recovered`` of them by a retry);
+    ``failed`` the rows whose latest attempt failed; ``queued`` / ``running`` the rows of the
+    latest attempt still waiting / being worked on.
     Times are seconds; ``None`` means unknown.
     """
 

@@ -243,7 +243,9 @@ def format_progress(snap: JobSnapshot) -> str:
     if snap.sending is not None:  # before the batches exist
         fraction = _sending_fraction(snap)
         pct = f"{math.floor(fraction * 100):3d}%" if fraction is not None else "   ?"
-        line = f"{phase_label(snap.phase)} {format_bar(fraction)} {pct} {sending_text(snap.sending)}"
+        line = (
+            f"{phase_label(snap.phase)} {format_bar(fraction)} {pct} {sending_text(snap.sending)}"
+        )
         elapsed = format_duration(snap.elapsed_s)
         return " · ".join([line, f"elapsed {elapsed}"] if elapsed else [line])
     fraction = _fraction(snap)
