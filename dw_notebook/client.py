@@ -272,7 +272,6 @@ class BatchClient:
         attempts = self.max_retries + 1 if retry else 1
         retry_on = RETRIABLE_STATUS_CODES if idempotent else REFUSED_STATUS_CODES
         refusals = 0  # answers that named when to come back: not counted against max_retries
-        unhinted = 0  # refusals (429, 503) without a time: backed off further each time
         attempt = -1
         while True:
             attempt += 1
@@ -291,20 +290,16 @@ class BatchClient:
             if response.status_code < 400:
                 return response
             error = _error_from(response)
-            # "nothing was done, come back later" is waited out even where nothing else is
-            # retried (an upload, a create): at the time the service names, else backing off
-            if response.status_code in REFUSED_STATUS_CODES and self.max_retries:
-                if error.retry_after is not None and refusals < self.max_refusals:
-                    refusals += 1
-                    attempt -= 1
-                    self._sleep(self._delay(attempt, error.retry_after))
-                    continue
-                if error.retry_after is None and unhinted < self.max_retries:
-                    unhinted += 1
-                    attempt -= 1
-                    self._sleep(self._delay(unhinted, None))
-                    continue
-            if last or response.status_code not in retry_on:
+            refused = (
+                attempts > 1
+                and response.status_code in REFUSED_STATUS_CODES
+                and error.retry_after is not None
+                and refusals < self.max_refusals
+            )
+            if refused:
+                refusals += 1
+                attempt -= 1  # a storm of "come back in n seconds" is waited out
+            elif last or response.status_code not in retry_on:
                 raise error
             self._sleep(self._delay(attempt, error.retry_after))
 
