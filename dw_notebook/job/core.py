@@ -129,8 +129,12 @@ class Job(BatchCreation):
     def send_in_background(self, work: Callable[[], None]) -> None:
         """Run ``work`` (the uploads and creates of a submit) on a background thread; its
         progress shows in the snapshots and its error is raised by ``wait()`` / ``join()``."""
-        self.send_progress = SendProgress(rows=int(self.spec.get("n_requests") or 0))
-        self._sender = Sender(self, work, self.send_progress).start()
+        self.send_progress = SendProgress(
+            rows=int(self.spec.get("n_requests") or 0),
+            on_change=lambda: self._emit(self.snapshot()),
+        )
+        self._sender = Sender(self, work, self.send_progress)
+        self._sender.start()
 
     @property
     def sending(self) -> bool:

@@ -46,8 +46,9 @@ def running_job(job_id: str) -> Any | None:
 class SendProgress:
     """Counters of one submit's steps, written by the upload threads, read by snapshots."""
 
-    def __init__(self, rows: int = 0) -> None:
+    def __init__(self, rows: int = 0, on_change: Callable[[], None] | None = None) -> None:
         self._lock = threading.Lock()
+        self._on_change = on_change  # told of each phase and file (not of every byte)
         self.phase = "building"
         self.rows = rows
         self.files_total = self.files_done = 0
@@ -64,6 +65,7 @@ class SendProgress:
             self.bytes_total = sum(sizes.values())
             self._sent = dict.fromkeys(sizes, 0)
             self._upload_started = time.monotonic()
+        self._changed()
 
     def sent(self, chunk: int, position: int) -> None:
         """An upload's body has been read up to ``position`` (it restarts at 0 on a retry)."""
@@ -74,14 +76,21 @@ class SendProgress:
         with self._lock:
             self._sent[chunk] = size
             self.files_done += 1
+        self._changed()
 
     def creating(self, n: int) -> None:
         with self._lock:
             self.phase, self.batches_total, self.batches_done = "creating", n, 0
+        self._changed()
 
     def created(self) -> None:
         with self._lock:
             self.batches_done += 1
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
 
     def snapshot(self) -> SendingSnapshot:
         with self._lock:
