@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from .. import wire
@@ -13,7 +13,7 @@ from ..client import BatchClient
 from ..errors import DwError, JobError
 from . import create, pilot, requests
 from .registry import BatchRecord, Registry
-from .sending import TRANSFERS_AT_ONCE, SendProgress
+from .sending import SendProgress, bounded
 from .tracking import Tracker
 
 
@@ -91,17 +91,13 @@ class BatchCreation:
     def _upload_all(
         self, chunks: Sequence[Any], attempt: int, missing: list[int]
     ) -> dict[int, str]:
-        """Upload every missing chunk not uploaded yet, ``TRANSFERS_AT_ONCE`` at a time; each
+        """Upload every missing chunk not uploaded yet, a few at once (``bounded``); each
         chunk's bytes are made when its upload starts and dropped when it ends."""
         file_ids = {c: f for c in missing if (f := self._file_of(attempt, c))}
         todo = [c for c in missing if c not in file_ids]
         self.send_progress.uploading({c: _size(chunks[c]) for c in todo})
-        if len(todo) <= 1:
-            file_ids.update({c: self._upload(chunks[c], attempt, c) for c in todo})
-        else:
-            with ThreadPoolExecutor(TRANSFERS_AT_ONCE, thread_name_prefix="dw-upload") as pool:
-                futures = {c: pool.submit(self._upload, chunks[c], attempt, c) for c in todo}
-                file_ids.update({c: future.result() for c, future in futures.items()})
+        uploads = [partial(self._upload, chunks[c], attempt, c) for c in todo]
+        file_ids.update(zip(todo, bounded(uploads), strict=True))
         if self.built is not None:  # every file is on the service: rebuilt if read again
             requests.release(self.built, self.spec, self.df, self.build_args)
         return file_ids

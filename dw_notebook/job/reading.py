@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -14,7 +14,7 @@ from ..errors import JobError, NotFoundError
 from ..jsonl.results import ResultTable, join_results, parse_results
 from .cache import ResultCache
 from .registry import BatchRecord
-from .sending import TRANSFERS_AT_ONCE
+from .sending import bounded
 
 Files = list[tuple[str, bytes, str]]  # (batch id, content, file id)
 
@@ -42,7 +42,7 @@ class ResultReader:
     ) -> tuple[Files, Files, list[tuple[str, str, str]]]:
         """(batch id, content, file id) of every output and error file, oldest batch first,
         and the files batches name that the service no longer has (deleted, or expired):
-        ``(batch_id, "output" | "error", file_id)``. Downloads ``TRANSFERS_AT_ONCE`` at a time."""
+        ``(batch_id, "output" | "error", file_id)``. Downloads a few at once (``bounded``)."""
         wanted = []  # (batch id, kind, file id, final)
         for batch_id in batch_ids:
             batch = batches.get(batch_id) or self._client.get_batch(batch_id)
@@ -51,14 +51,13 @@ class ResultReader:
                 if file_id := batch[f"{kind}_file_id"]:
                     wanted.append((batch_id, kind, file_id, final))
 
-        def fetch(item: tuple[str, str, str, bool]) -> bytes | None:
+        def fetch(file_id: str, final: bool) -> bytes | None:
             try:
-                return self._content(item[2], item[3])
+                return self._content(file_id, final)
             except NotFoundError:
                 return None
 
-        with ThreadPoolExecutor(TRANSFERS_AT_ONCE, thread_name_prefix="dw-download") as pool:
-            contents = list(pool.map(fetch, wanted))
+        contents = bounded([partial(fetch, file_id, final) for _, _, file_id, final in wanted])
         outputs, errors, gone = [], [], []
         for (batch_id, kind, file_id, _), data in zip(wanted, contents, strict=True):
             if data is None:

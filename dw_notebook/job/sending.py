@@ -15,13 +15,14 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from ..errors import BudgetExceededError
 from ..progress.snapshot import SendingSnapshot
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Uploads (and result downloads) at once. More parallel streams barely add throughput on one
 #: link (a service takes a file in at its own pace) while every one holds a file's bytes in
@@ -35,6 +36,38 @@ RETRY_NOTE = (
 
 _running: dict[str, Any] = {}  # job id -> the job whose submit is still sending, this process
 _running_lock = threading.Lock()
+
+
+def bounded(tasks: Sequence[Callable[[], T]], at_once: int = TRANSFERS_AT_ONCE) -> list[T]:
+    """The results of ``tasks``, run ``at_once`` at a time, in order; every task ends before
+    the first error is raised (so each id a task recorded is kept). Plain threads, since these
+    run on after a script's main thread has ended, where ``concurrent.futures`` takes no work."""
+    results: list[Any] = [None] * len(tasks)
+    errors: list[BaseException | None] = [None] * len(tasks)
+    todo = iter(range(len(tasks)))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
+            try:
+                results[i] = tasks[i]()
+            except BaseException as exc:  # raised below, once every task has ended
+                errors[i] = exc
+
+    threads = [threading.Thread(target=worker, name="dw-notebook-transfer")
+               for _ in range(min(at_once, len(tasks)))]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for error in errors:
+        if error is not None:
+            raise error
+    return results
 
 
 def running_job(job_id: str) -> Any | None:

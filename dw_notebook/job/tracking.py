@@ -138,7 +138,7 @@ class Tracker:
         phase = aggregate_phase(r.status for r in current)
         if sending is not None:
             phase = wire.FAILED if sending.error else sending.phase
-            done = done or bool(sending.error)
+            done = bool(sending.error)  # batches made so far may have ended: not the job
         batches = [self.batches.get(i) for i in (r.id for r in current)]
         created = [b["created_at"] for b in batches if b and b.get("created_at")]
         start = min(created) if created else self._started
