@@ -85,17 +85,19 @@ def upload(
 ) -> str:
     """Upload a chunk; when an answer is lost, look for the upload before sending it again.
     ``on_sent(n)`` hears how many bytes of the body have gone out."""
-    body = payload if on_sent is None else CountingReader(payload, on_sent)
-    for attempt in range(tries):
-        try:
-            return str(client.upload_file(body, filename=filename, retry=False)["id"])
-        except (TransportError, ServerError):
-            if attempt == tries - 1:
-                raise
-        found = uploaded_file(client, filename, len(payload))
-        if found is not None:
-            return found
-        client.backoff(attempt)
+    # closed at the end: httpx's request and response stay in reference cycles until the next
+    # garbage collection, and the body with them would keep the chunk's bytes until then
+    with CountingReader(payload, on_sent or (lambda _: None)) as body:
+        for attempt in range(tries):
+            try:
+                return str(client.upload_file(body, filename=filename, retry=False)["id"])
+            except (TransportError, ServerError):
+                if attempt == tries - 1:
+                    raise
+            found = uploaded_file(client, filename, len(payload))
+            if found is not None:
+                return found
+            client.backoff(attempt)
     raise AssertionError("unreachable")
 
 
