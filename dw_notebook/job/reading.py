@@ -148,5 +148,8 @@ def join_frame(
         results=results,
     )
     attempts = {r.batch_id: r.attempt for r in records if r.batch_id}
-    frame["attempt"] = frame["batch_id"].map(attempts).astype("Int64")
+    # a few batches for many rows: look each batch up once, not each row
+    codes, batch_ids = pd.factorize(frame["batch_id"])
+    per_batch = pd.array([attempts.get(b) for b in batch_ids] + [None], dtype="Int64")
+    frame["attempt"] = pd.Series(per_batch[codes], index=frame.index)
     return frame
