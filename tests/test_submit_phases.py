@@ -11,6 +11,7 @@ import pytest
 
 import dw_notebook as dw
 from dw_notebook.datasets import sample_reviews
+from dw_notebook.job import requests
 from dw_notebook.jsonl.requests import BuildError
 from dw_notebook.progress.text import format_bytes, format_progress, format_summary
 from dw_notebook.widgets.static import snapshot_html
@@ -133,6 +134,6 @@ def test_the_job_holds_no_request_bytes_after_the_upload_and_rebuilds_them(make_
     assert job.review() is not None
 
     df.iloc[0, df.columns.get_loc("review")] = "changed after the submit"
-    job.built.release(job.built._rebuild)  # released again: the next read rebuilds from df
+    requests.release(job.built, job.spec, job.df, job.build_args)  # the next read rebuilds
     with pytest.raises(dw.JobError, match="changed since the submit"):
         job.built.line(0)
