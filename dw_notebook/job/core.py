@@ -32,7 +32,7 @@ from .matching import check_joined, match_rows, sent_ids
 from .poller import Poller
 from .reading import ResultReader, join_frame
 from .registry import BatchRecord, Registry
-from .sending import Sender, SendProgress
+from .sending import Sender, SendProgress, SubmitThread
 from .tracking import Tracker, lost_message
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class JobViews(Protocol):
     def review(self, job: Job, **options: Any) -> Any: ...
 
 
-class Job(BatchCreation):
+class Job(BatchCreation, SubmitThread):
     """Batches for one DataFrame. Made by ``dw.submit`` or ``dw.attach``, not directly.
 
     >>> job = dw.submit(df, prompt="Sentiment of: {review}", model="mock")  # doctest: +SKIP
@@ -124,52 +124,6 @@ class Job(BatchCreation):
     def __repr__(self) -> str:
         return f"<dw Job {self.name!r} {format_progress(self.snapshot())}>"
 
-    # -- sending -----------------------------------------------------------------------------
-
-    def send_in_background(self, work: Callable[[], None]) -> None:
-        """Run ``work`` (the uploads and creates of a submit) on a background thread; its
-        progress shows in the snapshots and its error is raised by ``wait()`` / ``join()``."""
-        self.send_progress = SendProgress(
-            rows=int(self.spec.get("n_requests") or 0),
-            on_change=lambda: self._emit(self.snapshot()),
-        )
-        self._sender = Sender(self, work, self.send_progress)
-        self._sender.start()
-
-    @property
-    def sending(self) -> bool:
-        """True while the submit's uploads and creates run on their background thread."""
-        return self._sender is not None and self._sender.running
-
-    def on_sent(self) -> None:
-        """The background steps have ended: show it, and poll the new batches at once."""
-        if self._cancel_when_sent:
-            try:
-                self.cancel()
-            except DwError as exc:
-                self._tracker.poll_error = f"could not cancel: {exc}"
-        self._emit(self.snapshot())
-        if self._poller is not None:
-            self._poller.poke()
-
-    def wait_submitted(self, timeout: float | None = None) -> Job:
-        """Wait until the submit's batches exist (its uploads and creates have ended), not for
-        their answers; raises what stopped them.
-
-        >>> job = dw.submit(df, "Sentiment: {review}", model="mock")  # doctest: +SKIP
-        >>> job.wait_submitted().batch_ids                             # doctest: +SKIP
-        """
-        if self._sender is not None:
-            self._sender.join(timeout)
-            if self._sender.running:
-                raise TimeoutError(f"job {self.name!r} still uploading after {timeout} s")
-        self._raise_send_error()
-        return self
-
-    def _raise_send_error(self) -> None:
-        if self._sender is not None and self._sender.exception is not None:
-            raise self._sender.exception
-
     # -- state -------------------------------------------------------------------------------
 
     def refresh(self) -> JobSnapshot:
@@ -193,12 +147,8 @@ class Job(BatchCreation):
                 [r.batch_id for r in self._records if r.batch_id and r.attempt == k]
                 for k in range(self.attempt + 1)
             ]
-            sender = self._sender
-            sending = None
-            if sender is not None and (sender.running or sender.exception is not None):
-                sending = sender.progress.snapshot()
             snapshot = self._tracker.snapshot(
-                attempts, estimated_cost=self.estimated_cost, sending=sending
+                attempts, estimated_cost=self.estimated_cost, sending=self._sending_snapshot()
             )
             self._last_snapshot = snapshot
             return snapshot

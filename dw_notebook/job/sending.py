@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..errors import BudgetExceededError
+from ..errors import BudgetExceededError, DwError
 from ..progress.snapshot import SendingSnapshot
 
 log = logging.getLogger(__name__)
@@ -198,3 +198,71 @@ class Sender:
                 _running.pop(self._job.id, None)
             self._ended.set()
         self._job.on_sent()
+
+
+class SubmitThread:
+    """The part of ``Job`` that runs its submit's steps on a thread (a mixin: ``Job`` holds
+    the state and the commands used here)."""
+
+    id: str
+    name: str
+    spec: dict[str, Any]
+    send_progress: SendProgress
+    _sender: Sender | None
+    _cancel_when_sent: bool
+    _poller: Any
+    _tracker: Any
+    _emit: Callable[[Any], None]
+    snapshot: Callable[[], Any]
+    cancel: Callable[[], Any]
+
+    def send_in_background(self, work: Callable[[], None]) -> None:
+        """Run ``work`` (the uploads and creates of a submit) on a background thread; its
+        progress shows in the snapshots and its error is raised by ``wait()`` / ``join()``."""
+        self.send_progress = SendProgress(
+            rows=int(self.spec.get("n_requests") or 0),
+            on_change=lambda: self._emit(self.snapshot()),
+        )
+        self._sender = Sender(self, work, self.send_progress)
+        self._sender.start()
+
+    @property
+    def sending(self) -> bool:
+        """True while the submit's uploads and creates run on their background thread."""
+        return self._sender is not None and self._sender.running
+
+    def on_sent(self) -> None:
+        """The background steps have ended: show it, and poll the new batches at once."""
+        if self._cancel_when_sent:
+            try:
+                self.cancel()
+            except DwError as exc:
+                self._tracker.poll_error = f"could not cancel: {exc}"
+        self._emit(self.snapshot())
+        if self._poller is not None:
+            self._poller.poke()
+
+    def wait_submitted(self, timeout: float | None = None) -> Any:
+        """Wait until the submit's batches exist (its uploads and creates have ended), not for
+        their answers; raises what stopped them.
+
+        >>> job = dw.submit(df, "Sentiment: {review}", model="mock")  # doctest: +SKIP
+        >>> job.wait_submitted().batch_ids                             # doctest: +SKIP
+        """
+        if self._sender is not None:
+            self._sender.join(timeout)
+            if self._sender.running:
+                raise TimeoutError(f"job {self.name!r} still uploading after {timeout} s")
+        self._raise_send_error()
+        return self
+
+    def _raise_send_error(self) -> None:
+        if self._sender is not None and self._sender.exception is not None:
+            raise self._sender.exception
+
+    def _sending_snapshot(self) -> SendingSnapshot | None:
+        """The steps' progress while they run or after they failed; None once the batches exist."""
+        sender = self._sender
+        if sender is not None and (sender.running or sender.exception is not None):
+            return sender.progress.snapshot()
+        return None
