@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import cases from "../tests/widgets/format_cases.json";
 import {
+  formatBytes,
   formatCost,
   formatCounts,
   formatDuration,
@@ -8,6 +9,8 @@ import {
   formatLineCounts,
   formatRate,
   phaseLabel,
+  sendFailure,
+  sendingText,
 } from "./lib/format.js";
 
 // The same cases are checked against the Python formatter (tests/widgets/test_text.py).
@@ -21,5 +24,10 @@ describe("formatting shared with the Python text fallback", () => {
   );
   it.each(cases.phase)("phase %s -> %s", (phase, text) => expect(phaseLabel(phase)).toBe(text));
   it.each(cases.line_counts)("line counts %j -> %s", (extra, text) => expect(formatLineCounts(extra)).toBe(text));
+  it.each(cases.bytes)("bytes %s -> %s", (value, text) => expect(formatBytes(value)).toBe(text));
+  it.each(cases.sending)("sending %j -> %s", (sending, text, failure) => {
+    expect(sendingText(sending)).toBe(text);
+    expect(sendFailure(sending)).toBe(failure);
+  });
   it.each(cases.errors)("errors %j -> %s", (extra, text) => expect(formatErrors(extra)).toBe(text));
 });

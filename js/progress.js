@@ -19,6 +19,9 @@ import {
   formatTokens,
   phaseClass,
   phaseLabel,
+  sendFailure,
+  sendingPercent,
+  sendingText,
 } from "./lib/format.js";
 
 /** Seconds between repaints of the "last update N s ago" note while reconnecting. */
@@ -103,6 +106,8 @@ function costText(snap) {
 }
 
 function summaryText(snap) {
+  const failure = sendFailure(snap.sending);
+  if (failure) return failure;
   const label = phaseLabel(snap.phase);
   const elapsed = formatDuration(snap.elapsed_s);
   const unfinished = Math.max(0, (snap.total ?? 0) - (snap.completed ?? 0) - (snap.failed ?? 0));
@@ -253,17 +258,22 @@ function render({ model, el }) {
     setText(modelName, snap.model ? snap.model : "");
     show(modelName, Boolean(snap.model));
 
-    const widths = barWidths(snap);
+    const sending = snap.sending && typeof snap.sending === "object" ? snap.sending : null;
+    const sent = sendingPercent(sending);
+    const widths = sent !== null ? { done: sent, failed: 0 } : barWidths(snap);
     done.style.width = `${widths.done}%`;
     failed.style.width = `${widths.failed}%`;
     bar.setAttribute("aria-valuemax", String(snap.total ?? 0));
     bar.setAttribute("aria-valuenow", String((snap.completed ?? 0) + (snap.failed ?? 0)));
-    bar.classList.toggle("dw-bar-indeterminate", has && !terminal && !(snap.total > 0));
+    const unknownSize = sending ? sent === null : !(snap.total > 0);
+    bar.classList.toggle("dw-bar-indeterminate", has && !terminal && unknownSize);
     bar.classList.toggle("dw-bar-busy", snap.phase === "finalizing");
 
-    setText(counts, has ? countsText(snap) : "waiting for the first update");
-    setText(percent, has && Number.isFinite(snap.percent) ? `${snap.percent}%` : "");
-    show(percent, has && Number.isFinite(snap.percent));
+    const before = sending && !sending.error ? sendingText(sending) : "";
+    setText(counts, has ? before || countsText(snap) : "waiting for the first update");
+    const pct = sending ? (sent === null ? null : Math.floor(sent)) : snap.percent;
+    setText(percent, has && Number.isFinite(pct) ? `${pct}%` : "");
+    show(percent, has && Number.isFinite(pct));
     setText(stats, has ? statsText(snap) : "");
     const costLine = costText(snap);
     setText(cost, costLine);

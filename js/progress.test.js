@@ -52,6 +52,25 @@ describe("progress render", () => {
     expect(byId(host.el, "dw-cost").textContent).toBe("cost: estimated $0.12");
   });
 
+  it("shows the upload before the batch exists, then its failure in the summary", () => {
+    const sending = {
+      phase: "uploading", rows: 300, files_done: 1, files_total: 4, bytes_done: 3000,
+      bytes_total: 12000, rate: 1500, batches_done: 0, batches_total: 0, error: null,
+    };
+    const model = mount(snapshot({ phase: "uploading", completed: 0, failed: 0, batches: [], sending }));
+    expect(byId(host.el, "dw-phase").textContent).toBe("uploading");
+    expect(byId(host.el, "dw-counts").textContent).toBe("1 / 4 files uploaded · 3.0 kB / 12.0 kB · 1.5 kB/s");
+    expect(byId(host.el, "dw-percent").textContent).toBe("25%");
+    expect(parseFloat(byId(host.el, "dw-bar").children[0].style.width)).toBeCloseTo(25, 5);
+    model.set("snapshot", snapshot({
+      phase: "failed", done: true, completed: 0, failed: 0, batches: [],
+      sending: { ...sending, error: "TransportError: POST files failed" },
+    }));
+    expect(byId(host.el, "dw-summary").textContent).toBe(
+      "failed while uploading (1 / 4 files uploaded · 3.0 kB / 12.0 kB · 1.5 kB/s): TransportError: POST files failed",
+    );
+  });
+
   it("colours the root by phase", () => {
     const model = mount(snapshot());
     const root = byId(host.el, "dw-progress");

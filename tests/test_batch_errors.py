@@ -40,14 +40,15 @@ def test_a_batch_that_fails_validation_tells_every_row_why(server, conn):
 
 def test_wrong_key_says_what_to_do(server):
     with pytest.raises(AuthenticationError, match="Fix: check the API key"):
-        dw.submit(DF, "Echo: {text}", model="mock", api_key="wrong", base_url=server.base_url)
+        dw.submit(DF, "Echo: {text}", model="mock", api_key="wrong",
+                  base_url=server.base_url).wait_submitted()  # fmt: skip
 
 
 def test_too_large_a_file_says_to_split(make_server):
     small = make_server(max_file_bytes=200)
     conn = {"api_key": small.token, "base_url": small.base_url}
     with pytest.raises(FileTooLargeError, match="max_bytes="):
-        dw.submit(DF, "Echo: {text}" + "x" * 300, model="mock", **conn)
+        dw.submit(DF, "Echo: {text}" + "x" * 300, model="mock", **conn).wait_submitted()
 
 
 def test_no_credits_and_unknown_model_say_what_to_do(server):
@@ -55,17 +56,18 @@ def test_no_credits_and_unknown_model_say_what_to_do(server):
         conn = {"api_key": server.token, "base_url": proxy.base_url}
         proxy.answer("POST", "^/files$", 402, b"Insufficient credits", times=None)
         with pytest.raises(InsufficientCreditsError, match="add credits"):
-            dw.submit(DF, "Echo: {text}", model="mock", **conn)
+            dw.submit(DF, "Echo: {text}", model="mock", **conn).wait_submitted()
         proxy.clear()
         body = b'{"error": {"message": "The model x does not exist", "code": "model_not_found"}}'
         proxy.answer("POST", "^/batches$", 404, body, {"content-type": "application/json"})
         with pytest.raises(NotFoundError, match="use a model the service lists"):
-            dw.submit(DF, "Echo: {text}", model="mock", name="m2", **conn)
+            dw.submit(DF, "Echo: {text}", model="mock", name="m2", **conn).wait_submitted()
 
 
 def test_a_batch_stuck_in_validating_says_what_to_do(make_server):
     slow = make_server(validation_delay=30.0)
     job = dw.submit(DF, "Echo: {text}", model="mock", api_key=slow.token, base_url=slow.base_url)
+    job.wait_submitted()
     job._tracker.stuck_validating_s = 0.0  # the threshold (10 minutes) reached at once
     snapshot = job.refresh()
     assert snapshot.phase == "validating"

@@ -110,7 +110,7 @@ def test_a_poll_at_clock_zero_still_counts_as_a_successful_poll(server, monkeypa
     # "no successful poll yet" is None, not a falsy timestamp: a clock that reads 0.0 (a fake
     # one, or any clock with a different origin) must still give the age of the last update
     job = dw.submit(sample_reviews(5), "Sentiment: {review}", model="mock",
-                    api_key=server.token, base_url=server.base_url)  # fmt: skip
+                    api_key=server.token, base_url=server.base_url).wait_submitted()  # fmt: skip
     fake_time = types.SimpleNamespace(time=lambda: 0.0, monotonic=time.monotonic, sleep=time.sleep)
     monkeypatch.setattr("dw_notebook.job.tracking.time", fake_time)
     job._tracker.batches.clear()

@@ -48,12 +48,12 @@ def test_joined_answer_is_the_one_the_server_gave_for_that_row(conn):
 
 def test_rerunning_the_same_submit_reattaches_instead_of_paying_twice(conn, server):
     df = sample_reviews(30)
-    first = dw.submit(df, prompt=PROMPT, model="mock", **conn)
-    again = dw.submit(df, prompt=PROMPT, model="mock", **conn)
+    first = dw.submit(df, prompt=PROMPT, model="mock", **conn).wait_submitted()
+    again = dw.submit(df, prompt=PROMPT, model="mock", **conn).wait_submitted()
     assert again.batch_ids == first.batch_ids
     assert len(dw.list_jobs(**conn)) == 1
 
-    forced = dw.submit(df, prompt=PROMPT, model="mock", force=True, **conn)
+    forced = dw.submit(df, prompt=PROMPT, model="mock", force=True, **conn).wait_submitted()
     assert forced.batch_ids != first.batch_ids
     assert len(dw.list_jobs(**conn)) == 2
 
@@ -74,7 +74,7 @@ def test_attach_after_a_restart_joins_the_same_results(conn):
 
 def test_work_over_the_request_limit_is_split_and_joined_as_one(conn):
     df = sample_reviews(95, seed=3)
-    job = dw.submit(df, prompt=PROMPT, model="mock", max_requests=40, **conn)
+    job = dw.submit(df, prompt=PROMPT, model="mock", max_requests=40, **conn).wait_submitted()
     assert len(job.batch_ids) == 3
     out = job.join(timeout=60)
     assert out["content"].tolist() == expected_answers(df)
@@ -106,10 +106,11 @@ def test_progress_is_visible_to_listeners_and_ends_done(conn):
     assert not seen[-1].simulated  # an explicit key and URL: not the embedded server
 
 
-def test_batch_ids_are_in_the_registry_before_submit_returns(conn):
+def test_the_job_is_in_the_registry_before_submit_returns_and_its_batch_ids_once_made(conn):
     df = sample_reviews(10)
     job = dw.submit(df, prompt=PROMPT, model="mock", **conn)
-    record = Registry().find(job.batch_ids[0])
+    assert Registry().find(job.id) is not None
+    record = Registry().find(job.wait_submitted().batch_ids[0])
     assert record is not None and record.job_id == job.id
 
 

@@ -173,7 +173,9 @@ def test_attach_after_a_pilot_submit_stopped_before_its_upload_sends_only_the_pi
                      {"content-type": "application/json"})  # fmt: skip
         conn = {"api_key": server.token, "base_url": proxy.base_url}
         with pytest.raises(dw.APIError):
-            dw.submit(df, prompt=PROMPT, model=MODEL, pilot=10, name="stopped", **conn)
+            dw.submit(
+                df, prompt=PROMPT, model=MODEL, pilot=10, name="stopped", **conn
+            ).wait_submitted()
         job = dw.attach("stopped", df, **conn)
     counts, batches = sent_requests(server)
     assert len(batches) == 1 and sum(counts.values()) == 10

@@ -95,6 +95,7 @@ def test_a_batch_created_whose_answer_was_lost_is_found_not_created_twice(server
     df = sample_reviews(20)
     server.faults.drop_connection(count=1, path="/v1/batches", method="POST")
     job = dw.submit(df, prompt=PROMPT, model="mock", api_key=server.token, base_url=server.base_url)
+    job.wait_submitted()
     assert server.faults.fired == 1
     assert len(job.batch_ids) == 1
     listed = job._client.list_batches(limit=100)["data"]
@@ -108,12 +109,12 @@ def test_a_failed_upload_loses_nothing_and_rerun_resumes(server):
     # every try of the create fails with 500: the job is recorded but has no batch yet
     server.faults.server_error(status=500, count=1, path="/v1/batches", method="POST")
     with pytest.raises(dw.JobError, match="run the same cell again"):
-        dw.submit(df, prompt=PROMPT, model="mock", **conn)
+        dw.submit(df, prompt=PROMPT, model="mock", **conn).wait_submitted()
     records = Registry().all_jobs()
     assert len(records) == 1 and records[0].batches[0].input_file_id
     assert records[0].batches[0].batch_id is None
 
-    job = dw.submit(df, prompt=PROMPT, model="mock", **conn)
+    job = dw.submit(df, prompt=PROMPT, model="mock", **conn).wait_submitted()
     assert job.id == records[0].job_id
     files = job._client._json("GET", "files")["data"]
     assert len([f for f in files if f["purpose"] == "batch"]) == 1  # not uploaded twice
@@ -123,6 +124,7 @@ def test_a_failed_upload_loses_nothing_and_rerun_resumes(server):
 def test_polls_that_fail_are_reported_then_recover(server):
     df = sample_reviews(10)
     job = dw.submit(df, prompt=PROMPT, model="mock", api_key=server.token, base_url=server.base_url)
+    job.wait_submitted()
     job._client.max_retries = 0
     server.faults.server_error(status=503, count=1, path="/v1/batches/", method="GET")
     snapshot = job.refresh()
@@ -141,11 +143,13 @@ def test_service_estimate_over_budget_refuses_and_removes_the_upload(tmp_path, m
     with start_server(dialect="doubleword", rate=None, data_dir=tmp_path / "dw") as srv:
         conn = _conn(srv)
         with pytest.raises(dw.BudgetExceededError, match="service estimates"):
-            dw.submit(df, prompt=PROMPT, model=model, budget=local_usd / 10, **conn)
+            dw.submit(
+                df, prompt=PROMPT, model=model, budget=local_usd / 10, **conn
+            ).wait_submitted()
         files = httpx.get(f"{srv.base_url}/files", headers={"Authorization": f"Bearer {srv.token}"})
         assert files.json()["data"] == []  # the refused upload was deleted
 
-        job = dw.submit(df, prompt=PROMPT, model=model, budget=1.0, **conn)
+        job = dw.submit(df, prompt=PROMPT, model=model, budget=1.0, **conn).wait_submitted()
         assert 0 < job.service_estimate < 1.0
         assert job.snapshot().estimated_cost == job.service_estimate
 

@@ -55,6 +55,7 @@ def test_jobs_dashboard_lists_attaches_and_cancels(make_server):
     srv = make_server(rate=20.0)
     conn = {"api_key": srv.token, "base_url": srv.base_url}
     running = dw.submit(sample_reviews(200), PROMPT, model="mock", name="long", **conn)
+    running.wait_submitted()
     dash = dw.jobs(auto_refresh=None, **conn)
     try:
         rows = {r["id"]: r for r in dash.jobs}

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from .. import wire
 from ..client import BatchClient
 from ..errors import DwError, JobError
-from . import create, pilot
+from . import create, pilot, requests
 from .registry import BatchRecord, Registry
+from .sending import SendProgress, bounded
 from .tracking import Tracker
 
 
@@ -29,6 +31,10 @@ class BatchCreation:
     _lock: threading.RLock
     _records: list[BatchRecord]
     _tracker: Tracker
+    send_progress: SendProgress
+    built: Any
+    df: Any
+    build_args: dict[str, Any] | None
 
     @property
     def attempt(self) -> int:
@@ -68,18 +74,33 @@ class BatchCreation:
         if not missing:
             return
         first_create = len(missing) == len(chunks)
-        file_ids = {c: self._file_of(attempt, c) or self._upload(chunks[c], attempt, c)
-                    for c in missing}  # fmt: skip
+        file_ids = self._upload_all(chunks, attempt, missing)
         spec = self.spec if window is None else {**self.spec, "window": window}
         # after a pilot, proceed() has checked the budget on the pilot's measured figures
         measured = attempt > 0 and (self.spec.get("pilot") or {}).get("proceeded")
         if first_create and not measured:
             self._check_budget(chunks, attempt, file_ids, spec["window"])
+        self.send_progress.creating(len(missing))
         for chunk in missing:
             tag = create.batch_tag(self.id, attempt, chunk)
             batch = create.create_batch(self._client, file_ids[chunk], spec, tag)
             self._record_batch(attempt, chunk, file_ids[chunk], batch)
+            self.send_progress.created()
         self.fresh = False
+
+    def _upload_all(
+        self, chunks: Sequence[Any], attempt: int, missing: list[int]
+    ) -> dict[int, str]:
+        """Upload every missing chunk not uploaded yet, a few at once (``bounded``); each
+        chunk's bytes are made when its upload starts and dropped when it ends."""
+        file_ids = {c: f for c in missing if (f := self._file_of(attempt, c))}
+        todo = [c for c in missing if c not in file_ids]
+        self.send_progress.uploading({c: _size(chunks[c]) for c in todo})
+        uploads = [partial(self._upload, chunks[c], attempt, c) for c in todo]
+        file_ids.update(zip(todo, bounded(uploads), strict=True))
+        if self.built is not None:  # every file is on the service: rebuilt if read again
+            requests.release(self.built, self.spec, self.df, self.build_args)
+        return file_ids
 
     def resume(self, built: Any = None) -> None:
         """Finish a submit that stopped half-way: find what the service has, create the rest
@@ -143,7 +164,10 @@ class BatchCreation:
         filename = create.upload_name(self.name, self.id, attempt, chunk)
         file_id = None if self.fresh else create.uploaded_file(self._client, filename, len(payload))
         if file_id is None:
-            file_id = create.upload(self._client, payload, filename)
+            file_id = create.upload(
+                self._client, payload, filename, lambda sent: self.send_progress.sent(chunk, sent)
+            )
+        self.send_progress.uploaded(chunk, len(payload))
         del payload
         self._registry.record_file(self.id, attempt, chunk, file_id)
         self._add_record(BatchRecord(self.id, attempt, chunk, file_id, None, None))
@@ -179,3 +203,7 @@ class BatchCreation:
             with self._lock:
                 self._records = [r for r in self._records if r.attempt != attempt or r.batch_id]
             raise
+
+
+def _size(chunk: Any) -> int:
+    return len(chunk) if isinstance(chunk, bytes) else int(chunk.nbytes)

@@ -36,6 +36,7 @@ from .matching import check_joined, match_rows, sent_ids
 from .poller import Poller
 from .reading import ResultReader, join_frame
 from .registry import BatchRecord, Registry
+from .sending import Sender, SendProgress, SubmitThread
 from .tracking import Tracker, lost_message
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class JobViews(Protocol):
     def review(self, job: Job, **options: Any) -> Any: ...
 
 
-class Job(BatchCreation):
+class Job(BatchCreation, SubmitThread):
     """Batches for one DataFrame. Made by ``dw.submit`` or ``dw.attach``, not directly.
 
     >>> job = dw.submit(df, prompt="Sentiment of: {review}", model="mock")  # doctest: +SKIP
@@ -119,6 +120,9 @@ class Job(BatchCreation):
         #: cannot know it yet, so the look-up before creating is skipped.
         self.fresh = False
         self.poll_interval: float | None = None  # seconds between polls in wait(); None: default
+        self.send_progress = SendProgress()  # the steps of the last create_batches
+        self._sender: Sender | None = None  # the submit's steps on a background thread
+        self._cancel_when_sent = False  # cancel() asked while the submit was still sending
         if built is not None:
             _with_frame[job_id] = self
 
@@ -169,7 +173,9 @@ class Job(BatchCreation):
                 [r.batch_id for r in self._records if r.batch_id and r.attempt == k]
                 for k in range(self.attempt + 1)
             ]
-            snapshot = self._tracker.snapshot(attempts, estimated_cost=self.estimated_cost)
+            snapshot = self._tracker.snapshot(
+                attempts, estimated_cost=self.estimated_cost, sending=self._sending_snapshot()
+            )
             if self.spec.get("pilot"):
                 snapshot = replace(snapshot, pilot=pilot_view.view(self))
             self._last_snapshot = snapshot
@@ -216,7 +222,9 @@ class Job(BatchCreation):
 
         Ctrl-C stops waiting (the batches keep running) after offering to cancel them.
         """
-        self._refuse_unsubmitted()
+        self._raise_send_error()
+        if not self.sending:
+            self._refuse_unsubmitted()
         if progress is None:
             progress = not in_kernel()
             if (
@@ -230,18 +238,29 @@ class Job(BatchCreation):
         printer = TextProgress() if progress and not self.done else None
         try:
             while True:
+                sending = self.sending
                 snapshot = self.refresh()
+                if self._sender is not None and self._sender.exception is not None:
+                    if printer:
+                        printer.close(snapshot)
+                    self._raise_send_error()
                 if self._tracker.lost:
                     raise JobError(lost_message(self))
                 if printer:
                     printer.show(snapshot)
+                if sending and not self.sending:  # the submit's steps just ended
+                    self._refuse_unsubmitted()
+                    continue
                 if snapshot.done:
                     if printer:
                         printer.close(snapshot)
                     return self
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError(f"job {self.name!r} not finished after {timeout} s")
-                time.sleep(interval if not snapshot.poll_error else min(interval * 4, 30))
+                if self._sender is not None and self._sender.running:
+                    self._sender.join(interval)  # wakes as soon as the batches exist
+                else:
+                    time.sleep(interval if not snapshot.poll_error else min(interval * 4, 30))
         except KeyboardInterrupt:
             self._on_interrupt()
             if not in_kernel():  # a script: the hint was printed, no traceback on top of it
@@ -279,7 +298,11 @@ class Job(BatchCreation):
     # -- commands ------------------------------------------------------------------------------
 
     def cancel(self) -> JobSnapshot:
-        """Cancel every unfinished batch; results so far are kept and join as usual."""
+        """Cancel every unfinished batch; results so far are kept and join as usual. While the
+        submit is still uploading, its batches are cancelled as soon as they exist."""
+        if self.sending:
+            self._cancel_when_sent = True
+            return self.snapshot()
         for batch_id in self._current_batch_ids():
             try:
                 self._client.cancel_batch(batch_id)

@@ -5,6 +5,7 @@ call whose lost answer is found by the batch's metadata."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from ..client import BatchClient
@@ -16,6 +17,7 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from .sending import CountingReader
 
 #: Pages of ``GET /batches`` (newest first) searched for a job's batches, and their size.
 LOOKUP_PAGES = 10
@@ -74,18 +76,28 @@ def uploaded_file(client: BatchClient, filename: str, size: int) -> str | None:
     return None
 
 
-def upload(client: BatchClient, payload: bytes, filename: str, tries: int = 4) -> str:
-    """Upload a chunk; when an answer is lost, look for the upload before sending it again."""
-    for attempt in range(tries):
-        try:
-            return str(client.upload_file(payload, filename=filename, retry=False)["id"])
-        except (TransportError, ServerError):
-            if attempt == tries - 1:
-                raise
-        found = uploaded_file(client, filename, len(payload))
-        if found is not None:
-            return found
-        client.backoff(attempt)
+def upload(
+    client: BatchClient,
+    payload: bytes,
+    filename: str,
+    on_sent: Callable[[int], None] | None = None,
+    tries: int = 4,
+) -> str:
+    """Upload a chunk; when an answer is lost, look for the upload before sending it again.
+    ``on_sent(n)`` hears how many bytes of the body have gone out."""
+    # closed at the end: httpx's request and response stay in reference cycles until the next
+    # garbage collection, and the body with them would keep the chunk's bytes until then
+    with CountingReader(payload, on_sent or (lambda _: None)) as body:
+        for attempt in range(tries):
+            try:
+                return str(client.upload_file(body, filename=filename, retry=False)["id"])
+            except (TransportError, ServerError):
+                if attempt == tries - 1:
+                    raise
+            found = uploaded_file(client, filename, len(payload))
+            if found is not None:
+                return found
+            client.backoff(attempt)
     raise AssertionError("unreachable")
 
 

@@ -147,6 +147,7 @@ def _pilot_of(job: Any) -> dict[str, Any]:
 def pilot_rows(job: Any, timeout: float | None = None) -> pd.DataFrame:
     """The pilot's rows joined (waits until the pilot's batches have ended)."""
     pilot = _pilot_of(job)
+    job.wait_submitted(timeout)  # its batch is made on the submit's thread
     ids = [r.batch_id for r in job._records if r.attempt == PILOT and r.batch_id]
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -13,6 +14,7 @@ from ..errors import JobError, NotFoundError
 from ..jsonl.results import ResultTable, join_results, parse_results
 from .cache import ResultCache
 from .registry import BatchRecord
+from .sending import bounded
 
 Files = list[tuple[str, bytes, str]]  # (batch id, content, file id)
 
@@ -40,19 +42,28 @@ class ResultReader:
     ) -> tuple[Files, Files, list[tuple[str, str, str]]]:
         """(batch id, content, file id) of every output and error file, oldest batch first,
         and the files batches name that the service no longer has (deleted, or expired):
-        ``(batch_id, "output" | "error", file_id)``."""
-        outputs, errors, gone = [], [], []
+        ``(batch_id, "output" | "error", file_id)``. Downloads a few at once (``bounded``)."""
+        wanted = []  # (batch id, kind, file id, final)
         for batch_id in batch_ids:
             batch = batches.get(batch_id) or self._client.get_batch(batch_id)
             final = batch["status"] in wire.TERMINAL_STATUSES
-            for kind, into in (("output", outputs), ("error", errors)):
-                file_id = batch[f"{kind}_file_id"]
-                if not file_id:
-                    continue
-                try:
-                    into.append((batch_id, self._content(file_id, final), file_id))
-                except NotFoundError:
-                    gone.append((batch_id, kind, file_id))
+            for kind in ("output", "error"):
+                if file_id := batch[f"{kind}_file_id"]:
+                    wanted.append((batch_id, kind, file_id, final))
+
+        def fetch(file_id: str, final: bool) -> bytes | None:
+            try:
+                return self._content(file_id, final)
+            except NotFoundError:
+                return None
+
+        contents = bounded([partial(fetch, file_id, final) for _, _, file_id, final in wanted])
+        outputs, errors, gone = [], [], []
+        for (batch_id, kind, file_id, _), data in zip(wanted, contents, strict=True):
+            if data is None:
+                gone.append((batch_id, kind, file_id))
+            else:
+                (outputs if kind == "output" else errors).append((batch_id, data, file_id))
         return outputs, errors, gone
 
     def finished_results(
@@ -137,5 +148,8 @@ def join_frame(
         results=results,
     )
     attempts = {r.batch_id: r.attempt for r in records if r.batch_id}
-    frame["attempt"] = frame["batch_id"].map(attempts).astype("Int64")
+    # a few batches for many rows: look each batch up once, not each row
+    codes, batch_ids = pd.factorize(frame["batch_id"])
+    per_batch = pd.array([attempts.get(b) for b in batch_ids] + [None], dtype="Int64")
+    frame["attempt"] = pd.Series(per_batch[codes], index=frame.index)
     return frame

@@ -2,7 +2,9 @@
 
 Idempotent: the fingerprint of the work (request bytes, endpoint, window, service) is recorded
 before upload, every file and batch id right after the service returns it. Re-running the same
-call finds the job and resumes or re-attaches instead of paying twice.
+call finds the job and resumes or re-attaches instead of paying twice. Building, the checks that
+refuse bad input and the budget run in the call; the uploads and creates on the job's background
+thread (``dw_notebook.job.sending``), so the call returns at once.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from . import dataset, listing
 from . import pilot as pilots
 from .core import Job
 from .registry import JobRecord, Registry
+from .requests import rebuild
+from .sending import running_job
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +116,8 @@ def submit(
     pilot_by: str | None = None,
     **params: Any,
 ) -> Job:
-    """Build one request per row, upload, create the batch(es), and return the live job.
+    """Build one request per row and return the live job; the uploads and the batches are made
+    on its background thread (``job`` shows them; ``wait()`` / ``join()`` raise their errors).
 
     >>> job = dw.submit(df, "Sentiment of this review, one word: {review}", model="mock")
     >>> job           # doctest: +SKIP  (live progress widget)
@@ -186,6 +191,8 @@ def submit(
     if pilot_plan is not None:
         spec["pilot"] = pilot_plan
     existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
+    if existing is not None and (job := running_job(existing.job_id)) is not None:
+        return job  # the same call, still uploading on its thread: never send twice
     if existing is not None and _still_known(client, existing):
         log.info("re-attaching to job %s", existing.job_id)
         job = _job_from_record(existing, client, connection, registry, df, built, estimate)
@@ -207,9 +214,9 @@ def submit(
         job.fresh = True
     job.build_args = build_args
     if pilot is not None:
-        pilots.send(job)
+        job.send_in_background(lambda: pilots.send(job))
     else:
-        job.create_batches(chunks, attempt=0)
+        job.send_in_background(lambda: job.create_batches(chunks, attempt=0))
     return job
 
 
@@ -243,19 +250,6 @@ def _replayable(build_args: dict[str, Any], built: Any) -> dict[str, Any] | None
         return orjson.loads(orjson.dumps(args))
     except TypeError:
         return None
-
-
-def rebuild(spec: dict[str, Any], df: pd.DataFrame) -> Any:
-    """The requests a job was built from, if ``df`` is the DataFrame it was submitted with."""
-    from ..jsonl.requests import BuildError, build_requests
-
-    if not spec.get("build"):
-        return None
-    try:
-        built = build_requests(df, **spec["build"])
-    except (BuildError, ValueError, KeyError, TypeError):
-        return None
-    return built if built.fingerprint() == spec.get("built_fingerprint") else None
 
 
 def _default_name(df: pd.DataFrame, built: Any) -> str:
@@ -325,6 +319,8 @@ def attach(
     connection = connect(api_key, base_url)
     client = client_for(connection)
     record = registry.find(key)
+    if record is not None and (job := running_job(record.job_id)) is not None:
+        return job  # its submit is still sending on a thread of this process
     if record is not None:
         built = rebuild(record.spec, df) if df is not None else None
         job = _job_from_record(record, client, connection, registry, df, built)

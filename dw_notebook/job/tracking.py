@@ -11,7 +11,7 @@ from .. import wire
 from ..client import BatchClient
 from ..errors import STUCK_VALIDATING_ADVICE, APIError, NotFoundError, TransportError
 from ..prices import price_for
-from ..progress.snapshot import AttemptSnapshot, BatchSnapshot, JobSnapshot
+from ..progress.snapshot import AttemptSnapshot, BatchSnapshot, JobSnapshot, SendingSnapshot
 from ..progress.text import format_duration
 from .registry import Registry
 
@@ -97,12 +97,18 @@ class Tracker:
         self._history.append((time.time(), self._finished_requests(batch_ids)))
 
     def snapshot(
-        self, attempts: Sequence[Sequence[str]], *, estimated_cost: float | None
+        self,
+        attempts: Sequence[Sequence[str]],
+        *,
+        estimated_cost: float | None,
+        sending: SendingSnapshot | None = None,
     ) -> JobSnapshot:
         """The job's state over every attempt (``attempts[k]``: the batch ids of attempt k).
 
-        No network. Phase, queue and pace come from the latest attempt; rows, tokens and cost
-        add up every attempt, so a retry never hides what the first submission did.
+        No network. While the submit's steps before the batches run (``sending``), their phase
+        is the job's; when they stopped on an error, the job is failed and done. Phase, queue
+        and pace come from the latest attempt; rows, tokens and cost add up every attempt, so a
+        retry never hides what the first submission did.
         """
         now = time.time()
         latest = len(attempts) - 1
@@ -129,6 +135,10 @@ class Tracker:
         if len(lines) > base:  # after a retry, only the latest attempt's failures stand
             failed = min(lines[-1].failed, max(total - completed, 0))
         done = bool(current) and all(r.status in wire.TERMINAL_STATUSES for r in current)
+        phase = aggregate_phase(r.status for r in current)
+        if sending is not None:
+            phase = wire.FAILED if sending.error else sending.phase
+            done = bool(sending.error)  # batches made so far may have ended: not the job
         batches = [self.batches.get(i) for i in (r.id for r in current)]
         created = [b["created_at"] for b in batches if b and b.get("created_at")]
         start = min(created) if created else self._started
@@ -147,7 +157,7 @@ class Tracker:
             estimated_cost, cost_note = None, "n/a (no price for this model)"
         return JobSnapshot(
             name=self.name,
-            phase=aggregate_phase(r.status for r in current),
+            phase=phase,
             total=total,
             completed=completed,
             failed=failed,
@@ -165,13 +175,14 @@ class Tracker:
             poll_error=self.poll_error,
             last_update_age_s=now - self._last_ok if self._last_ok is not None else None,
             message=self._message(batches, done, latest, now),
-            extra=self._extra([r.id for r in current], batches, done, latest),
+            extra=self._extra([r.id for r in current], batches, done and sending is None, latest),
             queued=queued,
             running=running,
             recovered=recovered,
             input_tokens=_total(r.input_tokens for r in rows),
             output_tokens=_total(r.output_tokens for r in rows),
             attempts=lines,
+            sending=sending,
         )
 
     def _extra(

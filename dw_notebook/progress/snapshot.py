@@ -43,14 +43,37 @@ class AttemptSnapshot:
 
 
 @dataclass(frozen=True)
+class SendingSnapshot:
+    """The steps of a submit before its batches exist, run on the job's background thread.
+
+    ``phase`` is building, uploading or creating; ``error`` is why they stopped (the job is then
+    over until the submit is run again). Bytes count what the uploads have sent so far;
+    ``rate`` is bytes per second since the first upload began.
+    """
+
+    phase: str
+    rows: int = 0
+    files_done: int = 0
+    files_total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    rate: float | None = None
+    batches_done: int = 0
+    batches_total: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class JobSnapshot:
     """Aggregate state of one job (one or more batches, one or more attempts).
 
-    ``phase`` is one of: submitting, validating, in_progress, finalizing, completed, failed,
-    expired, cancelling, cancelled (or unknown, before the first answer of the service).
-    ``done`` is true once every batch is terminal. ``completed`` counts rows answered in any
-    attempt (``recovered`` of them by a retry); ``failed`` the rows whose latest attempt failed;
-    ``queued`` / ``running`` the rows of the latest attempt still waiting / being worked on.
+    ``phase`` is one of: building, uploading, creating (before the batches exist; ``sending``
+    says how far), submitting, validating, in_progress, finalizing, completed, failed, expired,
+    cancelling, cancelled (or unknown, before the first answer of the service).
+    ``done`` is true once every batch is terminal, or once the submit's steps stopped on an
+    error. ``completed`` counts rows answered in any attempt (``recovered`` of them by a retry);
+    ``failed`` the rows whose latest attempt failed; ``queued`` / ``running`` the rows of the
+    latest attempt still waiting / being worked on.
     Times are seconds; ``None`` means unknown.
     """
 
@@ -82,6 +105,7 @@ class JobSnapshot:
     attempt: int | None = None  # set on the view of one attempt (``for_attempt``)
     cost_note: str = ""  # why there is no cost, e.g. "n/a (simulated)"
     pilot: dict[str, Any] | None = None  # a pilot job's report and state (progress/pilot.py)
+    sending: SendingSnapshot | None = None  # the submit's steps before the batches exist
 
     @property
     def percent(self) -> int | None:

@@ -14,9 +14,12 @@ from __future__ import annotations
 import math
 
 from .pilot import PILOT_DONE, format_pilot, waiting
-from .snapshot import JobSnapshot
+from .snapshot import JobSnapshot, SendingSnapshot
 
 PHASE_LABELS = {
+    "building": "building",
+    "uploading": "uploading",
+    "creating": "creating batches",
     "submitting": "submitting",
     "validating": "validating",
     "in_progress": "in progress",
@@ -92,6 +95,42 @@ def format_rate(rate: float | None) -> str:
     if rate >= 1:
         return f"{rate:.1f} req/s"
     return f"{rate:.2f} req/s"
+
+
+def format_bytes(n: int | float | None) -> str:
+    """'950 B', '12.3 MB' (powers of 1000); '0 B' when unknown."""
+    if n is None or not math.isfinite(n) or n < 1000:
+        return f"{round(n) if n is not None and math.isfinite(n) else 0} B"
+    for unit in ("kB", "MB", "GB"):
+        n /= 1000
+        if n < 1000 or unit == "GB":
+            break
+    return f"{n:.1f} {unit}"
+
+
+def sending_text(s: SendingSnapshot | None) -> str:
+    """What the submit's steps before the batches have done: '2 / 17 files uploaded · 84.0 MB /
+    713.0 MB · 41.2 MB/s'; '' once the batches exist."""
+    if s is None:
+        return ""
+    if s.phase == "building":
+        return f"building {format_count(s.rows)} requests"
+    if s.phase == "creating":
+        return f"{format_count(s.batches_done)} / {format_count(s.batches_total)} batches created"
+    text = (
+        f"{format_count(s.files_done)} / {format_count(s.files_total)} files uploaded · "
+        f"{format_bytes(s.bytes_done)} / {format_bytes(s.bytes_total)}"
+    )
+    if s.rate:
+        text += f" · {format_bytes(s.rate)}/s"
+    return text
+
+
+def _sending_fraction(snap: JobSnapshot) -> float | None:
+    s = snap.sending
+    if s is None or s.phase != "uploading" or s.bytes_total <= 0:
+        return None
+    return min(1.0, max(0.0, s.bytes_done / s.bytes_total))
 
 
 def format_counts(completed: int, failed: int, total: int) -> str:
@@ -214,6 +253,16 @@ def reconnect_note(snap: JobSnapshot) -> str:
 
 def format_progress(snap: JobSnapshot) -> str:
     """One line: phase, bar, percent, counts, then throughput, times, cost, reconnect note."""
+    if snap.sending is not None and snap.sending.error:
+        return send_failure(snap.sending)
+    if snap.sending is not None:  # before the batches exist
+        fraction = _sending_fraction(snap)
+        pct = f"{math.floor(fraction * 100):3d}%" if fraction is not None else "   ?"
+        line = (
+            f"{phase_label(snap.phase)} {format_bar(fraction)} {pct} {sending_text(snap.sending)}"
+        )
+        elapsed = format_duration(snap.elapsed_s)
+        return " · ".join([line, f"elapsed {elapsed}"] if elapsed else [line])
     fraction = _fraction(snap)
     pct = f"{math.floor(fraction * 100):3d}%" if fraction is not None else "   ?"
     line = f"{badge_label(snap)} {format_bar(fraction)} {pct} "
@@ -230,6 +279,8 @@ def format_progress(snap: JobSnapshot) -> str:
 
 def format_summary(snap: JobSnapshot) -> str:
     """The end line: '<name> completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s'."""
+    if snap.sending is not None and snap.sending.error:
+        return f"{snap.name} {send_failure(snap.sending)}".strip()
     text = f"{badge_label(snap)}: {format_counts(snap.completed, snap.failed, snap.total)}"
     not_run = snap.total - snap.completed - snap.failed
     if snap.total > 0 and not_run > 0:
@@ -257,6 +308,15 @@ def format_summary(snap: JobSnapshot) -> str:
     if waiting(snap.pilot):  # the report of a pilot whose rest waits for proceed
         text += "\n" + format_pilot(snap.pilot)
     return text
+
+
+def send_failure(s: SendingSnapshot | None) -> str:
+    """'failed while uploading (3 / 17 files uploaded ...): <error>' for a submit whose steps
+    stopped before its batches existed; ''."""
+    if s is None or not s.error:
+        return ""
+    done = f" ({sending_text(s)})" if s.phase != "building" else ""
+    return f"failed while {phase_label(s.phase)}{done}: {s.error}"
 
 
 def format_line_counts(extra: dict) -> str:

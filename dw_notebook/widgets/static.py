@@ -21,6 +21,8 @@ from ..progress.text import (
     queue_text,
     reconnect_note,
     recovered_text,
+    send_failure,
+    sending_text,
     stats,
     tokens_text,
 )
@@ -197,7 +199,10 @@ def snapshot_html(snap: JobSnapshot, now: datetime | None = None) -> str:
 
 
 def _counts_line(snap: JobSnapshot) -> str:
-    """'37 / 300 done, 2 failed · 56 recovered on retry 1 · 250 running'."""
+    """'37 / 300 done, 2 failed · 56 recovered on retry 1 · 250 running' (or, before the
+    batches exist, what the submit has uploaded)."""
+    if snap.sending is not None and not snap.sending.error:
+        return sending_text(snap.sending)
     parts = [format_counts(snap.completed, snap.failed, snap.total)]
     parts += [t for t in (recovered_text(snap), queue_text(snap)) if t]
     return " · ".join(parts)
@@ -205,6 +210,8 @@ def _counts_line(snap: JobSnapshot) -> str:
 
 def _summary_line(snap: JobSnapshot) -> str:
     """'completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s' (as the live card's)."""
+    if failure := send_failure(snap.sending):
+        return failure
     text = f"{badge_label(snap)}: {format_counts(snap.completed, snap.failed, snap.total)}"
     not_run = snap.total - snap.completed - snap.failed
     if snap.total > 0 and not_run > 0:

@@ -42,7 +42,50 @@ export function formatCounts({ completed = 0, failed = 0, total = 0 } = {}) {
   return failed > 0 ? `${done}, ${formatCount(failed)} failed` : done;
 }
 
+/** Bytes in powers of 1000: "950 B", "12.3 MB"; "0 B" when unknown. */
+export function formatBytes(n) {
+  if (!Number.isFinite(n) || n < 1000) return `${Number.isFinite(n) ? Math.round(n) : 0} B`;
+  let v = n;
+  let unit = "B";
+  for (const u of ["kB", "MB", "GB"]) {
+    v /= 1000;
+    unit = u;
+    if (v < 1000) break;
+  }
+  return `${v.toFixed(1)} ${unit}`;
+}
+
+/** The submit's steps before the batches exist: "2 / 17 files uploaded · 84.0 MB / 713.0 MB · 41.2 MB/s". */
+export function sendingText(sending) {
+  if (!sending || typeof sending !== "object") return "";
+  if (sending.phase === "building") return `building ${formatCount(sending.rows)} requests`;
+  if (sending.phase === "creating") {
+    return `${formatCount(sending.batches_done)} / ${formatCount(sending.batches_total)} batches created`;
+  }
+  let text =
+    `${formatCount(sending.files_done)} / ${formatCount(sending.files_total)} files uploaded · ` +
+    `${formatBytes(sending.bytes_done)} / ${formatBytes(sending.bytes_total)}`;
+  if (sending.rate) text += ` · ${formatBytes(sending.rate)}/s`;
+  return text;
+}
+
+/** "failed while uploading (3 / 17 files uploaded · ...): <error>"; "" unless the steps stopped. */
+export function sendFailure(sending) {
+  if (!sending || !sending.error) return "";
+  const done = sending.phase !== "building" ? ` (${sendingText(sending)})` : "";
+  return `failed while ${phaseLabel(sending.phase)}${done}: ${sending.error}`;
+}
+
+/** Percent of the upload's bytes sent, while uploading; null otherwise. */
+export function sendingPercent(sending) {
+  if (!sending || sending.phase !== "uploading" || !(sending.bytes_total > 0)) return null;
+  return Math.min(100, Math.max(0, (100 * sending.bytes_done) / sending.bytes_total));
+}
+
 const PHASE_LABELS = {
+  building: "building",
+  uploading: "uploading",
+  creating: "creating batches",
   submitting: "submitting",
   validating: "validating",
   in_progress: "in progress",

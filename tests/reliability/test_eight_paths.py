@@ -21,7 +21,7 @@ def _submit(proxy, server, rows=30, max_requests=10, **options):
     return dw.submit(
         sample_reviews(rows), PROMPT, model="mock", name="killed", max_requests=max_requests,
         api_key=server.token, base_url=proxy.base_url, **options,
-    )  # fmt: skip
+    ).wait_submitted()  # fmt: skip
 
 
 # 1 -----------------------------------------------------------------------------------------
@@ -67,7 +67,9 @@ def test_3_budget_is_checked_for_the_whole_split_job_before_the_first_create(
     messages = []
     for _ in range(2):  # the re-run of the cell is refused the same way
         with pytest.raises(dw.BudgetExceededError) as refused:
-            dw.submit(df, PROMPT, model=MODEL, budget=budget, max_requests=20, **conn)
+            dw.submit(
+                df, PROMPT, model=MODEL, budget=budget, max_requests=20, **conn
+            ).wait_submitted()
         messages.append(str(refused.value))
         assert tally(server, None, 0).batches == 0
     if server.dialect == "doubleword":
@@ -88,7 +90,7 @@ def test_3_an_explicit_price_or_no_budget_lets_an_unpriced_model_through(server,
     df = sample_reviews(10)
     job = dw.submit(df, PROMPT, model=MODEL, budget=1.0, price=(0.3, 1.8), **conn)
     assert job.estimated_cost is not None and job.estimated_cost < 1.0
-    assert dw.submit(df, PROMPT + "!", model=MODEL, budget=None, **conn).batch_ids
+    assert dw.submit(df, PROMPT + "!", model=MODEL, budget=None, **conn).wait_submitted().batch_ids
 
 
 # 4 -----------------------------------------------------------------------------------------
@@ -148,7 +150,8 @@ def test_5_attach_resumes_a_job_whose_budget_was_checked_with_a_given_price(
     proxy.drop("POST", CREATES, forward=False, times=None)
     with pytest.raises(dw.JobError, match="run the same cell again"):
         dw.submit(sample_reviews(10), PROMPT, model=MODEL, name="priced", budget=1.0,
-                  price=(0.3, 1.8), api_key=server.token, base_url=proxy.base_url)  # fmt: skip
+                  price=(0.3, 1.8), api_key=server.token,
+                  base_url=proxy.base_url).wait_submitted()  # fmt: skip
     proxy.clear()
     job = dw.attach("priced", api_key=server.token, base_url=proxy.base_url)
     assert len(job.batch_ids) == 1  # the budget passed at submit is not refused on resume
@@ -193,7 +196,7 @@ def test_6_attach_after_a_kill_in_the_middle_of_a_split_submit_joins_every_row(
 @pytest.mark.parametrize("dialect", ["openai"])
 def test_6_waiting_on_a_job_with_chunks_never_created_fails_fast(server):
     job = dw.submit(sample_reviews(20), PROMPT, model="mock", name="half", max_requests=10,
-                    api_key=server.token, base_url=server.base_url)  # fmt: skip
+                    api_key=server.token, base_url=server.base_url).wait_submitted()  # fmt: skip
     job._records = job._records[:1]  # as a kernel that stopped after chunk 0 saw it
     with pytest.raises(dw.JobError) as refused:
         job.join(timeout=30)
@@ -211,6 +214,7 @@ import sys, dw_notebook as dw
 from dw_notebook.datasets import sample_reviews
 dw.local(rate=200.0)
 job = dw.submit(sample_reviews(20), prompt="Sentiment: {review}", model="mock", name="first")
+job.wait_submitted()
 print("SUBMITTED", flush=True)
 sys.stdin.read()  # keeps running until the test closes stdin
 """
@@ -243,7 +247,7 @@ def test_7_a_second_kernel_uses_the_first_kernels_local_server(report):
 def test_7_a_batch_unknown_to_the_server_polled_is_a_clear_error_not_a_wait(make_server, report):
     first, other = make_server(), make_server()
     job = dw.submit(sample_reviews(5), PROMPT, model="mock", name="elsewhere",
-                    api_key=first.token, base_url=first.base_url)  # fmt: skip
+                    api_key=first.token, base_url=first.base_url).wait_submitted()  # fmt: skip
     moved = dw.attach("elsewhere", sample_reviews(5), api_key=other.token, base_url=other.base_url)
     moved.poll_interval = 0.05
     with pytest.raises(dw.JobError) as lost:
@@ -266,7 +270,7 @@ def test_7_a_batch_unknown_to_the_server_polled_is_a_clear_error_not_a_wait(make
 
 
 def test_7_a_local_batch_this_kernels_server_lacks_says_where_it_lives(monkeypatch):
-    job = dw.submit(sample_reviews(3), PROMPT, model="mock", name="mine")  # embedded server
+    job = dw.submit(sample_reviews(3), PROMPT, model="mock", name="mine").wait_submitted()
     dw.stop_local()
     monkeypatch.setenv("DW_NOTEBOOK_LOCAL_PERSIST", "0")  # the next one starts blind
     try:

@@ -19,7 +19,7 @@ def _submit(srv, rows=20, base_url=None, **options):
                     api_key=srv.token, base_url=base_url or srv.base_url, **options)  # fmt: skip
     job.poll_interval = 0.05
     job._client.backoff_base = 0.02  # the same retries, shorter sleeps
-    return job
+    return job.wait_submitted()  # what the cell's job did before its batches existed
 
 
 def test_server_killed_mid_batch_and_restarted_over_the_same_data(make_server, tmp_path, report):

@@ -56,7 +56,7 @@ def test_the_lookup_follows_pages_past_newer_batches_of_other_jobs(server, proxy
             client.create_batch(file_id, "/v1/chat/completions", "24h", tag)
     monkeypatch.setattr(create, "LOOKUP_PAGE_SIZE", 2)  # the job's batch is on page 3
     job = dw.submit(sample_reviews(10), PROMPT, model="mock", name="killed", max_requests=10,
-                    api_key=server.token, base_url=proxy.base_url)  # fmt: skip
+                    api_key=server.token, base_url=proxy.base_url).wait_submitted()  # fmt: skip
     assert proxy.count("POST", "^/batches$") == 1  # only the killed kernel's create
     assert proxy.count("GET", "^/batches$") >= 3
     job.poll_interval = 0.05

@@ -46,7 +46,7 @@ import dw_notebook as dw
 from dw_notebook.datasets import sample_reviews
 dw.local(rate=20.0)
 job = dw.submit(sample_reviews(300), prompt="Sentiment: {review}", model="mock", name="long-run")
-print("SUBMITTED", job.batch_ids[0], flush=True)
+print("SUBMITTED", job.wait_submitted().batch_ids[0], flush=True)
 job.wait()
 """
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from dw_notebook.progress.snapshot import BatchSnapshot, JobSnapshot
+from dw_notebook.progress.snapshot import BatchSnapshot, JobSnapshot, SendingSnapshot
 from dw_notebook.progress.text import (
     format_bar,
+    format_bytes,
     format_cost,
     format_counts,
     format_duration,
@@ -21,6 +23,8 @@ from dw_notebook.progress.text import (
     format_rate,
     format_summary,
     phase_label,
+    send_failure,
+    sending_text,
 )
 from dw_notebook.widgets.static import snapshot_html
 
@@ -51,6 +55,31 @@ def test_counts_match_the_widget(args, text):
 @pytest.mark.parametrize(("extra", "text"), CASES["line_counts"])
 def test_line_counts_match_the_widget(extra, text):
     assert format_line_counts(extra) == text
+
+
+@pytest.mark.parametrize(("value", "text"), CASES["bytes"])
+def test_bytes_match_the_widget(value, text):
+    assert format_bytes(value) == text
+
+
+@pytest.mark.parametrize(("sending", "text", "failure"), CASES["sending"])
+def test_the_steps_before_the_batches_read_as_in_the_widget(sending, text, failure):
+    assert sending_text(SendingSnapshot(**sending)) == text
+    assert send_failure(SendingSnapshot(**sending)) == failure
+
+
+def test_progress_line_and_static_html_show_the_upload_before_the_batch_exists():
+    sending = SendingSnapshot("uploading", rows=3, files_done=0, files_total=1, bytes_done=60,
+                              bytes_total=120)  # fmt: skip
+    snap = JobSnapshot("reviews", "uploading", total=3, sending=sending)
+    assert format_progress(snap).startswith("uploading |██████████          |  50% 0 / 1 files")
+    assert "0 / 1 files uploaded · 60 B / 120 B" in snapshot_html(snap)
+    failed = JobSnapshot("reviews", "failed", total=3, done=True,
+                         sending=replace(sending, error="TransportError: boom"))  # fmt: skip
+    assert format_summary(failed) == (
+        "reviews failed while uploading (0 / 1 files uploaded · 60 B / 120 B): TransportError: boom"
+    )
+    assert "failed while uploading" in snapshot_html(failed)
 
 
 @pytest.mark.parametrize(("extra", "text"), CASES["errors"])

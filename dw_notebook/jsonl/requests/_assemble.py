@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -49,11 +51,14 @@ def assemble_lines(
     tail: bytes,
     *,
     escape: bool,
+    digest: Any = None,
 ) -> tuple[bytes, np.ndarray]:
     """``(jsonl, offsets)``: line i is ``jsonl[offsets[i]:offsets[i+1]]``, newline included.
 
     ``ids`` are JSON-escaped here (quotes in the literals); ``parts`` (literals and per-row
     arrays, all ``large_binary``) are concatenated per row into the value, escaped if ``escape``.
+    ``digest`` (a hashlib object) is fed the bytes in order, on another thread while the next
+    block is made (hashlib lets go of the GIL), so hashing a large build costs little extra.
     """
     n = len(ids)
     offsets = np.zeros(n + 1, dtype=np.int64)
@@ -64,18 +69,27 @@ def assemble_lines(
     sink = io.BytesIO()
     head_s, middle_s, tail_s = _scalar(head), _scalar(middle), _scalar(tail + b"\n")
     written = 0
-    for start in range(0, n, step):
-        count = min(step, n - start)
-        pieces = [p.slice(start, count) if isinstance(p, pa.Array) else _scalar(p) for p in parts]
-        value = _concat(pieces, count)
-        if escape:
-            value = escape_array(value)
-        lines = pc.binary_join_element_wise(
-            head_s, ids.slice(start, count), middle_s, value, tail_s, _scalar(b"")
-        )
-        line_offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=count + 1)
-        data = lines.buffers()[2]
-        sink.write(memoryview(data)[line_offsets[0] : line_offsets[-1]])
-        offsets[start + 1 : start + count + 1] = line_offsets[1:] - line_offsets[0] + written
-        written += int(line_offsets[-1] - line_offsets[0])
+    hashed: Future | None = None  # the previous block's hashing (it holds that block)
+    with ThreadPoolExecutor(1, thread_name_prefix="dw-hash") as hasher:
+        for start in range(0, n, step):
+            count = min(step, n - start)
+            pieces = [p.slice(start, count) if isinstance(p, pa.Array) else _scalar(p)
+                      for p in parts]  # fmt: skip
+            value = _concat(pieces, count)
+            if escape:
+                value = escape_array(value)
+            lines = pc.binary_join_element_wise(
+                head_s, ids.slice(start, count), middle_s, value, tail_s, _scalar(b"")
+            )
+            line_offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=count + 1)
+            block = memoryview(lines.buffers()[2])[line_offsets[0] : line_offsets[-1]]
+            sink.write(block)
+            if hashed is not None:
+                hashed.result()
+            if digest is not None:
+                hashed = hasher.submit(digest.update, block)
+            offsets[start + 1 : start + count + 1] = line_offsets[1:] - line_offsets[0] + written
+            written += int(line_offsets[-1] - line_offsets[0])
+        if hashed is not None:
+            hashed.result()
     return sink.getvalue(), offsets

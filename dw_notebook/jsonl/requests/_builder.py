@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from dw_notebook import wire
 from dw_notebook.jsonl.requests._assemble import Part, assemble_lines
-from dw_notebook.jsonl.requests._built import BuiltRequests
+from dw_notebook.jsonl.requests._built import BuiltRequests, fingerprint_digest
 from dw_notebook.jsonl.requests._encode import SLOT_ID, SLOT_VALUE, encode_values, split_skeleton
 from dw_notebook.jsonl.requests._ids import is_valid_custom_id, label_text, make_custom_ids
 from dw_notebook.jsonl.requests._ids import other_ids as find_other_ids
@@ -288,7 +288,10 @@ def build_requests(
     line = {"custom_id": SLOT_ID, "method": "POST", "url": url, "body": body}
     head, middle, tail = split_skeleton(line, text_value=text_value)
     id_array = pa.array(ids, pa.large_string()).cast(pa.large_binary())
-    data, offsets = assemble_lines(head, id_array, middle, parts, tail, escape=text_value)
+    digest = fingerprint_digest(url)
+    data, offsets = assemble_lines(
+        head, id_array, middle, parts, tail, escape=text_value, digest=digest
+    )
     del parts, id_array
 
     positions = keep if keep is not None else np.arange(n_rows, dtype=np.int64)
@@ -318,6 +321,7 @@ def build_requests(
         n_rows=n_rows,
     )
     built.other_ids = alternates
+    built.set_fingerprint(digest.hexdigest())
     return built
 
 

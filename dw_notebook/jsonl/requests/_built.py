@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,11 @@ import orjson
 from dw_notebook.wire import MAX_FILE_BYTES, MAX_REQUESTS_PER_FILE
 
 from ._preview import RequestPreview, escape, prompt_text
+
+
+def fingerprint_digest(endpoint: str) -> Any:
+    """The hash a build's fingerprint starts from; the request bytes follow."""
+    return hashlib.sha256(endpoint.encode() + b"\n")
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,8 @@ class BuiltRequests:
         skipped: list[Any],
         n_rows: int,
     ) -> None:
-        self.data = data
+        self._data: bytes | None = data
+        self._rebuild: Callable[[], bytes] | None = None
         self.line_offsets = line_offsets
         self.endpoint = endpoint
         self.model = model
@@ -85,7 +92,26 @@ class BuiltRequests:
 
     @property
     def nbytes(self) -> int:
-        return len(self.data)
+        return int(self.line_offsets[-1])
+
+    @property
+    def data(self) -> bytes:
+        """The JSONL bytes (made again by the ``rebuild`` given to ``release`` if released)."""
+        if self._data is None:
+            if self._rebuild is None:
+                raise ValueError("these requests were released and cannot be rebuilt")
+            self._data = self._rebuild()
+        return self._data
+
+    @property
+    def holds_bytes(self) -> bool:
+        return self._data is not None
+
+    def release(self, rebuild: Callable[[], bytes]) -> None:
+        """Drop the bytes; ``rebuild()`` gives them again when they are read."""
+        self.fingerprint()
+        self._rebuild = rebuild
+        self._data = None
 
     def __len__(self) -> int:
         return self.n
@@ -93,10 +119,14 @@ class BuiltRequests:
     def fingerprint(self) -> str:
         """sha256 hex of the endpoint and the request bytes (what the server would receive)."""
         if self._fingerprint is None:
-            digest = hashlib.sha256(self.endpoint.encode() + b"\n")
+            digest = fingerprint_digest(self.endpoint)
             digest.update(self.data)
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
+
+    def set_fingerprint(self, hexdigest: str) -> None:
+        """The fingerprint, hashed by the build as it wrote the bytes."""
+        self._fingerprint = hexdigest
 
     def _slice(self, start: int, stop: int) -> bytes:
         if start == 0 and stop == self.n:

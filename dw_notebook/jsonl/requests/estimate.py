@@ -129,7 +129,8 @@ def prompt_bytes(built: BuiltRequests, schema_in_prompt: bool = False) -> np.nda
     if built.n == 0:
         return line_bytes
     fields = PROMPT_FIELDS.get(built.endpoint, ("messages", "input", "prompt"))
-    id_bytes = np.fromiter((len(c.encode()) for c in built.custom_ids), np.int64, built.n)
+    # custom_ids are printable ASCII (see ``make_custom_ids``): one byte per character
+    id_bytes = np.fromiter(map(len, built.custom_ids), np.int64, built.n)
 
     def measured(i: int) -> tuple[int, int]:
         body = _body(built.line(i))
