@@ -77,7 +77,8 @@ def test_placeholders_match_only_what_varies():
 @pytest.mark.parametrize("dialect", ["doubleword"])
 def test_http_401(server):
     with pytest.raises(AuthenticationError) as raised:
-        dw.submit(DF, "Echo: {text}", model="mock", api_key="wrong", base_url=server.base_url)
+        dw.submit(DF, "Echo: {text}", model="mock", api_key="wrong",
+                  base_url=server.base_url).wait_submitted()  # fmt: skip
     assert_quoted("http-401", str(raised.value))
 
 
@@ -86,7 +87,7 @@ def test_http_402_and_the_rerun_it_advises(server, proxy):
     conn = {"api_key": server.token, "base_url": proxy.base_url}
     proxy.answer("POST", "^/batches$", 402, "Insufficient credits", times=None)
     with pytest.raises(InsufficientCreditsError) as raised:
-        dw.submit(DF, "Echo: {text}", model="mock", **conn)
+        dw.submit(DF, "Echo: {text}", model="mock", **conn).wait_submitted()
     assert_quoted("http-402", str(raised.value))
     proxy.clear()  # credits added: the same call resumes the job, reusing its upload
     out = dw.submit(DF, "Echo: {text}", model="mock", **conn).join(timeout=30)
@@ -102,7 +103,8 @@ def test_model_404(server, proxy):
     )
     proxy.answer("POST", "^/batches$", 404, body, JSON)
     with pytest.raises(NotFoundError) as raised:
-        dw.submit(DF, "Echo: {text}", model="qwen", api_key=server.token, base_url=proxy.base_url)
+        dw.submit(DF, "Echo: {text}", model="qwen", api_key=server.token,
+                  base_url=proxy.base_url).wait_submitted()  # fmt: skip
     assert_quoted("model-404", str(raised.value))
 
 
@@ -131,7 +133,7 @@ def test_http_413(make_server):
     small = make_server(max_file_bytes=200)
     with pytest.raises(FileTooLargeError) as raised:
         dw.submit(DF, "Echo: {text}" + "x" * 300, model="mock", api_key=small.token,
-                  base_url=small.base_url)  # fmt: skip
+                  base_url=small.base_url).wait_submitted()  # fmt: skip
     assert_quoted("http-413", str(raised.value))
     assert ".." not in str(raised.value)  # the service's "... bytes." then ". Fix:"
 
@@ -148,7 +150,7 @@ def test_http_429_and_the_rerun_it_advises(server, proxy):
     )  # every answer a refusal, so the waits the service asks for are used up
     proxy.answer("POST", "^/batches$", 429, body, JSON | {"retry-after": "0"}, times=None)
     with pytest.raises(RateLimitError) as raised:
-        dw.submit(DF, "Echo: {text}", model="mock", window="1h", **conn)
+        dw.submit(DF, "Echo: {text}", model="mock", window="1h", **conn).wait_submitted()
     assert_quoted("http-429", str(raised.value))
     proxy.clear()  # later: the same call resumes the job
     out = dw.submit(DF, "Echo: {text}", model="mock", window="1h", **conn).join(timeout=30)
@@ -160,7 +162,8 @@ def test_http_429_and_the_rerun_it_advises(server, proxy):
 @pytest.mark.parametrize("dialect", ["doubleword"])
 def test_stuck_validating(make_server):
     slow = make_server(validation_delay=30.0)
-    job = dw.submit(DF, "Echo: {text}", model="mock", api_key=slow.token, base_url=slow.base_url)
+    job = dw.submit(DF, "Echo: {text}", model="mock", api_key=slow.token,
+                    base_url=slow.base_url).wait_submitted()  # fmt: skip
     job._tracker.stuck_validating_s = 0.0  # the threshold (10 minutes) reached at once
     snapshot = job.refresh()
     assert snapshot.phase == "validating"
@@ -180,7 +183,7 @@ def test_past_window(make_server):
 
         proxy.rewrite("GET", r"^/batches/[^/]+$", past_window)
         job = dw.submit(DF, "Echo: {text}", model="mock", api_key=slow.token,
-                        base_url=proxy.base_url)  # fmt: skip
+                        base_url=proxy.base_url).wait_submitted()  # fmt: skip
         snapshot = job.refresh()
         assert not job.done
         assert_quoted("past-window", snapshot.message)
@@ -226,7 +229,7 @@ def test_over_budget():
 @pytest.mark.parametrize("dialect", ["openai"])  # a service without its own estimate
 def test_no_price(server, conn):
     with pytest.raises(dw.BudgetExceededError) as raised:
-        dw.submit(DF, "Echo: {text}", model="my-org/my-model", budget=1.0, **conn)
+        dw.submit(DF, "Echo: {text}", model="my-org/my-model", budget=1.0, **conn).wait_submitted()
     assert_quoted("no-price", str(raised.value))
 
 

@@ -136,6 +136,7 @@ def test_dashboard_open_shows_a_finished_jobs_results_and_a_running_jobs_progres
     del other  # as if submitted by another kernel: no job here has its frame
     gc.collect()
     running = dw.submit(sample_reviews(200), PROMPT, model="mock", name="long", **conn)
+    running.wait_submitted()
     dash = dw.jobs(auto_refresh=None, **conn)
     try:
         review = dash.act("attach", shown.batch_ids[0])
