@@ -113,7 +113,7 @@ def test_try_10_rows_first_submits_a_pilot_and_its_code_says_so(conn, server, sh
     form = dw.builder(df, template="Label: {review}", model="mock", **conn)
     form.pilot = True
     assert "10 rows first, the rest when you proceed" in form.estimate
-    job = form.submit({"pilot_by": "product"})
+    job = form.submit({"pilot_by": "product"}).wait_submitted()
     assert (job.spec["pilot"]["n"], job.spec["pilot"]["by"]) == (10, "product")
     counts, batches = sent_requests(server)
     assert len(batches) == 1 and sum(counts.values()) == 10  # only the pilot was sent
