@@ -38,6 +38,12 @@ class BudgetExceededError(DwError):
         self.estimate = estimate
 
 
+def budget_advice(window: str) -> str:
+    """What to do about an estimate over the budget (the 24h window is cheaper only than 1h)."""
+    cheaper = " or use the 24h window" if window == "1h" else ""
+    return f"Raise budget=, shorten prompts or lower max_tokens{cheaper}."
+
+
 class JobError(DwError):
     pass
 

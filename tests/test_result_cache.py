@@ -3,6 +3,7 @@ cache instead of downloading them again; a batch still running is never cached."
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
@@ -66,3 +67,23 @@ def test_a_second_join_does_not_parse_the_files_again(server, monkeypatch):
 
     monkeypatch.setattr("dw_notebook.job.reading.parse_results", refuse)
     assert job.join()["content"].equals(first["content"])
+
+
+def test_threads_caching_the_same_content_at_once_all_succeed(tmp_path):
+    # result files downloaded in parallel often have the same bytes (every empty error file)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dw_notebook.job.cache import ResultCache
+    from dw_notebook.job.registry import Registry
+
+    cache = ResultCache(Registry(tmp_path / "registry.sqlite3"), "local", root=tmp_path / "r")
+    data = b'{"custom_id": "x"}\n' * 50_000
+
+    def put_many(worker: int) -> None:
+        for i in range(20):
+            (cache.root / f"{hashlib.sha256(data).hexdigest()}.jsonl").unlink(missing_ok=True)
+            cache.put(f"file-{worker}-{i}", data)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(put_many, range(4)))  # raises what any thread raised
+    assert cache.get("file-3-19") == data

@@ -224,6 +224,8 @@ def test_over_budget():
     with pytest.raises(dw.BudgetExceededError) as raised:
         dw.submit(DF, "Echo: {text}", model="Qwen/Qwen3.5-9B", budget=0.0000001)
     assert_quoted("over-budget", str(raised.value))
+    with pytest.raises(dw.BudgetExceededError, match="or use the 24h window"):
+        dw.submit(DF, "Echo: {text}", model="Qwen/Qwen3.5-9B", budget=0.0000001, window="1h")
 
 
 @pytest.mark.parametrize("dialect", ["openai"])  # a service without its own estimate

@@ -196,7 +196,7 @@ class BatchCreation:
             lines = sum((c if isinstance(c, bytes) else c.data).count(b"\n") for c in chunks)
             local = local * lines / max(int(self.spec.get("n_requests") or 1), 1)
         try:
-            create.check_budget(budget, self.spec.get("model", ""), total, local, answers)
+            create.check_budget(budget, self.spec.get("model", ""), total, local, answers, window)
         except DwError:
             create.delete_files(self._client, list(file_ids.values()))
             self._registry.forget_files(self.id, attempt)

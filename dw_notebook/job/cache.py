@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 from ..config import home_dir
@@ -41,9 +42,9 @@ class ResultCache:
         path = self.root / f"{digest}.jsonl"
         if not path.exists():
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
+            # one temp file per writer: threads often cache the same bytes at once
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{digest}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:  # mkstemp makes it owner-only (0600)
                 fh.write(data)
             os.replace(tmp, path)
         self.registry.record_cached_file(self.service, file_id, digest, len(data))

@@ -16,6 +16,7 @@ from ..errors import (
     NotFoundError,
     ServerError,
     TransportError,
+    budget_advice,
 )
 from .sending import CountingReader
 
@@ -138,6 +139,7 @@ def check_budget(
     service_total: float | None,
     local_total: float | None,
     answers: list[Any],
+    window: str,
 ) -> None:
     """Raise before the first create when the whole job's estimate is over ``budget``: the
     service's estimate where it gave one for every file, else the local one; a job with no known
@@ -162,7 +164,7 @@ def check_budget(
     if local_total > budget:
         raise BudgetExceededError(
             f"estimated cost ${local_total:.4f} is over the budget ${budget:.4f}; no batch was "
-            "created. Raise budget=, shorten prompts, lower max_tokens or use the 24h window.",
+            "created. " + budget_advice(window),
             None,
         )
 

@@ -18,7 +18,7 @@ import orjson
 from .. import wire
 from ..client import client_for
 from ..config import Connection
-from ..errors import BudgetExceededError, JobError
+from ..errors import BudgetExceededError, JobError, budget_advice
 from ..jsonl.requests import BuildError
 from ..jsonl.requests.dataset import BATCH_ROWS, DatasetRequests, build_dataset
 from .core import Job
@@ -80,8 +80,7 @@ def submit(
         if budget is not None and estimate.usd is not None and estimate.usd > budget:
             raise BudgetExceededError(
                 f"estimated cost ${estimate.usd:.4f} is over the budget ${budget:.4f}: "
-                f"{estimate}. Raise budget=, shorten prompts, lower max_tokens or use the 24h "
-                "window.",
+                f"{estimate}. " + budget_advice(window),
                 estimate,
             )
         client = client_for(connection)

@@ -28,6 +28,7 @@ from ..errors import (
     BudgetExceededError,
     JobError,
     MissingResultFileError,
+    budget_advice,
 )
 from . import retry
 from .pilot_report import PilotFigures, PilotReport, answer_columns, extrapolate
@@ -308,8 +309,7 @@ def proceed(
             raise BudgetExceededError(
                 f"from the pilot's measured tokens the job costs ${measured.total_usd:.4f} "
                 f"(the pilot ${measured.pilot_usd or 0:.4f} + the rest ${measured.rest_usd:.4f}), "
-                f"over the budget ${budget:.4f}; nothing was sent. Raise budget=, lower "
-                "max_tokens or use the 24h window.",
+                f"over the budget ${budget:.4f}; nothing was sent. " + budget_advice(window),
                 measured,
             )
     else:

@@ -25,6 +25,7 @@ from ..errors import (
     BudgetExceededError,
     JobError,
     NotFoundError,
+    budget_advice,
 )
 from ..jsonl.requests.dataset import DatasetRequests, is_dataset_source
 from . import dataset, listing
@@ -164,7 +165,7 @@ def submit(
     if budget is not None and usd is not None and usd > budget:
         raise BudgetExceededError(
             f"estimated cost ${usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
-            "Raise budget=, shorten prompts, lower max_tokens or use the 24h window.",
+            + budget_advice(window),
             estimate,
         )
     connection = connect(api_key, base_url)
