@@ -21,6 +21,13 @@ from dw_notebook.server.store import Store
 from dw_notebook.server.validation import Parsed, parse_file
 
 RETRIABLE = frozenset({408, 429, 500, 502, 503, 504})
+_SPAN_SLACK = 1 << 20  # bytes of other lines a chunk's single read may cover
+
+
+def call_of(line: bytes, attempts: int) -> tuple[str, dict, int]:
+    """(url, body, attempt) of one input line."""
+    obj = orjson.loads(line)
+    return obj["url"], obj["body"], attempts
 
 
 class Lifecycle:
@@ -105,15 +112,23 @@ class Lifecycle:
         )
         return True
 
-    def read_calls(self, b: dict, todo: list[dict]) -> list[tuple[str, dict, int]]:
-        """(url, body, attempt) of each request in ``todo``, read from the input file."""
-        calls = []
+    def read_lines(self, b: dict, todo: list[dict]) -> list[bytes]:
+        """The input line of each request in ``todo`` (raises OSError when the file is gone).
+
+        Requests usually sit together in the file, so their span is read in one go.
+        """
+        start = min(r["offset"] for r in todo)
+        end = max(r["offset"] + r["length"] for r in todo)
         with open(self.files.path(b["input_file_id"]), "rb") as fh:
+            if end - start <= 2 * sum(r["length"] for r in todo) + _SPAN_SLACK:
+                fh.seek(start)
+                span = fh.read(end - start)
+                return [span[r["offset"] - start : r["offset"] - start + r["length"]] for r in todo]
+            lines = []
             for r in todo:
                 fh.seek(r["offset"])
-                obj = orjson.loads(fh.read(r["length"]))
-                calls.append((obj["url"], obj["body"], r["attempts"]))
-        return calls
+                lines.append(fh.read(r["length"]))
+            return lines
 
     def save(self, b: dict, todo: list[dict], replies: list, now: float) -> None:
         """Write the lines for ``replies`` and record the outcome of each request in ``todo``.
