@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterable
 
 import orjson
 
 from dw_notebook import wire
 from dw_notebook.server import records
+from dw_notebook.server.clock import Clock
 from dw_notebook.server.dialects import Dialect
 from dw_notebook.server.files import FileStore, write_private
 from dw_notebook.server.store import Store
@@ -130,15 +132,20 @@ class Lifecycle:
                 lines.append(fh.read(r["length"]))
             return lines
 
-    def save(self, b: dict, todo: list[dict], replies: list, now: float) -> None:
+    def save(
+        self, b: dict, todo: list[dict], replies: Iterable[tuple[int, dict]], clock: Clock
+    ) -> None:
         """Write the lines for ``replies`` and record the outcome of each request in ``todo``.
 
+        ``replies`` may be lazy: each answer is made as it is saved, stamped with the time it
+        is saved, and only its line is kept (less for the garbage collector to scan).
         Doubleword retries 429/5xx answers (``retry`` state, not yet counted as failed).
         """
         out, err, updates = [], [], []
         deltas = {"completed": 0, "failed": 0, "retrying": 0, "input_tokens": 0, "output_tokens": 0}
-        stamp = int(now)
         for r, (status, body) in zip(todo, replies, strict=True):
+            now = clock.now()
+            stamp = int(now)
             line_id = self.dialect.request_id(b["id"], r["idx"])
             if r["state"] == "retry":
                 deltas["retrying"] -= 1

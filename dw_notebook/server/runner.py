@@ -214,13 +214,13 @@ class Runner:
             }
             self.life.close(b, now, "file_not_found", wire.FAILED, [error])
             return True
-        # parsed one at a time, so each body is dropped once answered (less for the GC to scan)
+        # parsed and answered one at a time as they are saved (see Lifecycle.save)
         calls = map(call_of, lines, [r["attempts"] for r in todo])
         if self._pool is not None:
-            replies = list(self._pool.map(self._handle, calls))
+            replies = self._pool.map(self._handle, calls)
         else:
-            replies = [self._handle(c) for c in calls]
-        self.life.save(b, todo, replies, self.clock.now())
+            replies = map(self._handle, calls)
+        self.life.save(b, todo, replies, self.clock)
         return True
 
     def _handle(self, call: tuple[str, dict, int]) -> tuple[int, dict]:
