@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterable
 
 import orjson
 
 from dw_notebook import wire
 from dw_notebook.server import records
+from dw_notebook.server.clock import Clock
 from dw_notebook.server.dialects import Dialect
 from dw_notebook.server.files import FileStore, write_private
 from dw_notebook.server.store import Store
 from dw_notebook.server.validation import Parsed, parse_file
 
 RETRIABLE = frozenset({408, 429, 500, 502, 503, 504})
+_SPAN_SLACK = 1 << 20  # bytes of other lines a chunk's single read may cover
+
+
+def call_of(line: bytes, attempts: int) -> tuple[str, dict, int]:
+    """(url, body, attempt) of one input line."""
+    obj = orjson.loads(line)
+    return obj["url"], obj["body"], attempts
 
 
 class Lifecycle:
@@ -105,25 +114,38 @@ class Lifecycle:
         )
         return True
 
-    def read_calls(self, b: dict, todo: list[dict]) -> list[tuple[str, dict, int]]:
-        """(url, body, attempt) of each request in ``todo``, read from the input file."""
-        calls = []
+    def read_lines(self, b: dict, todo: list[dict]) -> list[bytes]:
+        """The input line of each request in ``todo`` (raises OSError when the file is gone).
+
+        Requests usually sit together in the file, so their span is read in one go.
+        """
+        start = min(r["offset"] for r in todo)
+        end = max(r["offset"] + r["length"] for r in todo)
         with open(self.files.path(b["input_file_id"]), "rb") as fh:
+            if end - start <= 2 * sum(r["length"] for r in todo) + _SPAN_SLACK:
+                fh.seek(start)
+                span = fh.read(end - start)
+                return [span[r["offset"] - start : r["offset"] - start + r["length"]] for r in todo]
+            lines = []
             for r in todo:
                 fh.seek(r["offset"])
-                obj = orjson.loads(fh.read(r["length"]))
-                calls.append((obj["url"], obj["body"], r["attempts"]))
-        return calls
+                lines.append(fh.read(r["length"]))
+            return lines
 
-    def save(self, b: dict, todo: list[dict], replies: list, now: float) -> None:
+    def save(
+        self, b: dict, todo: list[dict], replies: Iterable[tuple[int, dict]], clock: Clock
+    ) -> None:
         """Write the lines for ``replies`` and record the outcome of each request in ``todo``.
 
+        ``replies`` may be lazy: each answer is made as it is saved, stamped with the time it
+        is saved, and only its line is kept (less for the garbage collector to scan).
         Doubleword retries 429/5xx answers (``retry`` state, not yet counted as failed).
         """
         out, err, updates = [], [], []
         deltas = {"completed": 0, "failed": 0, "retrying": 0, "input_tokens": 0, "output_tokens": 0}
-        stamp = int(now)
         for r, (status, body) in zip(todo, replies, strict=True):
+            now = clock.now()
+            stamp = int(now)
             line_id = self.dialect.request_id(b["id"], r["idx"])
             if r["state"] == "retry":
                 deltas["retrying"] -= 1

@@ -41,14 +41,17 @@ def generate(
     if not isinstance(schema, dict):
         return None
     root = schema if root is None else root
-    schema = _resolve(schema, root)
+    if "$ref" in schema:
+        schema = _resolve(schema, root)
     if "const" in schema:
         return schema["const"]
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        options = schema["enum"]
+    options = schema.get("enum")
+    if isinstance(options, list) and options:
         return options[_pick(seed, path) % len(options)]
     for key in ("anyOf", "oneOf"):
-        options = [o for o in schema.get(key) or [] if isinstance(o, dict)]
+        if key not in schema:  # the common case, without building a list
+            continue
+        options = [o for o in schema[key] or [] if isinstance(o, dict)]
         if options:
             non_null = [o for o in options if o.get("type") != "null"] or options
             return generate(

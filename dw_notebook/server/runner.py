@@ -14,7 +14,7 @@ from dw_notebook.server.backends import Backend
 from dw_notebook.server.clock import Clock
 from dw_notebook.server.dialects import Dialect
 from dw_notebook.server.files import FileStore
-from dw_notebook.server.lifecycle import Lifecycle
+from dw_notebook.server.lifecycle import Lifecycle, call_of
 from dw_notebook.server.replies import error_body
 from dw_notebook.server.retention import Cleaned, cleanup
 from dw_notebook.server.store import Store
@@ -204,7 +204,7 @@ class Runner:
         if self.rate is not None:
             self._tokens -= len(todo)
         try:
-            calls = self.life.read_calls(b, todo)
+            lines = self.life.read_lines(b, todo)
         except OSError:
             error = {
                 "code": "file_not_found",
@@ -214,11 +214,13 @@ class Runner:
             }
             self.life.close(b, now, "file_not_found", wire.FAILED, [error])
             return True
+        # parsed and answered one at a time as they are saved (see Lifecycle.save)
+        calls = map(call_of, lines, [r["attempts"] for r in todo])
         if self._pool is not None:
-            replies = list(self._pool.map(self._handle, calls))
+            replies = self._pool.map(self._handle, calls)
         else:
-            replies = [self._handle(c) for c in calls]
-        self.life.save(b, todo, replies, self.clock.now())
+            replies = map(self._handle, calls)
+        self.life.save(b, todo, replies, self.clock)
         return True
 
     def _handle(self, call: tuple[str, dict, int]) -> tuple[int, dict]:

@@ -27,7 +27,7 @@ def _err(code: str, message: str, line: int | None, param: str | None = None) ->
 
 
 def _printable(text: str) -> bool:
-    return all(" " <= c <= "~" for c in text)
+    return text.isascii() and text.isprintable()  # for ASCII: " " to "~"
 
 
 def check_line(obj: object, line: int, endpoint: str | None) -> dict | None:

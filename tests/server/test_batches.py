@@ -56,6 +56,18 @@ def test_unshuffled_server_answers_in_input_order(make_api):
     ]
 
 
+def test_shuffled_rows_spread_over_a_large_file_are_each_answered_from_their_own_line(make_api):
+    # 8,000 rows of about 900 bytes: a shuffled chunk of 2,000 is spread over the whole file,
+    # too thinly for one read of its span, so its lines are read one by one
+    api = make_api(dialect="openai", shuffle=True)
+    lines = [chat_line(i, text=f"row {i} " + "x" * 800) for i in range(8000)]
+    done = api.wait(api.submit(lines)["id"], timeout=60)
+    assert done["request_counts"]["completed"] == 8000
+    mock = MockBackend()
+    got = {x["custom_id"]: x["response"]["body"]["id"] for x in api.lines(done["output_file_id"])}
+    assert got == {x["custom_id"]: mock.respond(CHAT, x["body"])[1]["id"] for x in lines}
+
+
 def test_cancel_keeps_partial_output_and_reports_unrun_requests(make_api, any_dialect):
     api = make_api(dialect=any_dialect, rate=50.0, finalize_delay=100)
     created = api.submit([chat_line(i) for i in range(400)])
