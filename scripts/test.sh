@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
 npm test --silent
-.venv/bin/python -m pytest "$@"
+# two workers, each taking whole test files (module and package fixtures stay in one process):
+# most tests wait on servers, kernels and browsers, so this halves the wall time on 2 cores
+.venv/bin/python -m pytest -n 2 --dist loadfile "$@"
