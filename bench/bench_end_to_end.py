@@ -21,14 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench_build_join import RESPONSE_FORMAT, SCHEMA
-from bench_upload import start_server
+from bench_upload import run_in_child, start_server
 
 HERE = Path(__file__).parent
 POLL_S = 0.5
@@ -197,13 +195,9 @@ def run_sdk(rows: int, base_url: str, token: str) -> dict:
 
 def child(way: str, rows: int, base_url: str, token: str) -> dict:
     """Run one way in a fresh interpreter, so its peak RSS is its own."""
-    env = {**os.environ, "DW_NOTEBOOK_HOME": tempfile.mkdtemp(prefix="bench-home-")}
-    code = (f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import bench_end_to_end as b; "
-            f"print(json.dumps(b.run_{way}({rows}, {base_url!r}, {token!r})))")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise RuntimeError(f"{way} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    home = tempfile.mkdtemp(prefix="bench-home-")
+    return run_in_child("bench_end_to_end", f"run_{way}({rows}, {base_url!r}, {token!r})",
+                        {"DW_NOTEBOOK_HOME": home})  # fmt: skip
 
 
 def main() -> int:

@@ -11,17 +11,13 @@ for 5M rows). Run: ``.venv/bin/python bench/bench_parquet.py [--rows 200000]``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench_build_join import SCHEMA
 from bench_end_to_end import POLL_S, PROMPT, SYSTEM, Peak, frame
-from bench_upload import start_server
+from bench_upload import run_in_child, start_server
 
 HERE = Path(__file__).parent
 FILE_ROWS = 500_000
@@ -74,14 +70,8 @@ def run_dw(folder: str, out_path: str, base_url: str, token: str) -> dict:
 
 def child(folder: Path, out_path: Path, base_url: str, token: str) -> dict:
     # the client's registry and result cache (GBs at 5M rows) go with the temp dir
-    env = {**os.environ, "DW_NOTEBOOK_HOME": str(folder.parent / "home")}
-    code = (f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import bench_parquet as b; "
-            f"print(json.dumps(b.run_dw({str(folder)!r}, {str(out_path)!r}, {base_url!r}, "
-            f"{token!r})))")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise RuntimeError(f"client failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    call = f"run_dw({str(folder)!r}, {str(out_path)!r}, {base_url!r}, {token!r})"
+    return run_in_child("bench_parquet", call, {"DW_NOTEBOOK_HOME": str(folder.parent / "home")})
 
 
 def main() -> int:

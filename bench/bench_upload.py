@@ -9,10 +9,13 @@ Target: growth < 64 MB. Run: ``.venv/bin/python bench/bench_upload.py [--mb 200]
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
@@ -73,6 +76,19 @@ def start_server(port: int, token: str, *options: str) -> subprocess.Popen:
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("server did not start")
+
+
+def run_in_child(module: str, call: str, env: dict[str, str]) -> dict:
+    """``module.call`` (a Python expression) in a fresh interpreter, so its peak RSS is its
+    own; its last line of output is the JSON it returns."""
+    here = str(Path(__file__).parent)
+    code = f"import json, sys; sys.path.insert(0, {here!r}); import {module} as b; " \
+           f"print(json.dumps(b.{call}))"  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env})  # fmt: skip
+    if done.returncode:
+        raise RuntimeError(f"{module}.{call} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
