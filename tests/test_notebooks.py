@@ -118,7 +118,7 @@ print("CHECKED", len(out))
 """
         )
         nb = run("local_models.ipynb", tmp_path, check)
-        assert upstream.calls == 100 and upstream.models_seen == {"tiny-local-model"}
+        assert upstream.calls == 100 and upstream.models == {"tiny-local-model"}
     assert not any(printed(c).startswith("skipped: ") for c in nb.cells if c.cell_type == "code")
 
 

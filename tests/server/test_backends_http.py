@@ -2,96 +2,46 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from server_support import chat_line
 
+from tests.support.chat_server import ChatServer
 
-class Upstream:
-    """An OpenAI-compatible chat endpoint that records concurrency and can fail at first."""
 
-    def __init__(self, fail_first: int = 0, delay: float = 0.05) -> None:
-        self.fail_first, self.delay = fail_first, delay
-        self.lock = threading.Lock()
-        self.calls = 0
-        self.active = 0
-        self.max_active = 0
-        self.auth: set[str] = set()
-        self.models: set[str] = set()
-        upstream = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with upstream.lock:
-                    upstream.calls += 1
-                    n = upstream.calls
-                    upstream.active += 1
-                    upstream.max_active = max(upstream.max_active, upstream.active)
-                    upstream.auth.add(self.headers.get("Authorization", ""))
-                    upstream.models.add(body.get("model"))
-                time.sleep(upstream.delay)
-                with upstream.lock:
-                    upstream.active -= 1
-                if self.path != "/v1/chat/completions":
-                    return self._send(404, {"error": {"message": "no such route"}})
-                if n <= upstream.fail_first:
-                    return self._send(503, {"error": {"message": "warming up"}})
-                text = body["messages"][-1]["content"]
-                self._send(
-                    200,
-                    {
-                        "id": f"up-{n}",
-                        "object": "chat.completion",
-                        "created": 1,
-                        "model": body["model"],
-                        "choices": [
-                            {
-                                "index": 0,
-                                "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": f"up:{text}"},
-                            }
-                        ],
-                        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-                    },
-                )
-
-            def _send(self, status, payload):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def up_answer(body: dict) -> dict:
+    """The upstream's answer: 'up:' and the last user message, fixed usage."""
+    return {
+        "id": "up-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": body["model"],
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {
+                    "role": "assistant",
+                    "content": f"up:{body['messages'][-1]['content']}",
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
 
 
 @pytest.fixture
 def upstream():
     servers = []
 
-    def make(**kw):
-        servers.append(Upstream(**kw))
-        return servers[-1]
+    def make(fail_first=0, delay=0.05):
+        servers.append(ChatServer(answer=up_answer, fail_first=fail_first, delay=delay))
+        return servers[-1].__enter__()
 
     yield make
     for s in servers:
-        s.close()
+        s.__exit__(None, None, None)
 
 
 def test_echo_backend_returns_the_last_user_message(make_api, any_dialect):

@@ -1,22 +1,33 @@
-"""A tiny OpenAI-compatible model server (``/v1/models``, ``/v1/chat/completions``) answering
-with the mock backend, to stand in for vLLM or Ollama behind the ``forward`` backend."""
+"""A tiny OpenAI-compatible model server (``/v1/models``, ``/v1/chat/completions``) to stand in
+for vLLM or Ollama behind the ``forward`` backend; it records what it was sent."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from dw_notebook.server.backends import MockBackend
 
 
 class ChatServer:
-    """Serves ``model`` on 127.0.0.1 and counts the chat requests it answered."""
+    """Serves ``model`` on 127.0.0.1: each chat request is answered by ``answer(body)`` (the
+    mock backend by default) after ``delay`` seconds, the first ``fail_first`` with a 503. It
+    counts the calls and records the most in flight at once, the auth headers and the models."""
 
-    def __init__(self, model: str = "tiny-local-model") -> None:
+    def __init__(
+        self,
+        model: str = "tiny-local-model",
+        answer: Callable[[dict], dict] | None = None,
+        fail_first: int = 0,
+        delay: float = 0.0,
+    ) -> None:
         self.model = model
-        self.calls = 0
-        self.models_seen: set[str] = set()
+        self.calls = self.active = self.max_active = 0
+        self.auth: set[str] = set()
+        self.models: set[str] = set()
         self._lock = threading.Lock()
         backend = MockBackend()
         outer = self
@@ -34,11 +45,22 @@ class ChatServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if self.path != "/v1/chat/completions":
-                    return self._send(404, {"error": {"message": "no such route"}})
                 with outer._lock:
                     outer.calls += 1
-                    outer.models_seen.add(body.get("model"))
+                    n = outer.calls
+                    outer.active += 1
+                    outer.max_active = max(outer.max_active, outer.active)
+                    outer.auth.add(self.headers.get("Authorization", ""))
+                    outer.models.add(body.get("model"))
+                time.sleep(delay)
+                with outer._lock:
+                    outer.active -= 1
+                if self.path != "/v1/chat/completions":
+                    return self._send(404, {"error": {"message": "no such route"}})
+                if n <= fail_first:
+                    return self._send(503, {"error": {"message": "warming up"}})
+                if answer is not None:
+                    return self._send(200, answer(body))
                 self._send(*backend.respond(self.path, body))
 
             def _send(self, status, payload):
