@@ -232,3 +232,15 @@ def test_calls_work_inside_an_event_loop_that_is_already_running(clients, conn):
     reply, ticks = asyncio.run(cell())
     assert reply.choices[0].message.content == mock_answer(7)[1]["choices"][0]["message"]["content"]
     assert ticks > 1  # other tasks ran while the call waited: the loop was never blocked
+
+
+def test_a_batch_gone_from_the_service_fails_its_calls_instead_of_waiting(clients, proxy, server):
+    proxy.answer("GET", r"^/batches/[^/]+$", 404, b'{"error": {"message": "No such batch"}}',
+                 {"content-type": "application/json"}, times=None)  # fmt: skip
+    proxy.answer("GET", r"^/batches$", 200, b'{"object": "list", "data": []}',
+                 {"content-type": "application/json"}, times=None)  # fmt: skip
+    client = clients(flush_after=0.1, api_key=server.token, base_url=proxy.base_url)
+    futures = [client.sync.chat.completions.create(model=MODEL, messages=messages(i))
+               for i in range(3)]  # fmt: skip
+    errors = [f.exception(timeout=30) for f in futures]
+    assert all(isinstance(e, openai.APIError) and "no longer has" in str(e) for e in errors), errors

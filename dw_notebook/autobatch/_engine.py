@@ -27,6 +27,7 @@ from ..client import BatchClient
 from ..errors import DwError, NotFoundError
 from ..job import create
 from ..job.registry import Registry
+from ..job.tracking import LOST_AFTER
 from ..prices import price_for
 from ..progress.text import format_cost
 from . import _answers
@@ -83,6 +84,7 @@ class _InFlight:
     usd: float = 0.0
     batch: dict[str, Any] = field(default_factory=dict)
     finishing: bool = False
+    misses: int = 0  # polls in a row the service answered 404 for the batch
 
 
 class Engine:
@@ -295,15 +297,36 @@ class Engine:
             if batch is None:
                 try:
                     batch = self._client.get_batch(batch_id)
+                except NotFoundError:
+                    flight.misses += 1
+                    if flight.misses >= LOST_AFTER:  # not a blip: waiting would never end
+                        self._lose(batch_id, flight)
+                    continue
                 except DwError as exc:  # try again at the next poll
                     self.stats.last_error = str(exc)
-                    return
+                    continue
+            flight.misses = 0
             flight.batch = batch
             self._add_cost(flight, batch)
             if batch["status"] in wire.TERMINAL_STATUSES:
                 self._registry.record_status(batch_id, batch["status"])
                 flight.finishing = True
                 self._pool.submit(self._finish_safely, batch_id, flight)
+
+    def _lose(self, batch_id: str, flight: _InFlight) -> None:
+        """Fail the calls of a batch the service no longer has."""
+        reason = f"the service no longer has batch {batch_id}; its calls' answers cannot be read"
+        error = _answers.plain_error(self._client.base_url, flight.url, reason)
+        self._end(batch_id, [(call, None, error) for call in flight.calls.values()])
+
+    def _end(self, batch_id: str, results: list[tuple[Call, Any, Exception | None]]) -> None:
+        """A batch is no longer in flight: settle its calls."""
+        with self._cond:
+            self._inflight.pop(batch_id, None)
+            self.stats.in_flight_batches -= 1
+            self.stats.in_flight_calls -= len(results)
+            self._cond.notify_all()
+        self._settle(results)
 
     def _finish_safely(self, batch_id: str, flight: _InFlight) -> None:
         try:
@@ -357,12 +380,7 @@ class Engine:
             else:
                 error = _answers.batch_failure(base, flight.url, batch, flight.lines.get(cid))
             results.append((call, None, error))
-        with self._cond:
-            self._inflight.pop(batch_id, None)
-            self.stats.in_flight_batches -= 1
-            self.stats.in_flight_calls -= len(results)
-            self._cond.notify_all()
-        self._settle(results)
+        self._end(batch_id, results)
 
     def _settle(self, results: list[tuple[Call, Any, Exception | None]]) -> None:
         """Resolve futures: thread futures at once, asyncio futures in one callback per loop."""
