@@ -212,6 +212,29 @@ def test_a_new_kernel_collects_the_answers_of_batches_sent_before(clients, conn,
     assert clients(name="other", **conn).collect() == []
 
 
+def test_collect_says_which_file_is_gone_instead_of_blaming_the_batch(clients, server, proxy):
+    from dw_notebook.client import BatchClient
+
+    conn = {"api_key": server.token, "base_url": proxy.base_url}
+    first = clients(name="gone", flush_after=0.1, **conn)
+    futures = [first.sync.chat.completions.create(model=MODEL, messages=messages(i))
+               for i in range(3)]  # fmt: skip
+    assert all(f.exception(timeout=60) is None for f in futures)
+    with BatchClient(server.base_url, server.token) as direct:
+        (batch,) = direct.list_batches()["data"]
+    missing = b'{"error": {"message": "No such file"}}', {"content-type": "application/json"}
+
+    proxy.answer("GET", f"/files/{batch['output_file_id']}/content$", 404, *missing, times=None)
+    collected = clients(name="gone", **conn).collect(timeout=30)
+    assert len(collected) == 3
+    assert all(f"{batch['output_file_id']} of batch" in str(c.error) and "is gone" in str(c.error)
+               for c in collected), collected  # fmt: skip
+
+    proxy.answer("GET", f"/files/{batch['input_file_id']}/content$", 404, *missing, times=None)
+    with pytest.raises(dw.JobError, match=batch["input_file_id"]):  # its calls cannot be listed
+        clients(name="gone", **conn).collect(timeout=30)
+
+
 def test_calls_work_inside_an_event_loop_that_is_already_running(clients, conn):
     client = clients(flush_after=0.1, **conn)
 

@@ -78,6 +78,13 @@ def plain_error(base_url: str, url: str, message: str, body: Any = None) -> open
     return openai.APIError(message, _request(base_url, url), body=body)
 
 
+def files_gone(base_url: str, url: str, gone: list[str], batch_id: str) -> Exception:
+    """The error of a call whose batch's result file the service no longer has."""
+    reason = (f"the result file {', '.join(gone)} of batch {batch_id} is gone from the "
+              "service; this call's answer cannot be read")  # fmt: skip
+    return plain_error(base_url, url, reason)
+
+
 def from_line(base_url: str, url: str, line: dict[str, Any]) -> tuple[Any, Exception | None]:
     """(answer, None) or (None, exception) for one output or error line."""
     response = line.get("response")

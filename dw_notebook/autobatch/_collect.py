@@ -11,7 +11,7 @@ import orjson
 
 from .. import wire
 from ..client import BatchClient
-from ..errors import DwError
+from ..errors import JobError, NotFoundError
 from ..job.registry import Registry
 from . import _answers
 
@@ -44,13 +44,14 @@ def _ended(client: BatchClient, batch_id: str, wait: bool, deadline: float | Non
         time.sleep(0.25 if "127.0.0.1" in client.base_url else 5.0)
 
 
-def _lines(client: BatchClient, file_id: str | None) -> list[dict[str, Any]]:
+def _lines(client: BatchClient, file_id: str | None) -> list[dict[str, Any]] | None:
+    """The lines of a file; None when the service no longer has it (other errors raise)."""
     if not file_id:
         return []
     try:
         data = client.file_content(file_id).data
-    except DwError:
-        return []
+    except NotFoundError:
+        return None
     return [orjson.loads(raw) for raw in data.splitlines() if raw.strip()]
 
 
@@ -84,16 +85,24 @@ def collect(
 
 def _calls_of(client: BatchClient, batch: dict[str, Any]) -> list[Collected]:
     requests = _lines(client, batch["input_file_id"])
-    answers = {}
-    for line in _lines(client, batch.get("output_file_id")) + _lines(
-        client, batch.get("error_file_id")
-    ):
-        answers[line.get("custom_id")] = line
+    if requests is None:
+        raise JobError(
+            f"the service no longer has the input file {batch['input_file_id']} of batch "
+            f"{batch['id']}: its calls cannot be listed"
+        )
+    answers, gone = {}, []
+    for file_id in (batch.get("output_file_id"), batch.get("error_file_id")):
+        lines = _lines(client, file_id)
+        if lines is None:
+            gone.append(file_id)
+        answers.update((line.get("custom_id"), line) for line in lines or [])
     out = []
     for number, request in enumerate(requests, start=1):
         url, cid = request["url"], request["custom_id"]
         line = answers.get(cid)
-        if line is None:
+        if line is None and gone:
+            value, error = None, _answers.files_gone(client.base_url, url, gone, batch["id"])
+        elif line is None:
             value, error = None, _answers.batch_failure(client.base_url, url, batch, number)
         else:
             value, error = _answers.from_line(client.base_url, url, line)

@@ -372,11 +372,7 @@ class Engine:
                         results.append((call, *_answers.from_line(base, flight.url, line)))
         for cid, call in flight.calls.items():  # no line: the batch's own failure
             if gone:
-                error = _answers.plain_error(
-                    base, flight.url,
-                    f"the result file {', '.join(gone)} of batch {batch_id} is gone from the "
-                    "service; this call's answer cannot be read",
-                )  # fmt: skip
+                error = _answers.files_gone(base, flight.url, gone, batch_id)
             else:
                 error = _answers.batch_failure(base, flight.url, batch, flight.lines.get(cid))
             results.append((call, None, error))
