@@ -62,10 +62,6 @@ def test_attach_with_another_frame_raises_with_the_count_and_the_fix(submitted, 
     assert "id_column=" in text
 
 
-def test_id_column_is_documented():
-    assert "id_column" in dw.submit.__doc__
-
-
 def test_id_column_rows_survive_a_sort_on_attach(server, conn):
     df = _frame().assign(key=[f"id-{i}" for i in range(30)]).reset_index(drop=True)
     job = dw.submit(df, "Sentiment of: {review}", model="mock", name="keyed", id_column="key",

@@ -110,18 +110,18 @@ def extrapolate(
     pilot_price = price_for(model, pilot_window)
     pilot_usd = None
     if pilot_price is not None:
-        pilot_usd = tokens_in.sum() * pilot_price.input + tokens_out.sum() * pilot_price.output
-        pilot_usd /= 1e6
+        pilot_usd = float(tokens_in.sum() * pilot_price.input
+                          + tokens_out.sum() * pilot_price.output) / 1e6  # fmt: skip
     rest_usd = low = high = None
     if price is not None:
-        rest_usd = (rest_in * price.input + rest_out * price.output) / 1e6
+        rest_usd = float(rest_in * price.input + rest_out * price.output) / 1e6
         if n > 1:
             total = n + n_rest
             fpc = math.sqrt(max(total - n, 0) / max(total - 1, 1))
             residual = tokens_in - ratio * sent_bytes
             se_in = n_rest * math.sqrt((residual**2).sum() / (n - 1) / n) * fpc
             se_out = n_rest * tokens_out.std(ddof=1) / math.sqrt(n) * fpc
-            se = math.hypot(se_in * price.input, se_out * price.output) / 1e6
+            se = math.hypot(float(se_in) * price.input, float(se_out) * price.output) / 1e6
             low, high = max(rest_usd - Z95 * se, 0.0), rest_usd + Z95 * se
     return PilotFigures(
         **base,
