@@ -229,7 +229,7 @@ def jobs(
 
     def load() -> list[dict[str, Any]]:
         frame = list_jobs(api_key=api_key, base_url=base_url, registry=registry)
-        return job_rows(frame, {r.job_id: r.spec for r in registry.all_jobs(limit=10_000)})
+        return job_rows(frame, {r.job_id: r.spec for r in registry.all_jobs()})  # the same jobs
 
     def on_attach(batch_id: str) -> Any:
         """Open: a running job's progress; a finished job's results."""

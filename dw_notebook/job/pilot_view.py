@@ -35,8 +35,8 @@ def read_view(job: Any) -> None:
     if not ids or not all(b and b["status"] in wire.TERMINAL_STATUSES for b in batches):
         return
     try:
-        result = pilot.report(job, timeout=0)
         lines = pilot.rest_lines(job, {})
+        result = pilot.report(job, lines=lines, timeout=0)
         figures = {
             w: asdict(pilot.figures(job, result.rows, lines, w)) for w in wire.COMPLETION_WINDOWS
         }
