@@ -73,3 +73,11 @@ def test_a_batch_stuck_in_validating_says_what_to_do(make_server):
     assert snapshot.phase == "validating"
     assert "still validating after" in snapshot.message and "job.cancel()" in snapshot.message
     job.cancel()
+
+
+def test_an_escaped_custom_id_in_a_line_that_is_not_json_is_read_unescaped():
+    from dw_notebook.job.batch_errors import input_ids
+
+    good = b'{"custom_id": "a\\"b", "body": {}}'
+    broken = b'{"custom_id": "a\\"b", "body": {'  # cut short: not JSON
+    assert input_ids(good + b"\n" + broken) == ['a"b', 'a"b']

@@ -9,7 +9,6 @@ error lines, so the join treats them like any other failure (a real answer still
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -17,8 +16,7 @@ import orjson
 
 from .. import wire
 from ..errors import BATCH_ERROR_ADVICE
-
-_CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+from ..jsonl.results import salvage_fields
 
 
 def batch_errors(batch: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,8 +33,7 @@ def input_ids(data: bytes) -> list[str | None]:
             obj = orjson.loads(line) if line.strip() else None
             cid = obj.get("custom_id") if isinstance(obj, dict) else None
         except orjson.JSONDecodeError:
-            found = _CUSTOM_ID.search(line)
-            cid = found.group(1).decode("utf-8", "replace") if found else None
+            cid = salvage_fields(line).get("custom_id")
         ids.append(cid if isinstance(cid, str) else None)
     return ids
 

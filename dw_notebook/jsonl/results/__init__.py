@@ -19,6 +19,7 @@ from dw_notebook.jsonl.results._lines import (
     STATUSES,
     UNREADABLE,
 )
+from dw_notebook.jsonl.results._salvage import salvage_fields
 from dw_notebook.jsonl.results._table import ResultTable, parse_results
 from dw_notebook.jsonl.results.join import META_COLUMNS, join_results
 
@@ -36,4 +37,5 @@ __all__ = [
     "ResultTable",
     "join_results",
     "parse_results",
+    "salvage_fields",
 ]
