@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 from server_support import wait_until
 
 from dw_notebook.server.cli import add_serve_arguments, run_serve
@@ -46,6 +47,14 @@ def test_serve_arguments_have_sensible_defaults_and_parse_options():
         ]
     )
     assert args.rate is None and dict(args.backend_option) == {"latency": 0.5, "dimension": 4}
+
+
+def test_serve_paces_automatically_and_keeps_files_unless_given_a_retention():
+    args = _parse([])
+    assert args.rate == "auto" and args.retention is None
+    assert _parse(["--retention", "7d"]).retention == 7 * 86400
+    with pytest.raises(SystemExit):
+        _parse(["--retention", "-1h"])
 
 
 def test_run_serve_prints_a_working_base_url_and_token(capsys, tmp_path):
