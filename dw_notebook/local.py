@@ -56,6 +56,7 @@ class SharedServer:
     def cleanup(self, older_than: float = 0.0) -> Cleaned:
         """``LocalServer.cleanup`` of the other kernel's server, asked over HTTP."""
         from .server.retention import Cleaned
+
         root = self.base_url.rstrip("/").removesuffix("/v1")
         answer = httpx.post(
             f"{root}/admin/cleanup",

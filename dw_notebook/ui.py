@@ -30,7 +30,6 @@ from .progress.text import format_summary
 
 log = logging.getLogger(__name__)
 
-CANCELLABLE = wire.ACTIVE_STATUSES - {wire.CANCELLING}  # a job still running, not stopping
 PILOT_DONE = "pilot_done"  # a dashboard status: the pilot has ended, the rest waits for proceed
 
 
@@ -383,7 +382,7 @@ def job_rows(
             "model": batches[0].get("model") or "",
             "source": "local" if batches[0].get("job_id") else "server",
             "attempts": latest + 1, "where": ", ".join(away),
-            "cancellable": status in CANCELLABLE and len(seen) == len(current),
+            "cancellable": status in wire.CANCELLABLE and len(seen) == len(current),
             "pilot": "waiting" if waiting else ("proceeded" if base == 2 else ""),
             "collectable": spec.get("kind") == AUTOBATCH,
             "batches": [

@@ -29,6 +29,7 @@ CANCELLED = "cancelled"
 STATUSES = (VALIDATING, IN_PROGRESS, FINALIZING, COMPLETED, FAILED, EXPIRED, CANCELLING, CANCELLED)
 TERMINAL_STATUSES = frozenset({COMPLETED, FAILED, EXPIRED, CANCELLED})
 ACTIVE_STATUSES = frozenset({VALIDATING, IN_PROGRESS, FINALIZING, CANCELLING})
+CANCELLABLE = ACTIVE_STATUSES - {CANCELLING}  # still running, not stopping
 
 #: The local server's own models: no price, and the answers (and token counts) are made up.
 SIMULATED_MODELS = ("mock", "echo")

@@ -51,7 +51,8 @@ def connect(api_key: str | None = None, base_url: str | None = None) -> Connecti
 
 
 def models(api_key: str | None = None, base_url: str | None = None) -> list[str]:
-    """The model names the service ``dw.submit`` would use offers, e.g. ``['Qwen/Qwen3.5-9B', ...]``."""
+    """The model names offered by the service ``dw.submit`` would use, e.g.
+    ``['Qwen/Qwen3.5-9B', ...]``."""
     return client_for(connect(api_key, base_url)).list_models()
 
 

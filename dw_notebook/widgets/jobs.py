@@ -21,6 +21,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from .. import wire
 from ..progress.pilot import WAITING
 from ..progress.text import format_counts, phase_label
 from . import _assets, _display
@@ -38,7 +39,6 @@ ROW_FIELDS = ("id", "name", "status", "total", "completed", "failed", "created_a
 ACTIONS = ("attach", "cancel", "proceed", "collect")
 
 _INT_FIELDS = ("total", "completed", "failed")
-_ACTIVE = ("validating", "in_progress", "finalizing")
 
 
 def normalise_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -59,7 +59,7 @@ def normalise_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row["attempts"] = int(row["attempts"] or 1)
         row["where"] = str(row["where"] or "")
         if row["cancellable"] is None:
-            row["cancellable"] = row["status"] in _ACTIVE
+            row["cancellable"] = row["status"] in wire.CANCELLABLE
         row["cancellable"] = bool(row["cancellable"])
         row["batches"] = [dict(b) for b in row["batches"] or []]
         row["duration_s"] = _float(row["duration_s"])
