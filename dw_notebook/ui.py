@@ -70,7 +70,17 @@ class NotebookViews:
         widget = ProgressWidget()
         widget.on_command(job.handle_command)
         widget.update(scoped(snapshot))
-        job.add_listener(lambda snap: widget.update(scoped(snap)))
+        ended = attempt is not None and scoped(snapshot).done
+
+        def follow(snap: Any) -> None:
+            nonlocal ended
+            if ended:  # an attempt that has ended keeps its output as it is
+                return
+            view = scoped(snap)
+            ended = attempt is not None and view.done
+            widget.update(view)
+
+        job.add_listener(follow)
         return widget
 
     def show(self, job: Job) -> None:

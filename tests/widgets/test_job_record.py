@@ -3,6 +3,8 @@ output; costs without a price say so; the first display tells the job's real sta
 
 from __future__ import annotations
 
+import time
+
 from test_pilot import sent_requests
 
 import dw_notebook as dw
@@ -59,6 +61,13 @@ def test_a_retry_gets_its_own_output_and_the_job_keeps_every_attempt(make_server
     assert f"{failed} / {failed} done" in retry_cell["text/html"]
     assert "80 / 80" not in retry_cell["text/html"]
     assert " · retry 1 completed" in retry_cell["text/plain"]
+
+    retry_id = list(_outputs(shell))[1]
+    sent = sum(m["transient"]["display_id"] == retry_id for m in shell.published)
+    for _ in range(3):  # the job polls on: the ended retry's output is left as it is
+        time.sleep(0.05)
+        job.refresh()
+    assert sum(m["transient"]["display_id"] == retry_id for m in shell.published) == sent
 
 
 def test_simulated_cost_is_not_a_price_and_tokens_are_counted(server, shell):
