@@ -277,18 +277,25 @@ def format_progress(snap: JobSnapshot) -> str:
     return " · ".join([line, *extras])
 
 
-def format_summary(snap: JobSnapshot) -> str:
-    """The end line: '<name> completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s'."""
-    if snap.sending is not None and snap.sending.error:
-        return f"{snap.name} {send_failure(snap.sending)}".strip()
+def outcome_text(snap: JobSnapshot, *, recovered: bool = False) -> str:
+    """'completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s' (with ``recovered``, what
+    the retries recovered before the time)."""
     text = f"{badge_label(snap)}: {format_counts(snap.completed, snap.failed, snap.total)}"
     not_run = snap.total - snap.completed - snap.failed
     if snap.total > 0 and not_run > 0:
         text += f", {format_count(not_run)} not run"
-    if recovered := recovered_text(snap):
-        text += f" ({recovered})"
+    if recovered and (rows := recovered_text(snap)):
+        text += f" ({rows})"
     if elapsed := format_duration(snap.elapsed_s):
         text += f" in {elapsed}"
+    return text
+
+
+def format_summary(snap: JobSnapshot) -> str:
+    """The end line: '<name> completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s'."""
+    if snap.sending is not None and snap.sending.error:
+        return f"{snap.name} {send_failure(snap.sending)}".strip()
+    text = outcome_text(snap, recovered=True)
     if tokens := tokens_text(snap):
         text += f"; {tokens}"
     if cost := costs(snap):

@@ -12,11 +12,10 @@ from ..progress.text import (
     badge_label,
     costs,
     first_retry,
-    format_count,
     format_counts,
-    format_duration,
     format_errors,
     format_line_counts,
+    outcome_text,
     phase_label,
     queue_text,
     reconnect_note,
@@ -210,12 +209,4 @@ def _counts_line(snap: JobSnapshot) -> str:
 
 def _summary_line(snap: JobSnapshot) -> str:
     """'completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s' (as the live card's)."""
-    if failure := send_failure(snap.sending):
-        return failure
-    text = f"{badge_label(snap)}: {format_counts(snap.completed, snap.failed, snap.total)}"
-    not_run = snap.total - snap.completed - snap.failed
-    if snap.total > 0 and not_run > 0:
-        text += f", {format_count(not_run)} not run"
-    if elapsed := format_duration(snap.elapsed_s):
-        text += f" in {elapsed}"
-    return text
+    return send_failure(snap.sending) or outcome_text(snap)
