@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.proxy import FaultProxy
 
 import dw_notebook as dw
 from dw_notebook.datasets import sample_reviews
@@ -44,6 +45,44 @@ def test_the_upload_shows_as_a_phase_with_its_bytes_before_the_batch_exists(prox
     out = job.join(timeout=60)
     assert out["status"].eq("ok").all() and len(job.batch_ids) == 2
     assert job.snapshot().sending is None  # the batches' own phases from here on
+
+
+def test_each_batch_is_created_as_soon_as_its_file_is_on_the_service(proxy, server):
+    df = sample_reviews(60)
+    proxy.delay("POST", "/files$", 3.0, times=1)  # one of the three uploads is slow
+    job = dw.submit(df, PROMPT, model="mock", max_requests=20, **_via(proxy, server))
+
+    proxy.wait_for(lambda: job.snapshot().sending.batches_done == 2, what="two batches")
+    assert proxy.answered_upstream("POST", "/files$") == 2  # the slow upload is still going
+    snap = job.snapshot()
+    assert snap.phase == "uploading" and len(job.batch_ids) == 2
+    assert "files uploaded · " in format_progress(snap)
+    assert "· 2 / 3 batches created" in format_progress(snap)
+
+    assert job.join(timeout=60)["status"].eq("ok").all()
+    assert proxy.count("POST", "/files$") == 3 and proxy.count("POST", "/batches$") == 3
+
+
+def test_a_cancel_during_the_upload_stops_the_batches_that_exist_and_each_new_one(
+    make_server,
+):
+    slow = make_server(rate=5.0)
+    with FaultProxy(slow.base_url) as proxy:
+        df = sample_reviews(60)
+        proxy.delay("POST", "/files$", 3.0, times=1)
+        job = dw.submit(df, PROMPT, model="mock", max_requests=20, **_via(proxy, slow))
+        proxy.wait_for(lambda: len(job.batch_ids) == 2, what="two batches")
+
+        job.cancel()
+        assert job.sending  # the slow upload is still going: its batch does not exist yet
+        statuses = {b["status"] for b in (job._client.get_batch(i) for i in job.batch_ids)}
+        assert statuses <= {"cancelling", "cancelled"}
+
+        job.wait_submitted(timeout=30)
+        out = job.join(timeout=60)
+    assert len(job.batch_ids) == 3 and job.snapshot().phase == "cancelled"
+    assert out["status"].isin(["ok", "cancelled", "not_run"]).all()
+    assert out["status"].ne("ok").sum() > 40  # at 5 requests/s, little ran before the cancel
 
 
 def test_an_upload_failure_is_raised_by_wait_and_join_and_shown(proxy, server):

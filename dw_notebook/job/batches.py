@@ -25,6 +25,7 @@ class BatchCreation:
     spec: dict[str, Any]
     estimate: Any
     fresh: bool
+    _cancel_when_sent: bool
     service_estimate: float | None
     _client: BatchClient
     _registry: Registry
@@ -73,34 +74,60 @@ class BatchCreation:
             missing = [c for c in missing if not self._batch_of(attempt, c)]
         if not missing:
             return
-        first_create = len(missing) == len(chunks)
-        file_ids = self._upload_all(chunks, attempt, missing)
         spec = self.spec if window is None else {**self.spec, "window": window}
         # after a pilot, proceed() has checked the budget on the pilot's measured figures
         measured = attempt > 0 and (self.spec.get("pilot") or {}).get("proceeded")
-        if first_create and not measured:
+        if len(missing) == len(chunks) and not measured and spec.get("budget") is not None:
+            # the whole attempt's estimate is known only once every file is on the service
+            file_ids = self._upload_all(chunks, attempt, missing)
             self._check_budget(chunks, attempt, file_ids, spec["window"])
-        self.send_progress.creating(len(missing))
-        for chunk in missing:
-            tag = create.batch_tag(self.id, attempt, chunk)
-            batch = create.create_batch(self._client, file_ids[chunk], spec, tag)
-            self._record_batch(attempt, chunk, file_ids[chunk], batch)
-            self.send_progress.created()
+            self.send_progress.creating(len(missing))
+            for chunk in missing:
+                self._create(file_ids[chunk], attempt, chunk, spec)
+        else:
+            # no budget to check: each batch is created as soon as its file is on the service,
+            # so the service starts on it while the other files upload
+            file_ids = self._upload_all(chunks, attempt, missing, create=spec)
+            self.service_estimate = self._service_total(list(file_ids.values()), spec["window"])
         self.fresh = False
 
     def _upload_all(
-        self, chunks: Sequence[Any], attempt: int, missing: list[int]
+        self,
+        chunks: Sequence[Any],
+        attempt: int,
+        missing: list[int],
+        create: dict[str, Any] | None = None,
     ) -> dict[int, str]:
-        """Upload every missing chunk not uploaded yet, a few at once (``bounded``); each
-        chunk's bytes are made when its upload starts and dropped when it ends."""
+        """Upload every missing chunk not uploaded yet, a few at once (``bounded``), and with
+        ``create`` (the spec) create each one's batch right after its upload; each chunk's
+        bytes are made when its upload starts and dropped when it ends."""
         file_ids = {c: f for c in missing if (f := self._file_of(attempt, c))}
         todo = [c for c in missing if c not in file_ids]
-        self.send_progress.uploading({c: _size(chunks[c]) for c in todo})
-        uploads = [partial(self._upload, chunks[c], attempt, c) for c in todo]
-        file_ids.update(zip(todo, bounded(uploads), strict=True))
+        self.send_progress.uploading(
+            {c: _size(chunks[c]) for c in todo}, batches=len(missing) if create else 0
+        )
+
+        def send(chunk: int) -> str:
+            file_id = file_ids.get(chunk) or self._upload(chunks[chunk], attempt, chunk)
+            if create is not None:
+                self._create(file_id, attempt, chunk, create)
+            return file_id
+
+        file_ids.update(zip(missing, bounded([partial(send, c) for c in missing]), strict=True))
         if self.built is not None:  # every file is on the service: rebuilt if read again
             requests.release(self.built, self.spec, self.df, self.build_args)
         return file_ids
+
+    def _create(self, file_id: str, attempt: int, chunk: int, spec: dict[str, Any]) -> None:
+        """Create one chunk's batch and record its id at once; a cancel asked while the submit
+        was sending stops it as soon as it exists."""
+        batch = create.create_batch(
+            self._client, file_id, spec, create.batch_tag(self.id, attempt, chunk)
+        )
+        self._record_batch(attempt, chunk, file_id, batch)
+        self.send_progress.created()
+        if self._cancel_when_sent:
+            create.cancel_quietly(self._client, batch["id"])
 
     def resume(self, built: Any = None) -> None:
         """Finish a submit that stopped half-way: find what the service has, create the rest
@@ -173,20 +200,29 @@ class BatchCreation:
         self._add_record(BatchRecord(self.id, attempt, chunk, file_id, None, None))
         return file_id
 
+    def _service_total(
+        self, file_ids: list[str], window: str, answers: list[Any] | None = None
+    ) -> float | None:
+        """USD: the service's own estimate of these files (None where it has none), with its
+        answers added to ``answers``."""
+        total = 0.0
+        for file_id in file_ids:
+            estimate = create.service_estimate(self._client, file_id, window)
+            if estimate is None:
+                return None
+            total += estimate[0]
+            if answers is not None:
+                answers.append(estimate[1])
+        return total
+
     def _check_budget(
         self, chunks: Sequence[Any], attempt: int, file_ids: dict[int, str], window: str
     ) -> None:
         """The whole attempt's cost against the budget, before its first create; over it, the
         uploads are removed and forgotten, so a re-run is refused the same way."""
         budget = self.spec.get("budget")
-        answers, total = [], 0.0
-        for file_id in file_ids.values():
-            estimate = create.service_estimate(self._client, file_id, window)
-            if estimate is None:
-                total = None
-                break
-            total += estimate[0]
-            answers.append(estimate[1])
+        answers: list[Any] = []
+        total = self._service_total(list(file_ids.values()), window, answers)
         if total is not None:
             self.service_estimate = total
         local = getattr(self.estimate, "usd", None)

@@ -22,13 +22,13 @@ import pandas as pd
 
 from ..client import BatchClient
 from ..config import Connection
-from ..errors import ConflictError, DwError, JobError, MissingResultFileError, NotFoundError
+from ..errors import DwError, JobError, MissingResultFileError
 from ..jsonl.requests import make_custom_ids
 from ..jsonl.requests.dataset import open_dataset
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
-from . import pieces, pilot, pilot_view, retry
+from . import create, pieces, pilot, pilot_view, retry
 from .batch_errors import rows_of_batch_errors
 from .batches import BatchCreation
 from .cache import ResultCache
@@ -299,15 +299,14 @@ class Job(BatchCreation, SubmitThread):
 
     def cancel(self) -> JobSnapshot:
         """Cancel every unfinished batch; results so far are kept and join as usual. While the
-        submit is still uploading, its batches are cancelled as soon as they exist."""
+        submit is still uploading, the batches that exist are cancelled now and the others as
+        soon as they exist."""
         if self.sending:
             self._cancel_when_sent = True
-            return self.snapshot()
         for batch_id in self._current_batch_ids():
-            try:
-                self._client.cancel_batch(batch_id)
-            except (ConflictError, NotFoundError):
-                continue  # finished meanwhile, or gone
+            create.cancel_quietly(self._client, batch_id)  # finished meanwhile, or gone: kept
+        if self.sending:
+            return self.snapshot()
         snapshot = self.refresh()
         if self._poller is not None:
             self._poller.poke()

@@ -12,6 +12,7 @@ from ..client import BatchClient
 from ..errors import (
     APIError,
     BudgetExceededError,
+    ConflictError,
     JobError,
     NotFoundError,
     ServerError,
@@ -121,6 +122,14 @@ def create_batch(
                 "lost: run the same cell again, it looks for the batch before creating one"
             ) from exc
         return batch
+
+
+def cancel_quietly(client: BatchClient, batch_id: str) -> None:
+    """Cancel a batch; one that has ended meanwhile, or is gone, is left as it is."""
+    try:
+        client.cancel_batch(batch_id)
+    except (ConflictError, NotFoundError):
+        pass
 
 
 def service_estimate(client: BatchClient, file_id: str, window: str) -> tuple[float, Any] | None:

@@ -91,11 +91,14 @@ class SendProgress:
         self._upload_started: float | None = None
         self.error: str | None = None
 
-    def uploading(self, sizes: dict[int, int]) -> None:
+    def uploading(self, sizes: dict[int, int], batches: int = 0) -> None:
+        """Files of these sizes (by chunk) are to be uploaded, and with ``batches`` that many
+        batches created as their files arrive."""
         with self._lock:
             self.phase = "uploading"
             self.files_total, self.files_done = len(sizes), 0
             self.bytes_total = sum(sizes.values())
+            self.batches_total, self.batches_done = batches, 0
             self._sent = dict.fromkeys(sizes, 0)
             self._upload_started = time.monotonic()
         self._changed()
@@ -109,6 +112,8 @@ class SendProgress:
         with self._lock:
             self._sent[chunk] = size
             self.files_done += 1
+            if self.files_done == self.files_total and self.batches_done < self.batches_total:
+                self.phase = "creating"  # the last creates
         self._changed()
 
     def creating(self, n: int) -> None:

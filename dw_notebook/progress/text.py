@@ -123,6 +123,10 @@ def sending_text(s: SendingSnapshot | None) -> str:
     )
     if s.rate:
         text += f" · {format_bytes(s.rate)}/s"
+    if s.batches_done:
+        text += (
+            f" · {format_count(s.batches_done)} / {format_count(s.batches_total)} batches created"
+        )
     return text
 
 

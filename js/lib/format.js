@@ -66,6 +66,9 @@ export function sendingText(sending) {
     `${formatCount(sending.files_done)} / ${formatCount(sending.files_total)} files uploaded · ` +
     `${formatBytes(sending.bytes_done)} / ${formatBytes(sending.bytes_total)}`;
   if (sending.rate) text += ` · ${formatBytes(sending.rate)}/s`;
+  if (sending.batches_done) {
+    text += ` · ${formatCount(sending.batches_done)} / ${formatCount(sending.batches_total)} batches created`;
+  }
   return text;
 }
 
