@@ -1,5 +1,6 @@
 """Creating a job's batches without paying twice: look up what the service already has, upload
-what is missing (reusing uploads no batch uses), check the whole job's cost, then create."""
+what is missing (reusing uploads no batch uses), and create each batch once its file is there
+(with a budget, once the whole job's cost has been checked)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ class BatchCreation:
 
         Never pays twice: before creating anything it asks the service which batches of this
         job it already has (their metadata names job, attempt and chunk), reuses uploads that
-        no batch uses yet, and checks the whole job's cost against the budget before the first
+        no batch uses yet, and with a budget checks the whole job's cost before the first
         create. Safe to call again after any failure, from any kernel.
         """
         with self._lock:
