@@ -55,7 +55,10 @@ def run_dw(folder: str, out_path: str, base_url: str, token: str) -> dict:
     del prepared
     t = time.perf_counter()
     job = dw.submit(source, PROMPT, **args, api_key=token, base_url=base_url, force=True)
-    phase("submit (build + upload)", t)
+    phase("submit (build; cell returns)", t)
+    t = time.perf_counter()
+    job.wait_submitted()  # the uploads and creates on the job's thread
+    phase("upload + create", t)
     t = time.perf_counter()
     while not job.refresh().done:
         time.sleep(POLL_S)

@@ -50,7 +50,7 @@ def test_parquet_glob_joins_like_the_same_rows_as_a_frame(conn, tmp_path):
     job = dw.submit(str(tmp_path / "reviews" / "*.parquet"), PROMPT, model="mock",
                     id_column="review_id", response_format=Review, max_requests=100,
                     name="from-parquet", batch_rows=70, **conn)  # fmt: skip
-    assert len(job.batch_ids) == 5  # 450 requests, 100 a file
+    assert len(job.wait_submitted().batch_ids) == 5  # 450 requests, 100 a file
     as_frame = dw.submit(df, PROMPT, model="mock", id_column="review_id",
                          response_format=Review, name="from-frame", **conn).join()  # fmt: skip
 
@@ -124,9 +124,9 @@ def test_a_dataset_job_is_found_again_after_a_restart(conn, tmp_path):
     glob = str(tmp_path / "r" / "*.parquet")
     job = dw.submit(glob, PROMPT, model="mock", id_column="review_id", name="ds-restart",
                     max_requests=60, **conn)  # fmt: skip
-    ids = job.batch_ids
+    ids = job.wait_submitted().batch_ids
     again = dw.submit(glob, PROMPT, model="mock", id_column="review_id", max_requests=60, **conn)
-    assert again.batch_ids == ids  # the same cell run again: no new batch
+    assert again.wait_submitted().batch_ids == ids  # the same cell run again: no new batch
 
     restarted = dw.attach("ds-restart", **conn)  # no frame: the files are in the registry
     out = pd.read_parquet(restarted.join(path=tmp_path / "o.parquet"))
@@ -137,7 +137,7 @@ def test_a_dataset_job_is_found_again_after_a_restart(conn, tmp_path):
     changed.loc[3, "review"] = "changed"
     write_parts(changed, tmp_path / "r", 2)  # a changed file is another job
     assert dw.submit(glob, PROMPT, model="mock", id_column="review_id", max_requests=60,
-                     **conn).batch_ids != ids  # fmt: skip
+                     **conn).wait_submitted().batch_ids != ids  # fmt: skip
 
 
 @pytest.mark.parametrize("dialect", ["doubleword"])
@@ -157,7 +157,7 @@ def test_a_dataset_submit_stopped_half_way_is_finished_by_attach(conn, tmp_path,
     monkeypatch.setattr(batches.create, "create_batch", stop_after_one)
     with pytest.raises(KeyboardInterrupt):
         dw.submit(tmp_path / "h", PROMPT, model="mock", id_column="review_id", name="half",
-                  max_requests=50, **conn)  # fmt: skip
+                  max_requests=50, **conn).wait_submitted()  # fmt: skip
     monkeypatch.setattr(batches.create, "create_batch", real)
     job = dw.attach("half", **conn)
     assert len(job.batch_ids) == 3 and not job.missing_chunks()
@@ -273,3 +273,22 @@ def test_a_dataset_join_names_a_result_file_gone_from_the_service(server, conn, 
     out = pd.read_parquet(job.join(path=tmp_path / "rest.parquet", missing_files="not_run"))
     assert out["status"].value_counts()[["ok", "not_run"]].tolist() == [70, 50]
     assert (out.loc[50:99, "status"] == "not_run").all()  # the rows of the second file
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_a_dataset_submit_returns_while_its_files_upload(proxy, server, tmp_path):
+    write_parts(reviews(120), tmp_path / "u", 2)
+    conn = {"api_key": server.token, "base_url": proxy.base_url}
+    proxy.delay("POST", "/files$", 1.5)
+    job = dw.submit(tmp_path / "u", PROMPT, model="mock", id_column="review_id",
+                    max_requests=50, **conn)  # fmt: skip
+    assert job.sending and not job.batch_ids
+    proxy.wait_for(lambda: proxy.count("POST", "/files$") >= 1, what="an upload")
+    assert job.snapshot().phase == "uploading" and job.snapshot().sending.files_total == 3
+    again = dw.submit(tmp_path / "u", PROMPT, model="mock", id_column="review_id",
+                      max_requests=50, **conn)  # fmt: skip
+    assert again is job  # the same cell run during the upload: nothing sent twice
+
+    assert len(job.wait_submitted().batch_ids) == 3
+    assert (pd.read_parquet(job.join(path=tmp_path / "o.parquet"))["status"] == "ok").all()
+    assert proxy.count("POST", "/files$") == 3 and proxy.count("POST", "/batches$") == 3

@@ -1,9 +1,10 @@
 """A job whose rows come from a dataset beyond memory (parquet paths, a glob, a directory).
 
-``submit`` builds the requests record batch by record batch into request files on disk, then
-uploads and creates the batches as for a frame; the spec records the dataset's files and the
-fingerprint covers every request line, so a changed file is another job, and ``attach`` (or a
-re-run of the cell) can read the files again to finish a submit that stopped half-way.
+``submit`` builds the requests record batch by record batch into request files on disk and
+returns the job while its thread uploads and creates the batches as for a frame; the spec
+records the dataset's files and the fingerprint covers every request line, so a changed file is
+another job, and ``attach`` (or a re-run of the cell) can read the files again to finish a
+submit that stopped half-way.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..jsonl.requests import BuildError
 from ..jsonl.requests.dataset import BATCH_ROWS, DatasetRequests, build_dataset
 from .core import Job
 from .registry import JobRecord, Registry
+from .sending import running_job
 
 log = logging.getLogger(__name__)
 
@@ -68,68 +70,110 @@ def submit(
         source, **build_args, batch_rows=batch_rows, spool=True, max_requests=max_requests,
         max_bytes=max_bytes, max_line_bytes=_line_limit(max_bytes),
     )  # fmt: skip
-    with requests:
-        if not requests.n:
-            raise BuildError(
-                f"nothing to send: the dataset has {requests.n_rows:,} rows and "
-                f"{requests.n_skipped:,} were skipped (missing='skip')",
-                requests.skipped,
-            )
-        prices = {requests.model: {window: price}} if price is not None else None
-        estimate = requests.estimate(window, prices)
-        if budget is not None and estimate.usd is not None and estimate.usd > budget:
-            raise BudgetExceededError(
-                f"estimated cost ${estimate.usd:.4f} is over the budget ${budget:.4f}: "
-                f"{estimate}. " + budget_advice(window),
-                estimate,
-            )
-        client = client_for(connection)
-        fp = hashlib.sha256(
-            f"{requests.fingerprint()}|{window}|{connection.service_key}".encode()
-        ).hexdigest()
-        chunks = requests.chunks(max_requests, max_bytes)
-        spec = {
-            "endpoint": requests.endpoint,
-            "model": requests.model,
-            "window": window,
-            "n_requests": requests.n,
-            "schema": requests.schema,
-            "metadata": metadata or {},
-            "max_requests": max_requests,
-            "max_bytes": max_bytes,
-            "budget": budget,
-            "estimated_usd": estimate.usd,
-            "build": _stored_args(build_args, requests),
-            "built_fingerprint": requests.fingerprint(),
-            "dataset": {
-                "paths": requests.paths,
-                "format": requests.format,
-                "id_column": requests.id_column,
-                "batch_rows": batch_rows,
-                "n_rows": requests.n_rows,
-                "chunk_rows": [list(c.rows) for c in chunks],
-            },
-        }
-        existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
-        if existing is not None and still_known(client, existing):
-            log.info("re-attaching to job %s", existing.job_id)
-            job = Job(
-                client=client, connection=connection, registry=registry,
-                job_id=existing.job_id, name=existing.name, spec=existing.spec, df=None,
-                estimate=estimate, records=existing.batches, service=existing.service,
-            )  # fmt: skip
-            job.spec["budget"] = budget
-        else:
-            name = name or f"{requests.model}-{requests.n}rows-{requests.fingerprint()[:6]}"
-            job_id = registry.new_job(fp, connection.service_key, name, spec)
-            job = Job(
-                client=client, connection=connection, registry=registry, job_id=job_id,
-                name=name, spec=spec, df=None, estimate=estimate,
-            )  # fmt: skip
-            job.fresh = True
-        job.build_args = build_args
-        job.create_batches(chunks, attempt=0)
+    try:
+        job, chunks = _job_for(
+            requests, build_args, connection=connection, registry=registry,
+            still_known=still_known, window=window, name=name, metadata=metadata,
+            budget=budget, price=price, force=force, max_requests=max_requests,
+            max_bytes=max_bytes, batch_rows=batch_rows,
+        )  # fmt: skip
+    except BaseException:
+        requests.close()
+        raise
+    if job.sending:  # the same submit, still uploading on its thread: never send twice
+        requests.close()
+        return job
+    job.send_in_background(lambda: _send(job, requests, chunks))
     return job
+
+
+def _send(job: Job, requests: DatasetRequests, chunks: Any) -> None:
+    """The uploads and creates, on the job's thread; the spooled request files go after."""
+    with requests:
+        job.create_batches(chunks, attempt=0)
+
+
+def _job_for(
+    requests: DatasetRequests,
+    build_args: dict[str, Any],
+    *,
+    connection: Connection,
+    registry: Registry,
+    still_known: Callable[[Any, JobRecord], bool],
+    window: str,
+    name: str | None,
+    metadata: dict[str, str] | None,
+    budget: float | None,
+    price: tuple[float, float] | None,
+    force: bool,
+    max_requests: int,
+    max_bytes: int,
+    batch_rows: int,
+) -> tuple[Job, Any]:
+    """The job of these built requests (the one already recorded for them, or a new one) and
+    the chunks to send; refuses an empty dataset and one over the budget."""
+    if not requests.n:
+        raise BuildError(
+            f"nothing to send: the dataset has {requests.n_rows:,} rows and "
+            f"{requests.n_skipped:,} were skipped (missing='skip')",
+            requests.skipped,
+        )
+    prices = {requests.model: {window: price}} if price is not None else None
+    estimate = requests.estimate(window, prices)
+    if budget is not None and estimate.usd is not None and estimate.usd > budget:
+        raise BudgetExceededError(
+            f"estimated cost ${estimate.usd:.4f} is over the budget ${budget:.4f}: "
+            f"{estimate}. " + budget_advice(window),
+            estimate,
+        )
+    client = client_for(connection)
+    fp = hashlib.sha256(
+        f"{requests.fingerprint()}|{window}|{connection.service_key}".encode()
+    ).hexdigest()
+    chunks = requests.chunks(max_requests, max_bytes)
+    spec = {
+        "endpoint": requests.endpoint,
+        "model": requests.model,
+        "window": window,
+        "n_requests": requests.n,
+        "schema": requests.schema,
+        "metadata": metadata or {},
+        "max_requests": max_requests,
+        "max_bytes": max_bytes,
+        "budget": budget,
+        "estimated_usd": estimate.usd,
+        "build": _stored_args(build_args, requests),
+        "built_fingerprint": requests.fingerprint(),
+        "dataset": {
+            "paths": requests.paths,
+            "format": requests.format,
+            "id_column": requests.id_column,
+            "batch_rows": batch_rows,
+            "n_rows": requests.n_rows,
+            "chunk_rows": [list(c.rows) for c in chunks],
+        },
+    }
+    existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
+    if existing is not None and (job := running_job(existing.job_id)) is not None:
+        return job, chunks
+    if existing is not None and still_known(client, existing):
+        log.info("re-attaching to job %s", existing.job_id)
+        job = Job(
+            client=client, connection=connection, registry=registry,
+            job_id=existing.job_id, name=existing.name, spec=existing.spec, df=None,
+            estimate=estimate, records=existing.batches, service=existing.service,
+        )  # fmt: skip
+        job.spec["budget"] = budget
+    else:
+        name = name or f"{requests.model}-{requests.n}rows-{requests.fingerprint()[:6]}"
+        job_id = registry.new_job(fp, connection.service_key, name, spec)
+        job = Job(
+            client=client, connection=connection, registry=registry, job_id=job_id,
+            name=name, spec=spec, df=None, estimate=estimate,
+        )  # fmt: skip
+        job.fresh = True
+    job.build_args = build_args
+    return job, chunks
 
 
 def resume(job: Job) -> None:
