@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import cases from "../tests/widgets/format_cases.json";
 import {
+  attemptLabel,
   formatBytes,
   formatCost,
   formatCounts,
@@ -23,6 +24,9 @@ describe("formatting shared with the Python text fallback", () => {
     expect(formatCounts({ completed, failed, total })).toBe(text),
   );
   it.each(cases.phase)("phase %s -> %s", (phase, text) => expect(phaseLabel(phase)).toBe(text));
+  it.each(cases.attempt)("attempt %s (first retry %s) -> %s", (attempt, first, text) =>
+    expect(attemptLabel(attempt, first)).toBe(text),
+  );
   it.each(cases.line_counts)("line counts %j -> %s", (extra, text) => expect(formatLineCounts(extra)).toBe(text));
   it.each(cases.bytes)("bytes %s -> %s", (value, text) => expect(formatBytes(value)).toBe(text));
   it.each(cases.sending)("sending %j -> %s", (sending, text, failure) => {

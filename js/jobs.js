@@ -6,7 +6,7 @@ import "./common.css";
 import "./jobs.css";
 import { h, setText } from "./lib/dom.js";
 import { keepRecordsOnSave } from "./lib/record.js";
-import { TERMINAL_PHASES, barWidths, formatCost, formatCounts, formatDuration, phaseClass, phaseLabel } from "./lib/format.js";
+import { TERMINAL_PHASES, attemptLabel, barWidths, formatCost, formatCounts, formatDuration, phaseClass, phaseLabel } from "./lib/format.js";
 
 /** "3m 05s ago" for recent times, else "2026-11-25 17:40" (UTC); "" when unknown. */
 export function formatCreated(epochSeconds, nowMs = Date.now()) {
@@ -22,13 +22,6 @@ export function statusLabel(job) {
 }
 
 const BUSY = { attach: "Opening…", proceed: "Sending…", collect: "Collecting…" };
-
-/** A batch's attempt: "first run", "retry 1"; for a pilot job "pilot", "rest", "retry 1". */
-function attemptLabel(attempt, pilot) {
-  if (pilot && attempt < 2) return attempt ? "rest" : "pilot";
-  const retry = pilot ? attempt - 1 : attempt;
-  return retry ? `retry ${retry}` : "first run";
-}
 
 function render({ model, el }) {
   keepRecordsOnSave(model);
@@ -124,7 +117,7 @@ function render({ model, el }) {
           "div",
           { class: "dw-job-batch" },
           h("span", { class: "dw-mono dw-job-id", title: b.id }, b.id),
-          h("span", {}, attemptLabel(b.attempt, job.pilot)),
+          h("span", {}, attemptLabel(b.attempt, job.pilot ? 2 : 1)),
           h("span", {}, phaseLabel(b.status)),
           h("span", { class: "dw-muted" }, b.where && b.where !== "on the service" ? b.where : countsText(b)),
         ),

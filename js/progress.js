@@ -8,6 +8,7 @@ import { pilotSection } from "./lib/pilot.js";
 import { keepRecordsOnSave } from "./lib/record.js";
 import {
   TERMINAL_PHASES,
+  attemptLabel,
   barWidths,
   formatCost,
   formatCount,
@@ -71,11 +72,6 @@ function countsText(snap) {
 /** The attempt a job's first retry is: 1, or 2 after a pilot (0 the pilot, 1 the rest). */
 function firstRetry(snap) {
   return snap.pilot && typeof snap.pilot === "object" ? 2 : 1;
-}
-
-function attemptLabel(attempt, first) {
-  if (first === 2 && attempt < 2) return attempt === 0 ? "pilot" : "rest";
-  return attempt === 0 ? "first run" : `retry ${attempt - first + 1}`;
 }
 
 function attemptRow(a, first) {

@@ -161,3 +161,9 @@ export function formatErrors(extra) {
   const more = total - shown.length;
   return `Errors: ${shown.join("; ")}${more > 0 ? `; ${formatCount(more)} more` : ""}`;
 }
+
+/** A batch's attempt: "first run", "retry 1"; after a pilot (`first` 2) "pilot", "rest", "retry 1". */
+export function attemptLabel(attempt, first = 1) {
+  if (first === 2 && attempt < 2) return attempt === 0 ? "pilot" : "rest";
+  return attempt === 0 ? "first run" : `retry ${attempt - first + 1}`;
+}

@@ -12,6 +12,7 @@ import pytest
 
 from dw_notebook.progress.snapshot import BatchSnapshot, JobSnapshot, SendingSnapshot
 from dw_notebook.progress.text import (
+    attempt_label,
     format_bar,
     format_bytes,
     format_cost,
@@ -336,3 +337,8 @@ def test_a_pilot_waiting_for_proceed_is_not_called_completed():
     proceeded = JobSnapshot("j", "completed", total=1000, completed=1000, done=True,
                             pilot={**ready, "state": "proceeded"})  # fmt: skip
     assert ">completed</span>" in snapshot_html(proceeded)
+
+
+@pytest.mark.parametrize(("attempt", "first", "label"), CASES["attempt"])
+def test_attempts_are_named_as_in_the_widgets(attempt, first, label):
+    assert attempt_label(attempt, first) == label
