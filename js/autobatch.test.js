@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import widget, { statsText } from "./autobatch.js";
-import { fakeModel, widgetHost } from "./testing.js";
+import { byId, fakeModel, widgetHost } from "./testing.js";
 
-const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
 const host = widgetHost(widget);
 
 describe("autobatch widget", () => {

@@ -1,8 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import widget from "./builder.js";
-import { fakeModel, widgetHost } from "./testing.js";
-
-const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
+import { byId, fakeModel, widgetHost } from "./testing.js";
 
 function state(overrides = {}) {
   return {

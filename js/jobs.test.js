@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import widget, { formatCreated } from "./jobs.js";
-import { fakeModel, widgetHost } from "./testing.js";
+import { byId, fakeModel, widgetHost } from "./testing.js";
 
-const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
 const NOW = Date.UTC(2026, 10, 25, 18, 0, 0);
 
 const JOBS = [

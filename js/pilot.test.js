@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import widget from "./progress.js";
 import { pilotFigureLines } from "./lib/pilot.js";
-import { fakeModel, widgetHost } from "./testing.js";
+import { byId, fakeModel, widgetHost } from "./testing.js";
 
 const figures = (window, rest_usd) => ({
   model: "Qwen/Qwen3.5-9B",
@@ -61,7 +61,6 @@ function snapshot(p, overrides = {}) {
   };
 }
 
-const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
 const allById = (el, id) => [...el.querySelectorAll(`[data-testid="${id}"]`)];
 const host = widgetHost(widget);
 

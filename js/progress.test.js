@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import widget from "./progress.js";
-import { fakeModel, widgetHost } from "./testing.js";
+import { byId, fakeModel, widgetHost } from "./testing.js";
 
 function snapshot(overrides = {}) {
   return {
@@ -26,8 +26,6 @@ function snapshot(overrides = {}) {
     ...overrides,
   };
 }
-
-const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
 
 const host = widgetHost(widget);
 

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
 import widget from "./review.js";
-import { fakeModel, widgetHost } from "./testing.js";
-
-const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
+import { byId, fakeModel, widgetHost } from "./testing.js";
 
 const OVERVIEW = {
   rows: 300,

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, vi } from "vitest";
 
-// Test helper: a fake anywidget model with the subset of the API the widgets use.
+// Test helpers: a fake anywidget model with the subset of the API the widgets use, and lookups.
+
+/** The element under `el` with this data-testid. */
+export const byId = (el, id) => el.querySelector(`[data-testid="${id}"]`);
 
 /** A model whose state is a plain object; `sent` records messages to the kernel. */
 export function fakeModel(initial = {}) {
