@@ -60,3 +60,27 @@ def test_widget_updates_arrive_while_another_cell_sleeps(kernel):
     # 40 requests/s for 3 s: several distinct, rising counts arrive while the cell blocks
     assert len(set(counts)) >= 3, counts
     assert counts == sorted(counts)
+
+
+def test_reading_a_dataset_in_the_submit_call_shows_the_rows_read_in_place(kernel, tmp_path):
+    code = f"""
+import dw_notebook as dw
+from dw_notebook.datasets import sample_reviews
+from dw_notebook.job import dataset
+df = sample_reviews(300).reset_index(drop=True)
+df.insert(0, "review_id", [f"r{{i}}" for i in range(len(df))])
+df.to_parquet({str(tmp_path / "reviews.parquet")!r}, index=False)
+dataset.ROWS_SHOWN_AFTER = 0  # shown from the first batch here; after 1 s by default
+dw.local(rate=None)
+job = dw.submit({str(tmp_path / "reviews.parquet")!r}, "Sentiment: {{review}}", model="mock",
+                id_column="review_id", batch_rows=100)
+"""
+    messages = _run(kernel, code)
+    shown = [m for m in messages if m["msg_type"] in ("display_data", "update_display_data")]
+    texts = [m["content"]["data"]["text/plain"] for m in shown]
+    assert [m["msg_type"] for m in shown][0] == "display_data", texts
+    assert texts[0].startswith("reading rows: 100 / 300 · "), texts
+    assert texts[-1].startswith("read 300 rows in "), texts
+    assert {m["content"]["transient"]["display_id"] for m in shown} == {
+        shown[0]["content"]["transient"]["display_id"]
+    }  # one output, updated in place

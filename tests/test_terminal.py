@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from dw_notebook.progress.snapshot import JobSnapshot
-from dw_notebook.progress.terminal import TextProgress, in_kernel
+from dw_notebook.progress.terminal import RowsProgress, TextProgress, in_kernel
 
 
 def _snap(done: int, finished: bool = False) -> JobSnapshot:
@@ -48,3 +48,20 @@ def test_the_first_update_shows_whatever_the_clock_origin(monkeypatch):
     lines = out.getvalue().splitlines()
     assert len(lines) == 2  # at 5.0 (the first), then at 16.0
     assert "0 / 10" in lines[0] and "3 / 10" in lines[1]
+
+
+def test_rows_read_before_a_job_exists_are_shown_throttled_then_summed_up():
+    out = io.StringIO()
+    rows = RowsProgress("reading rows", after=0, stream=out)
+    rows.update(100_000, 500_000)
+    rows.update(200_000, 500_000)  # within the pipe interval: not written
+    rows.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("reading rows: 100,000 / 500,000 · ")
+    assert lines[1].startswith("read 200,000 rows in ")
+
+    quiet = io.StringIO()
+    rows = RowsProgress("reading rows", after=3600, stream=quiet)
+    rows.update(10, None)
+    rows.close()
+    assert quiet.getvalue() == ""  # a quick read shows nothing

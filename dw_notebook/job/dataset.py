@@ -22,11 +22,15 @@ from ..config import Connection
 from ..errors import BudgetExceededError, JobError, budget_advice
 from ..jsonl.requests import BuildError
 from ..jsonl.requests.dataset import BATCH_ROWS, DatasetRequests, build_dataset
+from ..progress.terminal import RowsProgress
 from .core import Job
 from .registry import JobRecord, Registry
 from .sending import running_job
 
 log = logging.getLogger(__name__)
+
+#: Seconds of reading a dataset in the submit call before the rows read are shown.
+ROWS_SHOWN_AFTER = 1.0
 
 
 def prepare(source: Any, build_args: dict[str, Any]) -> DatasetRequests:
@@ -66,10 +70,12 @@ def submit(
             "so the job can rebuild its requests from the files after a restart; a prompt "
             "function works with a pandas DataFrame"
         )
+    shown = RowsProgress("reading rows", after=ROWS_SHOWN_AFTER)  # the job has no widget yet
     requests = build_dataset(
         source, **build_args, batch_rows=batch_rows, spool=True, max_requests=max_requests,
-        max_bytes=max_bytes, max_line_bytes=_line_limit(max_bytes),
+        max_bytes=max_bytes, max_line_bytes=_line_limit(max_bytes), on_rows=shown.update,
     )  # fmt: skip
+    shown.close()
     try:
         job, chunks = _job_for(
             requests, build_args, connection=connection, registry=registry,

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from .snapshot import JobSnapshot
-from .text import format_progress, format_summary
+from .text import format_duration, format_progress, format_summary
 
 
 def in_kernel() -> bool:
@@ -50,3 +50,54 @@ class TextProgress:
     def close(self, snapshot: JobSnapshot) -> None:
         self.stream.write(("\r" if self._tty else "") + format_summary(snapshot).ljust(100) + "\n")
         self.stream.flush()
+
+
+class RowsProgress:
+    """'reading rows: 1,200,000 / 5,000,000 · 12s' while a dataset is read and built in the
+    submit call, before its job (and its widget) exists. Shown once reading has taken ``after``
+    seconds: in a notebook as one output updated in place, elsewhere throttled as TextProgress
+    writes; ``close`` leaves 'read 5,000,000 rows in 22s'."""
+
+    def __init__(self, what: str = "reading rows", after: float = 1.0, stream: Any = None) -> None:
+        self.what, self.after = what, after
+        self._notebook = stream is None and in_kernel()
+        self._stream = stream or sys.stderr
+        self._tty = not self._notebook and getattr(self._stream, "isatty", lambda: False)()
+        self._interval = TTY_INTERVAL if self._notebook or self._tty else PIPE_INTERVAL
+        self._started = time.monotonic()
+        self._last: float | None = None  # monotonic time of the last line; None: none yet
+        self._handle: Any = None
+        self._done = 0
+
+    def update(self, done: int, total: int | None = None) -> None:
+        self._done = done
+        now = time.monotonic()
+        if now - self._started < self.after:
+            return
+        if self._last is not None and now - self._last < self._interval:
+            return
+        self._last = now
+        of = f" / {total:,}" if total else ""
+        self._show(f"{self.what}: {done:,}{of} · {format_duration(now - self._started)}")
+
+    def close(self) -> None:
+        if self._last is None:
+            return  # never shown: it was quick
+        took = format_duration(time.monotonic() - self._started)
+        self._show(f"read {self._done:,} rows in {took}", end=True)
+
+    def _show(self, line: str, end: bool = False) -> None:
+        if self._notebook:
+            from IPython.display import display
+
+            bundle = {"text/plain": line}
+            if self._handle is None:
+                self._handle = display(bundle, raw=True, display_id=True)
+            else:
+                self._handle.update(bundle, raw=True)
+            return
+        if self._tty:
+            self._stream.write("\r" + line.ljust(100) + ("\n" if end else ""))
+        else:
+            self._stream.write(line + "\n")
+        self._stream.flush()

@@ -16,7 +16,7 @@ import glob
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -303,6 +303,7 @@ def build_dataset(
     spool: bool = False,
     max_requests: int = wire.MAX_REQUESTS_PER_FILE,
     max_bytes: int = wire.MAX_FILE_BYTES,
+    on_rows: Callable[[int, int | None], None] | None = None,
     **build_args: Any,
 ) -> DatasetRequests:
     """Build the requests of every row of a dataset source, ``batch_rows`` rows at a time.
@@ -310,7 +311,8 @@ def build_dataset(
     ``id_column`` (required) holds each row's custom_id: unique over the whole dataset, 1-64
     printable ASCII characters; ``build_args`` are those of ``build_requests``. ``spool=True``
     writes the request files (``max_requests`` / ``max_bytes`` each) to a temporary directory
-    for upload; ``close()`` deletes them.
+    for upload; ``close()`` deletes them. ``on_rows(read, total)`` hears the rows read so far
+    after each batch (``total`` from parquet metadata, else None).
     """
     if id_column is None:
         raise BuildError(
@@ -328,6 +330,8 @@ def build_dataset(
         out._limits = (max_requests, max_bytes)
         writer = _Spool(Path(out._spool_dir.name), max_requests, max_bytes)
     hashes: list[np.ndarray] = []
+    parquet = isinstance(dataset.format, ds.ParquetFileFormat)
+    total = dataset.count_rows() if on_rows is not None and parquet else None  # from metadata
     try:
         for frame in record_batches(dataset, out.columns, batch_rows):
             piece = build_requests(frame, id_column=id_column, **build_args)
@@ -338,6 +342,8 @@ def build_dataset(
             del frame, ids
             out._add(piece, writer)
             del piece  # before the next batch is read: one batch's requests at a time
+            if on_rows is not None:
+                on_rows(out.n_rows, total)
         if writer is not None:
             out._chunks = writer.finish()
         _refuse_repeated_ids(dataset, out, hashes, batch_rows)
