@@ -144,3 +144,21 @@ def test_a_second_process_whose_holder_has_no_server_gets_a_temporary_one(isolat
         holder.kill()
         holder.wait()
         holder.stdout.close()
+
+
+def test_send_progress_names_the_step_under_way():
+    from dw_notebook.job.sending import SendProgress
+    from dw_notebook.progress.text import sending_text
+
+    progress = SendProgress(rows=30)
+    progress.uploading({0: 100, 1: 50}, batches=2)  # each batch created after its upload
+    progress.uploaded(0, 100)
+    progress.created()
+    assert progress.snapshot().phase == "uploading"
+    assert sending_text(progress.snapshot()).endswith("· 1 / 2 batches created")
+    progress.uploaded(1, 50)  # every file is there: the last create is under way
+    assert progress.snapshot().phase == "creating"
+
+    resumed = SendProgress(rows=30)
+    resumed.uploading({}, batches=3)  # the files were uploaded before a restart
+    assert sending_text(resumed.snapshot()) == "0 / 3 batches created"

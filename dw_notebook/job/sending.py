@@ -95,7 +95,7 @@ class SendProgress:
         """Files of these sizes (by chunk) are to be uploaded, and with ``batches`` that many
         batches created as their files arrive."""
         with self._lock:
-            self.phase = "uploading"
+            self.phase = "uploading" if sizes or not batches else "creating"  # files all there
             self.files_total, self.files_done = len(sizes), 0
             self.bytes_total = sum(sizes.values())
             self.batches_total, self.batches_done = batches, 0
