@@ -24,6 +24,9 @@ PILOT_HINT = (
 
 #: 404s in a row after which a batch counts as unknown to the service polled.
 LOST_AFTER = 3
+#: Unfinished batches from which a poll reads the service's batch list (a page of LIST_PAGE).
+LIST_FROM = 3
+LIST_PAGE = 100
 
 _ACTIVE_ORDER = (wire.VALIDATING, wire.IN_PROGRESS, wire.FINALIZING, wire.CANCELLING)
 _END_ORDER = (wire.CANCELLED, wire.EXPIRED, wire.FAILED, wire.COMPLETED)
@@ -58,6 +61,7 @@ class Tracker:
         self.expected: dict[int, int] = {}  # attempt -> rows sent, before the service counts them
         self.lost: dict[str, str] = {}  # batch id -> why the service does not know it
         self._misses: dict[str, int] = {}  # 404s in a row per batch id
+        self._can_list = True  # False once the service has answered that it has no batch list
         self._last_ok: float | None = None
         self._started = time.time()
         self._history: deque[tuple[float, int]] = deque(maxlen=120)
@@ -65,36 +69,64 @@ class Tracker:
         self.line_counts: dict[str, int] = {}  # salvaged_lines / unreadable_lines, last join
 
     def poll(self, client: BatchClient, batch_ids: Sequence[str], registry: Registry) -> None:
-        """Ask the service for every unfinished batch; a failed poll is noted, never raised."""
-        for batch_id in batch_ids:
-            known = self.batches.get(batch_id)
-            if known and known["status"] in wire.TERMINAL_STATUSES:
-                continue
-            try:
-                batch = client.get_batch(batch_id)
-            except NotFoundError as exc:
-                # lost after a few 404s in a row: a service may not list a new batch at once
-                self._misses[batch_id] = self._misses.get(batch_id, 0) + 1
-                if self._misses[batch_id] >= LOST_AFTER:
-                    self.lost[batch_id] = str(exc)
-                self.poll_error = f"batch {batch_id} not found on {client.base_url} ({exc})"
-                continue
-            except (TransportError, APIError) as exc:
-                self.poll_error = str(exc)
-                break
-            self.lost.pop(batch_id, None)
-            self._misses.pop(batch_id, None)
-            if known and batch["status"] not in wire.TERMINAL_STATUSES:
-                # a lagging replica can report fewer done than before: progress never goes back
-                counts = batch["request_counts"]
-                counts["completed"] = max(counts["completed"], known["request_counts"]["completed"])
-                counts["total"] = max(counts["total"], known["request_counts"]["total"])
-            self.poll_error = None
-            self._last_ok = time.time()
-            if not known or known["status"] != batch["status"]:
-                registry.record_status(batch_id, batch["status"])
-            self.batches[batch_id] = batch
+        """Ask the service for every unfinished batch; a failed poll is noted, never raised.
+
+        With several unfinished batches, one page of the service's batch list (newest first)
+        answers for all of those it holds, one request instead of one per batch; the others
+        are asked for one by one."""
+        unfinished = [
+            batch_id
+            for batch_id in batch_ids
+            if (self.batches.get(batch_id) or {}).get("status") not in wire.TERMINAL_STATUSES
+        ]
+        listed = self._listed(client, unfinished) if len(unfinished) >= LIST_FROM else {}
+        for batch_id in unfinished:
+            batch = listed.get(batch_id)
+            if batch is None:
+                try:
+                    batch = client.get_batch(batch_id)
+                except NotFoundError as exc:
+                    # lost after a few 404s in a row: a service may not list a new batch at once
+                    self._misses[batch_id] = self._misses.get(batch_id, 0) + 1
+                    if self._misses[batch_id] >= LOST_AFTER:
+                        self.lost[batch_id] = str(exc)
+                    self.poll_error = f"batch {batch_id} not found on {client.base_url} ({exc})"
+                    continue
+                except (TransportError, APIError) as exc:
+                    self.poll_error = str(exc)
+                    break
+            self._seen(batch_id, batch, registry)
         self._history.append((time.time(), self._finished_requests(batch_ids)))
+
+    def _listed(self, client: BatchClient, wanted: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The batches of ``wanted`` on the first page of the service's list ({} where the
+        service cannot list: those are asked for one by one, and the list never again)."""
+        if not self._can_list:
+            return {}
+        try:
+            page = client.list_batches(limit=LIST_PAGE)
+        except (TransportError, APIError) as exc:
+            if isinstance(exc, NotFoundError) or getattr(exc, "status_code", None) == 405:
+                self._can_list = False
+            return {}
+        want = set(wanted)
+        return {b["id"]: b for b in page["data"] if b.get("id") in want}
+
+    def _seen(self, batch_id: str, batch: dict[str, Any], registry: Registry) -> None:
+        """Keep a batch object just read from the service."""
+        known = self.batches.get(batch_id)
+        self.lost.pop(batch_id, None)
+        self._misses.pop(batch_id, None)
+        if known and batch["status"] not in wire.TERMINAL_STATUSES:
+            # a lagging replica can report fewer done than before: progress never goes back
+            counts = batch["request_counts"]
+            counts["completed"] = max(counts["completed"], known["request_counts"]["completed"])
+            counts["total"] = max(counts["total"], known["request_counts"]["total"])
+        self.poll_error = None
+        self._last_ok = time.time()
+        if not known or known["status"] != batch["status"]:
+            registry.record_status(batch_id, batch["status"])
+        self.batches[batch_id] = batch
 
     def snapshot(
         self,
