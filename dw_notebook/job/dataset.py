@@ -38,25 +38,10 @@ def prepare(source: Any, build_args: dict[str, Any]) -> DatasetRequests:
     return build_dataset(source, **build_args)
 
 
-def submit(
-    source: Any,
-    build_args: dict[str, Any],
-    *,
-    connection: Connection,
-    registry: Registry,
-    still_known: Callable[[Any, JobRecord], bool],
-    window: str,
-    name: str | None,
-    metadata: dict[str, str] | None,
-    budget: float | None,
-    price: tuple[float, float] | None,
-    force: bool,
-    max_requests: int,
-    max_bytes: int,
-    pilot: int | None,
-) -> Job:
+def submit(source: Any, build_args: dict[str, Any], *, pilot: int | None, **options: Any) -> Job:
     """``dw.submit`` for a dataset source: bounded memory from build to upload
-    (``batch_rows=`` in ``build_args``: rows read and built at a time)."""
+    (``batch_rows=`` in ``build_args``: rows read and built at a time). ``options`` are those
+    of ``_job_for`` (connection, registry, window, name, budget, limits...)."""
     build_args = dict(build_args)
     batch_rows = build_args.pop("batch_rows", BATCH_ROWS)
     if pilot is not None:
@@ -71,18 +56,14 @@ def submit(
             "function works with a pandas DataFrame"
         )
     shown = RowsProgress("reading rows", after=ROWS_SHOWN_AFTER)  # the job has no widget yet
+    limits = {"max_requests": options["max_requests"], "max_bytes": options["max_bytes"]}
     requests = build_dataset(
-        source, **build_args, batch_rows=batch_rows, spool=True, max_requests=max_requests,
-        max_bytes=max_bytes, max_line_bytes=_line_limit(max_bytes), on_rows=shown.update,
+        source, **build_args, batch_rows=batch_rows, spool=True, **limits,
+        max_line_bytes=_line_limit(limits["max_bytes"]), on_rows=shown.update,
     )  # fmt: skip
     shown.close()
     try:
-        job, chunks = _job_for(
-            requests, build_args, connection=connection, registry=registry,
-            still_known=still_known, window=window, name=name, metadata=metadata,
-            budget=budget, price=price, force=force, max_requests=max_requests,
-            max_bytes=max_bytes, batch_rows=batch_rows,
-        )  # fmt: skip
+        job, chunks = _job_for(requests, build_args, batch_rows=batch_rows, **options)
     except BaseException:
         requests.close()
         raise
