@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from dw_notebook.server.mock_schema import generate
+from dw_notebook.server.mock_schema import generate_cached
 from dw_notebook.server.replies import (
     chat_reply,
     completion_reply,
@@ -147,14 +147,14 @@ class MockBackend(Backend):
         tool = _chosen_tool(body, seed)
         if tool is not None:
             name = str(tool.get("name", ""))
-            arguments = generate(tool.get("parameters") or {"type": "object"}, seed)
+            arguments = generate_cached(tool.get("parameters") or {"type": "object"}, seed)
             return tool_call_reply(seed.hex()[:24], body, name, orjson.dumps(arguments).decode(),
                                    len(raw))  # fmt: skip
         fmt = body.get("response_format") or {}
         kind = fmt.get("type") if isinstance(fmt, dict) else None
         if kind == "json_schema":
             schema = (fmt.get("json_schema") or {}).get("schema") or {}
-            content = orjson.dumps(generate(schema, seed)).decode()
+            content = orjson.dumps(generate_cached(schema, seed)).decode()
         elif kind == "json_object":
             content = orjson.dumps({"label": LABELS[seed[0] % len(LABELS)]}).decode()
         else:

@@ -19,7 +19,7 @@ from dw_notebook.server import records
 from dw_notebook.server.clock import Clock
 from dw_notebook.server.dialects import Dialect
 from dw_notebook.server.files import FileStore, write_private
-from dw_notebook.server.store import Store
+from dw_notebook.server.store import Store, Todo
 from dw_notebook.server.validation import Parsed, parse_file
 
 RETRIABLE = frozenset({408, 429, 500, 502, 503, 504})
@@ -114,26 +114,26 @@ class Lifecycle:
         )
         return True
 
-    def read_lines(self, b: dict, todo: list[dict]) -> list[bytes]:
+    def read_lines(self, b: dict, todo: list[Todo]) -> list[bytes]:
         """The input line of each request in ``todo`` (raises OSError when the file is gone).
 
         Requests usually sit together in the file, so their span is read in one go.
         """
-        start = min(r["offset"] for r in todo)
-        end = max(r["offset"] + r["length"] for r in todo)
+        start = min(r[2] for r in todo)
+        end = max(r[2] + r[3] for r in todo)
         with open(self.files.path(b["input_file_id"]), "rb") as fh:
-            if end - start <= 2 * sum(r["length"] for r in todo) + _SPAN_SLACK:
+            if end - start <= 2 * sum(r[3] for r in todo) + _SPAN_SLACK:
                 fh.seek(start)
                 span = fh.read(end - start)
-                return [span[r["offset"] - start : r["offset"] - start + r["length"]] for r in todo]
+                return [span[off - start : off - start + ln] for _, _, off, ln, _, _ in todo]
             lines = []
-            for r in todo:
-                fh.seek(r["offset"])
-                lines.append(fh.read(r["length"]))
+            for _, _, off, ln, _, _ in todo:
+                fh.seek(off)
+                lines.append(fh.read(ln))
             return lines
 
     def save(
-        self, b: dict, todo: list[dict], replies: Iterable[tuple[int, dict]], clock: Clock
+        self, b: dict, todo: list[Todo], replies: Iterable[tuple[int, dict]], clock: Clock
     ) -> None:
         """Write the lines for ``replies`` and record the outcome of each request in ``todo``.
 
@@ -143,11 +143,13 @@ class Lifecycle:
         """
         out, err, updates = [], [], []
         deltas = {"completed": 0, "failed": 0, "retrying": 0, "input_tokens": 0, "output_tokens": 0}
-        for r, (status, body) in zip(todo, replies, strict=True):
+        for (idx, custom_id, _, _, attempts, state), (status, body) in zip(
+            todo, replies, strict=True
+        ):
             now = clock.now()
             stamp = int(now)
-            line_id = self.dialect.request_id(b["id"], r["idx"])
-            if r["state"] == "retry":
+            line_id = self.dialect.request_id(b["id"], idx)
+            if state == "retry":
                 deltas["retrying"] -= 1
             if status < 400:
                 if body.get("created") == 0:
@@ -155,21 +157,21 @@ class Lifecycle:
                 usage = body.get("usage") or {}
                 deltas["input_tokens"] += usage.get("prompt_tokens", 0) or 0
                 deltas["output_tokens"] += usage.get("completion_tokens", 0) or 0
-                out.append(records.response_line(line_id, r["custom_id"], status, body))
+                out.append(records.response_line(line_id, custom_id, status, body))
                 deltas["completed"] += 1
-                updates.append(("done", r["attempts"] + 1, None, r["idx"]))
+                updates.append(("done", attempts + 1, None, idx))
             elif (
                 self.dialect.retries_failures
                 and status in RETRIABLE
-                and r["attempts"] + 1 < self.max_attempts
+                and attempts + 1 < self.max_attempts
             ):
                 deltas["retrying"] += 1
-                retry_at = now + self.retry_backoff * 2 ** r["attempts"]
-                updates.append(("retry", r["attempts"] + 1, retry_at, r["idx"]))
+                retry_at = now + self.retry_backoff * 2**attempts
+                updates.append(("retry", attempts + 1, retry_at, idx))
             else:
-                err.append(records.response_line(line_id, r["custom_id"], status, body))
+                err.append(records.response_line(line_id, custom_id, status, body))
                 deltas["failed"] += 1
-                updates.append(("failed", r["attempts"] + 1, None, r["idx"]))
+                updates.append(("failed", attempts + 1, None, idx))
         fields = {}
         if out:
             fields["out_bytes"] = self.files.append_at(b["out_id"], b["out_bytes"], b"".join(out))

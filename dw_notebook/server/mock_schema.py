@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 _MAX_DEPTH = 12
+_PLANS_KEPT = 256  # distinct schemas whose plans are cached (a batch usually has one)
 _WORDS = ("alpha", "bravo", "cedar", "delta", "ember", "fjord", "grove", "harbor", "indigo")
 
 
@@ -107,7 +111,72 @@ def generate(
     return _string(schema, seed, path)
 
 
+Plan = Callable[[bytes], Any]
+_plans: dict[bytes, Plan] = {}
+
+
+def generate_cached(schema: Any, seed: bytes) -> Any:
+    """``generate(schema, seed)``, with the walk over the schema done once per distinct schema.
+
+    >>> s = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    >>> generate_cached(s, b"x") == generate(s, b"x")
+    True
+    """
+    try:
+        key = orjson.dumps(schema)  # JSON text tells 1 from 1.0 and true, as the walk does
+    except orjson.JSONEncodeError:
+        return generate(schema, seed)
+    plan = _plans.get(key)
+    if plan is None:
+        if len(_plans) >= _PLANS_KEPT:
+            _plans.clear()
+        plan = _plans[key] = _plan(schema, schema, "$", 0)
+    return plan(seed)
+
+
+def _plan(schema: Any, root: dict, path: str, depth: int) -> Plan:
+    """What ``generate`` does at this node for any seed: the choices that do not depend on the
+    seed are made here; anything but objects, enums, constants, booleans and numbers is left
+    to ``generate`` itself."""
+    if not isinstance(schema, dict):
+        return lambda seed: None
+    given = schema
+    if "$ref" in schema:
+        schema = _resolve(schema, root)
+    if "const" in schema:
+        const = schema["const"]
+        return lambda seed: const
+    options = schema.get("enum")
+    if isinstance(options, list) and options:
+        return lambda seed: options[_pick(seed, path) % len(options)]
+    kind = schema.get("type")
+    if "anyOf" in schema or "oneOf" in schema or "allOf" in schema or isinstance(kind, list):
+        return lambda seed: generate(given, seed, root, path, depth)
+    if kind is None:
+        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+    if depth > _MAX_DEPTH and kind == "object":
+        return lambda seed: {}
+    if kind == "object":
+        props = schema.get("properties") or {}
+        subs = [
+            (name, _plan(sub, root, f"{path}.{name}", depth + 1)) for name, sub in props.items()
+        ]
+        return lambda seed: {name: sub(seed) for name, sub in subs}
+    if kind == "boolean":
+        return lambda seed: bool(_pick(seed, path) % 2)
+    if kind in ("integer", "number"):
+        allowed = _number_range(schema, kind == "integer")
+        return lambda seed: _draw(allowed, seed, path)
+    return lambda seed: generate(given, seed, root, path, depth)
+
+
 def _number(schema: dict, seed: bytes, path: str, integer: bool) -> int | float:
+    return _draw(_number_range(schema, integer), seed, path)
+
+
+def _number_range(schema: dict, integer: bool) -> tuple:
+    """What a number node allows, worked out once: ("int", lo, hi, multipleOf) or
+    ("float", lo, hi, whether lo is exclusive)."""
     lo = schema.get("minimum", schema.get("exclusiveMinimum", 0))
     hi = schema.get("maximum", schema.get("exclusiveMaximum", lo + 100))
     if not isinstance(lo, (int, float)) or isinstance(lo, bool):
@@ -117,15 +186,20 @@ def _number(schema: dict, seed: bytes, path: str, integer: bool) -> int | float:
     if integer:
         lo_i = math.ceil(lo) + (1 if schema.get("exclusiveMinimum") == lo else 0)
         hi_i = math.floor(hi) - (1 if schema.get("exclusiveMaximum") == hi else 0)
-        hi_i = max(hi_i, lo_i)
-        value = lo_i + _pick(seed, path) % (hi_i - lo_i + 1)
-        step = schema.get("multipleOf")
-        if isinstance(step, int) and step > 0:
-            value = (value // step) * step if (value // step) * step >= lo_i else value
+        return "int", lo_i, max(hi_i, lo_i), schema.get("multipleOf")
+    return "float", lo, hi, schema.get("exclusiveMinimum") == lo
+
+
+def _draw(allowed: tuple, seed: bytes, path: str) -> int | float:
+    kind, lo, hi, extra = allowed
+    if kind == "int":
+        value = lo + _pick(seed, path) % (hi - lo + 1)
+        if isinstance(extra, int) and extra > 0:  # multipleOf
+            value = (value // extra) * extra if (value // extra) * extra >= lo else value
         return value
     frac = (_pick(seed, path) % 10_000) / 10_000
     value = lo + (hi - lo) * frac
-    if schema.get("exclusiveMinimum") == lo and value == lo:
+    if extra and value == lo:  # exclusive minimum
         value = lo + (hi - lo) / 2
     return round(value, 4)
 

@@ -66,7 +66,10 @@ CREATE TABLE IF NOT EXISTS requests (
     retry_at REAL,
     PRIMARY KEY (batch_id, idx)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS requests_todo ON requests (batch_id, state, pos);
+-- partial: a request leaves the index once it has an outcome, and never enters another
+CREATE INDEX IF NOT EXISTS requests_pending ON requests (batch_id, pos) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS requests_retry ON requests (batch_id, pos) WHERE state = 'retry';
+DROP INDEX IF EXISTS requests_todo;
 CREATE INDEX IF NOT EXISTS batches_status ON batches (status);
 CREATE INDEX IF NOT EXISTS batches_out ON batches (out_id);
 CREATE INDEX IF NOT EXISTS batches_err ON batches (err_id);
@@ -78,8 +81,13 @@ ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
 
 # columns added after the first release: (table, column, declaration), added to older files
 _ADDED = (("files", "urls", "TEXT"),)
+# statements with many values each, kept under the oldest SQLite limit of 999 variables
+_IN_LIST = 500  # ids per "idx IN (...)"
+_ROWS_PER_INSERT = 160  # request rows (6 values each) per INSERT
 
 Row = dict[str, Any]
+# a request due to run: (idx, custom_id, offset, length, attempts, state)
+Todo = tuple[int, str, int, int, int, str]
 
 
 class Store:
@@ -247,30 +255,41 @@ class Store:
                     [*fields.values(), batch_id],
                 ).rowcount
                 if ok:
-                    self._db.executemany(
-                        "INSERT INTO requests (batch_id, idx, pos, custom_id, offset, length) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        ((batch_id, *r) for r in requests),
-                    )
+                    self._insert_requests(batch_id, requests)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         return bool(ok)
 
-    def next_requests(self, batch_id: str, now: float, limit: int) -> list[Row]:
-        """Requests due to run: pending ones, then retries whose time has come."""
-        rows = self._all(
-            "SELECT idx, custom_id, offset, length, attempts, state FROM requests "
-            "WHERE batch_id = ? AND state = 'pending' ORDER BY pos LIMIT ?",
-            (batch_id, limit),
-        )
-        if len(rows) < limit:
-            rows += self._all(
-                "SELECT idx, custom_id, offset, length, attempts, state FROM requests "
-                "WHERE batch_id = ? AND state = 'retry' AND retry_at <= ? ORDER BY pos LIMIT ?",
-                (batch_id, now, limit - len(rows)),
+    def _insert_requests(self, batch_id: str, requests: Iterable[tuple]) -> None:
+        """Insert request rows many to a statement (cheaper than one statement per row)."""
+        rows = list(requests)
+        for i in range(0, len(rows), _ROWS_PER_INSERT):
+            part = rows[i : i + _ROWS_PER_INSERT]
+            self._db.execute(
+                "INSERT INTO requests (batch_id, idx, pos, custom_id, offset, length) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(part)),
+                [v for r in part for v in (batch_id, *r)],
             )
+
+    def next_requests(self, batch_id: str, now: float, limit: int) -> list[Todo]:
+        """Requests due to run: pending ones, then retries whose time has come."""
+        cols = "idx, custom_id, offset, length, attempts, state"
+        with self._lock:
+            cur = self._db.cursor()
+            cur.row_factory = None  # plain tuples: no dict per row
+            rows = cur.execute(
+                f"SELECT {cols} FROM requests "
+                "WHERE batch_id = ? AND state = 'pending' ORDER BY pos LIMIT ?",
+                (batch_id, limit),
+            ).fetchall()
+            if len(rows) < limit:
+                rows += cur.execute(
+                    f"SELECT {cols} FROM requests WHERE batch_id = ? AND state = 'retry' "
+                    "AND retry_at <= ? ORDER BY pos LIMIT ?",
+                    (batch_id, now, limit - len(rows)),
+                ).fetchall()
         return rows
 
     def unfinished_requests(self, batch_id: str) -> list[Row]:
@@ -299,14 +318,21 @@ class Store:
         ``updates`` rows are (state, attempts, retry_at, idx).
         """
         sets = [f"{k} = {k} + ?" for k in deltas] + [f"{k} = ?" for k in fields]
+        # requests with the same new values (most often: all done at attempt 1) in one statement
+        groups: dict[tuple, list[int]] = {}
+        for st, att, at, idx in updates:
+            groups.setdefault((st, att, at), []).append(idx)
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                self._db.executemany(
-                    "UPDATE requests SET state = ?, attempts = ?, retry_at = ? "
-                    "WHERE batch_id = ? AND idx = ?",
-                    ((st, att, at, batch_id, idx) for st, att, at, idx in updates),
-                )
+                for (st, att, at), ids in groups.items():
+                    for i in range(0, len(ids), _IN_LIST):
+                        part = ids[i : i + _IN_LIST]
+                        self._db.execute(
+                            "UPDATE requests SET state = ?, attempts = ?, retry_at = ? "
+                            f"WHERE batch_id = ? AND idx IN ({', '.join('?' * len(part))})",
+                            (st, att, at, batch_id, *part),
+                        )
                 if sets:
                     self._db.execute(
                         f"UPDATE batches SET {', '.join(sets)} WHERE id = ?",

@@ -9,6 +9,7 @@ import orjson
 
 from dw_notebook import wire
 
+_READ_BUFFER = 1 << 20  # bytes per read of the input file (fewer system calls than 8 KiB)
 SERVED = (wire.CHAT, wire.EMBEDDINGS, wire.COMPLETIONS, wire.RESPONSES, wire.MODERATIONS)
 
 
@@ -92,7 +93,7 @@ def parse_file(
     seen: set[str] = set()
     offset = 0
     line_no = 0
-    with open(path, "rb") as fh:
+    with open(path, "rb", buffering=_READ_BUFFER) as fh:
         for raw in fh:
             line_no += 1
             start, offset = offset, offset + len(raw)

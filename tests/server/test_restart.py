@@ -95,3 +95,47 @@ def _batch_row(data, batch_id):
         return dict(db.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone())
     finally:
         db.close()
+
+
+def _indexes(data) -> set[str]:
+    import sqlite3
+
+    db = sqlite3.connect(data / "state.sqlite3")
+    try:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        db.close()
+
+
+def test_a_data_dir_from_before_the_partial_indexes_resumes_and_is_upgraded(tmp_path):
+    import sqlite3
+
+    data = tmp_path / "data"
+    opts = dict(dialect="doubleword", data_dir=data, validation_delay=0, finalize_delay=0)
+    first = start_server(rate=100.0, backend_options={"failure_rate": 0.3}, **opts)
+    api = Api(first)
+    created = api.submit([chat_line(i) for i in range(300)])
+    wait_until(lambda: api.batch(created["id"])["request_counts"]["completed"] >= 20)
+    api.close()
+    first.stop()
+    db = sqlite3.connect(data / "state.sqlite3")  # the index an older release made instead
+    db.executescript(
+        "DROP INDEX requests_pending; DROP INDEX requests_retry;"
+        "CREATE INDEX requests_todo ON requests (batch_id, state, pos);"
+    )
+    db.close()
+
+    second = start_server(rate=None, token=first.token, retry_backoff=0.0, **opts)
+    api = Api(second)
+    try:
+        assert {"requests_pending", "requests_retry"} <= _indexes(data)
+        assert "requests_todo" not in _indexes(data)
+        done = api.wait(created["id"])
+        counts = done["request_counts"]
+        assert counts["total"] == 300 and counts["completed"] + counts["failed"] == 300
+        ids = [x["custom_id"] for x in api.lines(done["output_file_id"])]
+        ids += [x["custom_id"] for x in api.lines(done["error_file_id"])]
+        assert sorted(ids) == sorted(f"row-{i}" for i in range(300))  # each exactly once
+    finally:
+        api.close()
+        second.stop()
