@@ -372,3 +372,33 @@ def test_one_bad_line_in_a_big_file_costs_only_its_block(monkeypatch):
     assert (joined["status"] == "ok").sum() == 299 and joined["status"].iloc[149] == "unreadable"
     assert joined["content"].iloc[299] == "answer 299"
     assert sum(per_line) < 60, "only the block holding the bad line is read line by line"
+
+
+def test_results_in_order_shuffled_or_mixed_give_the_same_join(parser):
+    frame = pd.DataFrame({"t": range(300)})
+    ids = make_custom_ids(frame.index)
+    lines = [ok(cid, f"answer {cid}") for cid in ids]
+    shuffled = random.Random(0).sample(lines, len(lines))
+    layouts = {
+        "in order": [jsonl(*lines)],
+        "files in order, read last first": [jsonl(*lines[200:]), jsonl(*lines[:200])],
+        "shuffled": [jsonl(*shuffled)],
+        "a row missing": [jsonl(*lines[:5], *lines[6:])],
+        "lines for other rows": [jsonl(*lines[:150], ok("other", "x")), jsonl(*lines[150:])],
+    }
+    errors = jsonl(failure(ids[3]), failure(ids[7]), failure("elsewhere"))  # ok lines win
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        joined = {
+            name: join_results(frame, ids, outputs=outputs, errors=[errors])
+            for name, outputs in layouts.items()
+        }
+    answered = pd.Series([f"answer {cid}" for cid in ids], name="content")
+    for name, out in joined.items():
+        content = answered.where(frame.index != 5) if name == "a row missing" else answered
+        pd.testing.assert_series_equal(out["content"], content.astype(out["content"].dtype))
+        expected = ["not_run" if name == "a row missing" and i == 5 else "ok" for i in range(300)]
+        assert out["status"].astype(str).tolist() == expected, name
+        other = 2 if name == "lines for other rows" else 1
+        assert out.attrs["dw_unmatched_ids"] == other, name
+

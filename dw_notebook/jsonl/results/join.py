@@ -73,12 +73,57 @@ def _aligned_ids(
     return ids, None, None
 
 
+def _lookup(values: pa.Array, ids: pa.Array) -> np.ndarray:
+    """The position in ``ids`` (unique) of every value, -1 where none.
+
+    Hashing is sized by the smaller side: few values are hashed themselves and every id looked
+    up among them, instead of hashing all ids to look up a few values.
+    """
+    if len(values) * 4 >= len(ids):
+        found = pc.index_in(values, value_set=ids).to_numpy(zero_copy_only=False)
+        return np.nan_to_num(found, nan=-1).astype(np.int64)
+    distinct = pc.unique(values)
+    which = pc.index_in(ids, value_set=distinct).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(~np.isnan(which))
+    at = np.full(len(distinct), -1, dtype=np.int64)
+    at[which[rows].astype(np.int64)] = rows
+    return at[pc.index_in(values, value_set=distinct).to_numpy(zero_copy_only=False)]
+
+
+def _positions(result_ids: pa.ChunkedArray, ids: pa.Array) -> np.ndarray:
+    """The DataFrame row of every result line, -1 where none.
+
+    Result files mostly hold their lines in the order the rows were sent: a chunk of result ids
+    that is the run of ``ids`` starting at its first id is placed as that run, without hashing
+    a million ids; only the other chunks are looked up.
+    """
+    chunks = [c for c in result_ids.chunks if len(c)]
+    firsts = pa.array([c[0].as_py() for c in chunks], ids.type)
+    starts = _lookup(firsts, ids).tolist()
+    found = np.empty(sum(map(len, chunks)), dtype=np.int64)
+    rest: list[tuple[int, pa.Array]] = []  # (first line, chunk) of chunks not in order
+    line = 0
+    for chunk, start in zip(chunks, starts, strict=True):
+        size = len(chunk)
+        if start >= 0 and start + size <= len(ids) and ids.slice(start, size).equals(chunk):
+            found[line : line + size] = np.arange(start, start + size)
+        else:
+            rest.append((line, chunk))
+        line += size
+    if rest:
+        hits = _lookup(pa.concat_arrays([c for _, c in rest]), ids)
+        done = 0
+        for line, chunk in rest:
+            found[line : line + len(chunk)] = hits[done : done + len(chunk)]
+            done += len(chunk)
+    return found
+
+
 def _winners(
-    result_ids: pa.Array, ok: np.ndarray, ids: pa.Array
+    result_ids: pa.ChunkedArray, ok: np.ndarray, ids: pa.Array
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """(result rows that win, the DataFrame positions they fill, results matching no row)."""
-    found = pc.index_in(result_ids, value_set=ids).to_numpy(zero_copy_only=False)
-    found = np.nan_to_num(found, nan=-1).astype(np.int64)
+    found = _positions(result_ids, ids)
     unmatched = int((found < 0).sum())  # lines of other DataFrames or batches
     rows = np.flatnonzero(found >= 0)
     target = found[rows]
@@ -140,10 +185,15 @@ def _answer_columns(
             else [vals[j] if j >= 0 else None for j in back.tolist()]
         )
         out[name] = f.column(spread, index)
+    no_text = at[np.flatnonzero(answered & ~has_text)]
+    if not parse_errors and not len(no_text):
+        out["parse_error"] = _text_series(pa.nulls(n, pa.large_string()), index)
+        return out
     errors = np.full(n, None, dtype=object)
-    if any(e is not None for e in parse_errors):
-        errors[at[parse]] = np.asarray(parse_errors, dtype=object)
-    errors[at[np.flatnonzero(answered & ~has_text)]] = "no answer text in the response"
+    if parse_errors:
+        rows = np.fromiter(parse_errors, dtype=np.int64, count=len(parse_errors))
+        errors[at[parse[rows]]] = np.asarray(list(parse_errors.values()), dtype=object)
+    errors[no_text] = "no answer text in the response"
     out["parse_error"] = _text_series(errors, index)
     return out
 
@@ -180,9 +230,7 @@ def join_results(
     n = len(df)
     id_array = pa.array(ids, pa.large_string())
     codes_all = table.column("status").to_numpy().astype(np.int8, copy=False)
-    won, at, unmatched = _winners(
-        table.column("custom_id").combine_chunks(), codes_all == _CODE[OK], id_array
-    )
+    won, at, unmatched = _winners(table.column("custom_id"), codes_all == _CODE[OK], id_array)
     src = np.full(n, -1, dtype=np.int64)  # result row feeding each DataFrame row
     src[at] = won
     codes = np.where(
