@@ -402,3 +402,23 @@ def test_results_in_order_shuffled_or_mixed_give_the_same_join(parser):
         other = 2 if name == "lines for other rows" else 1
         assert out.attrs["dw_unmatched_ids"] == other, name
 
+
+def test_answers_of_other_shapes_after_the_first_lines_are_read_by_arrow(df, monkeypatch):
+    monkeypatch.setattr(result_lines, "_FAST_MIN_BYTES", 0)
+    monkeypatch.setattr("dw_notebook.jsonl.results._lines._SNIFF", 300)  # about one line
+    ids = make_custom_ids(df.index)
+    call = [{"type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]
+    lines = [
+        *(ok(ids[0], "chat"), ok(ids[1], "chat"), ok(ids[2], None, tool_calls=call)),
+        *(completion(ids[3], "text"), embedding(ids[4], [0.5, 1.0]), ok(ids[5], "chat")),
+    ]
+    data = jsonl(*lines)
+    assert b'"tool_calls"' not in data[:300] and b'"text"' not in data[:300]
+    per_line = []
+    monkeypatch.setattr(ResultTable, "_parse_lines", lambda *a, **k: per_line.append(a))
+    fast = join_results(df, ids, outputs=[data])
+    assert not per_line, "one Arrow read with every field, not the per-line parser"
+    monkeypatch.undo()
+    reference = join_results(df, ids, outputs=[data])  # the per-line parser
+    pd.testing.assert_frame_equal(fast, reference)
+    assert fast["tool_name"].tolist()[2] == "f" and fast["content"].tolist()[3] == "text"
