@@ -185,11 +185,16 @@ def salvaged_record(line: bytes) -> dict[str, Any]:
     return _unreadable(cid, "the line is not JSON and no answer could be picked out of it")
 
 
+def _repeat(batch_id: str | None, n: int) -> pa.Array:
+    """The batch id column of ``n`` lines, without a Python list of ``n`` references."""
+    return pa.repeat(pa.scalar(batch_id, pa.string()), n)
+
+
 def records_table(records: list[dict[str, Any]], batch_id: str | None) -> pa.Table:
     columns = {}
     for field in RESULT_SCHEMA:
         if field.name == "batch_id":
-            columns["batch_id"] = pa.array([batch_id] * len(records), pa.string())
+            columns["batch_id"] = _repeat(batch_id, len(records))
         elif field.name == "status":
             columns["status"] = pa.array([_CODE[r["status"]] for r in records], pa.int8())
         else:
@@ -351,6 +356,6 @@ def _batch_table(raw: pa.RecordBatch, batch_id: str | None, complete: bool) -> p
         "tool_name": answer(_field(call, "function", "name"), pa.string()),
         "tool_arguments": answer(_field(call, "function", "arguments"), pa.large_string()),
         "embedding": answer(embedding, pa.list_(pa.float64())),
-        "batch_id": pa.array([batch_id] * n, pa.string()),
+        "batch_id": _repeat(batch_id, n),
     }
     return pa.table(columns, schema=RESULT_SCHEMA)
