@@ -422,3 +422,15 @@ def test_answers_of_other_shapes_after_the_first_lines_are_read_by_arrow(df, mon
     reference = join_results(df, ids, outputs=[data])  # the per-line parser
     pd.testing.assert_frame_equal(fast, reference)
     assert fast["tool_name"].tolist()[2] == "f" and fast["content"].tolist()[3] == "text"
+
+
+def test_tables_read_apart_merge_as_if_read_one_after_another():
+    malformed = b'{"no": "custom_id"}\n' * 80
+    files = [(f"b{k}", malformed + jsonl(ok(f"x{k}", "a")), f"file-{k}") for k in range(2)]
+    whole = parse_results(files)
+    merged = ResultTable.merged(parse_results([file]) for file in files)
+    assert merged.malformed == whole.malformed and len(merged.malformed) == 100  # the first kept
+    assert merged.malformed[-1]["source"] == "output file file-1"
+    assert merged.malformed_count == whole.malformed_count == 160
+    assert merged.lines == whole.lines == 2
+    assert merged.table().equals(whole.table())
