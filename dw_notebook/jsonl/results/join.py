@@ -86,7 +86,7 @@ def _lookup(values: pa.Array, ids: pa.Array) -> np.ndarray:
     which = pc.index_in(ids, value_set=distinct).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(~np.isnan(which))
     at = np.full(len(distinct), -1, dtype=np.int64)
-    at[which[rows].astype(np.int64)] = rows
+    at[which[rows][::-1].astype(np.int64)] = rows[::-1]  # the first of equal ids, as index_in
     return at[pc.index_in(values, value_set=distinct).to_numpy(zero_copy_only=False)]
 
 
