@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 import dw_notebook.jsonl.results as results
 import dw_notebook.jsonl.results._table as result_lines
+import dw_notebook.jsonl.results.join as join_module
 from dw_notebook import wire
 from dw_notebook.jsonl.requests import build_requests, make_custom_ids
 from dw_notebook.jsonl.results import ResultTable, join_results, parse_results
@@ -434,3 +435,24 @@ def test_tables_read_apart_merge_as_if_read_one_after_another():
     assert merged.malformed_count == whole.malformed_count == 160
     assert merged.lines == whole.lines == 2
     assert merged.table().equals(whole.table())
+
+
+def test_a_second_join_of_the_same_rows_does_not_check_the_answers_again(df, monkeypatch):
+    ids = make_custom_ids(df.index)
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    table = parse_results([jsonl(*(ok(cid, f'{{"a": {i}}}') for i, cid in enumerate(ids)))])
+    first = join_results(df, ids, results=table, schema=schema)
+    checked = []
+    original = join_module.parse_answers
+    monkeypatch.setattr(join_module, "parse_answers", lambda *a: checked.append(1) or original(*a))
+    again = join_results(df, ids, results=table, schema=schema)
+    assert not checked
+    pd.testing.assert_frame_equal(again, first)
+
+    reordered = df.iloc[::-1]  # other rows, or another schema: checked again
+    backwards = join_results(reordered, make_custom_ids(reordered.index), results=table,
+                             schema=schema)  # fmt: skip
+    assert backwards["a"].tolist() == first["a"].tolist()[::-1] and len(checked) == 1
+    other = {**schema, "properties": {"a": {"type": "string"}}}
+    assert join_results(df, ids, results=table, schema=other)["parse_error"].notna().all()
+    assert len(checked) == 2

@@ -55,6 +55,7 @@ class ResultTable:
         self.unreadable: list[dict[str, Any]] = []  # a row's line, its answer unreadable
         self.unreadable_count = 0
         self.lines = 0
+        self.answers: Any = None  # the last join's checked answers (join._parsed_answers)
 
     @classmethod
     def merged(cls, tables: Iterable[ResultTable]) -> ResultTable:

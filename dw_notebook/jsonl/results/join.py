@@ -17,6 +17,7 @@ onto the DataFrame.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -161,7 +162,27 @@ def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
+def _parsed_answers(
+    parsed: ResultTable, content: pa.ChunkedArray, rows: np.ndarray, schema: dict
+) -> tuple[dict[str, Any], dict[int, str]]:
+    """The answers of these result rows checked against the schema; kept on ``parsed`` when
+    every value is an Arrow array (immutable), so a second join of the same rows (a kept
+    table) does not parse them again."""
+    fields = schema_fields(schema)
+    root = resolve_ref(schema, schema)
+    required = set(root.get("required") or [f.name for f in fields])
+    kept = parsed.answers
+    if kept is not None and kept[0] == schema and np.array_equal(kept[1], rows):
+        return kept[2], kept[3]
+    texts = _combined(content).take(pa.array(rows, pa.int64()))
+    values, errors = parse_answers(texts, fields, required)
+    if all(isinstance(v, pa.Array) for v in values.values()):
+        parsed.answers = (copy.deepcopy(schema), rows, values, errors)
+    return values, errors
+
+
 def _answer_columns(
+    parsed: ResultTable,
     content: pa.ChunkedArray,
     won: np.ndarray,
     at: np.ndarray,
@@ -171,13 +192,10 @@ def _answer_columns(
 ) -> dict[str, pd.Series]:
     """One typed column per schema field, plus ``parse_error``, for the winning result rows."""
     fields = schema_fields(schema)
-    root = resolve_ref(schema, schema)
-    required = set(root.get("required") or [f.name for f in fields])
     answered = codes_all[won] == _CODE[OK]
     has_text = content.is_valid().to_numpy(zero_copy_only=False)[won]
     parse = np.flatnonzero(answered & has_text)
-    texts = _combined(content).take(pa.array(won[parse], type=pa.int64()))
-    values, parse_errors = parse_answers(texts, fields, required)
+    values, parse_errors = _parsed_answers(parsed, content, won[parse], schema)
     n = len(index)
     back = np.full(n, -1, dtype=np.int64)  # parsed answer feeding each DataFrame row
     back[at[parse]] = np.arange(len(parse))
@@ -255,7 +273,8 @@ def join_results(
         vectors = column("embedding").to_numpy(zero_copy_only=False)
         answers["embedding"] = pd.Series(vectors, index=index, dtype=object)
     if endpoint != wire.EMBEDDINGS and schema is not None:
-        answers.update(_answer_columns(table.column("content"), won, at, codes_all, schema, index))
+        content = table.column("content")
+        answers.update(_answer_columns(parsed, content, won, at, codes_all, schema, index))
     elif endpoint != wire.EMBEDDINGS:
         answers["content"] = _text_series(column("content"), index)
     if endpoint == wire.MODERATIONS:
