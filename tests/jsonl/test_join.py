@@ -456,3 +456,18 @@ def test_a_second_join_of_the_same_rows_does_not_check_the_answers_again(df, mon
     other = {**schema, "properties": {"a": {"type": "string"}}}
     assert join_results(df, ids, results=table, schema=other)["parse_error"].notna().all()
     assert len(checked) == 2
+
+
+def test_results_in_the_order_sent_give_the_same_join_as_shuffled_ones(parser):
+    frame = pd.DataFrame({"t": range(300)})
+    ids = make_custom_ids(frame.index)
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    lines = [ok(cid, f'{{"a": {i}}}', prompt_tokens=i) for i, cid in enumerate(ids)]
+    shuffled = random.Random(1).sample(lines, len(lines))
+    in_order = join_results(frame, ids, outputs=[jsonl(*lines[:200]), jsonl(*lines[200:])],
+                            schema=schema)  # fmt: skip
+    pd.testing.assert_frame_equal(
+        in_order, join_results(frame, ids, outputs=[jsonl(*shuffled)], schema=schema)
+    )
+    assert in_order["a"].tolist() == in_order["prompt_tokens"].tolist() == list(range(300))
+    assert in_order["status"].eq("ok").all() and in_order["parse_error"].isna().all()

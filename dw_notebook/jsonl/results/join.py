@@ -140,7 +140,8 @@ def _text_series(values: pa.Array | np.ndarray | list, index: pd.Index) -> pd.Se
     """A text column: pandas' Arrow-backed ``str`` dtype (pandas 3), else object."""
     if PANDAS_3:
         return pd.Series(pd.array(values, dtype="str"), index=index)
-    plain = values.to_pylist() if isinstance(values, pa.Array) else list(values)
+    arrow = isinstance(values, pa.Array | pa.ChunkedArray)
+    plain = values.to_pylist() if arrow else list(values)
     return pd.Series(plain, index=index, dtype=object)
 
 
@@ -152,8 +153,18 @@ def _int_series(values: pa.Array, index: pd.Index) -> pd.Series:
 
 
 def _spread(values: pa.Array, src: np.ndarray) -> pa.Array:
-    """``values[src]`` with nulls where ``src < 0``."""
+    """``values[src]`` with nulls where ``src < 0`` (``values`` itself when ``src`` takes every
+    value in order, as when each file holds its rows in the order they were sent)."""
+    if _in_order(src, len(values)):
+        return values
     return _combined(values).take(pa.array(src, mask=src < 0))
+
+
+def _in_order(positions: np.ndarray, size: int) -> bool:
+    """Whether ``positions`` is 0, 1, ..., size - 1."""
+    if len(positions) != size or not size:
+        return len(positions) == size
+    return positions[0] == 0 and bool((np.diff(positions) == 1).all())
 
 
 def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -174,7 +185,8 @@ def _parsed_answers(
     kept = parsed.answers
     if kept is not None and kept[0] == schema and np.array_equal(kept[1], rows):
         return kept[2], kept[3]
-    texts = _combined(content).take(pa.array(rows, pa.int64()))
+    texts = _combined(content)
+    texts = texts if _in_order(rows, len(texts)) else texts.take(pa.array(rows, pa.int64()))
     values, errors = parse_answers(texts, fields, required)
     if all(isinstance(v, pa.Array) for v in values.values()):
         parsed.answers = (copy.deepcopy(schema), rows, values, errors)
