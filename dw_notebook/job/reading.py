@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -17,6 +17,13 @@ from .registry import BatchRecord
 from .sending import bounded
 
 Files = list[tuple[str, bytes, str]]  # (batch id, content, file id)
+T = TypeVar("T")
+
+
+def _parse_file(batch_id: str, kind: str, data: bytes, file_id: str) -> ResultTable:
+    """One output or error file's lines, named in reports as ``parse_results`` names them."""
+    file = [(batch_id, data, file_id)]
+    return parse_results(outputs=file) if kind == "output" else parse_results(errors=file)
 
 
 class ResultReader:
@@ -43,6 +50,26 @@ class ResultReader:
         """(batch id, content, file id) of every output and error file, oldest batch first,
         and the files batches name that the service no longer has (deleted, or expired):
         ``(batch_id, "output" | "error", file_id)``. Downloads a few at once (``bounded``)."""
+        return self._each_file(
+            batch_ids, batches, lambda batch_id, _, data, file_id: (batch_id, data, file_id)
+        )
+
+    def parsed_files(
+        self, batch_ids: Iterable[str], batches: Mapping[str, dict[str, Any]]
+    ) -> tuple[list[ResultTable], list[ResultTable], list[tuple[str, str, str]]]:
+        """Like ``files``, each file parsed on its transfer thread as soon as it has arrived,
+        so parsing one file overlaps the downloads of the next; one table per file, in the
+        same order, and the file's bytes are let go once parsed."""
+        return self._each_file(batch_ids, batches, _parse_file)
+
+    def _each_file(
+        self,
+        batch_ids: Iterable[str],
+        batches: Mapping[str, dict[str, Any]],
+        use: Callable[[str, str, bytes, str], T],
+    ) -> tuple[list[T], list[T], list[tuple[str, str, str]]]:
+        """``use(batch id, kind, content, file id)`` of every output and error file, in order,
+        and the files the service no longer has."""
         wanted = []  # (batch id, kind, file id, final)
         for batch_id in batch_ids:
             batch = batches.get(batch_id) or self._client.get_batch(batch_id)
@@ -51,19 +78,22 @@ class ResultReader:
                 if file_id := batch[f"{kind}_file_id"]:
                     wanted.append((batch_id, kind, file_id, final))
 
-        def fetch(file_id: str, final: bool) -> bytes | None:
+        def read(batch_id: str, kind: str, file_id: str, final: bool) -> T | None:
             try:
-                return self._content(file_id, final)
+                data = self._content(file_id, final)
             except NotFoundError:
                 return None
+            return use(batch_id, kind, data, file_id)
 
-        contents = bounded([partial(fetch, file_id, final) for _, _, file_id, final in wanted])
-        outputs, errors, gone = [], [], []
-        for (batch_id, kind, file_id, _), data in zip(wanted, contents, strict=True):
-            if data is None:
+        done = bounded([partial(read, *want) for want in wanted])
+        outputs: list[T] = []
+        errors: list[T] = []
+        gone = []
+        for (batch_id, kind, file_id, _), item in zip(wanted, done, strict=True):
+            if item is None:
                 gone.append((batch_id, kind, file_id))
             else:
-                (outputs if kind == "output" else errors).append((batch_id, data, file_id))
+                (outputs if kind == "output" else errors).append(item)
         return outputs, errors, gone
 
     def finished_results(
@@ -79,8 +109,8 @@ class ResultReader:
         key = tuple(batch_ids)
         if self._parsed is not None and self._parsed[0] == key:
             return self._parsed[1], []
-        outputs, errors, gone = self.files(batch_ids, batches)
-        results = parse_results(outputs, [*batch_errors(), *errors])
+        outputs, errors, gone = self.parsed_files(batch_ids, batches)
+        results = ResultTable.merged([*outputs, parse_results(errors=batch_errors()), *errors])
         ended = all(batches.get(i, {}).get("status") in wire.TERMINAL_STATUSES for i in batch_ids)
         if ended and not gone:
             self._parsed = (key, results)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 import dw_notebook.jsonl.results as results
 import dw_notebook.jsonl.results._table as result_lines
+import dw_notebook.jsonl.results.join as join_module
 from dw_notebook import wire
 from dw_notebook.jsonl.requests import build_requests, make_custom_ids
 from dw_notebook.jsonl.results import ResultTable, join_results, parse_results
@@ -372,3 +373,101 @@ def test_one_bad_line_in_a_big_file_costs_only_its_block(monkeypatch):
     assert (joined["status"] == "ok").sum() == 299 and joined["status"].iloc[149] == "unreadable"
     assert joined["content"].iloc[299] == "answer 299"
     assert sum(per_line) < 60, "only the block holding the bad line is read line by line"
+
+
+def test_results_in_order_shuffled_or_mixed_give_the_same_join(parser):
+    frame = pd.DataFrame({"t": range(300)})
+    ids = make_custom_ids(frame.index)
+    lines = [ok(cid, f"answer {cid}") for cid in ids]
+    shuffled = random.Random(0).sample(lines, len(lines))
+    layouts = {
+        "in order": [jsonl(*lines)],
+        "files in order, read last first": [jsonl(*lines[200:]), jsonl(*lines[:200])],
+        "shuffled": [jsonl(*shuffled)],
+        "a row missing": [jsonl(*lines[:5], *lines[6:])],
+        "lines for other rows": [jsonl(*lines[:150], ok("other", "x")), jsonl(*lines[150:])],
+    }
+    errors = jsonl(failure(ids[3]), failure(ids[7]), failure("elsewhere"))  # ok lines win
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        joined = {
+            name: join_results(frame, ids, outputs=outputs, errors=[errors])
+            for name, outputs in layouts.items()
+        }
+    answered = pd.Series([f"answer {cid}" for cid in ids], name="content")
+    for name, out in joined.items():
+        content = answered.where(frame.index != 5) if name == "a row missing" else answered
+        pd.testing.assert_series_equal(out["content"], content.astype(out["content"].dtype))
+        expected = ["not_run" if name == "a row missing" and i == 5 else "ok" for i in range(300)]
+        assert out["status"].astype(str).tolist() == expected, name
+        other = 2 if name == "lines for other rows" else 1
+        assert out.attrs["dw_unmatched_ids"] == other, name
+
+
+def test_answers_of_other_shapes_after_the_first_lines_are_read_by_arrow(df, monkeypatch):
+    monkeypatch.setattr(result_lines, "_FAST_MIN_BYTES", 0)
+    monkeypatch.setattr("dw_notebook.jsonl.results._lines._SNIFF", 300)  # about one line
+    ids = make_custom_ids(df.index)
+    call = [{"type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]
+    lines = [
+        *(ok(ids[0], "chat"), ok(ids[1], "chat"), ok(ids[2], None, tool_calls=call)),
+        *(completion(ids[3], "text"), embedding(ids[4], [0.5, 1.0]), ok(ids[5], "chat")),
+    ]
+    data = jsonl(*lines)
+    assert b'"tool_calls"' not in data[:300] and b'"text"' not in data[:300]
+    per_line = []
+    monkeypatch.setattr(ResultTable, "_parse_lines", lambda *a, **k: per_line.append(a))
+    fast = join_results(df, ids, outputs=[data])
+    assert not per_line, "one Arrow read with every field, not the per-line parser"
+    monkeypatch.undo()
+    reference = join_results(df, ids, outputs=[data])  # the per-line parser
+    pd.testing.assert_frame_equal(fast, reference)
+    assert fast["tool_name"].tolist()[2] == "f" and fast["content"].tolist()[3] == "text"
+
+
+def test_tables_read_apart_merge_as_if_read_one_after_another():
+    malformed = b'{"no": "custom_id"}\n' * 80
+    files = [(f"b{k}", malformed + jsonl(ok(f"x{k}", "a")), f"file-{k}") for k in range(2)]
+    whole = parse_results(files)
+    merged = ResultTable.merged(parse_results([file]) for file in files)
+    assert merged.malformed == whole.malformed and len(merged.malformed) == 100  # the first kept
+    assert merged.malformed[-1]["source"] == "output file file-1"
+    assert merged.malformed_count == whole.malformed_count == 160
+    assert merged.lines == whole.lines == 2
+    assert merged.table().equals(whole.table())
+
+
+def test_a_second_join_of_the_same_rows_does_not_check_the_answers_again(df, monkeypatch):
+    ids = make_custom_ids(df.index)
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    table = parse_results([jsonl(*(ok(cid, f'{{"a": {i}}}') for i, cid in enumerate(ids)))])
+    first = join_results(df, ids, results=table, schema=schema)
+    checked = []
+    original = join_module.parse_answers
+    monkeypatch.setattr(join_module, "parse_answers", lambda *a: checked.append(1) or original(*a))
+    again = join_results(df, ids, results=table, schema=schema)
+    assert not checked
+    pd.testing.assert_frame_equal(again, first)
+
+    reordered = df.iloc[::-1]  # other rows, or another schema: checked again
+    backwards = join_results(reordered, make_custom_ids(reordered.index), results=table,
+                             schema=schema)  # fmt: skip
+    assert backwards["a"].tolist() == first["a"].tolist()[::-1] and len(checked) == 1
+    other = {**schema, "properties": {"a": {"type": "string"}}}
+    assert join_results(df, ids, results=table, schema=other)["parse_error"].notna().all()
+    assert len(checked) == 2
+
+
+def test_results_in_the_order_sent_give_the_same_join_as_shuffled_ones(parser):
+    frame = pd.DataFrame({"t": range(300)})
+    ids = make_custom_ids(frame.index)
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    lines = [ok(cid, f'{{"a": {i}}}', prompt_tokens=i) for i, cid in enumerate(ids)]
+    shuffled = random.Random(1).sample(lines, len(lines))
+    in_order = join_results(frame, ids, outputs=[jsonl(*lines[:200]), jsonl(*lines[200:])],
+                            schema=schema)  # fmt: skip
+    pd.testing.assert_frame_equal(
+        in_order, join_results(frame, ids, outputs=[jsonl(*shuffled)], schema=schema)
+    )
+    assert in_order["a"].tolist() == in_order["prompt_tokens"].tolist() == list(range(300))
+    assert in_order["status"].eq("ok").all() and in_order["parse_error"].isna().all()

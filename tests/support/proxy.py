@@ -188,9 +188,11 @@ class FaultProxy:
         change: Callable[[Reply, str], Reply],
         *,
         times: int | None = None,
+        seconds: float = 0.0,
     ) -> Rule:
-        """Forward, then send ``change(reply, path)`` instead of the server's answer."""
-        return self._add(method, path, "rewrite", times=times, change=change)
+        """Forward (``seconds`` later), then send ``change(reply, path)`` instead of the
+        server's answer."""
+        return self._add(method, path, "rewrite", times=times, change=change, seconds=seconds)
 
     def clear(self) -> None:
         with self._lock:
@@ -259,7 +261,7 @@ class FaultProxy:
             seen.status = rule.reply.status
             await _send(send, rule.reply)
             return
-        if rule and rule.action == "delay":
+        if rule and rule.action in ("delay", "rewrite"):
             await asyncio.sleep(rule.seconds)
         if rule and rule.action == "drop" and not rule.forward:
             await _cut(send)

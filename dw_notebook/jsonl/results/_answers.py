@@ -164,11 +164,13 @@ def _check_answer(
 
 def _answers_by_row(
     texts: list[Any], fields: list[_Field], required: set[str]
-) -> tuple[dict[str, list[Any]], list[str | None]]:
+) -> tuple[dict[str, list[Any]], dict[int, str]]:
     values: dict[str, list[Any]] = {f.name: [None] * len(texts) for f in fields}
-    errors: list[str | None] = [None] * len(texts)
+    errors: dict[int, str] = {}
     for i, text in enumerate(texts):
-        row, errors[i] = _check_answer(text, fields, required)
+        row, error = _check_answer(text, fields, required)
+        if error is not None:
+            errors[i] = error
         for name, value in row.items():
             values[name][i] = value
     return values, errors
@@ -190,7 +192,7 @@ def _has_line_breaks(texts: pa.Array) -> bool:
 
 def _answers_by_column(
     texts: pa.Array, fields: list[_Field], required: set[str]
-) -> tuple[dict[str, pa.Array], list[str | None]] | None:
+) -> tuple[dict[str, pa.Array], dict[int, str]] | None:
     """Arrow's reader over one block of answers; ``None`` when it needs the per-row path."""
     blank = pc.or_(pc.equal(pc.binary_length(texts), 0), pc.utf8_is_space(texts))
     if _has_line_breaks(texts) or pc.any(blank).as_py():
@@ -229,30 +231,28 @@ def _answers_by_column(
             if bad_rows.size:
                 col = pc.if_else(bad, pa.nulls(len(col), col.type), col)
         values[f.name] = col
-    errors: list[str | None] = [None] * len(texts)
-    for i, found in problems.items():
-        errors[i] = "; ".join(found)
-    return values, errors
+    return values, {i: "; ".join(found) for i, found in sorted(problems.items())}
 
 
 def parse_answers(
     contents: pa.Array, fields: list[_Field], required: set[str]
-) -> tuple[dict[str, Any], list[str | None]]:
-    """Per answer row: field values (Arrow arrays when possible) and the parse error."""
+) -> tuple[dict[str, Any], dict[int, str]]:
+    """Per answer row: field values (Arrow arrays when possible); and the parse errors, by
+    answer row (answers that fit the schema have none)."""
     if not all(f.arrow_type is not None for f in fields):
         return _answers_by_row(contents.to_pylist(), fields, required)
     blocks_values: dict[str, list[pa.Array]] = {f.name: [] for f in fields}
-    errors: list[str | None] = []
+    errors: dict[int, str] = {}
     for start in range(0, len(contents), _ANSWER_BLOCK):
         block = contents.slice(start, _ANSWER_BLOCK)
-        done = _answers_by_column(block, fields, required) if len(block) else ({}, [])
+        done = _answers_by_column(block, fields, required) if len(block) else ({}, {})
         if done is None:
             by_row, errs = _answers_by_row(block.to_pylist(), fields, required)
             done = ({f.name: pa.array(by_row[f.name], f.arrow_type) for f in fields}, errs)
         for f in fields:
             if f.name in done[0]:
                 blocks_values[f.name].append(done[0][f.name])
-        errors.extend(done[1])
+        errors.update((start + i, error) for i, error in done[1].items())
     values = {
         f.name: pa.concat_arrays(blocks_values[f.name])
         if blocks_values[f.name]

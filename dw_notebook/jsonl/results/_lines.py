@@ -34,6 +34,7 @@ OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE = (
 STATUSES = (OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE)
 _CODE = {name: i for i, name in enumerate(STATUSES)}
 _READ_BLOCK = 4 << 20
+_SNIFF = 64 << 10  # the head of a piece that picks the fields to read
 
 # One parsed piece: a table with exactly these columns.
 RESULT_SCHEMA = pa.schema(
@@ -184,11 +185,16 @@ def salvaged_record(line: bytes) -> dict[str, Any]:
     return _unreadable(cid, "the line is not JSON and no answer could be picked out of it")
 
 
+def _repeat(batch_id: str | None, n: int) -> pa.Array:
+    """The batch id column of ``n`` lines, without a Python list of ``n`` references."""
+    return pa.repeat(pa.scalar(batch_id, pa.string()), n)
+
+
 def records_table(records: list[dict[str, Any]], batch_id: str | None) -> pa.Table:
     columns = {}
     for field in RESULT_SCHEMA:
         if field.name == "batch_id":
-            columns["batch_id"] = pa.array([batch_id] * len(records), pa.string())
+            columns["batch_id"] = _repeat(batch_id, len(records))
         elif field.name == "status":
             columns["status"] = pa.array([_CODE[r["status"]] for r in records], pa.int8())
         else:
@@ -217,29 +223,28 @@ def _field(struct: pa.Array, *names: str) -> pa.Array:
 
 
 class _NeedsMoreFields(Exception):
-    """A chat-only schema met answers of another shape (completions text, embeddings)."""
+    """A schema picked from a piece's first lines met answers in fields it left out."""
 
 
 def fast_table(data: bytes, batch_id: str | None) -> pa.Table | None:
     """The piece parsed by Arrow, or ``None`` when it needs the per-line parser.
 
-    Chat answers are read with a chat-only schema (the common case, and the cheapest); a piece
-    whose bytes name the other shapes' fields is read with those at once, and a chat-only read
-    that meets answers without ``message`` is read again with them.
+    The schema holds the fields the piece's first lines name (chat answers alone are the common
+    case, and the cheapest); a piece whose later lines answer in other fields (tool calls,
+    completions text, embeddings) is read again with every field. Sniffing the head instead of
+    searching every byte for these keys saves a scan of the whole piece holding the GIL.
     """
-    tools = b'"tool_calls"' in data
-    if b'"text"' in data or b'"embedding"' in data:
-        # keys of the other shapes (quotes inside JSON strings are escaped, so these are
-        # keys): read once with their fields instead of parsing every byte twice
-        return _read_table(data, batch_id, line_schema(tools, True, True), chat_only=False)
+    head = data[:_SNIFF]  # quotes inside JSON strings are escaped: these are keys
+    tools = b'"tool_calls"' in head
+    other = b'"text"' in head or b'"embedding"' in head
     try:
-        return _read_table(data, batch_id, line_schema(tools, False, False), chat_only=True)
+        return _read_table(data, batch_id, line_schema(tools, other, other), tools and other)
     except _NeedsMoreFields:
-        return _read_table(data, batch_id, line_schema(tools, True, True), chat_only=False)
+        return _read_table(data, batch_id, line_schema(True, True, True), complete=True)
 
 
 def _read_table(
-    data: bytes, batch_id: str | None, schema: pa.Schema, chat_only: bool
+    data: bytes, batch_id: str | None, schema: pa.Schema, complete: bool
 ) -> pa.Table | None:
     try:
         raw = pa_json.read_json(
@@ -253,15 +258,17 @@ def _read_table(
         return None
     tables = []
     for batch in raw.to_batches():  # one per reader block: no copy into one big chunk
-        table = _batch_table(batch, batch_id, chat_only)
+        table = _batch_table(batch, batch_id, complete)
         if table is None:
             return None
         tables.append(table)
     return pa.concat_tables(tables) if tables else RESULT_SCHEMA.empty_table()
 
 
-def _batch_table(raw: pa.RecordBatch, batch_id: str | None, chat_only: bool) -> pa.Table | None:
-    """Result columns of one block of parsed lines (``None``: needs the per-line parser)."""
+def _batch_table(raw: pa.RecordBatch, batch_id: str | None, complete: bool) -> pa.Table | None:
+    """Result columns of one block of parsed lines (``None``: needs the per-line parser;
+    ``_NeedsMoreFields``: a 2xx line's answer may be in a field a schema not ``complete`` left
+    out)."""
     n = raw.num_rows
     cid = raw.column("custom_id")
     resp = raw.column("response")
@@ -316,8 +323,6 @@ def _batch_table(raw: pa.RecordBatch, batch_id: str | None, chat_only: bool) -> 
     choices = pc.struct_field(body, "choices")
     choice = _first(choices) if present(choices) else pa.nulls(n, choices.type.value_type)
     message = pc.struct_field(choice, "message")
-    if chat_only and pc.any(pc.and_(ok_mask, message.is_null())).as_py():
-        raise _NeedsMoreFields
     content = pc.struct_field(message, "content")
     text = child(choice, "text", pa.large_string())
     if present(text):
@@ -333,6 +338,8 @@ def _batch_table(raw: pa.RecordBatch, batch_id: str | None, chat_only: bool) -> 
     tool_name = _field(call, "function", "name")
     answered = pc.or_(pc.or_(content.is_valid(), tool_name.is_valid()), embedding.is_valid())
     if pc.any(pc.and_(ok_mask, pc.invert(answered))).as_py():
+        if not complete:
+            raise _NeedsMoreFields
         return None  # a 2xx without an answer is reported exactly, line by line
     if error.count(None) == n:
         error_array = pa.nulls(n, pa.large_string())
@@ -349,6 +356,6 @@ def _batch_table(raw: pa.RecordBatch, batch_id: str | None, chat_only: bool) -> 
         "tool_name": answer(_field(call, "function", "name"), pa.string()),
         "tool_arguments": answer(_field(call, "function", "arguments"), pa.large_string()),
         "embedding": answer(embedding, pa.list_(pa.float64())),
-        "batch_id": pa.array([batch_id] * n, pa.string()),
+        "batch_id": _repeat(batch_id, n),
     }
     return pa.table(columns, schema=RESULT_SCHEMA)

@@ -55,6 +55,26 @@ class ResultTable:
         self.unreadable: list[dict[str, Any]] = []  # a row's line, its answer unreadable
         self.unreadable_count = 0
         self.lines = 0
+        self.answers: Any = None  # the last join's checked answers (join._parsed_answers)
+
+    @classmethod
+    def merged(cls, tables: Iterable[ResultTable]) -> ResultTable:
+        """One table of several read apart (one per file, say), as if fed in this order:
+        pieces in order, counts summed, the first lines of each report kept."""
+        out = cls()
+        for table in tables:
+            out.extend(table)
+        return out
+
+    def extend(self, other: ResultTable) -> None:
+        """Append ``other``'s pieces and reports after this table's own."""
+        self.pieces.extend(other.pieces)
+        self.lines += other.lines
+        for kind in ("malformed", "salvaged", "unreadable"):
+            kept = getattr(self, kind)
+            kept.extend(getattr(other, kind)[: max(0, _MAX_MALFORMED_KEPT - len(kept))])
+            count = f"{kind}_count"
+            setattr(self, count, getattr(self, count) + getattr(other, count))
 
     def add(
         self,
