@@ -425,6 +425,21 @@ def test_answers_of_other_shapes_after_the_first_lines_are_read_by_arrow(df, mon
     assert fast["tool_name"].tolist()[2] == "f" and fast["content"].tolist()[3] == "text"
 
 
+def test_a_later_answer_with_text_and_a_tool_call_keeps_its_call(df, monkeypatch):
+    # such a line counts as answered by its text: only a search of every byte finds its call
+    monkeypatch.setattr(result_lines, "_FAST_MIN_BYTES", 0)
+    monkeypatch.setattr("dw_notebook.jsonl.results._lines._SNIFF", 300)  # about one line
+    ids = make_custom_ids(df.index)
+    call = [{"type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]
+    data = jsonl(
+        ok(ids[0], "chat"), ok(ids[1], "chat"), ok(ids[2], "I will call f", tool_calls=call)
+    )
+    assert b'"tool_calls"' not in data[:300]
+    out = join_results(df, ids, outputs=[data])
+    assert out["tool_name"].tolist()[2] == "f" and out["content"].tolist()[2] == "I will call f"
+    assert out["tool_arguments"].tolist()[2] == {"a": 1}
+
+
 def test_tables_read_apart_merge_as_if_read_one_after_another():
     malformed = b'{"no": "custom_id"}\n' * 80
     files = [(f"b{k}", malformed + jsonl(ok(f"x{k}", "a")), f"file-{k}") for k in range(2)]
@@ -471,3 +486,4 @@ def test_results_in_the_order_sent_give_the_same_join_as_shuffled_ones(parser):
     )
     assert in_order["a"].tolist() == in_order["prompt_tokens"].tolist() == list(range(300))
     assert in_order["status"].eq("ok").all() and in_order["parse_error"].isna().all()
+

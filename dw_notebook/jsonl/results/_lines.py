@@ -229,13 +229,16 @@ class _NeedsMoreFields(Exception):
 def fast_table(data: bytes, batch_id: str | None) -> pa.Table | None:
     """The piece parsed by Arrow, or ``None`` when it needs the per-line parser.
 
-    The schema holds the fields the piece's first lines name (chat answers alone are the common
-    case, and the cheapest); a piece whose later lines answer in other fields (tool calls,
-    completions text, embeddings) is read again with every field. Sniffing the head instead of
-    searching every byte for these keys saves a scan of the whole piece holding the GIL.
+    The schema holds tool calls where the piece has any, and completions text and embeddings
+    where its first lines name them (chat answers alone are the common case, and the cheapest);
+    a piece whose later lines answer in those fields is read again with every field. Sniffing
+    the head for them saves two scans of the whole piece holding the GIL.
     """
-    head = data[:_SNIFF]  # quotes inside JSON strings are escaped: these are keys
-    tools = b'"tool_calls"' in head
+    # quotes inside JSON strings are escaped: these are keys. A line may carry text and tool
+    # calls both, and counts as answered by its text, so tool calls are searched for in every
+    # byte; an answer only in text or embedding fields shows as unanswered when left out.
+    tools = b'"tool_calls"' in data
+    head = data[:_SNIFF]
     other = b'"text"' in head or b'"embedding"' in head
     try:
         return _read_table(data, batch_id, line_schema(tools, other, other), tools and other)
