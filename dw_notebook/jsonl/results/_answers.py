@@ -118,12 +118,15 @@ class _Field:
                 cat = pd.Categorical(values, categories=self.enum)
             return pd.Series(cat, index=index)
         dtype = _PANDAS_KIND.get(self.type or "") if self.enum is None else None
+        if isinstance(values, pa.Array) and dtype == "Int64":
+            # pd.array goes through float64 where there are nulls: large integers would round
+            return pd.Series(pd.Int64Dtype().__from_arrow__(values), index=index)
         if isinstance(values, pa.Array) and dtype is not None:
             return pd.Series(pd.array(values, dtype=dtype), index=index)
         plain = values.to_pylist() if isinstance(values, pa.Array) else values
         try:
             return pd.Series(plain, index=index, dtype=dtype or object)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # e.g. an integer pandas cannot hold
             return pd.Series(plain, index=index, dtype=object)
 
 
