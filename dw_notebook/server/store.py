@@ -299,13 +299,6 @@ class Store:
             (batch_id,),
         )
 
-    def next_retry_at(self, batch_id: str) -> float | None:
-        row = self._one(
-            "SELECT MIN(retry_at) AS t FROM requests WHERE batch_id = ? AND state = 'retry'",
-            (batch_id,),
-        )
-        return row["t"] if row else None
-
     def failed_requests(self, batch_id: str) -> list[Row]:
         return self._all(
             "SELECT idx, attempts FROM requests WHERE batch_id = ? AND state = 'failed'",
