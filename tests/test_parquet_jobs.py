@@ -292,3 +292,25 @@ def test_a_dataset_submit_returns_while_its_files_upload(proxy, server, tmp_path
     assert len(job.wait_submitted().batch_ids) == 3
     assert (pd.read_parquet(job.join(path=tmp_path / "o.parquet"))["status"] == "ok").all()
     assert proxy.count("POST", "/files$") == 3 and proxy.count("POST", "/batches$") == 3
+
+
+@pytest.mark.parametrize("dialect", ["openai"])
+def test_a_dataset_join_names_the_error_file_of_a_line_it_could_not_read(make_server, tmp_path):
+    from support.proxy import FaultProxy, Reply
+
+    flaky = make_server(rate=None, backend_options={"failure_rate": 0.5}, max_attempts=1)
+    write_parts(reviews(60), tmp_path / "e", 1)
+    with FaultProxy(flaky.base_url) as proxy:
+        job = dw.submit(tmp_path / "e", PROMPT, model="mock", id_column="review_id",
+                        api_key=flaky.token, base_url=proxy.base_url).wait()  # fmt: skip
+        error_file = job._tracker.batches[job.batch_ids[0]]["error_file_id"]
+        assert error_file  # half the rows failed
+
+        def spoil(reply: Reply, path: str) -> Reply:
+            return Reply(reply.status, reply.headers, reply.body + b'{"no": "custom_id"}\n')
+
+        proxy.rewrite("GET", rf"/files/{error_file}/content", spoil)
+        with pytest.warns(UserWarning, match="no custom_id"):
+            out = job.join()
+    [line] = out.attrs["dw_malformed_lines"]
+    assert line["source"] == f"error file {error_file}" and line["batch_id"] == job.batch_ids[0]

@@ -67,7 +67,7 @@ class ChunkWindow:
         if gone and self.missing_files == "raise":
             raise MissingResultFileError(gone)
         self.gone += gone
-        parsed = parse_results(outputs), parse_results([*extra_errors, *errors])
+        parsed = parse_results(outputs), parse_results(errors=[*extra_errors, *errors])
         for table in parsed:
             _add_report(self.summary, table)
         return parsed[0].pieces, parsed[1].pieces
