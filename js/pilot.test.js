@@ -152,6 +152,21 @@ describe("pilot report in the progress widget", () => {
     expect(allById(host.el, "dw-attempt").map((a) => a.firstChild.textContent)).toEqual(["pilot", "rest"]);
   });
 
+  it("a rest whose upload failed after proceed is offered again, the report unfolded", () => {
+    const model = mount(snapshot(pilot()));
+    byId(host.el, "dw-proceed").click();
+    model.set("snapshot", snapshot(pilot({ state: "proceeded" }), { phase: "uploading", done: false }));
+    expect(byId(host.el, "dw-proceed").closest("[hidden]")).not.toBeNull();
+    const sending = { phase: "creating", error: "APIError: refused", files_done: 1, files_total: 1 };
+    model.set("snapshot", snapshot(pilot(), { phase: "failed", done: true, sending }));
+    const button = byId(host.el, "dw-proceed");
+    expect(button.closest("[hidden]")).toBeNull();
+    expect(button.disabled).toBe(false);
+    expect(button.textContent).toBe("Proceed: send the other 997 rows");
+    expect(byId(host.el, "dw-pilot-figures").closest("[hidden]")).toBeNull();
+    expect(byId(host.el, "dw-summary").textContent).toContain("APIError: refused");
+  });
+
   it("words the figures as the Python report does", () => {
     const f = figures("24h", 0.000117);
     expect(pilotFigureLines(f)).toEqual([

@@ -132,7 +132,7 @@ def test_the_budget_is_checked_against_the_pilots_measured_cost(conn, server):
     with pytest.raises(dw.BudgetExceededError, match="measured"):
         job.proceed(budget=measured.total_usd * 0.5)
     assert len(sent_requests(server)[1]) == 1  # nothing more sent
-    job.proceed(budget=measured.total_usd * 1.5)
+    job.proceed(budget=measured.total_usd * 1.5).wait_submitted()  # the rest uploads on a thread
     assert len(sent_requests(server)[1]) == 2
 
 
@@ -156,8 +156,9 @@ def test_rerunning_the_cells_never_sends_a_row_twice(conn, server):
     with pytest.raises(dw.JobError, match="proceed"):
         job.retry()
     job.proceed()
-    job.proceed()
+    job.proceed()  # while the rest still uploads, or once it is sent: nothing more
     dw.submit(df, prompt=PROMPT, model="mock", pilot=5, **conn).proceed()
+    job.wait_submitted()
     counts, batches = sent_requests(server)
     assert len(batches) == 2 and len(counts) == 50 and set(counts.values()) == {1}
     # after a restart the job still knows which rows were the pilot

@@ -148,8 +148,10 @@ def _pilot_of(job: Any) -> dict[str, Any]:
 def pilot_rows(job: Any, timeout: float | None = None) -> pd.DataFrame:
     """The pilot's rows joined (waits until the pilot's batches have ended)."""
     pilot = _pilot_of(job)
-    job.wait_submitted(timeout)  # its batch is made on the submit's thread
     ids = [r.batch_id for r in job._records if r.attempt == PILOT and r.batch_id]
+    if not ids:  # its batch is made on the submit's thread (a failed proceed's error is not its)
+        job.wait_submitted(timeout)
+        ids = [r.batch_id for r in job._records if r.attempt == PILOT and r.batch_id]
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         with job._lock:
@@ -290,9 +292,14 @@ def proceed(
     changes: dict[str, Any],
     timeout: float | None = None,
 ) -> None:
-    """Send the rest (attempt 1) once the pilot has ended; refuses when the pilot's measured
-    cost of the whole job is over the budget."""
+    """Send the rest (attempt 1) once the pilot has ended: refuses in the call when the
+    pilot's measured cost of the whole job is over the budget, then uploads and creates on the
+    job's thread, as a submit does (``job.wait_submitted()`` waits for the batches)."""
     pilot = _pilot_of(job)
+    if job.sending:
+        if pilot.get("proceeded"):
+            return  # this proceed is still sending: never pay twice
+        job.wait_submitted()  # the pilot's own upload first (raises what stopped it)
     window = window or job.spec["window"]
     if window not in wire.COMPLETION_WINDOWS:
         raise ValueError(f"window must be one of {sorted(wire.COMPLETION_WINDOWS)}, not {window!r}")
@@ -319,7 +326,9 @@ def proceed(
     job.spec["window"] = window
     job._registry.update_spec(job.id, job.spec)
     job._tracker.expected[REST] = len(lines)  # the whole job counts before the service does
-    job.create_batches(retry.pack_for(job.spec, lines), attempt=REST, window=window)
+    chunks = retry.pack_for(job.spec, lines)
+    del lines
+    job.send_in_background(lambda: job.create_batches(chunks, attempt=REST, window=window))
 
 
 def _json(changes: dict[str, Any]) -> dict[str, Any] | None:

@@ -56,8 +56,8 @@ def view(job: Any) -> dict[str, Any] | None:
         return None
     proceeded = plan.get("proceeded")
     rest = [r for r in job._records if r.attempt == pilot.REST]
-    if proceeded and rest and all(r.batch_id for r in rest):
-        state = "proceeded"
+    if proceeded and (job.sending or (rest and all(r.batch_id for r in rest))):
+        state = "proceeded"  # the rest is sent, or being sent on the job's thread
     else:  # a proceed that stopped before its batches exist is offered again
         state = "ready" if job.pilot_view is not None else "running"
     rows = max(int(job.spec.get("n_requests") or 0) - int(plan["n"]), 0)

@@ -145,6 +145,7 @@ export function pilotSection({ onProceed }) {
     const proceeded = last.state === "proceeded";
     if (proceeded) sending = false;
     if (proceeded && !wasProceeded) folded = true;
+    if (!proceeded && wasProceeded) folded = false; // the rest's upload failed: offered again
     wasProceeded = proceeded;
     body.hidden = folded;
     fold.hidden = !proceeded;

@@ -3,6 +3,7 @@ while the rest waits, the Proceed command (once) and the text and static fallbac
 
 from __future__ import annotations
 
+import pytest
 from test_pilot import sent_requests
 
 import dw_notebook as dw
@@ -128,16 +129,18 @@ def test_a_refused_proceed_is_shown_and_offered_again(server, proxy):
     job.wait(timeout=60)
     proxy.answer("POST", "^/batches$", 400, b'{"error": {"message": "refused for the test"}}',
                  {"content-type": "application/json"})  # fmt: skip
-    browser_message(widget, {"type": "proceed", "window": "24h"})
-    [(error, _)] = widget.comm.customs()
-    assert error["type"] == "error" and "refused for the test" in error["text"]
-    assert job.snapshot().pilot["state"] == "ready"  # nothing was sent: the button comes back
+    browser_message(widget, {"type": "proceed", "window": "24h"})  # returns; the rest uploads
+    with pytest.raises(dw.APIError, match="refused for the test"):
+        job.wait_submitted(timeout=60)
+    proxy.wait_for(lambda: widget.snapshot["pilot"]["state"] == "ready", what="the offer again")
+    assert "refused for the test" in widget.snapshot["sending"]["error"]  # shown in the widget
 
     browser_message(widget, {"type": "proceed", "window": "24h"})
     job.wait(timeout=60)
     assert job.snapshot().pilot["state"] == "proceeded"
     counts, batches = sent_requests(server)
     assert len(batches) == 2 and len(counts) == 60 and set(counts.values()) == {1}
+    assert proxy.count("POST", "/files$") == 2  # the pilot's and the rest's, uploaded once
 
 
 def test_a_real_pilots_view_is_plain_json(conn):
