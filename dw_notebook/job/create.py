@@ -142,6 +142,16 @@ def service_estimate(client: BatchClient, file_id: str, window: str) -> tuple[fl
         return None
 
 
+def refuse_estimate(usd: float | None, budget: float | None, estimate: Any, window: str) -> None:
+    """Raise, before anything is sent, when the local estimate (USD) is over ``budget``."""
+    if budget is not None and usd is not None and usd > budget:
+        raise BudgetExceededError(
+            f"estimated cost ${usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
+            + budget_advice(window),
+            estimate,
+        )
+
+
 def check_budget(
     budget: float | None,
     model: str,

@@ -9,9 +9,6 @@ submit that stopped half-way.
 
 from __future__ import annotations
 
-import hashlib
-import logging
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -19,15 +16,14 @@ import orjson
 from .. import wire
 from ..client import client_for
 from ..config import Connection
-from ..errors import BudgetExceededError, JobError, budget_advice
+from ..errors import JobError
 from ..jsonl.requests import BuildError
 from ..jsonl.requests.dataset import BATCH_ROWS, DatasetRequests, build_dataset
 from ..progress.terminal import RowsProgress
 from .core import Job
-from .registry import JobRecord, Registry
-from .sending import running_job
-
-log = logging.getLogger(__name__)
+from .create import refuse_estimate
+from .identity import fingerprint, job_for
+from .registry import Registry
 
 #: Seconds of reading a dataset in the submit call before the rows read are shown.
 ROWS_SHOWN_AFTER = 1.0
@@ -59,7 +55,7 @@ def submit(source: Any, build_args: dict[str, Any], *, pilot: int | None, **opti
     limits = {"max_requests": options["max_requests"], "max_bytes": options["max_bytes"]}
     requests = build_dataset(
         source, **build_args, batch_rows=batch_rows, spool=True, **limits,
-        max_line_bytes=_line_limit(limits["max_bytes"]), on_rows=shown.update,
+        max_line_bytes=line_limit(limits["max_bytes"]), on_rows=shown.update,
     )  # fmt: skip
     shown.close()
     try:
@@ -86,7 +82,6 @@ def _job_for(
     *,
     connection: Connection,
     registry: Registry,
-    still_known: Callable[[Any, JobRecord], bool],
     window: str,
     name: str | None,
     metadata: dict[str, str] | None,
@@ -107,16 +102,8 @@ def _job_for(
         )
     prices = {requests.model: {window: price}} if price is not None else None
     estimate = requests.estimate(window, prices)
-    if budget is not None and estimate.usd is not None and estimate.usd > budget:
-        raise BudgetExceededError(
-            f"estimated cost ${estimate.usd:.4f} is over the budget ${budget:.4f}: "
-            f"{estimate}. " + budget_advice(window),
-            estimate,
-        )
-    client = client_for(connection)
-    fp = hashlib.sha256(
-        f"{requests.fingerprint()}|{window}|{connection.service_key}".encode()
-    ).hexdigest()
+    refuse_estimate(estimate.usd, budget, estimate, window)
+    fp = fingerprint(requests.fingerprint(), window, connection.service_key)
     chunks = requests.chunks(max_requests, max_bytes)
     spec = {
         "endpoint": requests.endpoint,
@@ -140,25 +127,10 @@ def _job_for(
             "chunk_rows": [list(c.rows) for c in chunks],
         },
     }
-    existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
-    if existing is not None and (job := running_job(existing.job_id)) is not None:
-        return job, chunks
-    if existing is not None and still_known(client, existing):
-        log.info("re-attaching to job %s", existing.job_id)
-        job = Job(
-            client=client, connection=connection, registry=registry,
-            job_id=existing.job_id, name=existing.name, spec=existing.spec, df=None,
-            estimate=estimate, records=existing.batches, service=existing.service,
-        )  # fmt: skip
-        job.spec["budget"] = budget
-    else:
-        name = name or f"{requests.model}-{requests.n}rows-{requests.fingerprint()[:6]}"
-        job_id = registry.new_job(fp, connection.service_key, name, spec)
-        job = Job(
-            client=client, connection=connection, registry=registry, job_id=job_id,
-            name=name, spec=spec, df=None, estimate=estimate,
-        )  # fmt: skip
-        job.fresh = True
+    name = name or f"{requests.model}-{requests.n}rows-{requests.fingerprint()[:6]}"
+    job = job_for(fp, spec, name, connection=connection, registry=registry,
+                  client=client_for(connection), force=force, df=None, built=None,
+                  estimate=estimate)  # fmt: skip
     job.build_args = build_args
     return job, chunks
 
@@ -170,7 +142,7 @@ def resume(job: Job) -> None:
     requests = build_dataset(
         source["paths"], **spec["build"], batch_rows=source["batch_rows"], spool=True,
         max_requests=spec["max_requests"], max_bytes=spec["max_bytes"],
-        max_line_bytes=_line_limit(spec["max_bytes"]),
+        max_line_bytes=line_limit(spec["max_bytes"]),
     )  # fmt: skip
     with requests:
         if requests.fingerprint() != spec["built_fingerprint"]:
@@ -181,7 +153,7 @@ def resume(job: Job) -> None:
         job.create_batches(requests.chunks(spec["max_requests"], spec["max_bytes"]), attempt=0)
 
 
-def _line_limit(max_bytes: int) -> int:
+def line_limit(max_bytes: int) -> int:
     """A line that cannot fit in any file is refused at build time, naming its row."""
     return min(max_bytes, wire.MAX_FILE_BYTES) - 1
 

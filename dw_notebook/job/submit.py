@@ -9,7 +9,6 @@ thread (``dw_notebook.job.sending``), so the call returns at once.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import warnings
 from collections.abc import Callable
@@ -19,19 +18,19 @@ import orjson
 import pandas as pd
 
 from .. import wire
-from ..client import BatchClient, client_for
+from ..client import client_for
 from ..config import Connection, remote_connection
 from ..errors import (
-    BudgetExceededError,
     JobError,
     NotFoundError,
-    budget_advice,
 )
 from ..jsonl.requests.dataset import DatasetRequests, is_dataset_source
 from . import dataset, listing
 from . import pilot as pilots
 from .core import Job
-from .registry import JobRecord, Registry
+from .create import refuse_estimate
+from .identity import fingerprint, job_for, job_from_record
+from .registry import Registry
 from .requests import rebuild
 from .sending import running_job
 
@@ -85,10 +84,6 @@ def estimate(built: Any, window: str = "24h") -> Any:
     if isinstance(built, DatasetRequests):
         return built.estimate(window)
     return estimate_cost(built, window=window)
-
-
-def fingerprint(built_fingerprint: str, window: str, service: str) -> str:
-    return hashlib.sha256(f"{built_fingerprint}|{window}|{service}".encode()).hexdigest()
 
 
 def submit(
@@ -151,11 +146,11 @@ def submit(
     if is_dataset_source(df):  # parquet paths, a glob, a directory: built in record batches
         return dataset.submit(
             df, build_args, connection=connect(api_key, base_url), registry=registry or Registry(),
-            still_known=_still_known, window=window, name=name, metadata=metadata, budget=budget,
+            window=window, name=name, metadata=metadata, budget=budget,
             price=price, force=force, max_requests=max_requests, max_bytes=max_bytes, pilot=pilot,
         )  # fmt: skip
     # a line that cannot fit in any file is refused here, naming its row
-    built = build_requests(df, **build_args, max_line_bytes=min(max_bytes, wire.MAX_FILE_BYTES) - 1)
+    built = build_requests(df, **build_args, max_line_bytes=dataset.line_limit(max_bytes))
     refuse_empty(df, built)
     prices = {built.model: {window: price}} if price is not None else None
     estimate = estimate_cost(built, window=window, prices=prices)
@@ -163,12 +158,7 @@ def submit(
     # a pilot sends only its rows now; proceed() checks the whole job on measured figures
     share = 1.0 if pilot_plan is None else pilot_plan["n"] / max(built.n, 1)
     usd = None if estimate.usd is None else estimate.usd * share
-    if budget is not None and usd is not None and usd > budget:
-        raise BudgetExceededError(
-            f"estimated cost ${usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
-            + budget_advice(window),
-            estimate,
-        )
+    refuse_estimate(usd, budget, estimate, window)
     connection = connect(api_key, base_url)
     registry = registry or Registry()
     client = client_for(connection)
@@ -192,28 +182,11 @@ def submit(
     }
     if pilot_plan is not None:
         spec["pilot"] = pilot_plan
-    existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
-    if existing is not None and (job := running_job(existing.job_id)) is not None:
+    job = job_for(fp, spec, name or _default_name(df, built), connection=connection,
+                  registry=registry, client=client, force=force, df=df, built=built,
+                  estimate=estimate)  # fmt: skip
+    if job.sending:
         return job  # the same call, still uploading on its thread: never send twice
-    if existing is not None and _still_known(client, existing):
-        log.info("re-attaching to job %s", existing.job_id)
-        job = _job_from_record(existing, client, connection, registry, df, built, estimate)
-        job.spec["budget"] = budget  # the budget of this call, not of the first one
-    else:
-        name = name or _default_name(df, built)
-        job_id = registry.new_job(fp, connection.service_key, name, spec)
-        job = Job(
-            client=client,
-            connection=connection,
-            registry=registry,
-            job_id=job_id,
-            name=name,
-            spec=spec,
-            df=df,
-            built=built,
-            estimate=estimate,
-        )
-        job.fresh = True
     job.build_args = build_args
     if pilot is not None:
         job.send_in_background(lambda: pilots.send(job))
@@ -258,48 +231,6 @@ def _default_name(df: pd.DataFrame, built: Any) -> str:
     return f"{built.model}-{built.n}rows-{built.fingerprint()[:6]}"
 
 
-def _still_known(client: BatchClient, record: JobRecord) -> bool:
-    """False when the service no longer knows any batch of this record (e.g. a wiped server)."""
-    ids = [b.batch_id for b in record.batches if b.batch_id]
-    if not ids:
-        return True  # nothing created yet: resume uploading
-    for batch_id in ids:
-        try:
-            client.get_batch(batch_id)
-            return True
-        except NotFoundError:
-            continue
-    warnings.warn(
-        f"the service does not know the batches of job {record.name!r} any more; submitting anew",
-        stacklevel=3,
-    )
-    return False
-
-
-def _job_from_record(
-    record: JobRecord,
-    client: BatchClient,
-    connection: Connection,
-    registry: Registry,
-    df: pd.DataFrame | None,
-    built: Any = None,
-    estimate: Any = None,
-) -> Job:
-    return Job(
-        client=client,
-        connection=connection,
-        registry=registry,
-        job_id=record.job_id,
-        name=record.name,
-        spec=record.spec,
-        df=df,
-        built=built,
-        estimate=estimate,
-        records=record.batches,
-        service=record.service,
-    )
-
-
 def attach(
     key: str,
     df: pd.DataFrame | None = None,
@@ -325,7 +256,7 @@ def attach(
         return job  # its submit is still sending on a thread of this process
     if record is not None:
         built = rebuild(record.spec, df) if df is not None else None
-        job = _job_from_record(record, client, connection, registry, df, built)
+        job = job_from_record(record, client, connection, registry, df, built)
         if df is not None and built is None:
             job.match_frame()  # sorted, filtered or another frame: match rows by id, or raise
         if job.missing_chunks() and record.spec.get("dataset"):
@@ -350,7 +281,7 @@ def attach(
     }
     job_id = registry.new_job(f"attached:{key}", connection.service_key, key, spec)
     registry.record_batch(job_id, 0, 0, key, batch["status"])
-    job = _job_from_record(registry.find(job_id), client, connection, registry, df)
+    job = job_from_record(registry.find(job_id), client, connection, registry, df)
     if df is not None:
         job.match_frame()
     return job
