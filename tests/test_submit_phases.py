@@ -80,9 +80,13 @@ def test_a_cancel_during_the_upload_stops_the_batches_that_exist_and_each_new_on
 
         job.wait_submitted(timeout=30)
         out = job.join(timeout=60)
-    assert len(job.batch_ids) == 3 and job.snapshot().phase == "cancelled"
-    assert out["status"].isin(["ok", "cancelled", "not_run"]).all()
-    assert out["status"].ne("ok").sum() > 40  # at 5 requests/s, little ran before the cancel
+        assert len(job.batch_ids) == 3 and job.snapshot().phase == "cancelled"
+        assert out["status"].isin(["ok", "cancelled", "not_run"]).all()
+        assert out["status"].ne("ok").sum() > 40  # at 5 requests/s, little ran before the cancel
+
+        slow.runner.rate = None
+        job.retry()  # the cancel was that submit's: the retry's batch runs
+        assert job.join(timeout=60)["status"].eq("ok").all()
 
 
 def test_an_upload_failure_is_raised_by_wait_and_join_and_shown(proxy, server):
@@ -97,6 +101,8 @@ def test_an_upload_failure_is_raised_by_wait_and_join_and_shown(proxy, server):
     assert any("Run the same submit cell again" in note for note in raised.value.__notes__)
     with pytest.raises(dw.APIError, match="read-only"):
         job.join(timeout=30)
+    with pytest.raises(dw.APIError, match="read-only"):  # not every row "not_run"
+        job.join(wait=False)
     snap = job.snapshot()
     assert snap.phase == "failed" and snap.done and "read-only" in snap.sending.error
     assert format_summary(snap).endswith(snap.sending.error)

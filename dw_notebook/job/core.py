@@ -249,6 +249,7 @@ class Job(BatchCreation, SubmitThread):
                 if printer:
                     printer.show(snapshot)
                 if sending and not self.sending:  # the submit's steps just ended
+                    self._raise_send_error()  # what stopped them, if they failed meanwhile
                     self._refuse_unsubmitted()
                     continue
                 if snapshot.done:
@@ -362,6 +363,7 @@ class Job(BatchCreation, SubmitThread):
             self.wait(timeout)
         elif not self.done:
             raise JobError(f"job {self.name!r} is still running; use job.partial() or wait")
+        self._raise_send_error()  # a submit that stopped is done, but has no answers to join
         if self.spec.get("dataset"):  # read again record batch by record batch
             return self._join_pieces(pieces.ChunkWindow(self, missing_files), path)
         results, gone = self._reader.finished_results(

@@ -239,6 +239,7 @@ class SubmitThread:
     def on_sent(self) -> None:
         """The background steps have ended: show it, and poll the new batches at once."""
         if self._cancel_when_sent:
+            self._cancel_when_sent = False  # this submit's: a later retry or proceed is not
             try:
                 self.cancel()
             except DwError as exc:
