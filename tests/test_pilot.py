@@ -206,3 +206,12 @@ def test_the_report_escapes_dollars_so_jupyterlab_does_not_typeset_costs_as_late
     page = PilotReport(figures, rows, ["content"])._repr_html_()
     assert "$" not in page
     assert "&#36;0.0009" in page and "Cost of &#36;5 and &#36;6?" in page and "&#36;11" in page
+
+
+def test_a_pilot_keeps_the_built_requests_its_report_and_the_rest_read(conn):
+    df = sample_reviews(200, seed=8)
+    job = dw.submit(df, prompt=PROMPT, model="mock", pilot=5, **conn).wait_submitted()
+    assert job.built.holds_bytes  # releasing after the pilot's 5 rows would rebuild all 200
+    job.pilot_report(timeout=60)
+    job.proceed().wait_submitted()
+    assert not job.built.holds_bytes  # every row is on the service now

@@ -153,6 +153,13 @@ def test_service_estimate_over_budget_refuses_and_removes_the_upload(tmp_path, m
         assert 0 < job.service_estimate < 1.0
         assert job.snapshot().estimated_cost == job.service_estimate
 
+        # without a budget the batches are created as their files arrive; the estimate of the
+        # whole job is still the service's, over every file
+        split = dw.submit(df, prompt=PROMPT, model=model, max_requests=20, force=True,
+                          **conn).wait_submitted()  # fmt: skip
+        assert len(split.batch_ids) == 3
+        assert split.service_estimate == pytest.approx(job.service_estimate)
+
 
 def test_expiry_ends_openai_batches_and_doubleword_keeps_going(slow_server):
     df = sample_reviews(200)

@@ -89,7 +89,8 @@ class BatchCreation:
             # no budget to check: each batch is created as soon as its file is on the service,
             # so the service starts on it while the other files upload
             file_ids = self._upload_all(chunks, attempt, missing, create=spec)
-            self.service_estimate = self._service_total(list(file_ids.values()), spec["window"])
+            if len(missing) == len(chunks) and not measured:  # the whole attempt's files
+                self.service_estimate = self._service_total(list(file_ids.values()), spec["window"])
         self.fresh = False
 
     def _upload_all(
@@ -115,7 +116,9 @@ class BatchCreation:
             return file_id
 
         file_ids.update(zip(missing, bounded([partial(send, c) for c in missing]), strict=True))
-        if self.built is not None:  # every file is on the service: rebuilt if read again
+        if self.built is not None and attempt != pilot.PILOT:
+            # every file is on the service: rebuilt if read again (not after a pilot's few rows:
+            # its report and the rest read them all)
             requests.release(self.built, self.spec, self.df, self.build_args)
         return file_ids
 
