@@ -71,3 +71,19 @@ def test_a_service_without_a_batch_list_is_polled_batch_by_batch(server):
     assert out["status"].eq("ok").all()
     assert proxy.count("GET", LIST) == 1  # asked once, then never again
     assert proxy.count("GET", ONE) >= 4
+
+
+def test_a_page_holding_none_of_the_jobs_batches_is_not_read_again(slow):
+    with FaultProxy(slow.base_url) as proxy:
+        job = _job(proxy, slow)
+
+        def others(reply: Reply, path: str) -> Reply:  # newer batches of other work fill it
+            return Reply(reply.status, reply.headers, b'{"object": "list", "data": []}')
+
+        proxy.rewrite("GET", LIST, others)
+        before = _gets(proxy)
+        job.refresh()
+        job.refresh()
+        ones, lists = (a - b for a, b in zip(_gets(proxy), before, strict=True))
+        assert (ones, lists) == (8, 1)  # each batch by itself, the list asked once
+        job.cancel()

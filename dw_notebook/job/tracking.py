@@ -61,7 +61,7 @@ class Tracker:
         self.expected: dict[int, int] = {}  # attempt -> rows sent, before the service counts them
         self.lost: dict[str, str] = {}  # batch id -> why the service does not know it
         self._misses: dict[str, int] = {}  # 404s in a row per batch id
-        self._can_list = True  # False once the service has answered that it has no batch list
+        self._can_list = True  # False once the list cannot answer (no list, or too many newer)
         self._last_ok: float | None = None
         self._started = time.time()
         self._history: deque[tuple[float, int]] = deque(maxlen=120)
@@ -110,7 +110,10 @@ class Tracker:
                 self._can_list = False
             return {}
         want = set(wanted)
-        return {b["id"]: b for b in page["data"] if b.get("id") in want}
+        found = {b["id"]: b for b in page["data"] if b.get("id") in want}
+        if not found:  # newer batches fill the page: it would cost a request every poll
+            self._can_list = False
+        return found
 
     def _seen(self, batch_id: str, batch: dict[str, Any], registry: Registry) -> None:
         """Keep a batch object just read from the service."""
