@@ -241,9 +241,9 @@ def fast_table(data: bytes, batch_id: str | None) -> pa.Table | None:
     head = data[:_SNIFF]
     other = b'"text"' in head or b'"embedding"' in head
     try:
-        return _read_table(data, batch_id, line_schema(tools, other, other), tools and other)
+        return _read_table(data, batch_id, line_schema(tools, other, other), complete=other)
     except _NeedsMoreFields:
-        return _read_table(data, batch_id, line_schema(True, True, True), complete=True)
+        return _read_table(data, batch_id, line_schema(tools, True, True), complete=True)
 
 
 def _read_table(
