@@ -302,9 +302,9 @@ class Engine:
                     if flight.misses >= LOST_AFTER:  # not a blip: waiting would never end
                         self._lose(batch_id, flight)
                     continue
-                except DwError as exc:  # try again at the next poll
+                except DwError as exc:  # the service is failing: try them all at the next poll
                     self.stats.last_error = str(exc)
-                    continue
+                    break
             flight.misses = 0
             flight.batch = batch
             self._add_cost(flight, batch)
