@@ -139,8 +139,10 @@ class Lifecycle:
 
         ``replies`` may be lazy: each answer is made as it is saved, stamped with the time it
         is saved, and only its line is kept (less for the garbage collector to scan).
-        Doubleword retries 429/5xx answers (``retry`` state, not yet counted as failed).
+        Doubleword retries 429/5xx answers (``retry`` state, not yet counted as failed), timed
+        from the start of this chunk so that equal retries are recorded in one statement.
         """
+        started = clock.now()
         out, err, updates = [], [], []
         deltas = {"completed": 0, "failed": 0, "retrying": 0, "input_tokens": 0, "output_tokens": 0}
         for (idx, custom_id, _, _, attempts, state), (status, body) in zip(
@@ -166,7 +168,7 @@ class Lifecycle:
                 and attempts + 1 < self.max_attempts
             ):
                 deltas["retrying"] += 1
-                retry_at = now + self.retry_backoff * 2**attempts
+                retry_at = started + self.retry_backoff * 2**attempts
                 updates.append(("retry", attempts + 1, retry_at, idx))
             else:
                 err.append(records.response_line(line_id, custom_id, status, body))

@@ -214,7 +214,8 @@ class Runner:
             }
             self.life.close(b, now, "file_not_found", wire.FAILED, [error])
             return True
-        # parsed and answered one at a time as they are saved (see Lifecycle.save)
+        # without a pool, parsed and answered one at a time as they are saved (Lifecycle.save);
+        # a pool (a backend with concurrency) takes the whole chunk at once
         calls = map(call_of, lines, [r[4] for r in todo])  # r[4]: attempts so far
         if self._pool is not None:
             replies = self._pool.map(self._handle, calls)
