@@ -169,13 +169,22 @@ def test_an_upload_the_service_refuses_fails_each_call(clients, make_server):
 def test_a_result_file_gone_from_the_service_fails_its_calls_instead_of_waiting(
     clients, proxy, server
 ):
-    proxy.answer("GET", r"/files/[^/]+/content$", 404, b'{"error": {"message": "No such file"}}',
-                 {"content-type": "application/json"}, times=None)  # fmt: skip
+    _answer_json(proxy, r"/files/[^/]+/content$", 404, b'{"error": {"message": "No such file"}}')
+    errors = _errors_of_calls(clients, proxy, server, 5)
+    assert all(isinstance(e, openai.APIError) and "is gone" in str(e) for e in errors), errors
+
+
+def _answer_json(proxy, path: str, status: int, body: bytes) -> None:
+    """The proxy answers every GET of ``path`` with this JSON instead of the server."""
+    proxy.answer("GET", path, status, body, {"content-type": "application/json"}, times=None)
+
+
+def _errors_of_calls(clients, proxy, server, n: int) -> list:
+    """What ``n`` calls through the proxy end with (their exceptions)."""
     client = clients(flush_after=0.1, api_key=server.token, base_url=proxy.base_url)
     futures = [client.sync.chat.completions.create(model=MODEL, messages=messages(i))
-               for i in range(5)]  # fmt: skip
-    errors = [f.exception(timeout=30) for f in futures]
-    assert all(isinstance(e, openai.APIError) and "is gone" in str(e) for e in errors), errors
+               for i in range(n)]  # fmt: skip
+    return [f.exception(timeout=30) for f in futures]
 
 
 def test_bad_calls_raise_at_once_in_the_caller(clients, conn):
@@ -258,12 +267,7 @@ def test_calls_work_inside_an_event_loop_that_is_already_running(clients, conn):
 
 
 def test_a_batch_gone_from_the_service_fails_its_calls_instead_of_waiting(clients, proxy, server):
-    proxy.answer("GET", r"^/batches/[^/]+$", 404, b'{"error": {"message": "No such batch"}}',
-                 {"content-type": "application/json"}, times=None)  # fmt: skip
-    proxy.answer("GET", r"^/batches$", 200, b'{"object": "list", "data": []}',
-                 {"content-type": "application/json"}, times=None)  # fmt: skip
-    client = clients(flush_after=0.1, api_key=server.token, base_url=proxy.base_url)
-    futures = [client.sync.chat.completions.create(model=MODEL, messages=messages(i))
-               for i in range(3)]  # fmt: skip
-    errors = [f.exception(timeout=30) for f in futures]
+    _answer_json(proxy, r"^/batches/[^/]+$", 404, b'{"error": {"message": "No such batch"}}')
+    _answer_json(proxy, r"^/batches$", 200, b'{"object": "list", "data": []}')
+    errors = _errors_of_calls(clients, proxy, server, 3)
     assert all(isinstance(e, openai.APIError) and "no longer has" in str(e) for e in errors), errors
