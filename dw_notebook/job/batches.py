@@ -116,7 +116,7 @@ class BatchCreation:
             return file_id
 
         file_ids.update(zip(missing, bounded([partial(send, c) for c in missing]), strict=True))
-        if self.built is not None and attempt != pilot.PILOT:
+        if self.built is not None and not (attempt == pilot.PILOT and self.spec.get("pilot")):
             # every file is on the service: rebuilt if read again (not after a pilot's few rows:
             # its report and the rest read them all)
             requests.release(self.built, self.spec, self.df, self.build_args)
