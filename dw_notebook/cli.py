@@ -1,4 +1,4 @@
-"""``dw-notebook`` / ``python -m dw_notebook``: demo, serve, jobs."""
+"""The ``dw-notebook`` command (also ``python -m dw_notebook``): demo, serve, jobs."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def _demo(args: argparse.Namespace) -> int:
     )
     if job.connection.simulated:
         print(SIMULATED_NOTE, file=sys.stderr)
-    print(f"Submitted {args.rows} rows as {', '.join(job.batch_ids)}", file=sys.stderr)
+    batch_ids = job.wait_submitted().batch_ids  # the upload runs behind the call: ids come after
+    batches = "batch" if len(batch_ids) == 1 else f"{len(batch_ids)} batches"
+    print(f"Submitted {args.rows} rows as {batches} {', '.join(batch_ids)}", file=sys.stderr)
     out = job.join()
     with pd.option_context("display.width", 120, "display.max_colwidth", 50):
         print(out[["review", "content", "status", "prompt_tokens"]].head(args.show).to_string())
@@ -59,15 +61,41 @@ def _serve(args: argparse.Namespace) -> int:
     return run_serve(args)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dw-notebook", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+Batch LLM inference over pandas DataFrames (Doubleword or any OpenAI-compatible Batch API).
+Without DOUBLEWORD_API_KEY everything runs against an embedded local server whose answers are
+simulated; with it, against https://api.doubleword.ai/v1."""
 
-    demo = sub.add_parser("demo", help="label sample reviews end to end, printing text progress")
-    demo.add_argument("--rows", type=int, default=300)
-    demo.add_argument("--model", default="mock")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--rate", type=float, default=100.0, help="local server requests/second")
+EPILOG = """\
+examples:
+  dw-notebook demo                          label 300 sample reviews end to end, offline
+  dw-notebook serve --port 8765             a local Batch API for any OpenAI-compatible client
+  dw-notebook jobs                          jobs of this machine and the service
+
+In Python: import dw_notebook as dw; job = dw.submit(df, "Label: {text}", model=...)"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dw-notebook",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="label sample reviews end to end, printing text progress",
+        description="Label sample reviews end to end with text progress, then print the "
+        "joined table and a tally of the answers.",
+    )
+    demo.add_argument("--rows", type=int, default=300, help="sample reviews to label (300)")
+    demo.add_argument("--model", default="mock", help="model name (mock: the local simulator)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the sample reviews (0)")
+    demo.add_argument(
+        "--rate", type=float, default=100.0, help="local server requests per second (100)"
+    )
     demo.add_argument("--show", type=int, default=10, help="rows of the joined table to print")
     demo.add_argument(
         "--local",
@@ -77,14 +105,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.set_defaults(run=_demo)
 
-    serve = sub.add_parser("serve", help="run the local Batch API server in the foreground")
+    from .server.cli import DESCRIPTION as SERVE_DESCRIPTION
     from .server.cli import add_serve_arguments
 
+    serve = sub.add_parser(
+        "serve",
+        help="run the local Batch API server in the foreground",
+        description=SERVE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_serve_arguments(serve)
     serve.set_defaults(run=_serve)
 
     listing = sub.add_parser("jobs", help="list jobs of the local registry and the service")
-    listing.add_argument("--local-only", action="store_true")
+    listing.add_argument(
+        "--local-only", action="store_true", help="only this machine's registry; ask no service"
+    )
     listing.set_defaults(run=_jobs)
 
     args = parser.parse_args(argv)

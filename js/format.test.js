@@ -11,6 +11,7 @@ import {
   formatRate,
   phaseLabel,
   sendFailure,
+  sendingPercent,
   sendingText,
 } from "./lib/format.js";
 
@@ -34,4 +35,13 @@ describe("formatting shared with the Python text fallback", () => {
     expect(sendFailure(sending)).toBe(failure);
   });
   it.each(cases.errors)("errors %j -> %s", (extra, text) => expect(formatErrors(extra)).toBe(text));
+});
+
+describe("upload percent", () => {
+  const sent = { phase: "uploading", files_done: 0, files_total: 1, bytes_done: 67400, bytes_total: 67400 };
+  it("stays below 100 while the service has not accepted every file", () => {
+    expect(sendingPercent(sent)).toBe(99);
+    expect(sendingPercent({ ...sent, files_done: 1 })).toBe(100);
+    expect(sendingPercent({ ...sent, bytes_done: 33700 })).toBe(50);
+  });
 });

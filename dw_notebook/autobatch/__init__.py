@@ -20,6 +20,7 @@ from ..job.submit import client_for, connect
 from ._client import AutoBatch
 from ._collect import KIND, Collected, collect
 from ._engine import Engine, Stats
+from ._sdk import openai_sdk
 
 __all__ = ["KIND", "AutoBatch", "Collected", "Stats", "autobatch", "collect"]
 
@@ -42,6 +43,7 @@ def autobatch(
     ``openai`` SDK's own types; see ``AutoBatch``. ``name`` groups the batches in the registry:
     ``dw.autobatch(name=...).collect()`` in a new kernel gets the answers of batches sent before.
     """
+    openai_sdk()  # an ImportError naming the extra, before anything is recorded
     if window not in wire.COMPLETION_WINDOWS:
         raise ValueError(f"window must be one of {sorted(wire.COMPLETION_WINDOWS)}, not {window!r}")
     if not isinstance(batch_size, int) or not 1 <= batch_size <= wire.MAX_REQUESTS_PER_FILE:

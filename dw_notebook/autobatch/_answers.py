@@ -8,43 +8,57 @@ without an HTTP answer (expired, cancelled, never ran) an ``openai.APIError``.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import openai
 import orjson
 import pydantic
-from openai.types import Completion, CreateEmbeddingResponse
-from openai.types.chat import ChatCompletion
-from openai.types.responses import Response
 
 from .. import wire
 from ..errors import APIError as DwAPIError
 from ..errors import TransportError
+from ._sdk import openai_sdk
 
-TYPES: dict[str, type[pydantic.BaseModel]] = {
-    wire.CHAT: ChatCompletion,
-    wire.EMBEDDINGS: CreateEmbeddingResponse,
-    wire.COMPLETIONS: Completion,
-    wire.RESPONSES: Response,
-}
+if TYPE_CHECKING:
+    import openai
 
-_BY_STATUS: dict[int, type[openai.APIStatusError]] = {
-    400: openai.BadRequestError,
-    401: openai.AuthenticationError,
-    403: openai.PermissionDeniedError,
-    404: openai.NotFoundError,
-    409: openai.ConflictError,
-    422: openai.UnprocessableEntityError,
-    429: openai.RateLimitError,
-}
+
+@functools.cache
+def answer_types() -> dict[str, type[pydantic.BaseModel]]:
+    """The SDK's answer type of each endpoint."""
+    openai_sdk()
+    from openai.types import Completion, CreateEmbeddingResponse
+    from openai.types.chat import ChatCompletion
+    from openai.types.responses import Response
+
+    return {
+        wire.CHAT: ChatCompletion,
+        wire.EMBEDDINGS: CreateEmbeddingResponse,
+        wire.COMPLETIONS: Completion,
+        wire.RESPONSES: Response,
+    }
+
+
+@functools.cache
+def _by_status() -> dict[int, type[openai.APIStatusError]]:
+    sdk = openai_sdk()
+    return {
+        400: sdk.BadRequestError,
+        401: sdk.AuthenticationError,
+        403: sdk.PermissionDeniedError,
+        404: sdk.NotFoundError,
+        409: sdk.ConflictError,
+        422: sdk.UnprocessableEntityError,
+        429: sdk.RateLimitError,
+    }
 
 
 def sdk_object(url: str, body: Any) -> Any:
     """The SDK's type for an answer of ``url``."""
     if isinstance(body, str | bytes):
         body = orjson.loads(body)
-    model = TYPES.get(url)
+    model = answer_types().get(url)
     if model is None:
         return body
     try:
@@ -67,15 +81,16 @@ def status_error(base_url: str, url: str, status: int, body: Any) -> openai.APIS
     error = body.get("error") if isinstance(body, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
     message = message or (error if isinstance(error, str) else f"HTTP {status}")
-    cls = openai.InternalServerError if status >= 500 else _BY_STATUS.get(status)
-    cls = cls or openai.APIStatusError
+    sdk = openai_sdk()
+    cls = sdk.InternalServerError if status >= 500 else _by_status().get(status)
+    cls = cls or sdk.APIStatusError
     response = httpx.Response(status, request=_request(base_url, url), json=body)
     return cls(f"Error code: {status} - {message}", response=response, body=body)
 
 
 def plain_error(base_url: str, url: str, message: str, body: Any = None) -> openai.APIError:
     """An SDK ``APIError`` for a failure without an HTTP answer."""
-    return openai.APIError(message, _request(base_url, url), body=body)
+    return openai_sdk().APIError(message, _request(base_url, url), body=body)
 
 
 def files_gone(base_url: str, url: str, gone: list[str], batch_id: str) -> Exception:
@@ -104,7 +119,7 @@ def from_dw_error(base_url: str, url: str, exc: Exception) -> Exception:
     if isinstance(exc, DwAPIError):
         return status_error(base_url, url, exc.status_code, {"error": {"message": exc.message}})
     if isinstance(exc, TransportError):
-        return openai.APIConnectionError(message=str(exc), request=_request(base_url, url))
+        return openai_sdk().APIConnectionError(message=str(exc), request=_request(base_url, url))
     return plain_error(base_url, url, str(exc))
 
 

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, ClassVar
 
-import openai
 import orjson
 
 from .. import wire
 from ._collect import Collected, collect
 from ._engine import Call, Engine, Stats
+from ._sdk import openai_sdk
 
 _DROPPED = ("extra_headers", "extra_query", "timeout")
 
@@ -26,7 +26,8 @@ def request_body(kwargs: dict[str, Any]) -> tuple[str, bytes]:
     that are not JSON.
     """
     extra = kwargs.pop("extra_body", None) or {}
-    body = {k: v for k, v in kwargs.items() if k not in _DROPPED and not isinstance(v, openai.Omit)}
+    omit = openai_sdk().Omit
+    body = {k: v for k, v in kwargs.items() if k not in _DROPPED and not isinstance(v, omit)}
     body.update(extra)
     if body.get("stream"):
         raise ValueError("autobatch cannot stream: a batch answers once. Drop stream=True.")

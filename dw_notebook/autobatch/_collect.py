@@ -14,6 +14,7 @@ from ..client import BatchClient
 from ..errors import JobError, NotFoundError
 from ..job.registry import Registry
 from . import _answers
+from ._sdk import openai_sdk
 
 KIND = "autobatch"
 
@@ -66,6 +67,7 @@ def collect(
 ) -> list[Collected]:
     """Every call of the autobatch batches recorded under ``name`` for ``service``, oldest
     first; ``wait`` until their batches end (else unfinished calls are left out)."""
+    openai_sdk()
     deadline = None if timeout is None else time.monotonic() + timeout
     records = [
         r for r in registry.all_jobs(limit=10_000)

@@ -117,10 +117,14 @@ def sending_text(s: SendingSnapshot | None) -> str:
         return f"building {format_count(s.rows)} requests"
     if s.phase == "creating":
         return f"{format_count(s.batches_done)} / {format_count(s.batches_total)} batches created"
-    text = (
-        f"{format_count(s.files_done)} / {format_count(s.files_total)} files uploaded · "
-        f"{format_bytes(s.bytes_done)} / {format_bytes(s.bytes_total)}"
-    )
+    text = f"{format_count(s.files_done)} / {format_count(s.files_total)} files uploaded · "
+    checking = s.files_total - s.files_done
+    if s.bytes_total > 0 and s.bytes_done >= s.bytes_total and checking > 0:
+        # every byte is sent, but a file counts as uploaded only once the service accepts it
+        files = "file" if checking == 1 else "files"
+        text += f"{format_bytes(s.bytes_total)} sent, the service is checking {checking:,} {files}"
+    else:
+        text += f"{format_bytes(s.bytes_done)} / {format_bytes(s.bytes_total)}"
     if s.rate:
         text += f" · {format_bytes(s.rate)}/s"
     if s.batches_done:
@@ -134,7 +138,9 @@ def _sending_fraction(snap: JobSnapshot) -> float | None:
     s = snap.sending
     if s is None or s.phase != "uploading" or s.bytes_total <= 0:
         return None
-    return min(1.0, max(0.0, s.bytes_done / s.bytes_total))
+    fraction = min(1.0, max(0.0, s.bytes_done / s.bytes_total))
+    # never 100% while a file still waits for the service's answer
+    return min(fraction, 0.99) if s.files_done < s.files_total else fraction
 
 
 def format_counts(completed: int, failed: int, total: int) -> str:

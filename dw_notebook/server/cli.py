@@ -9,6 +9,11 @@ import threading
 from dw_notebook.server.runner import AUTO
 from dw_notebook.server.server import start_server
 
+DESCRIPTION = """\
+Run the embedded Batch API server in the foreground: files, batches and models over HTTP, in
+Doubleword's or OpenAI's dialect, answered by a simulated model (mock, echo) or forwarded to a
+real OpenAI-compatible chat server. Prints its base URL and token; Ctrl-C stops it."""
+
 
 def _rate(text: str) -> float | str | None:
     if text.lower() in ("none", "unlimited", "0"):
@@ -54,8 +59,20 @@ def _option(text: str) -> tuple[str, object]:
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``serve`` options to ``parser``."""
-    parser.add_argument("--dialect", choices=["doubleword", "openai"], default="doubleword")
-    parser.add_argument("--backend", choices=["mock", "echo", "forward"], default="mock")
+    parser.add_argument(
+        "--dialect",
+        choices=["doubleword", "openai"],
+        default="doubleword",
+        help="whose Batch API to imitate: status codes, ids, errors, partial results "
+        "(default: doubleword)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["mock", "echo", "forward"],
+        default="mock",
+        help="who answers: mock (valid JSON for any schema, simulated), echo (the prompt back), "
+        "forward (a real chat server at --upstream) (default: mock)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--token", default=None, help="API token (default: a random one)")
@@ -130,7 +147,11 @@ def run_serve(args: argparse.Namespace, stop: threading.Event | None = None) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """Run as ``python -m dw_notebook.server.cli``."""
-    parser = argparse.ArgumentParser(prog="dw-notebook serve", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="dw-notebook serve",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_serve_arguments(parser)
     return run_serve(parser.parse_args(argv))
 

@@ -62,9 +62,15 @@ export function sendingText(sending) {
   if (sending.phase === "creating") {
     return `${formatCount(sending.batches_done)} / ${formatCount(sending.batches_total)} batches created`;
   }
-  let text =
-    `${formatCount(sending.files_done)} / ${formatCount(sending.files_total)} files uploaded · ` +
-    `${formatBytes(sending.bytes_done)} / ${formatBytes(sending.bytes_total)}`;
+  let text = `${formatCount(sending.files_done)} / ${formatCount(sending.files_total)} files uploaded · `;
+  const checking = (sending.files_total || 0) - (sending.files_done || 0);
+  if (sending.bytes_total > 0 && sending.bytes_done >= sending.bytes_total && checking > 0) {
+    // every byte is sent, but a file counts as uploaded only once the service accepts it
+    const files = checking === 1 ? "file" : "files";
+    text += `${formatBytes(sending.bytes_total)} sent, the service is checking ${formatCount(checking)} ${files}`;
+  } else {
+    text += `${formatBytes(sending.bytes_done)} / ${formatBytes(sending.bytes_total)}`;
+  }
   if (sending.rate) text += ` · ${formatBytes(sending.rate)}/s`;
   if (sending.batches_done) {
     text += ` · ${formatCount(sending.batches_done)} / ${formatCount(sending.batches_total)} batches created`;
@@ -82,7 +88,9 @@ export function sendFailure(sending) {
 /** Percent of the upload's bytes sent, while uploading; null otherwise. */
 export function sendingPercent(sending) {
   if (!sending || sending.phase !== "uploading" || !(sending.bytes_total > 0)) return null;
-  return Math.min(100, Math.max(0, (100 * sending.bytes_done) / sending.bytes_total));
+  const percent = Math.min(100, Math.max(0, (100 * sending.bytes_done) / sending.bytes_total));
+  // never 100% while a file still waits for the service's answer
+  return sending.files_done < sending.files_total ? Math.min(percent, 99) : percent;
 }
 
 const PHASE_LABELS = {

@@ -83,6 +83,16 @@ def test_progress_line_and_static_html_show_the_upload_before_the_batch_exists()
     assert "failed while uploading" in snapshot_html(failed)
 
 
+def test_an_upload_whose_bytes_are_sent_is_not_done_until_the_service_accepts_the_file():
+    sending = SendingSnapshot("uploading", rows=300, files_done=0, files_total=1,
+                              bytes_done=67_400, bytes_total=67_400)  # fmt: skip
+    line = format_progress(JobSnapshot("demo", "uploading", total=300, sending=sending))
+    assert " 99% 0 / 1 files uploaded · 67.4 kB sent, the service is checking 1 file" in line
+    accepted = replace(sending, files_done=1)
+    line = format_progress(JobSnapshot("demo", "uploading", total=300, sending=accepted))
+    assert "100% 1 / 1 files uploaded · 67.4 kB / 67.4 kB" in line
+
+
 @pytest.mark.parametrize(("extra", "text"), CASES["errors"])
 def test_batch_errors_match_the_widget(extra, text):
     assert format_errors(extra) == text
