@@ -49,9 +49,19 @@ class SharedServer:
     data_dir: Path | None = None
     backend_name: str = "mock"
     admin_token: str = field(default="", repr=False)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def stop(self) -> None:
         """Nothing to stop: the server belongs to the other kernel."""
+
+    @property
+    def backend(self) -> Any:
+        raise RuntimeError(
+            f"this kernel uses the embedded server of process {self.pid} (another kernel), whose "
+            "backend lives in that process and cannot be changed from here. Pass the options "
+            "you need to dw.local(...): options that differ from that server's start this "
+            "kernel's own"
+        )
 
     def cleanup(self, older_than: float = 0.0) -> Cleaned:
         """``LocalServer.cleanup`` of the other kernel's server, asked over HTTP."""
@@ -74,11 +84,12 @@ def _data_dir() -> Path:
     return path
 
 
-def _publish(server: Any, path: Path) -> None:
+def _publish(server: Any, path: Path, settings: dict[str, Any]) -> None:
     """Write where this process's server answers, readable by the owner only."""
     info = {
         "base_url": server.base_url, "token": server.token, "pid": os.getpid(),
         "backend": server.backend_name, "admin_token": server.admin_token,
+        "settings": settings,
     }  # fmt: skip
     target = path / ADDRESS_FILE
     tmp = path / f".{ADDRESS_FILE}.{os.getpid()}"
@@ -110,7 +121,9 @@ def _shared_server(path: Path) -> SharedServer | None:
     if not _answers(base_url, token):
         return None
     backend, admin = str(info.get("backend") or "mock"), str(info.get("admin_token") or "")
-    return SharedServer(base_url, token, int(info.get("pid") or 0), path, backend, admin)
+    settings = info.get("settings") if isinstance(info.get("settings"), dict) else {}
+    pid = int(info.get("pid") or 0)
+    return SharedServer(base_url, token, pid, path, backend, admin, settings)
 
 
 def _claim_data_dir() -> Path | None:
@@ -127,59 +140,99 @@ def _claim_data_dir() -> Path | None:
     return path
 
 
-def local(
-    *,
-    dialect: str = "doubleword",
-    backend: str = "mock",
-    rate: float | str | None = "auto",
-    **options: Any,
-) -> Any:
+_DEFAULTS: dict[str, Any] = {"dialect": "doubleword", "backend": "mock", "rate": "auto"}
+_settings: dict[str, Any] = {}  # what this process's own server was started with
+
+
+def _differences(requested: dict[str, Any], running: dict[str, Any]) -> list[str]:
+    """'rate=200.0 (it runs with 'auto')' for each requested option the running server lacks."""
+    out = []
+    for key, value in requested.items():
+        have = running.get(key, _DEFAULTS.get(key))
+        if orjson.dumps(have, option=orjson.OPT_SORT_KEYS) != orjson.dumps(
+            value, option=orjson.OPT_SORT_KEYS
+        ):
+            out.append(f"{key}={value!r} (it runs with {have!r})")
+    return out
+
+
+def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return orjson.loads(orjson.dumps(options))
+    except TypeError:  # an option that is no JSON value: comparable in this process only
+        return dict(options)
+
+
+def local(**requested: Any) -> Any:
     """Start (once) and return the embedded local server; ``.base_url`` and ``.token`` reach it.
 
     >>> srv = dw.local()          # doctest: +SKIP
     >>> srv.base_url              # doctest: +SKIP
     'http://127.0.0.1:53187/v1'
 
-    Calling it again returns the running server; pass options only on the first call, or call
-    ``stop_local()`` first. ``rate="auto"`` paces small demos at 50 requests/s and any larger
-    job to end in about a minute; ``retention=7 * 86400`` deletes finished batches and their
-    files after a week, and ``dw.local().cleanup()`` frees the disk now.
+    Options: ``dialect`` ("doubleword"), ``backend`` ("mock"), ``rate`` ("auto" paces small
+    demos at 50 requests/s and any larger job to end in about a minute), ``backend_options``,
+    ``retention`` (``7 * 86400`` deletes finished batches and their files after a week) and the
+    rest of ``LocalServer``'s. Calling it again returns the running server; options that differ
+    from the running server's raise (call ``dw.stop_local()`` first). While another kernel's
+    server runs, this kernel uses it, unless the options asked for differ from that server's:
+    then this kernel starts its own, whose batches that kernel does not see.
+    ``dw.local().cleanup()`` frees the disk now.
     """
-    global _server
+    global _server, _settings
     from .server import start_server
 
+    data_dir = requested.pop("data_dir", None)
+    wanted = _jsonable(requested)
     with _lock:
         if isinstance(_server, SharedServer) and not _answers(_server.base_url, _server.token):
             _server = None  # the other kernel has gone: take over its data (or start anew)
-        if _server is None:
-            data_dir = options.pop("data_dir", None)
-            shared = data_dir is None and os.environ.get("DW_NOTEBOOK_LOCAL_PERSIST", "1") != "0"
-            if shared:
-                data_dir = _claim_data_dir()
-                if data_dir is None:
-                    other = _shared_server(_data_dir())
-                    if other is not None:
-                        _server = other
-                        return _server
+        if _server is not None:
+            running = _server.settings if isinstance(_server, SharedServer) else _settings
+            if differ := _differences(wanted, running):
+                raise ValueError(
+                    "the embedded server already runs with other options: "
+                    + ", ".join(differ)
+                    + ". Call dw.stop_local() first to start it with these"
+                )
+            return _server
+        shared = data_dir is None and os.environ.get("DW_NOTEBOOK_LOCAL_PERSIST", "1") != "0"
+        if shared:
+            data_dir = _claim_data_dir()
+            if data_dir is None:
+                other = _shared_server(_data_dir())
+                differ = _differences(wanted, other.settings) if other is not None else []
+                if other is not None and not differ:
+                    _server = other
+                    return _server
+                if other is not None:
+                    warnings.warn(
+                        f"the embedded server of process {other.pid} (another kernel) runs "
+                        f"with other options: {', '.join(differ)}; starting this kernel's own "
+                        "server, whose batches that kernel does not see",
+                        stacklevel=2,
+                    )
+                else:
                     warnings.warn(
                         "another process holds the embedded server's data dir but its server "
                         "does not answer; starting a temporary server: batches created by the "
                         "other process are not visible here",
                         stacklevel=2,
                     )
-            _server = start_server(
-                dialect=dialect, backend=backend, rate=rate, data_dir=data_dir, **options
-            )
-            if shared and data_dir is not None:
-                _publish(_server, Path(data_dir))
-            atexit.register(stop_local)
+        options = {**_DEFAULTS, **requested}
+        _server = start_server(data_dir=data_dir, **options)
+        _settings = wanted
+        if shared and data_dir is not None:
+            _publish(_server, Path(data_dir), wanted)
+        atexit.register(stop_local)
         return _server
 
 
 def stop_local() -> None:
     """Stop the embedded server and close the cached clients that pointed at it."""
-    global _server, _lock_file
+    global _server, _lock_file, _settings
     with _lock:
+        _settings = {}
         if _server is not None:
             _server.stop()
             close_clients(_server.base_url)
