@@ -26,6 +26,7 @@ from .job.submit import attach, connect, list_jobs, submit
 from .jsonl.requests import BuildError, build_requests
 from .jsonl.requests._schema import response_format_for
 from .jsonl.requests.estimate import estimate_cost
+from .markup import no_math
 from .progress.text import format_summary
 
 log = logging.getLogger(__name__)
@@ -303,7 +304,7 @@ def results_view(job: Job, snap: Any) -> Any:
         for line in lines
     )
     return {
-        "text/html": snapshot_html(snap) + card(note, testid="dw-results-howto"),
+        "text/html": no_math(snapshot_html(snap) + card(note, testid="dw-results-howto")),
         "text/plain": "\n".join([format_summary(snap), *lines]),
     }
 

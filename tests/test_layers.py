@@ -56,6 +56,7 @@ RULES = [
                                "pandas", *JOB, *UI]),
     (files("jsonl/**/*.py", "prices.py"), ["httpx", "dw_notebook.client", "dw_notebook.server",
                                            "dw_notebook.progress", *JOB, *UI]),
+    (files("markup.py"), ["dw_notebook.", "pandas", "httpx", "ipywidgets", "anywidget"]),
     (files("client.py", "errors.py", "config.py", "wire.py"), ["pandas", "dw_notebook.jsonl",
                                                                "dw_notebook.server",
                                                                "dw_notebook.progress", *JOB, *UI]),

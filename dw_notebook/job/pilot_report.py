@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..markup import no_math
 from ..prices import price_for
 from ..progress.pilot import PROCEED_HINT, figure_lines
 
@@ -167,8 +168,7 @@ class PilotReport:
     def _repr_html_(self) -> str:
         figures = "".join(f"<li>{html.escape(line)}</li>" for line in self.figures.lines())
         table = self._shown().to_html(escape=True, na_rep="")
-        # "$" escaped too, or JupyterLab typesets the text between two of them as LaTeX
-        return (
+        return no_math(
             f"<div><b>Pilot report</b><ul>{figures}</ul>{table}".replace("$", "&#36;")
             + "<p>Send the rest with <code>job.proceed()</code>.</p></div>"
         )

@@ -18,6 +18,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ..markup import no_math
 from ..progress.text import format_cost, format_count
 from . import _assets, _display
 from .static import MUTED, card, escape
@@ -67,7 +68,7 @@ class AutoBatchWidget(anywidget.AnyWidget):
         if bundle is None:
             return None
         data, metadata = bundle
-        return {**data, "text/html": autobatch_html(self.stats),
+        return {**data, "text/html": no_math(autobatch_html(self.stats)),
                 "text/plain": autobatch_text(self.stats)}, metadata  # fmt: skip
 
     def _ipython_display_(self) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ..markup import no_math
 from . import _assets, _display
 from .progress import Header
 from .record import builder_record
@@ -255,7 +256,7 @@ class BuilderWidget(anywidget.AnyWidget):
         data, metadata = bundle
         code = self._code_for(self.form) if self._code_for and self.template.strip() else ""
         record = builder_record(self.form, self.n_rows, code, title=FORM_TITLE)
-        return {**data, "text/html": record.html, "text/plain": record.text}, metadata
+        return {**data, "text/html": no_math(record.html), "text/plain": record.text}, metadata
 
     def _ipython_display_(self) -> None:
         data, metadata = self._repr_mimebundle_()

@@ -22,6 +22,7 @@ import anywidget
 import traitlets
 
 from .. import wire
+from ..markup import no_math
 from ..progress.pilot import WAITING
 from ..progress.text import format_counts, phase_label
 from . import _assets, _display
@@ -212,7 +213,7 @@ class JobsWidget(anywidget.AnyWidget):
         if bundle is None:
             return None
         data, metadata = bundle
-        return {**data, "text/html": jobs_html(self.jobs)}, metadata
+        return {**data, "text/html": no_math(jobs_html(self.jobs))}, metadata
 
     def _ipython_display_(self) -> None:
         """The dashboard, and below it an empty output where attached jobs are shown."""

@@ -30,6 +30,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ..markup import no_math
 from ..progress.pilot import waiting
 from ..progress.snapshot import JobSnapshot
 from ..progress.text import format_progress, format_summary
@@ -55,7 +56,7 @@ class Header:
         if self._box is None:
             import ipywidgets
 
-            self._box = ipywidgets.VBox([ipywidgets.HTML(self.html), progress])
+            self._box = ipywidgets.VBox([ipywidgets.HTML(no_math(self.html)), progress])
         return self._box
 
 
@@ -237,7 +238,7 @@ class ProgressWidget(anywidget.AnyWidget):
             return None
         data, metadata = bundle
         if self._latest is not None:
-            data = {**data, "text/html": job_html(self._latest),
+            data = {**data, "text/html": no_math(job_html(self._latest)),
                     "text/plain": format_progress(self._latest)}  # fmt: skip
         return data, metadata
 
@@ -260,15 +261,15 @@ class ProgressWidget(anywidget.AnyWidget):
             return self._repr_mimebundle_() or ({}, {})
         data = dict(header.box(self)._repr_mimebundle_())
         if self._latest is not None:
-            data["text/html"] = header.html + job_html(self._latest)
+            data["text/html"] = no_math(header.html + job_html(self._latest))
             data["text/plain"] = f"{header.text}\n{format_progress(self._latest)}"
         return data, {}
 
     def _static_bundle(self, snap: JobSnapshot, display_id: str | None = None) -> dict[str, str]:
         header = self._headers.get(display_id) if display_id else None
         if header is None:
-            return {"text/html": job_html(snap), "text/plain": format_summary(snap)}
-        return {"text/html": header.html + job_html(snap),
+            return {"text/html": no_math(job_html(snap)), "text/plain": format_summary(snap)}
+        return {"text/html": no_math(header.html + job_html(snap)),
                 "text/plain": f"{header.text}\n{format_summary(snap)}"}  # fmt: skip
 
     def _leave_static(self, snap: JobSnapshot) -> None:

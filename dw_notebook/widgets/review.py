@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from ..markup import no_math
 from . import _assets
 from .review_summary import error_groups, histogram, label_text, review_html, shared_prefix
 
@@ -279,7 +280,7 @@ class ReviewWidget(anywidget.AnyWidget):
             return None
         data, metadata = bundle
         html = review_html(self.overview, self.distributions, self.histograms, self.errors)
-        return {**data, "text/html": html}, metadata
+        return {**data, "text/html": no_math(html)}, metadata
 
     def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if not isinstance(content, dict) or content.get("type") != "page":

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import datetime
 
+from ..markup import escape
 from ..progress.snapshot import JobSnapshot
 from ..progress.text import (
     attempt_label,
@@ -25,11 +25,6 @@ from ..progress.text import (
     stats,
     tokens_text,
 )
-
-
-def escape(text: object) -> str:
-    """HTML-escaped text with ``$`` as an entity, so JupyterLab does not typeset it as math."""
-    return html.escape(str(text)).replace("$", "&#36;")
 
 
 def shade(alpha: float) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from dw_notebook.markup import no_math
 from dw_notebook.wire import MAX_FILE_BYTES, MAX_REQUESTS_PER_FILE
 
 from ._preview import RequestPreview, escape, prompt_text
@@ -185,7 +186,7 @@ class BuiltRequests:
                           *(f"  {line}" for line in self.preview(2).lines())])  # fmt: skip
 
     def _repr_html_(self) -> str:
-        return (
+        return no_math(
             f"<div><div><strong>BuiltRequests</strong>: {escape(self._summary())}</div>"
             f"{self.preview(3)._repr_html_()}</div>"
         )

@@ -10,19 +10,15 @@ differs. The preview is still the list of request dicts as they will be sent.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import orjson
 
+from dw_notebook.markup import escape, no_math
+
 _CONTENT = ("messages", "input", "prompt", "model")  # shown as the prompt or in the header
 _SHARED = ("response_format", "tools")  # shown once when every request has the same
 _CUT_TEXT, _CUT_HTML = 200, 4000
-
-
-def escape(text: object) -> str:
-    """HTML-escaped, ``$`` as an entity (JupyterLab typesets ``$…$`` as math)."""
-    return html.escape(str(text)).replace("$", "&#36;")
 
 
 def cut(text: str, n: int) -> str:
@@ -186,7 +182,7 @@ class RequestPreview(list):
             f'<th style="{cell}">custom_id</th><th style="{cell}">prompt</th>'
             f'<th style="{cell}">parameters</th></tr></thead><tbody>{body}</tbody></table>'
         )
-        return (
+        return no_math(
             '<div data-testid="dw-request-preview" style="display:flex;flex-direction:column;'
             f'gap:6px;max-width:72rem;min-width:0">{"".join(parts)}</div>'
         )

@@ -21,6 +21,7 @@ import orjson
 
 from dw_notebook import wire
 from dw_notebook.jsonl.requests._built import BuiltRequests
+from dw_notebook.markup import escape, no_math
 from dw_notebook.prices import Price, PricesArg, price_for
 
 NO_OUTPUT = (wire.EMBEDDINGS, wire.MODERATIONS)  # endpoints that generate no tokens
@@ -85,9 +86,7 @@ class CostEstimate:
         return f"CostEstimate({self})"
 
     def _repr_html_(self) -> str:
-        import html
-
-        return f"<span>{html.escape(str(self)).replace('$', '&#36;')}</span>"
+        return no_math(f"<span>{escape(self)}</span>")
 
 
 def _max_output(params: dict) -> int | None:
