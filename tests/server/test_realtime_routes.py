@@ -238,3 +238,13 @@ def test_unknown_response_id_is_404_and_delete_forgets(sdk):
     client.responses.delete(made.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(made.id)
+
+
+def test_background_response_in_openai_dialect_is_200_queued(make_server):
+    srv = make_server(dialect="openai")
+    auth = {"Authorization": f"Bearer {srv.token}"}
+    with httpx.Client(base_url=srv.base_url, headers=auth, timeout=30) as http:
+        body = {"model": "mock", "input": "hi", "background": True, "service_tier": "flex"}
+        accepted = http.post("/responses", json=body)
+        assert accepted.status_code == 200 and accepted.json()["status"] == "queued"
+        assert _settled(http, accepted.json()["id"])["status"] == "completed"
