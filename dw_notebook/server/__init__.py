@@ -11,6 +11,9 @@ Modules, one job each:
 
 - ``server``: start/stop (uvicorn thread + runner), ``LocalServer``, ``start_server``
 - ``app``, ``routes_files``, ``routes_batches``, ``routes_admin``, ``context``: HTTP routes
+- ``routes_realtime``: chat, completions, embeddings and the Responses API, answered at once;
+  ``responses`` (accepted responses, background ones on their own task), ``translate``
+  (Responses <-> chat), ``sse`` (a finished answer replayed as server-sent events)
 - ``gate``: bearer auth (API and admin tokens) and fault injection in front of the routes
 - ``upload``: multipart upload streamed to disk under a size limit
 - ``dialects``: what differs between OpenAI and Doubleword (ids, codes, nulls, errors)
