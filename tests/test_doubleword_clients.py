@@ -64,7 +64,7 @@ def _ask(prompt: str) -> list[dict]:
 
 
 def test_autobatcher_default_mode_polls_flex_responses(echo):
-    autobatcher = pytest.importorskip("autobatcher")
+    import autobatcher
 
     async def run():
         client = autobatcher.BatchOpenAI(api_key=echo.token, base_url=echo.base_url, **FAST)
@@ -82,7 +82,7 @@ def test_autobatcher_default_mode_polls_flex_responses(echo):
 
 
 def test_autobatcher_24h_batches_chat_and_embeddings(echo):
-    autobatcher = pytest.importorskip("autobatcher")
+    import autobatcher
 
     async def run():
         client = autobatcher.BatchOpenAI(
@@ -110,7 +110,7 @@ def test_autobatcher_24h_batches_chat_and_embeddings(echo):
 
 
 def test_langchain_chat_doubleword_realtime(echo):
-    lc = pytest.importorskip("langchain_doubleword")
+    import langchain_doubleword as lc
     llm = lc.ChatDoubleword(model="echo", api_key=echo.token, base_url=echo.base_url)
     assert llm.invoke("hello there").content == "hello there"
     streamed = "".join(chunk.content for chunk in llm.stream("streamed words"))
@@ -118,7 +118,7 @@ def test_langchain_chat_doubleword_realtime(echo):
 
 
 def test_langchain_chat_doubleword_async_uses_flex(echo):
-    lc = pytest.importorskip("langchain_doubleword")
+    import langchain_doubleword as lc
     llm = lc.ChatDoublewordAsync(model="echo", api_key=echo.token, base_url=echo.base_url, **FAST)
 
     async def run():
@@ -132,7 +132,7 @@ def test_langchain_chat_doubleword_async_uses_flex(echo):
 
 
 def test_langchain_chat_doubleword_batch_and_embeddings_batch(echo):
-    lc = pytest.importorskip("langchain_doubleword")
+    import langchain_doubleword as lc
     llm = lc.ChatDoublewordBatch(model="echo", api_key=echo.token, base_url=echo.base_url, **FAST)
     emb = lc.DoublewordEmbeddingsBatch(
         model="echo",
