@@ -1,7 +1,7 @@
 // Autobatch status: calls queued, batches in flight, answered, failed, cost so far.
 // One synced trait, `stats`, written by the kernel; nothing is sent back.
 import "./common.css";
-import { h, setText } from "./lib/dom.js";
+import { h, setText, mount } from "./lib/dom.js";
 import { keepRecordsOnSave } from "./lib/record.js";
 import { formatCost, formatCount } from "./lib/format.js";
 
@@ -35,7 +35,7 @@ function render({ model, el }) {
   });
   const title = h("span", { class: "dw-title", "data-testid": "dw-ab-title" });
   const error = h("div", { class: "dw-notice", role: "alert", "data-testid": "dw-ab-error" });
-  el.append(h("div", { class: "dw-widget dw-autobatch", "data-testid": "dw-autobatch" }, h("div", { class: "dw-head" }, title), h("div", { class: "dw-ab-fields", style: "display:flex;flex-wrap:wrap;gap:0.4rem 1.25rem" }, ...cells), error));
+  mount(el, h("div", { class: "dw-widget dw-autobatch", "data-testid": "dw-autobatch" }, h("div", { class: "dw-head" }, title), h("div", { class: "dw-ab-fields", style: "display:flex;flex-wrap:wrap;gap:0.4rem 1.25rem" }, ...cells), error));
 
   function update() {
     const stats = model.get("stats") ?? {};

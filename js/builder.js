@@ -5,7 +5,7 @@
 import "./common.css";
 import "./builder.css";
 import { debounce } from "./lib/debounce.js";
-import { h, setText } from "./lib/dom.js";
+import { h, setText, mount } from "./lib/dom.js";
 import { keepRecordsOnSave } from "./lib/record.js";
 import { formatCount } from "./lib/format.js";
 
@@ -108,7 +108,7 @@ function render({ model, el }) {
     messages,
     h("div", { class: "dw-footer" }, estimate, h("span", { class: "dw-spacer" }), status, submit),
   );
-  el.append(root);
+  mount(el, root);
 
   // -- form -> kernel ------------------------------------------------------------------------
   const requestPreview = debounce(() => {

@@ -4,7 +4,7 @@
 // the service could not give are shown as unknown, never as 0.
 import "./common.css";
 import "./jobs.css";
-import { h, setText } from "./lib/dom.js";
+import { h, setText, mount } from "./lib/dom.js";
 import { keepRecordsOnSave } from "./lib/record.js";
 import { TERMINAL_PHASES, attemptLabel, barWidths, formatCost, formatCounts, formatDuration, phaseClass, phaseLabel } from "./lib/format.js";
 
@@ -50,7 +50,7 @@ function render({ model, el }) {
     h("div", { class: "dw-table-scroll" }, table),
     empty,
   );
-  el.append(root);
+  mount(el, root);
 
   function send(type, id) {
     pending.set(id, type);

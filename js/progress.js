@@ -3,7 +3,7 @@
 // pilot {type: "proceed", window}.
 import "./common.css";
 import "./progress.css";
-import { h, setText } from "./lib/dom.js";
+import { h, setText, mount } from "./lib/dom.js";
 import { pilotSection } from "./lib/pilot.js";
 import { keepRecordsOnSave } from "./lib/record.js";
 import {
@@ -235,7 +235,7 @@ function render({ model, el }) {
     pilot.root,
     message,
   );
-  el.append(root);
+  mount(el, root);
 
   function show(node, visible) {
     node.hidden = !visible;

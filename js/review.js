@@ -2,7 +2,7 @@
 // prompt and answer side by side. Pages come from the kernel on request, one at a time.
 import "./common.css";
 import "./review.css";
-import { h, setText } from "./lib/dom.js";
+import { h, setText, mount } from "./lib/dom.js";
 import { keepRecordsOnSave } from "./lib/record.js";
 import { formatCount, phaseLabel } from "./lib/format.js";
 
@@ -47,7 +47,7 @@ function render({ model, el }) {
     empty,
     h("div", { class: "dw-pager", "data-testid": "dw-pager" }, prev, pageInfo, next),
   );
-  el.append(root);
+  mount(el, root);
 
   function request() {
     requestId += 1;

@@ -1,12 +1,18 @@
 // Tiny DOM builder. Text always goes in as textContent, so data from the kernel is never
 // parsed as HTML.
 
+const CONTROLS = new Set(["input", "select", "textarea", "button", "summary"]);
+
 /**
  * h("div", { class: "x", "data-testid": "y", onclick: fn }, "text", child)
  * Attributes starting with "on" become event listeners; strings and numbers become text nodes.
  */
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
+  // JupyterLab and Notebook 7 match their shortcuts from the key's target up and stop at an
+  // element with this mark: on the control itself, the arrow keys move a select's option and
+  // Enter presses a button, instead of moving or editing the notebook's active cell
+  if (CONTROLS.has(tag)) node.setAttribute("data-lm-suppress-shortcuts", "true");
   for (const [key, value] of Object.entries(attrs ?? {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on") && typeof value === "function") {
@@ -30,4 +36,10 @@ export function h(tag, attrs = {}, ...children) {
 export function setText(node, text) {
   const value = text === undefined || text === null ? "" : String(text);
   if (node.textContent !== value) node.textContent = value;
+}
+
+/** Put a widget's root into anywidget's element, marked like our controls (see h). */
+export function mount(el, root) {
+  el.setAttribute("data-lm-suppress-shortcuts", "true");
+  el.append(root);
 }
