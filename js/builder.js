@@ -71,8 +71,8 @@ function render({ model, el }) {
   });
   const rowCount = h("span", { class: "dw-muted" });
   const rowLabel = h("span", { class: "dw-muted dw-mono", "data-testid": "dw-row-label" });
-  const prev = h("button", { class: "dw-button", type: "button", title: "Previous row", "data-testid": "dw-row-prev" }, "‹");
-  const next = h("button", { class: "dw-button", type: "button", title: "Next row", "data-testid": "dw-row-next" }, "›");
+  const prev = h("button", { class: "dw-button", type: "button", title: "Previous row", "aria-label": "Previous row", "data-testid": "dw-row-prev" }, "‹");
+  const next = h("button", { class: "dw-button", type: "button", title: "Next row", "aria-label": "Next row", "data-testid": "dw-row-next" }, "›");
   const preview = h("pre", { class: "dw-preview", "data-testid": "dw-preview" });
   const previewError = h("div", { class: "dw-preview-error", role: "alert", "data-testid": "dw-preview-error" });
   const messages = h("ul", { class: "dw-messages", "data-testid": "dw-validation" });

@@ -33,6 +33,17 @@ function mount(overrides) {
 }
 
 describe("builder render", () => {
+  it("names every control in words for a screen reader", () => {
+    mount();
+    const controls = host.el.querySelectorAll("button, select, input, textarea");
+    expect(controls.length).toBeGreaterThan(5);
+    for (const c of controls) {
+      const label = c.closest("label")?.textContent ?? "";
+      const name = c.getAttribute("aria-label") || (c.tagName === "BUTTON" ? c.textContent : "") || label;
+      expect(name, c.outerHTML).toMatch(/[A-Za-z]{2,}/);
+    }
+  });
+
   it("shows columns, choices, template and the estimate", () => {
     mount();
     const chips = byId(host.el, "dw-columns").querySelectorAll("button");
