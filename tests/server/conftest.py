@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import openai
 import pytest
 from server_support import Api
 
@@ -44,3 +45,12 @@ def make_api(make_server) -> Iterator[Callable[..., Api]]:
 @pytest.fixture(params=["openai", "doubleword"])
 def any_dialect(request) -> str:
     return request.param
+
+
+@pytest.fixture
+def sdk(make_server, any_dialect):
+    """A server in either dialect and an openai SDK client for it (no retries)."""
+    srv = make_server(dialect=any_dialect)
+    client = openai.OpenAI(base_url=srv.base_url, api_key=srv.token, max_retries=0)
+    yield srv, client
+    client.close()

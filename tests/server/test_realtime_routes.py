@@ -18,14 +18,6 @@ MESSAGES = [{"role": "user", "content": "Is this review positive? It was fine."}
 
 
 @pytest.fixture
-def sdk(make_server, any_dialect):
-    srv = make_server(dialect=any_dialect)
-    client = openai.OpenAI(base_url=srv.base_url, api_key=srv.token, max_retries=0)
-    yield srv, client
-    client.close()
-
-
-@pytest.fixture
 def dw(make_server):
     """A Doubleword-dialect server and a raw HTTP client for it."""
     srv = make_server(dialect="doubleword")

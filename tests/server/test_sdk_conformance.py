@@ -11,14 +11,6 @@ from server_support import TERMINAL, chat_line, jsonl, wait_until
 from dw_notebook.server.backends import MockBackend
 
 
-@pytest.fixture
-def sdk(make_server, any_dialect):
-    srv = make_server(dialect=any_dialect)
-    client = openai.OpenAI(base_url=srv.base_url, api_key=srv.token, max_retries=0)
-    yield srv, client
-    client.close()
-
-
 def _submit(client: openai.OpenAI, lines: list) -> Batch:
     uploaded = client.files.create(file=("in.jsonl", jsonl(lines)), purpose="batch")
     assert isinstance(uploaded, FileObject)
