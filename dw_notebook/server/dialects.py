@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from dw_notebook.server import dw_objects
+
 JSON = "application/json"
 
 
@@ -69,13 +71,10 @@ class Dialect:
             }
         )
 
-    def failed_count(self, row: dict) -> int:
-        """Doubleword counts failures still awaiting a retry only once the window has passed."""
-        if self.retries_failures and row["expired_at"] is not None:
-            return row["failed"] + row["retrying"]
-        return row["failed"]
-
-    def batch_object(self, row: dict) -> dict:
+    def batch_object(self, row: dict, now: float) -> dict:
+        """The batch object; Doubleword's is derived as its control layer does (dw_objects)."""
+        if self.name == "doubleword":
+            return dw_objects.batch_object(row, now)
         errors = orjson.loads(row["errors"]) if row["errors"] else None
         usage = None
         if row["input_tokens"] or row["output_tokens"]:
@@ -109,7 +108,7 @@ class Dialect:
             "request_counts": {
                 "total": row["total"],
                 "completed": row["completed"],
-                "failed": self.failed_count(row),
+                "failed": row["failed"],
             },
             "metadata": orjson.loads(row["metadata"]) if row["metadata"] else None,
             "usage": usage,

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dw_notebook import wire
-from dw_notebook.server import prices
+from dw_notebook.server import dw_objects, prices
 from dw_notebook.server.context import FILE_TTL, Ctx, with_batch
 from dw_notebook.server.files import safe_id
 from dw_notebook.server.store import TERMINAL
@@ -131,14 +131,14 @@ async def create_batch(request: Request) -> Response:
             )
     ctx.store.insert_batch(row)
     ctx.runner.wake()
-    return d.json(d.batch_object(ctx.store.get_batch(bid)), d.create_status)
+    return d.json(d.batch_object(ctx.store.get_batch(bid), ctx.clock.now()), d.create_status)
 
 
 @with_batch
 async def get_batch(request: Request, ctx: Ctx, row: dict) -> Response:
     """GET /batches/{id}."""
     d = ctx.dialect
-    return d.json(d.batch_object(row))
+    return d.json(d.batch_object(row, ctx.clock.now()))
 
 
 async def list_batches(request: Request) -> Response:
@@ -149,7 +149,19 @@ async def list_batches(request: Request) -> Response:
     if isinstance(limit, Response):
         return limit
     rows, more = ctx.store.list_batches(request.query_params.get("after"), limit)
-    return ctx.page([d.batch_object(r) for r in rows], more)
+    now = ctx.clock.now()
+    data = [d.batch_object(r, now) for r in rows]
+    includes = {x.strip() for x in request.query_params.get("include", "").split(",")}
+    if d.name == "doubleword" and "analytics" in includes:
+        for obj, r in zip(data, rows, strict=True):
+            obj["analytics"] = dw_objects.analytics(r)
+    return ctx.page(data, more)
+
+
+@with_batch
+async def batch_analytics(request: Request, ctx: Ctx, row: dict) -> Response:
+    """GET /batches/{id}/analytics (Doubleword): tokens and cost of the 2xx answers so far."""
+    return ctx.dialect.json(dw_objects.analytics(row))
 
 
 @with_batch
@@ -172,7 +184,7 @@ async def cancel_batch(request: Request, ctx: Ctx, row: dict) -> Response:
         ):
             break
     ctx.runner.wake()
-    return d.json(d.batch_object(ctx.store.get_batch(row["id"])))
+    return d.json(d.batch_object(ctx.store.get_batch(row["id"]), ctx.clock.now()))
 
 
 @with_batch
@@ -182,7 +194,7 @@ async def retry_batch(request: Request, ctx: Ctx, row: dict) -> Response:
     if row["status"] in (wire.CANCELLING, wire.CANCELLED):
         return d.error(409, "Cannot retry a cancelled batch.")
     await asyncio.wrap_future(ctx.runner.call(lambda: ctx.runner.retry_failed(row["id"])))
-    return d.json(d.batch_object(ctx.store.get_batch(row["id"])))
+    return d.json(d.batch_object(ctx.store.get_batch(row["id"]), ctx.clock.now()))
 
 
 async def models(request: Request) -> Response:
@@ -206,4 +218,5 @@ def routes(doubleword: bool) -> list[Route]:
     ]
     if doubleword:
         found.append(Route(f"{v}/batches/{{batch_id}}/retry", retry_batch, methods=["POST"]))
+        found.append(Route(f"{v}/batches/{{batch_id}}/analytics", batch_analytics, methods=["GET"]))
     return found

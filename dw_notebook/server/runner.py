@@ -224,10 +224,15 @@ class Runner:
         self.life.save(b, todo, replies, self.clock)
         return True
 
-    def _handle(self, call: tuple[str, dict, int]) -> tuple[int, dict]:
+    def _handle(self, call: tuple[str, dict, int]) -> tuple[int, dict, str, float]:
+        """(status, answer, model asked for, milliseconds taken) of one request."""
         url, body, attempt = call
+        model = body.get("model") if isinstance(body.get("model"), str) else ""
+        start = time.perf_counter()
         try:
-            return self.backend.handle(url, body, attempt)
+            status, answer = self.backend.handle(url, body, attempt)
         except Exception as exc:  # a backend bug becomes a 500 for that request only
             log.warning("backend failed: %s", exc)
-            return 500, error_body(f"backend error: {type(exc).__name__}", "server_error")
+            status = 500
+            answer = error_body(f"backend error: {type(exc).__name__}", "server_error")
+        return status, answer, model, (time.perf_counter() - start) * 1000.0

@@ -80,7 +80,14 @@ TERMINAL = ("completed", "failed", "expired", "cancelled")
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
 
 # columns added after the first release: (table, column, declaration), added to older files
-_ADDED = (("files", "urls", "TEXT"),)
+_ADDED = (
+    ("files", "urls", "TEXT"),
+    ("files", "requests", "INTEGER"),
+    # analytics of 2xx answers (Doubleword folds only those): count, cost, time
+    ("batches", "ok_requests", "INTEGER NOT NULL DEFAULT 0"),
+    ("batches", "cost_pico", "INTEGER NOT NULL DEFAULT 0"),
+    ("batches", "duration_ms", "REAL NOT NULL DEFAULT 0"),
+)
 # statements with many values each, kept under the oldest SQLite limit of 999 variables
 _IN_LIST = 500  # ids per "idx IN (...)"
 _ROWS_PER_INSERT = 160  # request rows (6 values each) per INSERT
