@@ -49,6 +49,12 @@ class Dialect:
             return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
         return "batch_req_" + digest[:32]
 
+    def not_found(self, kind: str, ident: str) -> Response:
+        """404 for an unknown id (Doubleword: also any storage error on a read)."""
+        if self.name == "openai":
+            return self.error(404, f"No such {kind} object: {ident}", None, "id")
+        return self.error(404, f"{kind} with ID {ident} not found")
+
     # objects
     def clean(self, obj: dict) -> dict:
         """Drop null fields in the Doubleword dialect; OpenAI keeps explicit nulls."""
@@ -140,12 +146,14 @@ class Dialect:
             body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
             return Response(orjson.dumps(body), status, headers=headers, media_type=JSON)
         if status in (429, 503):
+            # control layer (dwctl/src/errors.rs): Retry-After 60 (429) or 30 (503); the body
+            # always says 30. A fault may set its own Retry-After so tests need not wait.
             body = {
-                "error": code or ("rate_limited" if status == 429 else "service_unavailable"),
+                "error": "too_many_requests" if status == 429 else "service_unavailable",
                 "message": message,
-                "retry_after_seconds": max(0, math.ceil(1 if retry_after is None else retry_after)),
+                "retry_after_seconds": 30,
             }
-            headers.setdefault("Retry-After", str(body["retry_after_seconds"]))
+            headers.setdefault("Retry-After", "60" if status == 429 else "30")
             return Response(orjson.dumps(body), status, headers=headers, media_type=JSON)
         if status == 409:
             return Response(orjson.dumps({"message": message}), status, media_type=JSON)

@@ -23,8 +23,9 @@ def is_reserved_key(key: str) -> bool:
 
 
 def failed_count(row: dict, now: float) -> int:
-    """Failures awaiting a retry count as failed once the window has passed (SLA filter)."""
-    if row["expires_at"] is not None and now > row["expires_at"]:
+    """Failures awaiting a retry count as failed once the window has passed (SLA filter);
+    after a cancel they count as canceled instead."""
+    if row["cancelling_at"] is None and row["expires_at"] is not None and now > row["expires_at"]:
         return row["failed"] + row["retrying"]
     return row["failed"]
 

@@ -65,11 +65,18 @@ class Gate:
         elif rule.kind == "rate_limit":
             resp = self.dialect.error(
                 429,
-                "Rate limit reached; retry later.",
+                rule.message or "Rate limit reached; retry later.",
                 "rate_limit_exceeded",
                 retry_after=rule.retry_after,
             )
             await resp(scope, receive, send)
+        elif rule.kind == "payment_required":
+            resp = self.dialect.error(402, rule.message or "Insufficient credits.", "billing")
+            await resp(scope, receive, send)
+        elif rule.kind == "read_outage":
+            parts = scope["path"].split("/")
+            kind = "Batch" if parts[2] == "batches" else "File"
+            await self.dialect.not_found(kind, parts[3])(scope, receive, send)
         elif rule.kind == "server_error":
             retry = rule.retry_after if rule.status == 503 else None
             resp = self.dialect.error(

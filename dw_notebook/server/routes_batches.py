@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import anyio
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,7 +14,7 @@ from dw_notebook.server import dw_objects, prices
 from dw_notebook.server.context import FILE_TTL, Ctx, with_batch
 from dw_notebook.server.files import safe_id
 from dw_notebook.server.store import TERMINAL
-from dw_notebook.server.validation import SERVED, parse_file
+from dw_notebook.server.validation import SERVED
 
 
 def _metadata_problem(metadata: object) -> tuple[str, str, str] | None:
@@ -90,14 +89,6 @@ async def create_batch(request: Request) -> Response:
         return ctx.not_found("File", input_id)
     if source["purpose"] != "batch":
         return ctx.bad("The input file must have purpose 'batch'.", "input_file_id")
-    if d.validate_at_upload and source["urls"] != endpoint:
-        # some line names another endpoint: read the file again to say which
-        parsed = await anyio.to_thread.run_sync(
-            parse_file, ctx.files.path(input_id), endpoint, False
-        )
-        wrong = [e for e in parsed.errors if e["param"] == "url"]
-        if wrong:
-            return d.error(400, "\n".join(f"Line {e['line']}: {e['message']}" for e in wrong[:20]))
     now = ctx.clock.now()
     bid = d.batch_id()
     out_id, err_id = d.file_id(), d.file_id()
@@ -114,7 +105,8 @@ async def create_batch(request: Request) -> Response:
         "metadata": orjson.dumps(metadata).decode() if metadata else None,
     }
     if d.files_from_creation:
-        row.update(output_file_id=out_id, error_file_id=err_id)
+        # Doubleword counts the file's requests at create, before population
+        row.update(output_file_id=out_id, error_file_id=err_id, total=source["requests"] or 0)
         for fid, kind in ((out_id, "output"), (err_id, "error")):
             ctx.files.create_empty(fid)
             ctx.store.insert_file(
@@ -164,10 +156,24 @@ async def batch_analytics(request: Request, ctx: Ctx, row: dict) -> Response:
     return ctx.dialect.json(dw_objects.analytics(row))
 
 
+def _cancel_doubleword(request: Request, ctx: Ctx, row: dict) -> Response:
+    """Doubleword: accepted on any batch, never 409; see ``Store.cancel_doubleword``. Requests
+    the runner has in flight still complete afterwards (as with the late-completion fault)."""
+    late = ctx.faults.take("POST", request.url.path, kinds=("late_completion",))
+    now = ctx.clock.now()
+    kept = ctx.store.cancel_doubleword(row["id"], now, late.requests if late else 0)
+    if late and kept:
+        ctx.runner.complete_late(now + late.delay, row["id"], kept)
+    d = ctx.dialect
+    return d.json(d.batch_object(ctx.store.get_batch(row["id"]), ctx.clock.now()))
+
+
 @with_batch
 async def cancel_batch(request: Request, ctx: Ctx, row: dict) -> Response:
-    """POST /batches/{id}/cancel: to ``cancelling``; 409 once finished."""
+    """POST /batches/{id}/cancel: to ``cancelling``; 409 once finished (OpenAI)."""
     d = ctx.dialect
+    if d.name == "doubleword":
+        return _cancel_doubleword(request, ctx, row)
     for _ in range(5):  # compare-and-set against the runner moving the batch on
         row = ctx.store.get_batch(row["id"])
         status = row["status"]

@@ -299,6 +299,73 @@ class Store:
                 ).fetchall()
         return rows
 
+    def cancel_doubleword(self, batch_id: str, now: float, keep: int = 0) -> list[int]:
+        """Doubleword cancel, in one transaction: stamp ``cancelling_at`` and ``cancelled_at``
+        once; a running batch stops (``cancelled``), its pending requests become ``canceled``
+        except the first ``keep``, which stay in flight. Returns the idx of those kept."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                row = self._db.execute(
+                    "SELECT status, cancelling_at FROM batches WHERE id = ?", (batch_id,)
+                ).fetchone()
+                kept: list[int] = []
+                if row is not None and row["cancelling_at"] is None:
+                    status = row["status"]
+                    if status == "validating":  # population will skip it: cancelling for ever
+                        status = "cancelling"
+                    elif status in ("in_progress", "finalizing"):
+                        status = "cancelled"
+                        # the last pending ones: never in the chunk the runner has in hand
+                        kept = [
+                            r[0]
+                            for r in self._db.execute(
+                                "SELECT idx FROM requests WHERE batch_id = ? AND state = 'pending'"
+                                " ORDER BY pos DESC LIMIT ?",
+                                (batch_id, keep),
+                            )
+                        ]
+                        self._db.execute(
+                            "UPDATE requests SET state = 'canceled' WHERE batch_id = ? AND "
+                            "state IN ('pending', 'retry')",
+                            (batch_id,),
+                        )
+                        self._mark(batch_id, kept, "inflight")
+                    self._db.execute(
+                        "UPDATE batches SET status = ?, cancelling_at = ?, cancelled_at = ?, "
+                        "retrying = 0 WHERE id = ?",
+                        (status, now, now, batch_id),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return kept
+
+    def _mark(self, batch_id: str, ids: Sequence[int], state: str) -> None:
+        for i in range(0, len(ids), _IN_LIST):
+            part = ids[i : i + _IN_LIST]
+            self._db.execute(
+                f"UPDATE requests SET state = ? WHERE batch_id = ? AND idx IN "
+                f"({', '.join('?' * len(part))})",
+                (state, batch_id, *part),
+            )
+
+    def requests_by_idx(self, batch_id: str, ids: Sequence[int]) -> list[Todo]:
+        """The requests ``ids`` of a batch as runnable rows, in file order."""
+        rows: list[Todo] = []
+        with self._lock:
+            for i in range(0, len(ids), _IN_LIST):
+                part = ids[i : i + _IN_LIST]
+                cur = self._db.cursor()
+                cur.row_factory = None
+                rows += cur.execute(
+                    "SELECT idx, custom_id, offset, length, attempts, state FROM requests "
+                    f"WHERE batch_id = ? AND idx IN ({', '.join('?' * len(part))}) ORDER BY pos",
+                    (batch_id, *part),
+                ).fetchall()
+        return rows
+
     def unfinished_requests(self, batch_id: str) -> list[Row]:
         return self._all(
             "SELECT idx, custom_id, state FROM requests WHERE batch_id = ? "
