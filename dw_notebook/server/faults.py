@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 #: Faults in answers to API requests (applied in front of the routes).
@@ -54,7 +55,7 @@ class Rule:
     message: str | None = None
     fired: int = 0
     id: int = field(default=0)
-    until: float | None = None  # time.monotonic() at which a ``seconds`` rule ends
+    until: float | None = None  # the faults' clock time at which a ``seconds`` rule ends
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method.upper():
@@ -66,8 +67,8 @@ class Rule:
             return path == self.path
         return not self.path or path.startswith(self.path)
 
-    def spent(self) -> bool:
-        if self.until is not None and time.monotonic() >= self.until:
+    def spent(self, now: float) -> bool:
+        if self.until is not None and now >= self.until:
             return True
         return self.count is not None and self.fired >= self.count
 
@@ -75,7 +76,10 @@ class Rule:
 class Faults:
     """Rules are tried in order; the first that matches and wins its coin toss fires."""
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | None = None, now: Callable[[], float] = time.time) -> None:
+        """``now``: the clock ``seconds`` rules are timed on (the server's, so tests can move
+        it)."""
+        self._now = now
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._random = random.Random(seed)
@@ -99,7 +103,7 @@ class Faults:
             kind=kind, count=count, fraction=1.0 if fraction is None else float(fraction), **options
         )  # type: ignore[arg-type]
         if rule.seconds is not None:
-            rule.until = time.monotonic() + float(rule.seconds)
+            rule.until = self._now() + float(rule.seconds)
         rule.status = {"rate_limit": 429, "payment_required": 402, "read_outage": 404}.get(
             kind, rule.status
         )
@@ -174,19 +178,22 @@ class Faults:
             self._rules.clear()
 
     def rules(self) -> list[dict]:
+        """The rules still in force."""
+        now = self._now()
         with self._lock:
-            return [asdict(r) for r in self._rules]
+            return [asdict(r) for r in self._rules if not r.spent(now)]
 
     def take(self, method: str, path: str, kinds: tuple[str, ...] = HTTP_KINDS) -> Rule | None:
         """The fault of one of ``kinds`` to apply to this request, if any (counts it as fired)."""
+        now = self._now()
         with self._lock:
             for rule in self._rules:
-                if rule.kind not in kinds or rule.spent() or not rule.matches(method, path):
+                if rule.kind not in kinds or rule.spent(now) or not rule.matches(method, path):
                     continue
                 if rule.fraction < 1.0 and self._random.random() >= rule.fraction:
                     continue
                 rule.fired += 1
                 self.fired += 1
-                self._rules = [r for r in self._rules if not r.spent()]
+                self._rules = [r for r in self._rules if not r.spent(now)]
                 return rule
         return None
