@@ -15,9 +15,10 @@ from collections.abc import Iterable
 import orjson
 
 from dw_notebook import wire
-from dw_notebook.server import prices, records
+from dw_notebook.server import dw_upload, prices, records
 from dw_notebook.server.clock import Clock
 from dw_notebook.server.dialects import Dialect
+from dw_notebook.server.estimate import RecentOutputs
 from dw_notebook.server.files import FileStore, write_private
 from dw_notebook.server.store import Store, Todo
 from dw_notebook.server.validation import Parsed, parse_file
@@ -32,6 +33,11 @@ def usage_tokens(body: dict) -> tuple[int, int]:
     tokens_in = usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0
     tokens_out = usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0
     return int(tokens_in), int(tokens_out)
+
+
+def _has_output_tokens(body: dict) -> bool:
+    usage = body.get("usage")
+    return isinstance(usage, dict) and ("completion_tokens" in usage or "output_tokens" in usage)
 
 
 def call_of(line: bytes, attempts: int) -> tuple[str, dict, int]:
@@ -57,6 +63,7 @@ class Lifecycle:
         self.max_attempts = max_attempts
         self.models: frozenset[str] | None = None  # checked at validation when set (OpenAI)
         self.retry_backoff = retry_backoff
+        self.recent = RecentOutputs()  # for the cost estimate's output tokens
 
     def recover(self) -> None:
         """Cut files back to their committed sizes (undoing writes a crash left half-recorded)."""
@@ -86,9 +93,12 @@ class Lifecycle:
         """Check the input file: ``failed`` with every bad line, or ``in_progress`` with rows."""
         try:
             path = self.files.path(b["input_file_id"])
-            # Doubleword checked each line's url at upload; a line need not match the endpoint
-            endpoint = None if self.dialect.validate_at_upload else b["endpoint"]
-            parsed = parse_file(path, endpoint, self.dialect.unique_custom_ids)
+            if self.dialect.validate_at_upload:  # checked then; lines need not match endpoint
+                parsed = Parsed(requests=dw_upload.scan(path).requests)
+            else:
+                parsed = parse_file(path, b["endpoint"], self.dialect.unique_custom_ids)
+        except dw_upload.LineError as exc:
+            errors = [{"code": None, "message": exc.message, "param": None, "line": None}]
         except FileNotFoundError:
             errors = [
                 {
@@ -175,6 +185,8 @@ class Lifecycle:
                 deltas["output_tokens"] += tokens_out
                 if 200 <= status < 300:
                     model = reply[2] if len(reply) > 2 else body.get("model", "")
+                    if status == 200 and _has_output_tokens(body):
+                        self.recent.add(model, tokens_out)
                     window = b["completion_window"]
                     deltas["ok_requests"] += 1
                     deltas["cost_pico"] += prices.pico_cost(model, window, tokens_in, tokens_out)

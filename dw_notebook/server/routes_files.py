@@ -8,12 +8,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dw_notebook import wire
-from dw_notebook.server import estimate
+from dw_notebook.server import dw_upload, estimate, prices
 from dw_notebook.server.context import FILE_TTL, Ctx, with_file
 from dw_notebook.server.files import slice_lines
 from dw_notebook.server.store import TERMINAL
 from dw_notebook.server.upload import UploadError, receive_upload
-from dw_notebook.server.validation import parse_file
 
 
 async def upload(request: Request) -> Response:
@@ -27,25 +26,28 @@ async def upload(request: Request) -> Response:
             request, dest, ctx.max_file_bytes, ctx.upload_timeout
         )
     except UploadError as exc:
+        if d.name == "doubleword" and exc.status == 413:
+            exc.message = f"File exceeds the maximum allowed size of {ctx.max_file_bytes} bytes"
         return d.error(exc.status, exc.message)
     purpose = fields.get("purpose", "")
     if purpose != "batch":
         dest.unlink(missing_ok=True)
+        if d.name == "doubleword":
+            return d.error(400, f"Invalid purpose '{purpose}'. Only 'batch' is supported.")
         return ctx.bad("purpose must be 'batch'", "purpose")
     if d.name == "openai" and not filename.lower().endswith(".jsonl"):
         dest.unlink(missing_ok=True)
         return ctx.bad("Invalid file format for Batch API. Must be .jsonl", "file")
     urls, count = None, None
     if d.validate_at_upload:
-        parsed = await anyio.to_thread.run_sync(parse_file, dest, None, False)
-        urls, count = ",".join(sorted(parsed.urls)), len(parsed.requests)
-        if parsed.errors:
+        # the models the key may use: those /models lists (forward: the upstream's own)
+        models = None if ctx.runner.backend.name == "forward" else prices.MODEL_IDS
+        try:
+            scanned = await anyio.to_thread.run_sync(dw_upload.scan, dest, models)
+        except dw_upload.LineError as exc:
             dest.unlink(missing_ok=True)
-            text = "\n".join(
-                (f"Line {e['line']}: " if e["line"] else "") + e["message"]
-                for e in parsed.errors[:20]
-            )
-            return d.error(400, text)
+            return d.error(exc.status, exc.message)
+        urls, count = ",".join(sorted(scanned.urls)), len(scanned.requests)
     now = ctx.clock.now()
     row = {
         "id": fid,
@@ -140,11 +142,9 @@ async def file_content(request: Request, ctx: Ctx, row: dict) -> Response:
 async def cost_estimate(request: Request, ctx: Ctx, row: dict) -> Response:
     """GET /files/{id}/cost-estimate (Doubleword only)."""
     d = ctx.dialect
-    window = request.query_params.get("completion_window", "24h")
-    if window not in wire.COMPLETION_WINDOWS:
-        return ctx.bad("completion_window must be '24h' or '1h'", "completion_window")
+    window = request.query_params.get("completion_window", "24h")  # not validated there
     result = await anyio.to_thread.run_sync(
-        estimate.estimate_file, ctx.files.path(row["id"]), row["id"], window
+        estimate.estimate_file, ctx.files.path(row["id"]), row["id"], window, ctx.runner.life.recent
     )
     return d.json(result)
 
