@@ -8,10 +8,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dw_notebook import wire
-from dw_notebook.server import dw_upload, estimate, prices
+from dw_notebook.server import dw_content, dw_upload, estimate, prices
 from dw_notebook.server.context import FILE_TTL, Ctx, with_file
-from dw_notebook.server.files import slice_lines
-from dw_notebook.server.store import TERMINAL
 from dw_notebook.server.upload import UploadError, receive_upload
 
 
@@ -114,28 +112,16 @@ async def file_content(request: Request, ctx: Ctx, row: dict) -> Response:
     d = ctx.dialect
     batch = ctx.store.batch_by_file(row["id"])
     size = None
-    running = False
     if batch is not None:
-        if batch["status"] == wire.VALIDATING and d.files_from_creation:
-            return d.error(404, "File content not available yet")
         size = batch["out_bytes"] if batch["out_id"] == row["id"] else batch["err_bytes"]
-        running = batch["status"] not in TERMINAL
     data = await anyio.to_thread.run_sync(ctx.files.read, row["id"], size)
     if d.name == "openai":
         return Response(data, media_type="application/octet-stream")
-    q = request.query_params
-    skip_raw, limit_raw = q.get("skip", q.get("offset", "0")), q.get("limit")
-    if not skip_raw.isdigit() or (limit_raw is not None and not limit_raw.isdigit()):
-        return ctx.bad("skip and limit must be non-negative integers")
-    skip = int(skip_raw)
-    limit = int(limit_raw) if limit_raw is not None else None
-    body, count, total = slice_lines(data, skip, limit)
-    last = min(skip, total) + count
-    headers = {
-        "X-Incomplete": "true" if running or last < total else "false",
-        "X-Last-Line": str(last),
-    }
-    return Response(body, headers=headers, media_type="application/x-ndjson")
+    is_output = batch is not None and batch["out_id"] == row["id"]
+    try:
+        return dw_content.content(data, request.query_params, batch, is_output, ctx.clock.now())
+    except dw_content.QueryError as exc:
+        return d.error(400, str(exc))
 
 
 @with_file

@@ -121,14 +121,48 @@ def test_output_file_grows_while_running_and_pages_with_skip_and_limit(make_api)
     assert meta["bytes"] == len(full.content) and meta["purpose"] == "batch_output"
 
 
-def test_output_content_is_404_until_the_batch_leaves_validating(make_api):
+def test_output_content_is_empty_200_and_incomplete_while_the_batch_validates(make_api):
     api = make_api(dialect="doubleword", validation_delay=60)
     batch = api.submit([chat_line(1)])
-    assert api.http.get(f"/files/{batch['output_file_id']}").status_code == 200
-    assert api.http.get(f"/files/{batch['output_file_id']}/content").status_code == 404
+    out = batch["output_file_id"]
+    assert api.http.get(f"/files/{out}").status_code == 200
+    resp = api.http.get(f"/files/{out}/content", params={"skip": 5})
+    assert resp.status_code == 200 and resp.content == b""
+    assert resp.headers["X-Incomplete"] == "true" and resp.headers["X-Last-Line"] == "5"
     api.srv.clock.advance(60)
     api.wait(batch["id"])
-    assert api.http.get(f"/files/{batch['output_file_id']}/content").status_code == 200
+    assert len(api.http.get(f"/files/{out}/content").content.splitlines()) == 1
+
+
+def test_content_reads_skip_and_limit_only_with_headers_from_the_batch_counts(make_api):
+    api = make_api(dialect="doubleword")
+    done = api.wait(api.submit([chat_line(i) for i in range(150)])["id"])
+    out = done["output_file_id"]
+    whole = api.http.get(f"/files/{out}/content").content.splitlines()
+    offset = api.http.get(f"/files/{out}/content", params={"offset": 100})
+    assert offset.content.splitlines() == whole and offset.headers["X-Last-Line"] == "150"
+    capped = api.http.get(f"/files/{out}/content", params={"limit": 1000})
+    assert capped.content.splitlines() == whole[:101]  # limit is clamped to 101
+    assert capped.headers["X-Last-Line"] == "101" and capped.headers["X-Incomplete"] == "true"
+    one = api.http.get(f"/files/{out}/content", params={"limit": 0, "skip": 149})
+    assert one.content.splitlines() == whole[149:] and one.headers["X-Incomplete"] == "false"
+    past = api.http.get(f"/files/{out}/content", params={"skip": 400})
+    assert past.content == b"" and past.headers["X-Last-Line"] == "400"  # not lines sent
+    assert api.http.get(f"/files/{out}/content", params={"skip": "x"}).status_code == 400
+    source = api.http.get(f"/files/{done['input_file_id']}/content")
+    assert len(source.content.splitlines()) == 150
+    assert "X-Last-Line" not in source.headers and source.headers["X-Incomplete"] == "false"
+
+
+def test_a_batch_cancelled_before_population_leaves_its_files_incomplete_for_ever(make_api):
+    api = make_api(dialect="doubleword", validation_delay=60)
+    batch = api.submit([chat_line(1)])
+    api.http.post(f"/batches/{batch['id']}/cancel")
+    api.srv.clock.advance(3600)
+    api.srv.runner.call(lambda: None).result(timeout=30)
+    for fid in (batch["output_file_id"], batch["error_file_id"]):
+        resp = api.http.get(f"/files/{fid}/content")
+        assert resp.content == b"" and resp.headers["X-Incomplete"] == "true"
 
 
 def test_window_end_sets_expired_at_and_the_batch_keeps_going(make_api):
