@@ -23,8 +23,9 @@ def test_uuid_ids_201_and_null_fields_omitted(make_api):
     batch = resp.json()
     uuid.UUID(batch["id"])
     assert None not in batch.values()
-    for key in ("in_progress_at", "completed_at", "errors", "metadata", "failed_at"):
+    for key in ("in_progress_at", "completed_at", "errors", "failed_at", "usage", "model"):
         assert key not in batch
+    assert batch["metadata"] == {"request_source": "api"} and batch["dwext"] == {"source": "api"}
     assert batch["output_file_id"] and batch["error_file_id"]  # exist from creation
 
 
