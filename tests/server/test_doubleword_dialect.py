@@ -179,6 +179,28 @@ def test_window_end_sets_expired_at_and_the_batch_keeps_going(make_api):
     assert "expired_at" in done
 
 
+def test_expired_at_is_the_deadline_on_any_batch_viewed_after_it_finished_or_not(make_api):
+    api = make_api(dialect="doubleword")
+    done = api.wait(api.submit([chat_line(1)])["id"])
+    assert "expired_at" not in done
+    api.srv.clock.advance(24 * 3600 + 1)
+    later = api.batch(done["id"])
+    assert later["status"] == "completed" and later["expired_at"] == later["expires_at"]
+
+
+def test_a_batch_the_engine_fails_before_population_shows_no_errors_list(make_api):
+    # mark_batch_failed stores {"message": ...}, which does not parse as BatchErrors
+    api = make_api(dialect="doubleword", validation_delay=60)
+    batch = api.submit([chat_line(1)])
+    api.srv.runner.life.files.path(batch["input_file_id"]).write_bytes(b"\n")  # unreadable
+    api.srv.clock.advance(60)
+    failed = api.wait(batch["id"])
+    assert failed["status"] == "failed" and "failed_at" in failed
+    assert "errors" not in failed and "in_progress_at" not in failed
+    stored = api.srv.runner.store.get_batch(batch["id"])["errors"]
+    assert stored == '{"message":"File contains no valid request templates"}'
+
+
 def test_all_failed_batch_is_reported_failed(make_api):
     api = make_api(dialect="doubleword", backend_options={"failure_rate": 1.0}, max_attempts=1)
     batch = api.wait(api.submit([chat_line(i) for i in range(5)])["id"])
