@@ -298,30 +298,38 @@ class Lifecycle:
         self._drop_deleted_input(b)
 
     def retry_failed(self, batch_id: str) -> int:
-        """Doubleword retry: failed requests go back to pending; their error lines are removed."""
+        """Doubleword retry: failed and canceled requests go back to pending (the failed
+        ones' error lines are removed), and a cancel is overturned, as
+        ``retry_failed_requests_for_batch`` does. Returns how many requests were re-pended."""
         b = self.store.get_batch(batch_id)
-        failed = self.store.failed_requests(batch_id) if b else []
-        if not b or not failed:
+        if not b:
             return 0
-        ids = {self.dialect.request_id(batch_id, r["idx"]) for r in failed}
-        kept = [
-            line
-            for line in self.files.read(b["err_id"], b["err_bytes"]).splitlines(True)
-            if records.line_id_of(line) not in ids
-        ]
-        tmp = self.files.path(b["err_id"]).with_suffix(".tmp")
-        write_private(tmp, b"".join(kept))
-        os.replace(tmp, self.files.path(b["err_id"]))
-        size = sum(len(line) for line in kept)
-        # attempts keep counting: the next try is a new attempt, not a replay of the first
-        updates = [("pending", r["attempts"], None, r["idx"]) for r in failed]
-        fields = {
-            "err_bytes": size,
-            "status": wire.IN_PROGRESS,
+        failed = self.store.failed_requests(batch_id)
+        canceled = self.store.failed_requests(batch_id, "canceled")
+        if not failed and not canceled and b["cancelling_at"] is None:
+            return 0
+        fields: dict = {
             "finalizing_at": None,
             "completed_at": None,
             "failed_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
         }
+        if b["in_progress_at"] is not None:  # populated: runs again (else validating for ever)
+            fields["status"] = wire.IN_PROGRESS
+        if failed:
+            ids = {self.dialect.request_id(batch_id, r["idx"]) for r in failed}
+            kept = [
+                line
+                for line in self.files.read(b["err_id"], b["err_bytes"]).splitlines(True)
+                if records.line_id_of(line) not in ids
+            ]
+            tmp = self.files.path(b["err_id"]).with_suffix(".tmp")
+            write_private(tmp, b"".join(kept))
+            os.replace(tmp, self.files.path(b["err_id"]))
+            fields["err_bytes"] = sum(len(line) for line in kept)
+        # attempts keep counting: the next try is a new attempt, not a replay of the first
+        updates = [("pending", r["attempts"], None, r["idx"]) for r in failed + canceled]
         self.store.record(batch_id, updates, {"failed": -len(failed)}, fields)
-        self._sync_file_sizes(b, {"err_bytes": size})
-        return len(failed)
+        self._sync_file_sizes(b, fields)
+        return len(updates)

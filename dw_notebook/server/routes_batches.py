@@ -206,11 +206,16 @@ async def cancel_batch(request: Request, ctx: Ctx, row: dict) -> Response:
 
 @with_batch
 async def retry_batch(request: Request, ctx: Ctx, row: dict) -> Response:
-    """POST /batches/{id}/retry (Doubleword only): rerun the failed requests."""
+    """POST /batches/{id}/retry (Doubleword only): rerun failed and canceled requests, and
+    overturn a cancel (``batches.rs`` ``retry_failed_batch_requests``)."""
     d = ctx.dialect
-    if row["status"] in (wire.CANCELLING, wire.CANCELLED):
-        return d.error(409, "Cannot retry a cancelled batch.")
-    await asyncio.wrap_future(ctx.runner.call(lambda: ctx.runner.retry_failed(row["id"])))
+    count = await asyncio.wrap_future(ctx.runner.call(lambda: ctx.runner.retry_failed(row["id"])))
+    if count == 0 and row["cancelling_at"] is None:
+        return d.error(
+            400,
+            "Nothing to retry: no failed or canceled requests, and the batch is not cancelled",
+        )
+    ctx.runner.wake()
     return d.json(d.batch_object(ctx.store.get_batch(row["id"]), ctx.clock.now()))
 
 

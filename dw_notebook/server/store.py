@@ -403,10 +403,11 @@ class Store:
             (batch_id,),
         )
 
-    def failed_requests(self, batch_id: str) -> list[Row]:
+    def failed_requests(self, batch_id: str, state: str = "failed") -> list[Row]:
+        """(idx, attempts) of a batch's requests in ``state`` (failed, or canceled)."""
         return self._all(
-            "SELECT idx, attempts FROM requests WHERE batch_id = ? AND state = 'failed'",
-            (batch_id,),
+            "SELECT idx, attempts FROM requests WHERE batch_id = ? AND state = ?",
+            (batch_id, state),
         )
 
     def record(self, batch_id: str, updates: Sequence[tuple], deltas: Row, fields: Row) -> None:
