@@ -15,6 +15,8 @@ def test_uuid_ids_201_and_null_fields_omitted(make_api):
     up = api.upload([chat_line(1)])
     assert up.status_code == 201
     uuid.UUID(up.json()["id"])
+    assert set(up.json()) == {"id", "object", "bytes", "created_at", "filename", "purpose",
+                              "expires_at"}  # FileResponse: no status  # fmt: skip
     resp = api.http.post(
         "/batches",
         json={"input_file_id": up.json()["id"], "endpoint": CHAT, "completion_window": "24h"},
