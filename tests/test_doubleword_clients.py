@@ -179,7 +179,6 @@ def test_openai_sdk_realtime_and_background_responses(echo):
 # -- a dw-cli style batch: embeddings lines in a batch created for chat completions ---------------
 
 
-@pytest.mark.xfail(strict=True, reason="needs per-line url validation from the server branch")
 def test_embeddings_lines_in_a_chat_completions_batch(echo):
     lines = [
         {"custom_id": f"e{i}", "method": "POST", "url": "/v1/embeddings",
