@@ -100,16 +100,25 @@ class Registry:
         finally:
             db.close()
 
-    def new_job(self, fingerprint: str, service: str, name: str, spec: dict[str, Any]) -> str:
-        """Record a job before any upload; supersedes earlier jobs with the same fingerprint."""
-        job_id = "job-" + uuid.uuid4().hex[:12]
+    def new_job(
+        self,
+        fingerprint: str,
+        service: str,
+        name: str,
+        spec: dict[str, Any],
+        job_id: str | None = None,
+    ) -> str:
+        """Record a job before any upload; supersedes earlier jobs with the same fingerprint.
+        A ``job_id`` recorded before (its batches gone from the service) starts over."""
+        job_id = job_id or "job-" + uuid.uuid4().hex[:12]
         with self._connect() as db:
             db.execute(
                 "UPDATE jobs SET superseded = 1 WHERE fingerprint = ? AND service = ?",
                 (fingerprint, service),
             )
+            db.execute("DELETE FROM batches WHERE job_id = ?", (job_id,))
             db.execute(
-                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, 0)",
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, 0)",
                 (job_id, fingerprint, service, name, orjson.dumps(spec).decode(), time.time()),
             )
         return job_id

@@ -29,7 +29,7 @@ from . import dataset, listing
 from . import pilot as pilots
 from .core import Job
 from .create import refuse_estimate
-from .identity import fingerprint, job_for, job_from_record
+from .identity import fingerprint, job_for, job_from_record, record_from_service
 from .registry import Registry
 from .requests import rebuild
 from .sending import running_job
@@ -252,6 +252,8 @@ def attach(
     connection = connect(api_key, base_url)
     client = client_for(connection)
     record = registry.find(key)
+    if record is None:  # the registry lost it (another machine, a deleted or damaged file)
+        record = record_from_service(client, connection, registry, key)
     if record is not None and (job := running_job(record.job_id)) is not None:
         return job  # its submit is still sending on a thread of this process
     if record is not None:

@@ -1,0 +1,160 @@
+"""A job is known by the service, not by one machine (issue 22): each notebook is a separate
+process with its own data dir, against the local server over HTTP; each scenario ends with the
+counts of what it cost (batches per chunk, rows paid twice)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from counts import Tally, tally
+from kernels import ready, result, run_notebook, start_notebook
+
+from dw_notebook.config import Connection
+
+ROWS = 30
+
+
+def _cell(server, **args) -> dict:
+    return {"base_url": server.base_url, "token": server.token, "rows": ROWS,
+            "submit": {"max_requests": 10}, **args}  # fmt: skip
+
+
+def _counted(server, statuses: dict, n: int = ROWS) -> Tally:
+    t = tally(server, None, n)
+    t.rows, t.rows_lost = n, n - statuses.get("ok", 0)
+    return t
+
+
+# data dir deleted ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", ["running", "done"])
+def test_data_dir_deleted_then_the_same_cell_pays_nothing_twice(
+    make_server, tmp_path, report, when
+):
+    server = make_server(rate=8.0 if when == "running" else 2000.0)
+    home = tmp_path / "colab"
+    first = run_notebook(home, **_cell(server, join=when == "done"))
+    assert "error" not in first, first
+    shutil.rmtree(home)  # a Colab runtime reset, a new laptop, a cleaned home
+    second = run_notebook(home, **_cell(server, join=True))
+    assert "error" not in second, second
+    assert second["job"] == first["job"]
+    assert sorted(second["batch_ids"]) == sorted(first["batch_ids"])
+    t = _counted(server, second["statuses"])
+    assert t.batches == 3
+    report(t, fault=f"data dir deleted, job {when}; the same submit cell in a new process",
+           message="(none: the look-up before each create finds the job's batches on the "
+           "service by the job id their metadata carries)",
+           scenario=f"data dir deleted ({when}) [{server.dialect}]")  # fmt: skip
+
+
+# registry truncated -------------------------------------------------------------------------
+
+
+def test_registry_truncated_then_attach_and_the_same_cell_pay_nothing_twice(
+    server, tmp_path, report
+):
+    home = tmp_path / "laptop"
+    first = run_notebook(home, **_cell(server))
+    assert "error" not in first, first
+    for path in home.glob("registry.sqlite3*"):
+        path.write_bytes(b"")  # truncated to 0 bytes (a disk hiccup, a sync tool)
+    second = run_notebook(home, **_cell(server, attach="same-cell", join=True))
+    assert "error" not in second, second
+    assert second["attached"] == first["job"] == second["job"]
+    assert sorted(second["batch_ids"]) == sorted(first["batch_ids"])
+    t = _counted(server, second["statuses"])
+    report(t, fault="registry truncated to 0 bytes; dw.attach(name, df), then the same cell",
+           message="(none: attach rebuilds the job from the batches' metadata on the service)",
+           scenario=f"registry truncated [{server.dialect}]")  # fmt: skip
+
+
+# two kernels at once ------------------------------------------------------------------------
+
+RACE_ROUNDS = 3  # bench/race.py runs 20 and reports the figures
+
+
+def race_round(server, tmp_path, k: int) -> tuple[list[dict], Tally]:
+    """Two notebooks, each with its own data dir, run the same cell at the same moment."""
+    args = _cell(server, rows=ROWS + k, go=True, join=True)
+    procs = [start_notebook(tmp_path / f"round{k}-kernel{i}", **args) for i in range(2)]
+    for proc in procs:
+        ready(proc)
+    for proc in procs:  # both cells start together
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    results = [result(proc) for proc in procs]
+    return results, tally(server, None, 0)
+
+
+def test_two_kernels_run_the_same_cell_at_once_and_one_batch_per_chunk_runs(
+    make_server, tmp_path, report
+):
+    # a batch starts running once its requests are populated: Doubleword takes seconds, this
+    # server 0.3 s; the younger duplicate is cancelled within one list and one cancel call
+    server = make_server(validation_delay=0.3)
+    jobs, before = set(), 0
+    for k in range(RACE_ROUNDS):
+        results, t = race_round(server, tmp_path, k)
+        for r in results:
+            assert "error" not in r, r
+            assert r["statuses"] == {"ok": ROWS + k}
+        assert results[0]["job"] == results[1]["job"]
+        assert sorted(results[0]["batch_ids"]) == sorted(results[1]["batch_ids"])
+        assert t.batches_per_chunk == 1 and t.paid_twice == 0, (t, results)
+        jobs.add(results[0]["job"])
+        total = t.extra["cancelled_before_running"]
+        cancelled, before = total - before, total
+        notes = [r["message"] for r in results if "cancelled before it ran" in r["message"]]
+        assert len(notes) >= (1 if cancelled else 0)
+    assert len(jobs) == RACE_ROUNDS
+    t.rows = ROWS + RACE_ROUNDS - 1
+    report(t, fault=f"two kernels (own data dirs) run the same cell at once, {RACE_ROUNDS} rounds",
+           message="the widget of the kernel whose batch was younger: 'chunk 0 was created by "
+           "another kernel at the same moment: this kernel's batch <id> was cancelled before it "
+           "ran (nothing billed), and the job follows <id>'",
+           scenario=f"two kernels at once [{server.dialect}]")  # fmt: skip
+
+
+# one service, however its URL is written ----------------------------------------------------
+
+
+def test_the_same_service_written_another_way_is_the_same_job(server, tmp_path, report):
+    home = tmp_path / "laptop"
+    first = run_notebook(home, **_cell(server))
+    assert "error" not in first, first
+    shouting = server.base_url.replace("http://", "HTTP://") + "/"
+    second = run_notebook(home, **_cell(server, base_url=shouting, join=True))
+    third = run_notebook(tmp_path / "other", **_cell(server, base_url=shouting, join=True))
+    assert second["job"] == third["job"] == first["job"]
+    assert sorted(second["batch_ids"]) == sorted(first["batch_ids"])
+    assert sorted(third["batch_ids"]) == sorted(first["batch_ids"])
+    t = _counted(server, second["statuses"])
+    report(t, fault="the same service as http://127.0.0.1:<port>/v1 and HTTP://127.0.0.1:<port>/v1/",
+           message="(none: one service key however its URL is written)",
+           scenario=f"URL written another way [{server.dialect}]")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "http://localhost:8765/v1",
+        "HTTP://LOCALHOST:8765/v1/",
+        "http://[::1]:8765/v1",
+        "http://127.0.0.1:8765/v1//",
+    ],
+)
+def test_loopback_names_scheme_case_and_slashes_name_one_service(written):
+    assert Connection(written, "k").service_key == "http://127.0.0.1:8765/v1"
+
+
+def test_default_ports_name_one_service():
+    assert Connection("HTTPS://API.Doubleword.ai:443/v1/", "k").service_key == (
+        "https://api.doubleword.ai/v1"
+    )
+    assert Connection("http://example.com:80/v1", "k").service_key == "http://example.com/v1"
+    assert Connection("http://example.com:8080/v1", "k").service_key == (
+        "http://example.com:8080/v1"
+    )
