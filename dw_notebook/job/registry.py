@@ -9,6 +9,7 @@ The database lives in the user data dir (``DW_NOTEBOOK_HOME`` overrides it).
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from typing import Any
 import orjson
 
 from ..config import home_dir
+from ..errors import RegistryError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -81,9 +83,12 @@ class Registry:
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else home_dir() / "registry.sqlite3"
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # owner-only: SQLite gives its -wal and -shm files the database file's permissions
-        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # owner-only: SQLite gives its -wal and -shm files the database file's permissions
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise registry_error(self.path, exc) from None
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
@@ -92,13 +97,16 @@ class Registry:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            with db:
-                yield db
-        finally:
-            db.close()
+            db = sqlite3.connect(self.path, timeout=30)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                with db:
+                    yield db
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise registry_error(self.path, exc) from None
 
     def new_job(
         self,
@@ -175,8 +183,12 @@ class Registry:
             )
 
     def record_status(self, batch_id: str, status: str) -> None:
-        with self._connect() as db:
-            db.execute("UPDATE batches SET status = ? WHERE batch_id = ?", (status, batch_id))
+        """Keep a batch's last status (a cache of the service's: a failed write is let go)."""
+        try:
+            with self._connect() as db:
+                db.execute("UPDATE batches SET status = ? WHERE batch_id = ?", (status, batch_id))
+        except RegistryError:
+            pass
 
     def _load(self, db: sqlite3.Connection, row: tuple) -> JobRecord:
         job_id, fingerprint, service, name, spec, created_at, _ = row
@@ -221,3 +233,28 @@ class Registry:
                 "SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
             ).fetchall()
             return [self._load(db, row) for row in rows]
+
+
+def registry_error(path: Path, exc: BaseException) -> RegistryError:
+    """One line naming the registry's path, what is wrong and what to do; nothing is lost
+    either way: every job is on the service, where a re-run or ``dw.attach`` finds it."""
+    text = str(exc) or type(exc).__name__
+    again = (
+        "then run the cell again: the service keeps every job, and the re-run (or "
+        "dw.attach(name)) finds it there without paying twice"
+    )
+    full = "full" in text or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
+    if full:
+        return RegistryError(
+            f"the job registry {path} cannot be written: no space left on its disk ({text}); "
+            f"free some space there or set DW_NOTEBOOK_HOME to another directory, {again}"
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return RegistryError(
+            f"the job registry {path} is damaged ({text}); move it away (mv {path} "
+            f"{path}.damaged) or delete it, {again}"
+        )
+    return RegistryError(
+        f"the job registry {path} cannot be used ({text}); check that the directory is "
+        f"writable, or set DW_NOTEBOOK_HOME to another directory, {again}"
+    )

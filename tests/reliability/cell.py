@@ -46,6 +46,13 @@ def cell(args: dict) -> dict:
     if args.get("join"):
         out = job.join(timeout=60)
         result["statuses"] = out["status"].astype(str).value_counts().to_dict()
+        result["answers"] = out["content"].tolist()
+    if args.get("retry"):
+        try:
+            job.retry()
+            result["retried"] = len(job.batch_ids) - len(result["batch_ids"])
+        except dw.JobError as exc:
+            result["retried"] = str(exc)
     return result
 
 

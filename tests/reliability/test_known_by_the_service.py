@@ -4,6 +4,7 @@ counts of what it cost (batches per chunk, rows paid twice)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -158,3 +159,73 @@ def test_default_ports_name_one_service():
     assert Connection("http://example.com:8080/v1", "k").service_key == (
         "http://example.com:8080/v1"
     )
+
+
+# a 413, then the re-run its message advises -------------------------------------------------
+
+
+def test_a_413_then_a_smaller_max_bytes_finishes_the_job_as_it_was_split(
+    make_server, tmp_path, report
+):
+    from cell import PROMPT, frame
+
+    import dw_notebook as dw
+
+    rows, long_from, per_file = 100, 68, 34
+    built = dw.prepare(frame(rows, long_from), PROMPT, model="mock")
+    sizes = [c.nbytes for c in built.chunks(max_requests=per_file)]
+    limit = max(sizes[:2]) + 200
+    assert sizes[2] > limit  # only chunk 2 is refused
+    server = make_server(max_file_bytes=limit)
+    args = _cell(server, rows=rows, long_from=long_from, submit={"max_requests": per_file})
+    home = tmp_path / "laptop"
+    first = run_notebook(home, **args)
+    assert first["error"] == "FileTooLargeError", first
+    assert "chunk 2 (requests 68-99" in first["message"]
+    assert "Chunks 0 (requests 0-33), 1 (requests 34-67) of job 'same-cell' already have " \
+        "batches on the service: they run and are billed" in first["message"]  # fmt: skip
+    args["submit"]["max_bytes"] = limit  # what the message advises
+    second = run_notebook(home, **args, join=True)
+    assert "error" not in second, second
+    assert second["statuses"] == {"ok": rows}
+    t = _counted(server, second["statuses"], rows)
+    assert t.batches_per_chunk == 1 and t.paid_twice == 0, t
+    message = first["message"].split("Fix:")[0].strip()
+    report(t, fault="a 413 on chunk 2 of 3; the re-run with the smaller max_bytes= it advises",
+           message=message,
+           scenario=f"413 then a smaller max_bytes [{server.dialect}]")  # fmt: skip
+
+
+# the result cache ---------------------------------------------------------------------------
+
+
+def _reversed_answers(data: bytes) -> bytes:
+    """Each answer's text backwards: the same length, valid JSON, every answer wrong."""
+    return re.sub(rb'("content":\s*")([^"\\]*)(")', lambda m: m[1] + m[2][::-1] + m[3], data)
+
+
+@pytest.mark.parametrize("damage", ["garbled", "zeroed"])
+def test_a_damaged_cached_result_file_is_read_again_from_the_service(
+    server, tmp_path, report, damage
+):
+    home = tmp_path / "laptop"
+    args = _cell(server, rows=300, submit={})
+    first = run_notebook(home, **args, join=True)
+    assert first["statuses"] == {"ok": 300}, first
+    damaged = 0
+    for blob in sorted((home / "results").glob("*.jsonl")):
+        data = blob.read_bytes()
+        bad = _reversed_answers(data) if damage == "garbled" else bytes(len(data))
+        assert len(bad) == len(data)
+        damaged += bad != data
+        blob.write_bytes(bad)
+    assert damaged
+    again = run_notebook(home, **args, join=True, retry=True)  # a new kernel, the same cell
+    assert again["statuses"] == {"ok": 300}, again
+    assert again["answers"] == first["answers"]
+    assert again["retried"] == "nothing to retry: every row of job 'same-cell' has an answer"
+    t = _counted(server, again["statuses"], 300)
+    report(t, fault=f"the cached result file {damage} at the same length; a new kernel joins "
+           "and retries", message="(none: the digest is checked on read and the file is "
+           "downloaded again; retry() has nothing to send)",
+           scenario=f"cached result file {damage} [{server.dialect}]")  # fmt: skip
