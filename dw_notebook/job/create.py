@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..client import BatchClient
+from ..config import missing_v1_hint
 from ..errors import (
     APIError,
     BudgetExceededError,
@@ -75,6 +76,8 @@ def job_batches(client: BatchClient, job_id: str) -> list[dict[str, Any]]:
             if (batch.get("metadata") or {}).get("dw_job") == job_id:
                 found.append(batch)
     except (APIError, TransportError) as exc:
+        if isinstance(exc, NotFoundError) and missing_v1_hint(client.base_url):
+            raise  # a base URL without /v1: the message says so
         if isinstance(exc, NotFoundError) or getattr(exc, "status_code", None) == 405:
             warnings.warn(
                 f"the service cannot list batches ({exc}); a batch whose creation answer was "
