@@ -78,6 +78,8 @@ def job_batches(client: BatchClient, job_id: str) -> list[dict[str, Any]]:
     except (APIError, TransportError) as exc:
         if isinstance(exc, NotFoundError) and missing_v1_hint(client.base_url):
             raise  # a base URL without /v1: the message says so
+        if getattr(exc, "status_code", None) in (401, 402, 403):
+            raise  # a refusal its own message explains (a bad key): not a service hiccup
         if isinstance(exc, NotFoundError) or getattr(exc, "status_code", None) == 405:
             warnings.warn(
                 f"the service cannot list batches ({exc}); a batch whose creation answer was "
