@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS result_files (
     file_id TEXT NOT NULL,
     sha256 TEXT NOT NULL,
     bytes INTEGER NOT NULL,
+    crc32 INTEGER,
     PRIMARY KEY (service, file_id)
 );
 """
@@ -91,6 +92,9 @@ class Registry:
             raise registry_error(self.path, exc) from None
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            columns = [row[1] for row in db.execute("PRAGMA table_info(result_files)")]
+            if "crc32" not in columns:  # a registry made before the cache checked its reads
+                db.execute("ALTER TABLE result_files ADD COLUMN crc32 INTEGER")
 
     def __repr__(self) -> str:
         return f"Registry({str(self.path)!r})"
@@ -158,21 +162,24 @@ class Registry:
                 (job_id, attempt, chunk, batch_id, status, time.time()),
             )
 
-    def record_cached_file(self, service: str, file_id: str, sha256: str, size: int) -> None:
+    def record_cached_file(
+        self, service: str, file_id: str, sha256: str, size: int, crc32: int | None = None
+    ) -> None:
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO result_files VALUES (?, ?, ?, ?)",
-                (service, file_id, sha256, size),
+                "INSERT OR REPLACE INTO result_files (service, file_id, sha256, bytes, crc32)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (service, file_id, sha256, size, crc32),
             )
 
-    def cached_file(self, service: str, file_id: str) -> tuple[str, int] | None:
-        """(sha256, size) of a finished result file kept in the cache, or None."""
+    def cached_file(self, service: str, file_id: str) -> tuple[str, int, int | None] | None:
+        """(sha256, size, crc32) of a finished result file kept in the cache, or None."""
         with self._connect() as db:
             row = db.execute(
-                "SELECT sha256, bytes FROM result_files WHERE service = ? AND file_id = ?",
+                "SELECT sha256, bytes, crc32 FROM result_files WHERE service = ? AND file_id = ?",
                 (service, file_id),
             ).fetchone()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], row[2]) if row else None
 
     def forget_files(self, job_id: str, attempt: int) -> None:
         """Forget the uploads of an attempt that has no batch (they were removed)."""
