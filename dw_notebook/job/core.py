@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 import pandas as pd
 
+from .. import wire
 from ..client import BatchClient
 from ..config import Connection
 from ..errors import DwError, JobError, MissingResultFileError
@@ -306,6 +307,8 @@ class Job(BatchCreation, SubmitThread):
         if self.sending:
             self._cancel_when_sent = True
         for batch_id in self._current_batch_ids():
+            if (self._tracker.batches.get(batch_id) or {}).get("status") in wire.TERMINAL_STATUSES:
+                continue  # Doubleword would relabel an ended batch cancelled
             create.cancel_quietly(self._client, batch_id)  # finished meanwhile, or gone: kept
         if self.sending:
             return self.snapshot()

@@ -80,7 +80,14 @@ TERMINAL = ("completed", "failed", "expired", "cancelled")
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
 
 # columns added after the first release: (table, column, declaration), added to older files
-_ADDED = (("files", "urls", "TEXT"),)
+_ADDED = (
+    ("files", "urls", "TEXT"),
+    ("files", "requests", "INTEGER"),
+    # analytics of 2xx answers (Doubleword folds only those): count, cost, time
+    ("batches", "ok_requests", "INTEGER NOT NULL DEFAULT 0"),
+    ("batches", "cost_pico", "INTEGER NOT NULL DEFAULT 0"),
+    ("batches", "duration_ms", "REAL NOT NULL DEFAULT 0"),
+)
 # statements with many values each, kept under the oldest SQLite limit of 999 variables
 _IN_LIST = 500  # ids per "idx IN (...)"
 _ROWS_PER_INSERT = 160  # request rows (6 values each) per INSERT
@@ -199,6 +206,36 @@ class Store:
         )
         return rows[:limit], len(rows) > limit
 
+    def search_batches(
+        self, after: str | None, limit: int, active_first: bool, pattern: str | None
+    ) -> tuple[list[Row], bool]:
+        """Doubleword's list: newest first (active ones first when asked), ``pattern`` (a
+        lower-case LIKE pattern) matched against metadata text, input file name or id; an
+        unknown ``after`` is ignored. Returns (rows, has_more)."""
+        active = (
+            "CASE WHEN b.completed_at IS NULL AND b.failed_at IS NULL AND b.cancelled_at IS NULL "
+            "AND b.cancelling_at IS NULL THEN 0 ELSE 1 END"
+        )
+        rank = active if active_first else "0"
+        where, args = ["1 = 1"], []
+        if pattern is not None:
+            where.append(
+                "(lower(COALESCE(b.metadata, '')) LIKE ? OR lower(COALESCE(f.filename, '')) "
+                "LIKE ? OR b.id LIKE ?)"
+            )
+            args += [pattern] * 3
+        ref = self._one(f"SELECT {rank} AS rank, seq FROM batches b WHERE id = ?", (after,))
+        if after and ref:
+            where.append(f"({rank} > ? OR ({rank} = ? AND b.seq < ?))")
+            args += [ref["rank"], ref["rank"], ref["seq"]]
+        rows = self._all(
+            f"SELECT b.* FROM batches b LEFT JOIN files f ON f.id = b.input_file_id "
+            f"WHERE {' AND '.join(where)} ORDER BY {rank + ', ' if active_first else ''}"
+            "b.seq DESC LIMIT ?",
+            (*args, limit + 1),
+        )
+        return rows[:limit], len(rows) > limit
+
     def active_batches(self) -> list[Row]:
         """Batches not in a terminal state, oldest first."""
         marks = ", ".join("?" for _ in ACTIVE)
@@ -292,6 +329,73 @@ class Store:
                 ).fetchall()
         return rows
 
+    def cancel_doubleword(self, batch_id: str, now: float, keep: int = 0) -> list[int]:
+        """Doubleword cancel, in one transaction: stamp ``cancelling_at`` and ``cancelled_at``
+        once; a running batch stops (``cancelled``), its pending requests become ``canceled``
+        except the first ``keep``, which stay in flight. Returns the idx of those kept."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                row = self._db.execute(
+                    "SELECT status, cancelling_at FROM batches WHERE id = ?", (batch_id,)
+                ).fetchone()
+                kept: list[int] = []
+                if row is not None and row["cancelling_at"] is None:
+                    status = row["status"]
+                    if status == "validating":  # population will skip it: cancelling for ever
+                        status = "cancelling"
+                    elif status in ("in_progress", "finalizing"):
+                        status = "cancelled"
+                        # the last pending ones: never in the chunk the runner has in hand
+                        kept = [
+                            r[0]
+                            for r in self._db.execute(
+                                "SELECT idx FROM requests WHERE batch_id = ? AND state = 'pending'"
+                                " ORDER BY pos DESC LIMIT ?",
+                                (batch_id, keep),
+                            )
+                        ]
+                        self._db.execute(
+                            "UPDATE requests SET state = 'canceled' WHERE batch_id = ? AND "
+                            "state IN ('pending', 'retry')",
+                            (batch_id,),
+                        )
+                        self._mark(batch_id, kept, "inflight")
+                    self._db.execute(
+                        "UPDATE batches SET status = ?, cancelling_at = ?, cancelled_at = ?, "
+                        "retrying = 0 WHERE id = ?",
+                        (status, now, now, batch_id),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return kept
+
+    def _mark(self, batch_id: str, ids: Sequence[int], state: str) -> None:
+        for i in range(0, len(ids), _IN_LIST):
+            part = ids[i : i + _IN_LIST]
+            self._db.execute(
+                f"UPDATE requests SET state = ? WHERE batch_id = ? AND idx IN "
+                f"({', '.join('?' * len(part))})",
+                (state, batch_id, *part),
+            )
+
+    def requests_by_idx(self, batch_id: str, ids: Sequence[int]) -> list[Todo]:
+        """The requests ``ids`` of a batch as runnable rows, in file order."""
+        rows: list[Todo] = []
+        with self._lock:
+            for i in range(0, len(ids), _IN_LIST):
+                part = ids[i : i + _IN_LIST]
+                cur = self._db.cursor()
+                cur.row_factory = None
+                rows += cur.execute(
+                    "SELECT idx, custom_id, offset, length, attempts, state FROM requests "
+                    f"WHERE batch_id = ? AND idx IN ({', '.join('?' * len(part))}) ORDER BY pos",
+                    (batch_id, *part),
+                ).fetchall()
+        return rows
+
     def unfinished_requests(self, batch_id: str) -> list[Row]:
         return self._all(
             "SELECT idx, custom_id, state FROM requests WHERE batch_id = ? "
@@ -299,10 +403,11 @@ class Store:
             (batch_id,),
         )
 
-    def failed_requests(self, batch_id: str) -> list[Row]:
+    def failed_requests(self, batch_id: str, state: str = "failed") -> list[Row]:
+        """(idx, attempts) of a batch's requests in ``state`` (failed, or canceled)."""
         return self._all(
-            "SELECT idx, attempts FROM requests WHERE batch_id = ? AND state = 'failed'",
-            (batch_id,),
+            "SELECT idx, attempts FROM requests WHERE batch_id = ? AND state = ?",
+            (batch_id, state),
         )
 
     def record(self, batch_id: str, updates: Sequence[tuple], deltas: Row, fields: Row) -> None:
