@@ -229,3 +229,31 @@ def test_a_damaged_cached_result_file_is_read_again_from_the_service(
            "and retries", message="(none: the digest is checked on read and the file is "
            "downloaded again; retry() has nothing to send)",
            scenario=f"cached result file {damage} [{server.dialect}]")  # fmt: skip
+
+
+# the look-up without local state: search where the service has it, pages elsewhere ----------
+
+
+def test_the_look_up_finds_a_job_behind_pages_of_other_batches(
+    proxy, server, tmp_path, monkeypatch
+):
+    from cell import PROMPT, frame
+
+    import dw_notebook as dw
+    from dw_notebook.job import create
+
+    conn = {"api_key": server.token, "base_url": proxy.base_url}
+    first = run_notebook(tmp_path / "other-laptop", **_cell(server, base_url=proxy.base_url))
+    newer = dw.submit(frame(ROWS), "Other: {review}", model="mock", max_requests=10, **conn)
+    assert len(newer.wait_submitted().batch_ids) == 3  # 3 newer batches of another job
+    monkeypatch.setattr(create, "LOOKUP_PAGE_SIZE", 2)
+    seen, creates = len(proxy.seen), proxy.count("POST", "^/batches$")
+    job = dw.submit(frame(ROWS), PROMPT, model="mock", name="same-cell", max_requests=10, **conn)
+    job.wait_submitted()
+    assert proxy.count("POST", "^/batches$") == creates  # nothing created
+    assert job.id == first["job"] and sorted(job.batch_ids) == sorted(first["batch_ids"])
+    lists = [s for s in proxy.seen[seen:] if s.method == "GET" and s.path == "/batches"]
+    assert lists and all(f"search={first['job']}" in s.query for s in lists)
+    # Doubleword narrows the list to the job's 3 batches (2 pages of 2); OpenAI has no search,
+    # so the 6 batches are paged through (3 pages)
+    assert len(lists) == (2 if server.dialect == "doubleword" else 3)
