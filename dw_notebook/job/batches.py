@@ -162,8 +162,9 @@ class BatchCreation:
         refused = getattr(exc, "dw_chunk", None)
         what = ""
         if refused is not None:
-            what = f"chunk {refused}{_span(chunks[refused])} ({_size(chunks[refused]):,} bytes) " \
-                "was refused. "  # fmt: skip
+            rows = _rows(chunks[refused])
+            span = f"requests {rows[0]}-{rows[1] - 1}, " if rows else ""
+            what = f"Chunk {refused} ({span}{_size(chunks[refused]):,} bytes) was refused. "
         if made:
             names = ", ".join(f"{c}{_span(chunks[c])}" for c in made)
             what += (

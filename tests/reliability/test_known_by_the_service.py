@@ -181,7 +181,7 @@ def test_a_413_then_a_smaller_max_bytes_finishes_the_job_as_it_was_split(
     home = tmp_path / "laptop"
     first = run_notebook(home, **args)
     assert first["error"] == "FileTooLargeError", first
-    assert "chunk 2 (requests 68-99" in first["message"]
+    assert f"Chunk 2 (requests 68-99, {sizes[2]:,} bytes) was refused." in first["message"]
     assert "Chunks 0 (requests 0-33), 1 (requests 34-67) of job 'same-cell' already have " \
         "batches on the service: they run and are billed" in first["message"]  # fmt: skip
     args["submit"]["max_bytes"] = limit  # what the message advises
