@@ -257,3 +257,14 @@ def test_the_look_up_finds_a_job_behind_pages_of_other_batches(
     # Doubleword narrows the list to the job's 3 batches (2 pages of 2); OpenAI has no search,
     # so the 6 batches are paged through (3 pages)
     assert len(lists) == (2 if server.dialect == "doubleword" else 3)
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_list_jobs_names_the_job_of_batches_another_machine_made(server, tmp_path):
+    import dw_notebook as dw
+
+    first = run_notebook(tmp_path / "other-laptop", **_cell(server))
+    listed = dw.list_jobs(api_key=server.token, base_url=server.base_url)  # an empty registry
+    assert sorted(listed["batch_id"]) == sorted(first["batch_ids"])
+    assert set(listed["job"]) == {"same-cell"} and set(listed["job_id"]) == {first["job"]}
+    assert sorted(listed["chunk"].tolist()) == [0, 1, 2]
