@@ -4,6 +4,7 @@ call whose lost answer is found by the batch's metadata."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,11 @@ from .sending import CountingReader
 #: Pages of ``GET /batches`` (newest first) searched for a job's batches, and their size.
 LOOKUP_PAGES = 10
 LOOKUP_PAGE_SIZE = 100
+
+#: Seconds a service whose ``GET /batches`` answered 404/405 is not asked again (the look-ups
+#: of one submit: before, after each create, and once more at the end).
+CANNOT_LIST_FOR = 60.0
+_CANNOT_LIST: dict[str, float] = {}  # base URL -> when its list answered 404/405
 
 
 def batch_tag(
@@ -68,7 +74,9 @@ def job_batches(client: BatchClient, job_id: str) -> list[dict[str, Any]]:
     Raises JobError when the service cannot be asked: creating without knowing could pay twice.
     A service without ``GET /batches`` (404/405) cannot be searched; then nothing is found.
     """
-    found = []
+    found: list[dict[str, Any]] = []
+    if time.monotonic() - _CANNOT_LIST.get(client.base_url, -CANNOT_LIST_FOR) < CANNOT_LIST_FOR:
+        return found
     try:
         for batch in client.iter_batches(
             page_size=LOOKUP_PAGE_SIZE, max_pages=LOOKUP_PAGES, search=job_id
@@ -81,6 +89,7 @@ def job_batches(client: BatchClient, job_id: str) -> list[dict[str, Any]]:
         if getattr(exc, "status_code", None) in (401, 402, 403):
             raise  # a refusal its own message explains (a bad key): not a service hiccup
         if isinstance(exc, NotFoundError) or getattr(exc, "status_code", None) == 405:
+            _CANNOT_LIST[client.base_url] = time.monotonic()  # one submit asks (and warns) once
             warnings.warn(
                 f"the service cannot list batches ({exc}); a batch whose creation answer was "
                 "lost cannot be found there",
