@@ -74,13 +74,20 @@ class BatchCreation:
                     self._record_batch(attempt, chunk, self._file_of(attempt, chunk), batch)
                     if rows := create.tag_rows(batch):
                         self._bounds(attempt)[str(chunk)] = list(rows)
+        old = dict(self._bounds(attempt))
         chunks = self._as_split(chunks, attempt)
         with self._lock:
             self.spec.setdefault("chunks", {})[str(attempt)] = len(chunks)
             if chunks and _rows(chunks[0]) is not None:
-                self.spec.setdefault("bounds", {})[str(attempt)] = {
-                    str(c): list(_rows(chunk) or ()) for c, chunk in enumerate(chunks)
-                }
+                new = {str(c): list(_rows(chunk) or ()) for c, chunk in enumerate(chunks)}
+                self.spec.setdefault("bounds", {})[str(attempt)] = new
+                # an upload made for other requests (another split) is not reused for these
+                stale = {int(c) for c, rows in old.items() if new.get(c) != rows}
+                self._records = [
+                    r
+                    for r in self._records
+                    if r.attempt != attempt or r.batch_id or r.chunk not in stale
+                ]
         self._registry.update_spec(self.id, self.spec)
         missing = [c for c in range(len(chunks)) if not self._batch_of(attempt, c)]
         if not missing:
@@ -150,9 +157,6 @@ class BatchCreation:
                 plan.append(replace(chunks[0], start=taken[c][0], stop=taken[c][1]))
             elif (piece := next(free, None)) is not None:
                 plan.append(piece)
-        with self._lock:  # an upload of another split is not reused for other requests
-            self._records = [r for r in self._records
-                             if r.attempt != attempt or r.batch_id or r.chunk in taken]  # fmt: skip
         return plan
 
     def _too_large(self, exc: FileTooLargeError, chunks: Sequence[Any], attempt: int) -> Exception:

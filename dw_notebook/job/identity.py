@@ -17,6 +17,7 @@ from typing import Any
 from ..client import BatchClient
 from ..config import Connection
 from ..errors import APIError, NotFoundError, TransportError
+from . import create
 from .core import Job
 from .registry import JobRecord, Registry
 from .sending import running_job
@@ -61,8 +62,6 @@ def record_from_service(
     service, and recorded again in the registry; None when the service has no such batch.
     What the metadata cannot hold (the build arguments, a response_format schema) stays
     unknown: ``attach(name, df)`` then matches rows by the ids the input files sent."""
-    from . import create  # create imports nothing of this module: no cycle, kept local anyway
-
     try:
         pages = client.iter_batches(page_size=create.LOOKUP_PAGE_SIZE,
                                     max_pages=create.LOOKUP_PAGES, search=key)  # fmt: skip
@@ -164,6 +163,9 @@ def job_for(
         log.info("re-attaching to job %s", existing.job_id)
         job = job_from_record(existing, client, connection, registry, df, built, estimate)
         job.spec["budget"] = spec["budget"]  # the budget of this call, not of the first one
+        for option in ("max_requests", "max_bytes"):  # how the rest is split (after a 413)
+            if option in spec:
+                job.spec[option] = spec[option]
         return job
     new_id = registry.new_job(fp, connection.service_key, name, spec, job_id=job_id(fp, force))
     job = Job(client=client, connection=connection, registry=registry, job_id=new_id,
