@@ -27,6 +27,10 @@ from .sending import CountingReader
 LOOKUP_PAGES = 10
 LOOKUP_PAGE_SIZE = 100
 
+#: Pages read by the look right after a create: a duplicate made at the same moment is among
+#: the newest batches (a service without ``search=`` would otherwise be paged through per chunk).
+SETTLE_PAGES = 2
+
 #: Seconds a service whose ``GET /batches`` answered 404/405 is not asked again (the look-ups
 #: of one submit: before, after each create, and once more at the end).
 CANNOT_LIST_FOR = 60.0
@@ -66,7 +70,9 @@ def upload_name(
     return f"{name}.{job_id}.{attempt}.{chunk}{span}.jsonl"
 
 
-def job_batches(client: BatchClient, job_id: str) -> list[dict[str, Any]]:
+def job_batches(
+    client: BatchClient, job_id: str, max_pages: int | None = None
+) -> list[dict[str, Any]]:
     """Every batch the service has whose metadata names ``job_id``, oldest first: asked with
     ``search=`` (Doubleword narrows the list to them; other services ignore it, and then the
     recent pages are read), filtered here either way.
@@ -79,7 +85,7 @@ def job_batches(client: BatchClient, job_id: str) -> list[dict[str, Any]]:
         return found
     try:
         for batch in client.iter_batches(
-            page_size=LOOKUP_PAGE_SIZE, max_pages=LOOKUP_PAGES, search=job_id
+            page_size=LOOKUP_PAGE_SIZE, max_pages=max_pages or LOOKUP_PAGES, search=job_id
         ):
             if (batch.get("metadata") or {}).get("dw_job") == job_id:
                 found.append(batch)
@@ -127,7 +133,7 @@ def settle(
     try:
         same = [
             b
-            for b in job_batches(client, tag["dw_job"])
+            for b in job_batches(client, tag["dw_job"], max_pages=SETTLE_PAGES)
             if (b.get("metadata") or {}).get("dw_attempt") == tag["dw_attempt"]
             and (b.get("metadata") or {}).get("dw_chunk") == tag["dw_chunk"]
         ]
