@@ -21,6 +21,7 @@ from .errors import (
     DwError,
     JobError,
     MissingResultFileError,
+    RegistryError,
     TransportError,
 )
 from .job import Job
@@ -52,6 +53,7 @@ __all__ = [
     "Job",
     "JobError",
     "MissingResultFileError",
+    "RegistryError",
     "TransportError",
     "attach",
     "autobatch",

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import httpx
 import orjson
 
-from .config import Connection
+from .config import Connection, missing_v1_hint
 from .errors import APIError, TransportError, api_error_class
 from .wire import RETRIABLE_STATUS_CODES
 
@@ -302,6 +302,11 @@ class BatchClient:
             if response.status_code < 400:
                 return response
             error = _error_from(response)
+            if response.status_code == 404 and (hint := missing_v1_hint(self.base_url)):
+                error = type(error)(
+                    f"{error.message} from {method} {response.request.url}{hint}",
+                    status_code=404, code=error.code, body=error.body,
+                )  # fmt: skip
             refused = (
                 attempts > 1
                 and response.status_code in REFUSED_STATUS_CODES
@@ -424,10 +429,17 @@ class BatchClient:
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
         return self._batch("POST", f"batches/{batch_id}/cancel")
 
-    def list_batches(self, *, after: str | None = None, limit: int = 20) -> dict[str, Any]:
+    def list_batches(
+        self, *, after: str | None = None, limit: int = 20, search: str | None = None
+    ) -> dict[str, Any]:
+        """A page of batches, newest first. ``search`` narrows it to batches whose metadata
+        contains the text where the service supports it (Doubleword); others ignore it and
+        answer the plain page, so callers still filter what comes back."""
         params: dict[str, Any] = {"limit": limit}
         if after:
             params["after"] = after
+        if search:
+            params["search"] = search
         page = self._object("GET", "batches", params=params)
         try:
             page["data"] = [normalize_batch(b) for b in page.get("data") or []]
@@ -436,11 +448,14 @@ class BatchClient:
             raise self._unreadable(why, "GET", "batches", page) from None
         return page
 
-    def iter_batches(self, *, page_size: int = 100, max_pages: int = 10) -> Iterator[dict]:
-        """Batches newest first, following ``after`` cursors for at most ``max_pages`` pages."""
+    def iter_batches(
+        self, *, page_size: int = 100, max_pages: int = 10, search: str | None = None
+    ) -> Iterator[dict]:
+        """Batches newest first, following ``after`` cursors for at most ``max_pages`` pages
+        (``search``: see ``list_batches``)."""
         after = None
         for _ in range(max_pages):
-            page = self.list_batches(after=after, limit=page_size)
+            page = self.list_batches(after=after, limit=page_size, search=search)
             yield from page["data"]
             if not page.get("has_more") or not page["data"]:
                 return

@@ -15,6 +15,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
@@ -47,7 +48,43 @@ class Connection:
     @property
     def service_key(self) -> str:
         """Identity of the service for the registry: the embedded server has a changing port."""
-        return "local" if self.simulated else self.base_url.rstrip("/")
+        return "local" if self.simulated else service_url(self.base_url)
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]", "ip6-localhost", "0.0.0.0"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def service_url(base_url: str) -> str:
+    """One name per service however its URL is written: scheme and host in lower case, every
+    loopback name as ``127.0.0.1``, no default port, no trailing slash, no query.
+
+    >>> service_url("HTTP://LocalHost:80/v1/")
+    'http://127.0.0.1/v1'
+    """
+    parts = urlsplit(base_url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:  # a port that is not a number: left as written
+        return base_url.strip().rstrip("/")
+    if host in _LOOPBACK:
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def missing_v1_hint(base_url: str) -> str:
+    """Advice when a base URL's path lacks ``/v1`` (every Batch API route lives under it), or ""."""
+    path = urlsplit(base_url.strip()).path.rstrip("/")
+    if path.endswith("/v1") or "/v1/" in path:
+        return ""
+    return (
+        f"; the base URL {base_url!r} has no /v1, and the Batch API's routes live under it: "
+        f"try base_url={base_url.rstrip('/') + '/v1'!r}"
+    )
 
 
 def _dw_home() -> Path:

@@ -4,6 +4,7 @@
     ├── ConfigError              no usable connection settings
     ├── BudgetExceededError      the cost estimate is over ``budget=``
     ├── JobError                 a batch ended in a way the requested operation cannot use
+    ├── RegistryError            the local registry is damaged, full or cannot be written
     │   └── MissingResultFileError   an output or error file is gone: row outcomes unknown
     ├── TransportError           the network failed and retries are used up
     └── APIError                 the service answered with an HTTP error
@@ -46,6 +47,10 @@ def budget_advice(window: str) -> str:
 
 class JobError(DwError):
     pass
+
+
+class RegistryError(DwError):
+    """The local registry (a cache of what the service knows) cannot be read or written."""
 
 
 class MissingResultFileError(JobError):

@@ -415,7 +415,7 @@ def review(job: Any, frame: pd.DataFrame | None = None, **options: Any) -> Any:
     from .widgets.review import META_COLUMNS, ReviewWidget
 
     if frame is None:
-        frame = job.join() if job.done else job.partial()
+        frame = job._join() if job.done else job._partial()  # unprefixed: read by name
     prompt = _prompt_lookup(job, frame)
     own = job.source_columns
     if own is not None and "answer_columns" not in options:

@@ -69,7 +69,8 @@ def test_a_service_without_a_batch_list_is_polled_batch_by_batch(server):
         job = _job(proxy, server)
         out = job.join(timeout=60)
     assert out["status"].eq("ok").all()
-    assert proxy.count("GET", LIST) == 1  # asked once, then never again
+    # asked once by the look-up before the create, once by the polls, then never again
+    assert proxy.count("GET", LIST) == 2
     assert proxy.count("GET", ONE) >= 4
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from .. import wire
 from ..client import BatchClient
-from ..errors import DwError, JobError
+from ..errors import DwError, FileTooLargeError, JobError
 from . import create, pilot, requests
 from .registry import BatchRecord, Registry
 from .sending import SendProgress, bounded
@@ -37,6 +38,8 @@ class BatchCreation:
     built: Any
     df: Any
     build_args: dict[str, Any] | None
+    _uploads: list[dict[str, Any]] | None = None
+    _made: set[str] = set()
 
     @property
     def attempt(self) -> int:
@@ -64,17 +67,43 @@ class BatchCreation:
         no batch uses yet, and with a budget checks the whole job's cost before the first
         create. Safe to call again after any failure, from any kernel.
         """
-        with self._lock:
-            self.spec.setdefault("chunks", {})[str(attempt)] = len(chunks)
-        self._registry.update_spec(self.id, self.spec)
         missing = [c for c in range(len(chunks)) if not self._batch_of(attempt, c)]
         if missing and not self.fresh:
             for chunk, batch in create.existing_batches(self._client, self.id, attempt).items():
                 if not self._batch_of(attempt, chunk):
                     self._record_batch(attempt, chunk, self._file_of(attempt, chunk), batch)
-            missing = [c for c in missing if not self._batch_of(attempt, c)]
+                    if rows := create.tag_rows(batch):
+                        self._bounds(attempt)[str(chunk)] = list(rows)
+        old = dict(self._bounds(attempt))
+        chunks = self._as_split(chunks, attempt)
+        with self._lock:
+            self.spec.setdefault("chunks", {})[str(attempt)] = len(chunks)
+            if chunks and _rows(chunks[0]) is not None:
+                new = {str(c): list(_rows(chunk) or ()) for c, chunk in enumerate(chunks)}
+                self.spec.setdefault("bounds", {})[str(attempt)] = new
+                # an upload made for other requests (another split) is not reused for these
+                stale = {int(c) for c, rows in old.items() if new.get(c) != rows}
+                self._records = [
+                    r
+                    for r in self._records
+                    if r.attempt != attempt or r.batch_id or r.chunk not in stale
+                ]
+        self._registry.update_spec(self.id, self.spec)
+        missing = [c for c in range(len(chunks)) if not self._batch_of(attempt, c)]
         if not missing:
             return
+        self._uploads: list[dict[str, Any]] | None = None  # listed once, at the first upload
+        self._made: set[str] = set()  # batches this call created (only these it may cancel)
+        try:
+            self._send(chunks, attempt, missing, window)
+        except FileTooLargeError as exc:
+            raise self._too_large(exc, chunks, attempt) from exc
+        self._settle_again(attempt)
+        self.fresh = False
+
+    def _send(
+        self, chunks: Sequence[Any], attempt: int, missing: list[int], window: str | None
+    ) -> None:
         spec = self.spec if window is None else {**self.spec, "window": window}
         # after a pilot, proceed() has checked the budget on the pilot's measured figures
         measured = attempt > 0 and (self.spec.get("pilot") or {}).get("proceeded")
@@ -91,7 +120,69 @@ class BatchCreation:
             file_ids = self._upload_all(chunks, attempt, missing, create=spec)
             if len(missing) == len(chunks) and not measured:  # the whole attempt's files
                 self.service_estimate = self._service_total(list(file_ids.values()), spec["window"])
-        self.fresh = False
+
+    def _bounds(self, attempt: int) -> dict[str, list[int]]:
+        """The request range of each chunk of ``attempt`` as the job was split, by chunk number
+        (as text: the spec is stored as JSON)."""
+        return self.spec.setdefault("bounds", {}).setdefault(str(attempt), {})
+
+    def _as_split(self, chunks: Sequence[Any], attempt: int) -> list[Any]:
+        """``chunks`` as the job was split: the chunks that have batches keep their requests,
+        and only the requests in none of them are sent, cut where ``chunks`` cut them (a re-run
+        with other split options, e.g. a smaller ``max_bytes=`` after a 413, never sends a
+        request twice). Chunk numbers of the old split keep their meaning."""
+        if not chunks or _rows(chunks[0]) is None or not hasattr(chunks[0], "parent"):
+            return list(chunks)  # bytes (a resume from uploads) or spooled files: as they are
+        taken = {int(c): tuple(rows) for c, rows in self._bounds(attempt).items()
+                 if len(rows) == 2 and self._batch_of(attempt, int(c))}  # fmt: skip
+        same = all(taken.get(c, rows) == rows for c, rows in enumerate(map(_rows, chunks)))
+        if same and all(c < len(chunks) for c in taken):
+            return list(chunks)  # the same split
+        covered = sorted(taken.values())
+        pieces = []
+        for chunk in chunks:
+            start = chunk.start
+            for a, b in covered:
+                if b <= start or a >= chunk.stop:
+                    continue
+                if a > start:
+                    pieces.append(replace(chunk, start=start, stop=a))
+                start = max(start, b)
+            if start < chunk.stop:
+                pieces.append(replace(chunk, start=start, stop=chunk.stop))
+        plan: list[Any] = []
+        free = iter(pieces)
+        for c in range(max(taken, default=-1) + 1 + len(pieces)):
+            if c in taken:
+                plan.append(replace(chunks[0], start=taken[c][0], stop=taken[c][1]))
+            elif (piece := next(free, None)) is not None:
+                plan.append(piece)
+        return plan
+
+    def _too_large(self, exc: FileTooLargeError, chunks: Sequence[Any], attempt: int) -> Exception:
+        """The 413, saying which chunk was refused and which chunks already have batches (they
+        run and are billed; a re-run keeps them and splits only the other requests)."""
+        made = [c for c in range(len(chunks)) if self._batch_of(attempt, c)]
+        refused = getattr(exc, "dw_chunk", None)
+        what = ""
+        if refused is not None:
+            rows = _rows(chunks[refused])
+            span = f"requests {rows[0]}-{rows[1] - 1}, " if rows else ""
+            what = f"Chunk {refused} ({span}{_size(chunks[refused]):,} bytes) was refused. "
+        if made:
+            names = ", ".join(f"{c}{_span(chunks[c])}" for c in made)
+            what += (
+                f"Chunk{'s' if len(made) > 1 else ''} {names} of job {self.name!r} already "
+                f"{'have batches' if len(made) > 1 else 'has a batch'} on the service: "
+                "they run and are billed, and a re-run keeps them and sends only the other "
+                "requests, split by the new options. "
+            )
+        else:
+            what += "No batch of this job was created. "
+        return FileTooLargeError(
+            f"{exc.message.rstrip('. ')}. {what}".rstrip(),
+            status_code=413, code=exc.code, body=exc.body,
+        )  # fmt: skip
 
     def _upload_all(
         self,
@@ -110,7 +201,11 @@ class BatchCreation:
         )
 
         def send(chunk: int) -> str:
-            file_id = file_ids.get(chunk) or self._upload(chunks[chunk], attempt, chunk)
+            try:
+                file_id = file_ids.get(chunk) or self._upload(chunks[chunk], attempt, chunk)
+            except FileTooLargeError as exc:
+                exc.dw_chunk = chunk  # type: ignore[attr-defined]
+                raise
             if create is not None:
                 self._create(file_id, attempt, chunk, create)
             return file_id
@@ -125,13 +220,58 @@ class BatchCreation:
     def _create(self, file_id: str, attempt: int, chunk: int, spec: dict[str, Any]) -> None:
         """Create one chunk's batch and record its id at once; a cancel asked while the submit
         was sending stops it as soon as it exists."""
-        batch = create.create_batch(
-            self._client, file_id, spec, create.batch_tag(self.id, attempt, chunk)
-        )
+        rows = (self.spec.get("bounds") or {}).get(str(attempt), {}).get(str(chunk))
+        tag = create.batch_tag(self.id, attempt, chunk, tuple(rows) if rows else None, self.name)
+        batch = create.create_batch(self._client, file_id, spec, tag)
+        if not self.fresh:  # another kernel may have made the same chunk at this moment
+            with self._lock:
+                self._made.add(batch["id"])
+            batch = self._settled(batch, create.settle(self._client, batch, tag), chunk)
+            file_id = batch.get("input_file_id") or file_id
         self._record_batch(attempt, chunk, file_id, batch)
         self.send_progress.created()
         if self._cancel_when_sent:
             create.cancel_quietly(self._client, batch["id"])
+
+    def _settled(
+        self, mine: dict[str, Any], settled: tuple[dict[str, Any], str | None], chunk: int
+    ) -> dict[str, Any]:
+        """The batch a chunk follows after ``create.settle``; a note for the views when this
+        kernel's own batch was the younger duplicate and was cancelled."""
+        batch, cancelled = settled
+        if cancelled:
+            with self._lock:
+                self._tracker.notes.append(
+                    f"chunk {chunk} was created by another kernel at the same moment: this "
+                    f"kernel's batch {cancelled} was cancelled before it ran (nothing billed), "
+                    f"and the job follows {batch['id']}"
+                )
+                self._tracker.batches.pop(mine["id"], None)
+        return batch
+
+    def _settle_again(self, attempt: int) -> None:
+        """One more look once every chunk is created: a duplicate made by another kernel while
+        this one's first look could not see it yet is settled the same way (the younger one is
+        cancelled by the kernel that made it), so only one batch per chunk runs."""
+        made = self._made
+        if not made:
+            return
+        try:
+            found = create.job_batches(self._client, self.id)
+        except JobError:
+            return
+        by_chunk: dict[int, list[dict[str, Any]]] = {}
+        for b in found:
+            m = b.get("metadata") or {}
+            if m.get("dw_attempt") == str(attempt) and str(m.get("dw_chunk", "")).isdigit():
+                by_chunk.setdefault(int(m["dw_chunk"]), []).append(b)
+        for chunk, same in by_chunk.items():
+            mine = self._batch_of(attempt, chunk)
+            if mine not in made or same[0]["id"] == mine:  # oldest first
+                continue
+            create.cancel_quietly(self._client, mine)
+            batch = self._settled({"id": mine}, (same[0], mine), chunk)
+            self._record_batch(attempt, chunk, batch.get("input_file_id"), batch)
 
     def resume(self, built: Any = None) -> None:
         """Finish a submit that stopped half-way: find what the service has, create the rest
@@ -192,8 +332,12 @@ class BatchCreation:
 
     def _upload(self, data: Any, attempt: int, chunk: int) -> str:
         payload = data if isinstance(data, bytes) else data.data
-        filename = create.upload_name(self.name, self.id, attempt, chunk)
-        file_id = None if self.fresh else create.uploaded_file(self._client, filename, len(payload))
+        filename = create.upload_name(self.name, self.id, attempt, chunk, _rows(data))
+        file_id = None
+        if not self.fresh:
+            if self._uploads is None:
+                self._uploads = create.recent_uploads(self._client)
+            file_id = create.uploaded_file(self._client, filename, len(payload), self._uploads)
         if file_id is None:
             file_id = create.upload(
                 self._client, payload, filename, lambda sent: self.send_progress.sent(chunk, sent)
@@ -243,6 +387,19 @@ class BatchCreation:
             with self._lock:
                 self._records = [r for r in self._records if r.attempt != attempt or r.batch_id]
             raise
+
+
+def _rows(chunk: Any) -> tuple[int, int] | None:
+    """The request range of a chunk (None for plain bytes)."""
+    if hasattr(chunk, "start") and hasattr(chunk, "stop"):
+        return (int(chunk.start), int(chunk.stop))
+    rows = getattr(chunk, "rows", None)
+    return (int(rows[0]), int(rows[1])) if rows is not None else None
+
+
+def _span(chunk: Any) -> str:
+    rows = _rows(chunk)
+    return f" (requests {rows[0]}-{rows[1] - 1})" if rows else ""
 
 
 def _size(chunk: Any) -> int:

@@ -26,6 +26,7 @@ from ..config import Connection
 from ..errors import DwError, JobError, MissingResultFileError
 from ..jsonl.requests import make_custom_ids
 from ..jsonl.requests.dataset import open_dataset
+from ..jsonl.results.join import output_columns
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
@@ -354,12 +355,51 @@ class Job(BatchCreation, SubmitThread):
         Columns: the answer (``content`` or one per schema field), ``status``, ``error``,
         ``finish_reason``, ``prompt_tokens``, ``completion_tokens``, ``batch_id``, ``attempt``.
         After ``retry()`` each row shows its latest answer (an answer beats a failure).
+        With ``dw.submit(..., output_prefix="dw_")`` they are ``dw_content``, ``dw_status``, ...
 
         An output or error file that the service no longer has raises
         ``MissingResultFileError`` (naming the batch and the file) while rows without any line
         remain, because their outcome is unknown; ``missing_files="not_run"`` joins the rest
         and leaves those rows ``not_run``.
         """
+        out = self._join(wait=wait, timeout=timeout, missing_files=missing_files, path=path)
+        return self._prefixed(out)
+
+    def partial(self) -> pd.DataFrame:
+        """The rows finished so far, joined like ``join()``; the others are ``not_run``.
+
+        Each call reads only the lines not read before where the service can (Doubleword
+        ``skip`` + ``X-Last-Line``) and adds them to the results parsed so far; a service whose
+        output appears only at the end (OpenAI) gives results once finished.
+        """
+        return self._prefixed(self._partial())
+
+    def _prefixed(self, out: Any) -> Any:
+        """The result columns renamed with ``output_prefix=`` (never the user's columns;
+        ``path=`` writes them unrenamed)."""
+        prefix = self.spec.get("output_prefix")
+        if not prefix or not isinstance(out, pd.DataFrame):
+            return out
+        theirs = list(self.source_columns or ())
+        ours = output_columns(
+            self.spec["endpoint"], self.spec.get("schema"), tools=True,
+            extra=("attempt", "phase", "earlier_prompt"),
+        )  # fmt: skip
+        renamed = out.rename(columns={c: prefix + c for c in out.columns if c not in theirs})
+        if self.df is not None:  # a column of theirs the join wrote ours into: both, apart
+            for c in (c for c in theirs if c in ours and c in out.columns):
+                renamed[prefix + c] = out[c]
+                renamed[c] = self.df[c].to_numpy()
+        return renamed
+
+    def _join(
+        self,
+        *,
+        wait: bool = True,
+        timeout: float | None = None,
+        missing_files: str = "raise",
+        path: str | os.PathLike | None = None,
+    ) -> Any:
         if missing_files not in ("raise", "not_run"):
             raise ValueError("missing_files must be 'raise' or 'not_run'")
         if wait:
@@ -399,13 +439,7 @@ class Job(BatchCreation, SubmitThread):
         self._note_lines(attrs)
         return written
 
-    def partial(self) -> pd.DataFrame:
-        """The rows finished so far, joined like ``join()``; the others are ``not_run``.
-
-        Each call reads only the lines not read before where the service can (Doubleword
-        ``skip`` + ``X-Last-Line``) and adds them to the results parsed so far; a service whose
-        output appears only at the end (OpenAI) gives results once finished.
-        """
+    def _partial(self) -> pd.DataFrame:
         self.refresh()
         results = self._reader.read_new(self.batch_ids, self._tracker.batches)
         for batch_id, data, _ in self._batch_error_lines(skip=self._errors_read):
@@ -473,7 +507,7 @@ class Job(BatchCreation, SubmitThread):
             results = pieces.ChunkWindow(self, "not_run" if unknown else "raise")
             wanted = pieces.ids_to_retry(self, results, truncated=truncated, unreadable=unreadable)
         else:
-            out = self.join(missing_files="not_run" if unknown else "raise")
+            out = self._join(missing_files="not_run" if unknown else "raise")
             ids = self.built.row_ids if self.built is not None else self._ids()
             wanted = retry.ids_to_retry(out, ids, truncated=truncated, unreadable=unreadable)
         if not wanted:

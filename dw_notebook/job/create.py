@@ -4,11 +4,13 @@ call whose lost answer is found by the batch's metadata."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 from ..client import BatchClient
+from ..config import missing_v1_hint
 from ..errors import (
     APIError,
     BudgetExceededError,
@@ -25,35 +27,75 @@ from .sending import CountingReader
 LOOKUP_PAGES = 10
 LOOKUP_PAGE_SIZE = 100
 
+#: Pages read by the look right after a create: a duplicate made at the same moment is among
+#: the newest batches (a service without ``search=`` would otherwise be paged through per chunk).
+SETTLE_PAGES = 2
 
-def batch_tag(job_id: str, attempt: int, chunk: int) -> dict[str, str]:
-    """The metadata that names a batch's job, attempt and chunk on the service."""
-    return {"dw_job": job_id, "dw_attempt": str(attempt), "dw_chunk": str(chunk)}
+#: Seconds a service whose ``GET /batches`` answered 404/405 is not asked again (the look-ups
+#: of one submit: before, after each create, and once more at the end).
+CANNOT_LIST_FOR = 60.0
+_CANNOT_LIST: dict[str, float] = {}  # base URL -> when its list answered 404/405
 
 
-def upload_name(name: str, job_id: str, attempt: int, chunk: int) -> str:
-    """The filename of a chunk's upload: it names the job, so an unused upload can be found."""
-    return f"{name}.{job_id}.{attempt}.{chunk}.jsonl"
+def batch_tag(
+    job_id: str,
+    attempt: int,
+    chunk: int,
+    rows: tuple[int, int] | None = None,
+    name: str | None = None,
+) -> dict[str, str]:
+    """The metadata that names a batch's job, attempt and chunk on the service, with the chunk's
+    request range (``start-stop``) and the job's name: any machine that makes the same submit
+    recomputes the job id (``identity.job_id``), so it finds these batches with no local state."""
+    tag = {"dw_job": job_id, "dw_attempt": str(attempt), "dw_chunk": str(chunk)}
+    if rows is not None:
+        tag["dw_rows"] = f"{rows[0]}-{rows[1]}"
+    if name:
+        tag["dw_name"] = name[:500]  # OpenAI keeps values of up to 512 characters
+    return tag
 
 
-def existing_batches(client: BatchClient, job_id: str, attempt: int) -> dict[int, dict[str, Any]]:
-    """The batches the service already has for this job and attempt, by chunk (the oldest one
-    where a chunk has several). Lists recent batches, following the pages.
+def tag_rows(batch: dict[str, Any]) -> tuple[int, int] | None:
+    """The request range a batch's metadata names, or None."""
+    start, _, stop = str((batch.get("metadata") or {}).get("dw_rows", "")).partition("-")
+    return (int(start), int(stop)) if start.isdigit() and stop.isdigit() else None
+
+
+def upload_name(
+    name: str, job_id: str, attempt: int, chunk: int, rows: tuple[int, int] | None = None
+) -> str:
+    """The filename of a chunk's upload: it names the job (and the chunk's requests), so an
+    unused upload can be found."""
+    span = f".{rows[0]}-{rows[1]}" if rows is not None else ""
+    return f"{name}.{job_id}.{attempt}.{chunk}{span}.jsonl"
+
+
+def job_batches(
+    client: BatchClient, job_id: str, max_pages: int | None = None
+) -> list[dict[str, Any]]:
+    """Every batch the service has whose metadata names ``job_id``, oldest first: asked with
+    ``search=`` (Doubleword narrows the list to them; other services ignore it, and then the
+    recent pages are read), filtered here either way.
 
     Raises JobError when the service cannot be asked: creating without knowing could pay twice.
     A service without ``GET /batches`` (404/405) cannot be searched; then nothing is found.
     """
-    found: dict[int, dict[str, Any]] = {}
+    found: list[dict[str, Any]] = []
+    if time.monotonic() - _CANNOT_LIST.get(client.base_url, -CANNOT_LIST_FOR) < CANNOT_LIST_FOR:
+        return found
     try:
-        for batch in client.iter_batches(page_size=LOOKUP_PAGE_SIZE, max_pages=LOOKUP_PAGES):
-            metadata = batch.get("metadata") or {}
-            if metadata.get("dw_job") != job_id or metadata.get("dw_attempt") != str(attempt):
-                continue
-            chunk = metadata.get("dw_chunk", "")
-            if chunk.isdigit():
-                found[int(chunk)] = batch  # newest first: the oldest is written last
+        for batch in client.iter_batches(
+            page_size=LOOKUP_PAGE_SIZE, max_pages=max_pages or LOOKUP_PAGES, search=job_id
+        ):
+            if (batch.get("metadata") or {}).get("dw_job") == job_id:
+                found.append(batch)
     except (APIError, TransportError) as exc:
+        if isinstance(exc, NotFoundError) and missing_v1_hint(client.base_url):
+            raise  # a base URL without /v1: the message says so
+        if getattr(exc, "status_code", None) in (401, 402, 403):
+            raise  # a refusal its own message explains (a bad key): not a service hiccup
         if isinstance(exc, NotFoundError) or getattr(exc, "status_code", None) == 405:
+            _CANNOT_LIST[client.base_url] = time.monotonic()  # one submit asks (and warns) once
             warnings.warn(
                 f"the service cannot list batches ({exc}); a batch whose creation answer was "
                 "lost cannot be found there",
@@ -64,18 +106,68 @@ def existing_batches(client: BatchClient, job_id: str, attempt: int) -> dict[int
             f"could not check whether the service already has this job's batches ({exc}); "
             "nothing new was created: run the same cell again when the service answers"
         ) from exc
+    # oldest first. Within one second (the API's resolution) the list's own order decides: it
+    # is the service's exact creation order (newest first), the same for every kernel
+    return sorted(reversed(found), key=lambda b: int(b.get("created_at") or 0))
+
+
+def existing_batches(client: BatchClient, job_id: str, attempt: int) -> dict[int, dict[str, Any]]:
+    """The batches the service already has for this job and attempt, by chunk (the oldest one
+    where a chunk has several: the one every kernel keeps, see ``settle``)."""
+    found: dict[int, dict[str, Any]] = {}
+    for batch in job_batches(client, job_id):
+        metadata = batch.get("metadata") or {}
+        chunk = str(metadata.get("dw_chunk", ""))
+        if metadata.get("dw_attempt") == str(attempt) and chunk.isdigit():
+            found.setdefault(int(chunk), batch)
     return found
 
 
-def uploaded_file(client: BatchClient, filename: str, size: int) -> str | None:
-    """The id of an upload of this chunk that the service has (its answer was lost), or None."""
+def settle(
+    client: BatchClient, batch: dict[str, Any], tag: dict[str, str]
+) -> tuple[dict[str, Any], str | None]:
+    """After a create, look again: where another kernel (or machine) created the same chunk at
+    the same moment, every one keeps the oldest batch, and the one that made a younger batch
+    cancels it (only its own: a batch it cannot see yet is never cancelled by mistake).
+    Returns (the chunk's batch, the id of this call's batch if it was cancelled as a duplicate)."""
     try:
-        for file in client.iter_files(purpose="batch", max_pages=3):
+        same = [
+            b
+            for b in job_batches(client, tag["dw_job"], max_pages=SETTLE_PAGES)
+            if (b.get("metadata") or {}).get("dw_attempt") == tag["dw_attempt"]
+            and (b.get("metadata") or {}).get("dw_chunk") == tag["dw_chunk"]
+        ]
+    except JobError:
+        return batch, None  # cannot look: keep ours (at worst a duplicate runs, as before)
+    if not any(b["id"] == batch["id"] for b in same):
+        same.append(batch)  # a list served from a replica may not show it yet: the newest
+    oldest = same[0]
+    if oldest["id"] == batch["id"]:
+        return batch, None
+    cancel_quietly(client, batch["id"])
+    return oldest, batch["id"]
+
+
+def uploaded_file(
+    client: BatchClient, filename: str, size: int, files: list[dict[str, Any]] | None = None
+) -> str | None:
+    """The id of an upload of this chunk that the service has (its answer was lost), or None;
+    ``files``: the service's recent uploads, when already listed (``recent_uploads``)."""
+    try:
+        for file in client.iter_files(purpose="batch", max_pages=3) if files is None else files:
             if file.get("filename") == filename and file.get("bytes") in (size, None):
                 return str(file["id"])
     except (APIError, TransportError, KeyError):
         return None
     return None
+
+
+def recent_uploads(client: BatchClient) -> list[dict[str, Any]]:
+    """The service's recent batch uploads, listed once for all chunks of a submit."""
+    try:
+        return list(client.iter_files(purpose="batch", max_pages=3))
+    except (APIError, TransportError):
+        return []
 
 
 def upload(

@@ -72,6 +72,12 @@ def _apply(row: dict[str, Any], batch: dict[str, Any]) -> None:
     )
     if not row.get("model") and batch.get("model"):
         row["model"] = batch["model"]
+    metadata = batch.get("metadata") or {}
+    tag = [metadata.get(k) for k in ("dw_job", "dw_attempt", "dw_chunk")]
+    if not row.get("job_id") and all(isinstance(v, str) and v for v in tag):
+        # a batch the registry lost: its metadata names its job (made on another machine)
+        job = metadata.get("dw_name") or tag[0]
+        row.update(job=job, job_id=tag[0], attempt=tag[1], chunk=tag[2])
 
 
 def add_service_rows(

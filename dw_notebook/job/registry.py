@@ -9,6 +9,7 @@ The database lives in the user data dir (``DW_NOTEBOOK_HOME`` overrides it).
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from typing import Any
 import orjson
 
 from ..config import home_dir
+from ..errors import RegistryError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS result_files (
     file_id TEXT NOT NULL,
     sha256 TEXT NOT NULL,
     bytes INTEGER NOT NULL,
+    crc32 INTEGER,
     PRIMARY KEY (service, file_id)
 );
 """
@@ -81,35 +84,53 @@ class Registry:
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else home_dir() / "registry.sqlite3"
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # owner-only: SQLite gives its -wal and -shm files the database file's permissions
-        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # owner-only: SQLite gives its -wal and -shm files the database file's permissions
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise registry_error(self.path, exc) from None
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            columns = [row[1] for row in db.execute("PRAGMA table_info(result_files)")]
+            if "crc32" not in columns:  # a registry made before the cache checked its reads
+                db.execute("ALTER TABLE result_files ADD COLUMN crc32 INTEGER")
 
     def __repr__(self) -> str:
         return f"Registry({str(self.path)!r})"
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            with db:
-                yield db
-        finally:
-            db.close()
+            db = sqlite3.connect(self.path, timeout=30)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                with db:
+                    yield db
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise registry_error(self.path, exc) from None
 
-    def new_job(self, fingerprint: str, service: str, name: str, spec: dict[str, Any]) -> str:
-        """Record a job before any upload; supersedes earlier jobs with the same fingerprint."""
-        job_id = "job-" + uuid.uuid4().hex[:12]
+    def new_job(
+        self,
+        fingerprint: str,
+        service: str,
+        name: str,
+        spec: dict[str, Any],
+        job_id: str | None = None,
+    ) -> str:
+        """Record a job before any upload; supersedes earlier jobs with the same fingerprint.
+        A ``job_id`` recorded before (its batches gone from the service) starts over."""
+        job_id = job_id or "job-" + uuid.uuid4().hex[:12]
         with self._connect() as db:
             db.execute(
                 "UPDATE jobs SET superseded = 1 WHERE fingerprint = ? AND service = ?",
                 (fingerprint, service),
             )
+            db.execute("DELETE FROM batches WHERE job_id = ?", (job_id,))
             db.execute(
-                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, 0)",
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, 0)",
                 (job_id, fingerprint, service, name, orjson.dumps(spec).decode(), time.time()),
             )
         return job_id
@@ -141,21 +162,24 @@ class Registry:
                 (job_id, attempt, chunk, batch_id, status, time.time()),
             )
 
-    def record_cached_file(self, service: str, file_id: str, sha256: str, size: int) -> None:
+    def record_cached_file(
+        self, service: str, file_id: str, sha256: str, size: int, crc32: int | None = None
+    ) -> None:
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO result_files VALUES (?, ?, ?, ?)",
-                (service, file_id, sha256, size),
+                "INSERT OR REPLACE INTO result_files (service, file_id, sha256, bytes, crc32)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (service, file_id, sha256, size, crc32),
             )
 
-    def cached_file(self, service: str, file_id: str) -> tuple[str, int] | None:
-        """(sha256, size) of a finished result file kept in the cache, or None."""
+    def cached_file(self, service: str, file_id: str) -> tuple[str, int, int | None] | None:
+        """(sha256, size, crc32) of a finished result file kept in the cache, or None."""
         with self._connect() as db:
             row = db.execute(
-                "SELECT sha256, bytes FROM result_files WHERE service = ? AND file_id = ?",
+                "SELECT sha256, bytes, crc32 FROM result_files WHERE service = ? AND file_id = ?",
                 (service, file_id),
             ).fetchone()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], row[2]) if row else None
 
     def forget_files(self, job_id: str, attempt: int) -> None:
         """Forget the uploads of an attempt that has no batch (they were removed)."""
@@ -166,8 +190,12 @@ class Registry:
             )
 
     def record_status(self, batch_id: str, status: str) -> None:
-        with self._connect() as db:
-            db.execute("UPDATE batches SET status = ? WHERE batch_id = ?", (status, batch_id))
+        """Keep a batch's last status (a cache of the service's: a failed write is let go)."""
+        try:
+            with self._connect() as db:
+                db.execute("UPDATE batches SET status = ? WHERE batch_id = ?", (status, batch_id))
+        except RegistryError:
+            pass
 
     def _load(self, db: sqlite3.Connection, row: tuple) -> JobRecord:
         job_id, fingerprint, service, name, spec, created_at, _ = row
@@ -212,3 +240,28 @@ class Registry:
                 "SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
             ).fetchall()
             return [self._load(db, row) for row in rows]
+
+
+def registry_error(path: Path, exc: BaseException) -> RegistryError:
+    """One line naming the registry's path, what is wrong and what to do; nothing is lost
+    either way: every job is on the service, where a re-run or ``dw.attach`` finds it."""
+    text = str(exc) or type(exc).__name__
+    again = (
+        "then run the cell again: the service keeps every job, and the re-run (or "
+        "dw.attach(name)) finds it there without paying twice"
+    )
+    full = "full" in text or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
+    if full:
+        return RegistryError(
+            f"the job registry {path} cannot be written: no space left on its disk ({text}); "
+            f"free some space there or set DW_NOTEBOOK_HOME to another directory, {again}"
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return RegistryError(
+            f"the job registry {path} is damaged ({text}); move it away (mv {path} "
+            f"{path}.damaged) or delete it, {again}"
+        )
+    return RegistryError(
+        f"the job registry {path} cannot be used ({text}); check that the directory is "
+        f"writable, or set DW_NOTEBOOK_HOME to another directory, {again}"
+    )

@@ -25,11 +25,12 @@ from ..errors import (
     NotFoundError,
 )
 from ..jsonl.requests.dataset import DatasetRequests, is_dataset_source
+from ..jsonl.results.join import output_columns, refuse_clash
 from . import dataset, listing
 from . import pilot as pilots
 from .core import Job
 from .create import refuse_estimate
-from .identity import fingerprint, job_for, job_from_record
+from .identity import fingerprint, job_for, job_from_record, record_from_service
 from .registry import Registry
 from .requests import rebuild
 from .sending import running_job
@@ -111,6 +112,7 @@ def submit(
     registry: Registry | None = None,
     pilot: int | None = None,
     pilot_by: str | None = None,
+    output_prefix: str | None = None,
     **params: Any,
 ) -> Job:
     """Build one request per row and return the live job; the uploads and the batches are made
@@ -132,6 +134,10 @@ def submit(
     ``pilot=10`` sends only 10 rows spread over the frame (over the values of column
     ``pilot_by=`` if given) on the 1h window where offered; ``job.pilot_report()`` shows what
     they measured and ``job.proceed()`` sends the rest (see ``dw_notebook.job.pilot``).
+
+    Every option of ``dw.prepare`` is taken (``id_column=``, ``max_line_bytes=``, ...). A
+    result column that would overwrite one of the frame's (``status``, ``content``, ...) is
+    refused before anything is sent; ``output_prefix="dw_"`` names them ``dw_status``, ...
     """
     from ..jsonl.requests import build_requests
     from ..jsonl.requests.estimate import estimate_cost
@@ -150,8 +156,14 @@ def submit(
             price=price, force=force, max_requests=max_requests, max_bytes=max_bytes, pilot=pilot,
         )  # fmt: skip
     # a line that cannot fit in any file is refused here, naming its row
-    built = build_requests(df, **build_args, max_line_bytes=dataset.line_limit(max_bytes))
+    line_limit = dataset.line_limit(max_bytes)
+    if build_args.get("max_line_bytes") is not None:  # prepare's option, taken here too
+        line_limit = min(int(build_args.pop("max_line_bytes")), line_limit)
+    built = build_requests(df, **build_args, max_line_bytes=line_limit)
     refuse_empty(df, built)
+    extra = ["attempt", "phase", "earlier_prompt"] if pilot is not None else ["attempt"]
+    ours = output_columns(built.endpoint, built.schema, tools=bool(tools), extra=extra)
+    refuse_clash(df.columns, ours, output_prefix or "")
     prices = {built.model: {window: price}} if price is not None else None
     estimate = estimate_cost(built, window=window, prices=prices)
     pilot_plan = None if pilot is None else pilots.plan(df, built, pilot, pilot_by)
@@ -180,6 +192,8 @@ def submit(
         "build": _replayable(build_args, built),
         "built_fingerprint": built.fingerprint(),
     }
+    if output_prefix:
+        spec["output_prefix"] = output_prefix
     if pilot_plan is not None:
         spec["pilot"] = pilot_plan
     job = job_for(fp, spec, name or _default_name(df, built), connection=connection,
@@ -252,6 +266,8 @@ def attach(
     connection = connect(api_key, base_url)
     client = client_for(connection)
     record = registry.find(key)
+    if record is None:  # the registry lost it (another machine, a deleted or damaged file)
+        record = record_from_service(client, connection, registry, key)
     if record is not None and (job := running_job(record.job_id)) is not None:
         return job  # its submit is still sending on a thread of this process
     if record is not None:

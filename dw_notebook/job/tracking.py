@@ -58,6 +58,8 @@ class Tracker:
         self.simulated = simulated
         self.batches: dict[str, dict[str, Any]] = {}
         self.poll_error: str | None = None
+        #: one-line notes on what the job did for the user (a duplicate batch cancelled)
+        self.notes: list[str] = []
         self.expected: dict[int, int] = {}  # attempt -> rows sent, before the service counts them
         self.lost: dict[str, str] = {}  # batch id -> why the service does not know it
         self._misses: dict[str, int] = {}  # 404s in a row per batch id
@@ -313,7 +315,7 @@ class Tracker:
     def _message(
         self, batches: list[dict[str, Any] | None], done: bool, attempt: int, now: float
     ) -> str:
-        parts = []
+        parts = list(self.notes)
         started = [b["created_at"] for b in batches if b and b["status"] == wire.VALIDATING]
         if started and started[0] and now - min(started) > self.stuck_validating_s:
             waited = format_duration(now - min(started))

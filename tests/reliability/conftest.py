@@ -43,6 +43,8 @@ def pytest_sessionfinish(session, exitstatus):
     path = os.environ.get(REPORT_ENV)
     if not path or not ROWS:
         return
-    from report_table import render
+    from report_table import kept_sections, render
 
-    Path(path).write_text(render(ROWS, failed=session.testsfailed), encoding="utf-8")
+    target = Path(path)
+    kept = kept_sections(target.read_text(encoding="utf-8")) if target.exists() else ""
+    target.write_text(render(ROWS, failed=session.testsfailed) + kept, encoding="utf-8")

@@ -39,16 +39,21 @@ class Tally:
 
 
 def tally(server, out: pd.DataFrame | None, n_rows: int, *, ok=("ok",)) -> Tally:
-    """Count on ``server`` (not through any proxy): batches per (job, attempt, chunk), and the
-    custom_ids of a job answered by more than one batch; and in ``out``: rows without an
-    answer."""
+    """Count on ``server`` (not through any proxy): batches per (job, attempt, chunk) (a batch
+    cancelled before any request ran is not counted: ``extra``), and the custom_ids of a job
+    answered by more than one batch; and in ``out``: rows without an answer."""
     with BatchClient(server.base_url, server.token, max_retries=2) as client:
         batches = list(client.iter_batches(max_pages=20))
         per_chunk: Counter = Counter()
         answered: Counter = Counter()
+        duplicates = 0
         for b in batches:
             m = b.get("metadata") or {}
-            per_chunk[(m.get("dw_job"), m.get("dw_attempt"), m.get("dw_chunk"))] += 1
+            counts = b["request_counts"]
+            if b["status"] in ("cancelling", "cancelled") and not counts["completed"]:
+                duplicates += 1  # cancelled before it ran: nothing runs, nothing is billed
+            else:
+                per_chunk[(m.get("dw_job"), m.get("dw_attempt"), m.get("dw_chunk"))] += 1
             if b["output_file_id"]:
                 try:
                     data = client.file_content(b["output_file_id"]).data
@@ -62,6 +67,7 @@ def tally(server, out: pd.DataFrame | None, n_rows: int, *, ok=("ok",)) -> Tally
         batches=len(batches),
         chunks=len(per_chunk),
         paid_twice=sum(1 for n in answered.values() if n > 1),
+        extra={"cancelled_before_running": duplicates},
     )
     if out is not None:
         t.rows = len(out)

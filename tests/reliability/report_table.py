@@ -47,3 +47,10 @@ def render(rows: list[dict], failed: int = 0) -> str:
             f"| {row['rows_lost']} | {row['paid_twice']} | {_cell(row['message'])} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def kept_sections(text: str) -> str:
+    """The hand-written ``## `` sections after the table (scenarios explained, measured
+    figures), kept when the table is generated again."""
+    at = text.find("\n## ")
+    return "" if at < 0 else "\n" + text[at + 1 :]

@@ -320,6 +320,46 @@ def join_results(
     return result
 
 
+def output_columns(
+    endpoint: str, schema: dict | None, *, tools: bool = False, extra: Iterable[str] = ()
+) -> list[str]:
+    """The columns a join adds for this endpoint and schema (``extra``: the job's own, such
+    as ``attempt``), in order."""
+    columns: list[str] = []
+    if endpoint == wire.EMBEDDINGS:
+        columns.append("embedding")
+    elif schema is not None:
+        columns += [
+            f"answer_{f.name}" if f.name in (*META_COLUMNS, "parse_error") else f.name
+            for f in schema_fields(schema)
+        ]
+        columns.append("parse_error")
+    else:
+        columns.append("content")
+    if endpoint == wire.MODERATIONS:
+        columns += ["flagged", "categories"]
+    if tools:
+        columns += ["tool_name", "tool_arguments"]
+    return [*columns, *META_COLUMNS, *extra]
+
+
+def refuse_clash(
+    user_columns: Iterable[Any], ours: list[str], prefix: str = "", option: str = "output_prefix"
+) -> None:
+    """Raise before anything is sent when a column the join adds would overwrite one of the
+    user's, naming the columns and the option that renames ours."""
+    mine = {str(c) for c in user_columns}
+    clash = [c for c in ours if prefix + c in mine]
+    if clash:
+        names = ", ".join(repr(prefix + c) for c in clash)
+        raise ValueError(
+            f"the DataFrame already has column{'s' if len(clash) > 1 else ''} {names}, which "
+            f"the joined results would overwrite; nothing was sent. Pass {option}='dw_' (or "
+            "another prefix) to name the result columns dw_status, dw_content, ..., or "
+            "rename yours"
+        )
+
+
 def line_report(parsed: ResultTable, unmatched: int = 0) -> dict[str, Any]:
     """What the join puts in ``out.attrs``: every line it could not read plainly, and counts."""
     return {
