@@ -21,6 +21,7 @@ from .errors import (
     DwError,
     JobError,
     MissingResultFileError,
+    ServiceBusyError,
     TransportError,
 )
 from .job import Job
@@ -52,6 +53,7 @@ __all__ = [
     "Job",
     "JobError",
     "MissingResultFileError",
+    "ServiceBusyError",
     "TransportError",
     "attach",
     "autobatch",

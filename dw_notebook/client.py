@@ -22,7 +22,7 @@ import httpx
 import orjson
 
 from .config import Connection
-from .errors import APIError, TransportError, api_error_class
+from .errors import APIError, ServiceBusyError, TransportError, api_error_class
 from .wire import RETRIABLE_STATUS_CODES
 
 # Big bodies: no limit on the whole transfer, but a stalled one (no byte for 15 min) ends.
@@ -203,6 +203,95 @@ def _error_from(response: httpx.Response) -> APIError:
     )
 
 
+#: Seconds of refusals (429/503 with Retry-After) waited out before giving up, by default.
+DEFAULT_PATIENCE = 3600.0
+
+
+def busy_reason(error: APIError) -> str:
+    """'429, capacity' / '429, rate limit' / '503, unavailable': why the service refused."""
+    text = f"{error.code or ''} {error.message}".lower()
+    if error.status_code == 503:
+        why = "unavailable"
+    elif any(word in text for word in ("capacity", "window", "queue", "volume", "cap ")):
+        why = "capacity"
+    else:
+        why = "rate limit"
+    return f"{error.status_code}, {why}"
+
+
+@dataclass(frozen=True)
+class Busy:
+    """The service refusing for now: why, when the client asks again, and since when."""
+
+    reason: str  # e.g. "429, capacity"
+    retry_in: float  # seconds until the next try
+    waited: float  # seconds since the first refusal with no success in between
+    route: str  # e.g. "POST files"
+
+
+class BusyWatch:
+    """A job's view of the refusals its calls are waiting out (any thread); ``None`` once a
+    call succeeds. ``patience`` bounds the time waited, in seconds (None: no bound)."""
+
+    def __init__(self, patience: float | None = DEFAULT_PATIENCE) -> None:
+        self.patience = patience
+        self._since: float | None = None
+        self._at = 0.0
+        self.state: Busy | None = None
+
+    def refused(self, error: APIError, route: str, retry_in: float) -> Busy:
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        self._at = now
+        self.state = Busy(busy_reason(error), retry_in, now - self._since, route)
+        return self.state
+
+    def answered(self) -> None:
+        self._since, self.state = None, None
+
+    def left(self) -> float | None:
+        """Seconds of patience left (None: unbounded)."""
+        if self.patience is None:
+            return None
+        waited = 0.0 if self._since is None else time.monotonic() - self._since
+        return self.patience - waited
+
+    def text(self) -> str:
+        """'service busy (429, capacity): retrying in 60 s, waited 4 min' or ''."""
+        busy = self.state
+        if busy is None:
+            return ""
+        at = max(busy.retry_in - (time.monotonic() - self._at), 0.0)
+        waited = busy.waited + (time.monotonic() - self._at)
+        return (
+            f"service busy ({busy.reason}): retrying in {_span(at)}, waited {_span(waited)}"
+            + (f" of patience={self.patience:g} s" if self.patience is not None else "")
+        )
+
+    def error(self, error: APIError, route: str) -> ServiceBusyError:
+        waited = 0.0 if self._since is None else time.monotonic() - self._since
+        return ServiceBusyError(
+            f"the service kept refusing {route} ({busy_reason(error)}: {error.message}) for "
+            f"{_span(waited)}, past patience={self.patience:g} s; nothing is lost: re-run the "
+            "same cell later (it resumes the job without sending anything twice), or pass a "
+            "larger patience=",
+            status_code=error.status_code,
+            code=error.code,
+            body=error.body,
+            retry_after=error.retry_after,
+        )
+
+
+def _span(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    if seconds < 90:
+        return f"{round(seconds)} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 class BatchClient:
     """Batch API calls against one base URL.
 
@@ -229,6 +318,8 @@ class BatchClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
+        self.watch: BusyWatch | None = None  # set on a job's view of the client (``watched``)
+        self._owner = True
         self._http = httpx.Client(
             base_url=self.base_url + "/",
             headers={"User-Agent": "dw-notebook"}
@@ -240,7 +331,16 @@ class BatchClient:
         return f"BatchClient({self.base_url!r})"
 
     def close(self) -> None:
-        self._http.close()
+        if self._owner:
+            self._http.close()
+
+    def watched(self, watch: BusyWatch) -> BatchClient:
+        """This client (its connections shared) reporting refusals to ``watch`` and giving up
+        once they outlast its patience."""
+        view = object.__new__(BatchClient)
+        view.__dict__.update(self.__dict__)
+        view.watch, view._owner = watch, False
+        return view
 
     def __enter__(self) -> BatchClient:
         return self
@@ -266,6 +366,7 @@ class BatchClient:
         *,
         retry: bool = True,
         idempotent: bool = True,
+        wait_refusals: bool = True,
         make_content: Callable[[], dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
@@ -292,8 +393,16 @@ class BatchClient:
             # reading or sending many files would hold them all
             response.stream = httpx.ByteStream(b"")
             if response.status_code < 400:
+                if self.watch is not None:
+                    self.watch.answered()
                 return response
             error = _error_from(response)
+            route = f"{method} {path.strip('/').split('/')[0]}"
+            if self.watch is not None and response.status_code in REFUSED_STATUS_CODES:
+                hint = error.retry_after if error.retry_after is not None else 0.0
+                self.watch.refused(error, route, self._delay(attempt, hint))
+                if not wait_refusals:
+                    raise error  # a poll: the caller shows it and asks again later
             refused = (
                 attempts > 1
                 and response.status_code in REFUSED_STATUS_CODES
@@ -305,7 +414,12 @@ class BatchClient:
                 attempt -= 1  # a storm of "come back in n seconds" is waited out
             elif last or response.status_code not in retry_on:
                 raise error
-            self._sleep(self._delay(attempt, error.retry_after))
+            delay = self._delay(attempt, error.retry_after)
+            left = self.watch.left() if self.watch is not None else None
+            if left is not None and left < delay:
+                self._sleep(max(left, 0.0))  # shown as busy until patience runs out
+                raise self.watch.error(error, route)  # type: ignore[union-attr]
+            self._sleep(delay)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._request(method, path, **kwargs)
@@ -410,17 +524,20 @@ class BatchClient:
         # exist, so the job layer looks it up by its metadata instead of creating a second one.
         return self._batch("POST", "batches", json=body, idempotent=False)
 
-    def get_batch(self, batch_id: str) -> dict[str, Any]:
-        return self._batch("GET", f"batches/{batch_id}")
+    def get_batch(self, batch_id: str, *, wait_refusals: bool = True) -> dict[str, Any]:
+        """A batch; ``wait_refusals=False`` raises a 429/503 at once (a poll asks later)."""
+        return self._batch("GET", f"batches/{batch_id}", wait_refusals=wait_refusals)
 
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
         return self._batch("POST", f"batches/{batch_id}/cancel")
 
-    def list_batches(self, *, after: str | None = None, limit: int = 20) -> dict[str, Any]:
+    def list_batches(
+        self, *, after: str | None = None, limit: int = 20, wait_refusals: bool = True
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if after:
             params["after"] = after
-        page = self._object("GET", "batches", params=params)
+        page = self._object("GET", "batches", params=params, wait_refusals=wait_refusals)
         try:
             page["data"] = [normalize_batch(b) for b in page.get("data") or []]
         except (TypeError, ValueError, AttributeError) as exc:

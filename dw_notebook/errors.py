@@ -15,6 +15,7 @@
         ├── ConflictError            409 (e.g. cancelling a finished batch)
         ├── FileTooLargeError        413
         ├── RateLimitError           429
+        │   └── ServiceBusyError         429/503 refusals outlasted ``patience=``
         └── ServerError              5xx
 
 Build and validation errors (bad input rows) live in ``dw_notebook.jsonl.requests.errors``
@@ -129,6 +130,10 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     pass
+
+
+class ServiceBusyError(RateLimitError):
+    """The service refused (429, or 503) for longer than the job's ``patience=``."""
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

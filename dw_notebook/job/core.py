@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 import pandas as pd
 
-from ..client import BatchClient
+from ..client import DEFAULT_PATIENCE, BatchClient, BusyWatch
 from ..config import Connection
 from ..errors import DwError, JobError, MissingResultFileError
 from ..jsonl.requests import make_custom_ids
@@ -105,12 +105,14 @@ class Job(BatchCreation, SubmitThread):
         self.pilot_view: dict[str, Any] | None = None  # the ended pilot's report, as plain data
         self.service_estimate: float | None = None  # USD, from the service's own estimate
         self.new_attempt: int | None = None  # made by retry() here, not shown yet (its own output)
-        self._client = client
+        #: refusals (429/503) the job's calls are waiting out, shown in its progress
+        self.busy = BusyWatch(spec.get("patience", DEFAULT_PATIENCE))
+        self._client = client.watched(self.busy)
         self._registry = registry
         self._lock = threading.RLock()
         self._records: list[BatchRecord] = list(records)
         self._tracker = Tracker(name=name, spec=spec, simulated=connection.answers_simulated)
-        self._reader = ResultReader(client, ResultCache(registry, connection.service_key))
+        self._reader = ResultReader(self._client, ResultCache(registry, connection.service_key))
         self._listeners: list[Listener] = []
         self._poller: Poller | None = None
         self._last_snapshot: JobSnapshot | None = None
@@ -174,7 +176,10 @@ class Job(BatchCreation, SubmitThread):
                 for k in range(self.attempt + 1)
             ]
             snapshot = self._tracker.snapshot(
-                attempts, estimated_cost=self.estimated_cost, sending=self._sending_snapshot()
+                attempts,
+                estimated_cost=self.estimated_cost,
+                sending=self._sending_snapshot(),
+                busy=self.busy.text(),
             )
             if self.spec.get("pilot"):
                 snapshot = replace(snapshot, pilot=pilot_view.view(self))
@@ -246,6 +251,7 @@ class Job(BatchCreation, SubmitThread):
                     self._raise_send_error()
                 if self._tracker.lost:
                     raise JobError(lost_message(self))
+                self._check_patience()
                 if printer:
                     printer.show(snapshot)
                 if sending and not self.sending:  # the submit's steps just ended
@@ -267,6 +273,26 @@ class Job(BatchCreation, SubmitThread):
             if not in_kernel():  # a script: the hint was printed, no traceback on top of it
                 raise SystemExit(130) from None
             raise
+
+    @property
+    def patience(self) -> float | None:
+        """Seconds the job waits out a service that refuses (429/503) before it stops."""
+        return self.busy.patience
+
+    @patience.setter
+    def patience(self, seconds: float | None) -> None:
+        self.busy.patience = seconds
+        self.spec["patience"] = seconds
+
+    def _check_patience(self) -> None:
+        """Polls refused for longer than ``patience``: stop waiting, with the reason."""
+        left = self.busy.left()
+        if self.busy.state is not None and left is not None and left <= 0:
+            raise JobError(
+                f"job {self.name!r}: {self.busy.text()}; stopped waiting after patience="
+                f"{self.patience:g} s. The batches keep running on the service: wait again "
+                f"later (job.wait()), or dw.attach({self.name!r}, df)"
+            )
 
     def _refuse_unsubmitted(self) -> None:
         """A job whose batches were never all created would wait forever: say what to run."""

@@ -18,7 +18,7 @@ import orjson
 import pandas as pd
 
 from .. import wire
-from ..client import client_for
+from ..client import DEFAULT_PATIENCE, client_for
 from ..config import Connection, remote_connection
 from ..errors import (
     JobError,
@@ -111,6 +111,7 @@ def submit(
     registry: Registry | None = None,
     pilot: int | None = None,
     pilot_by: str | None = None,
+    patience: float | None = DEFAULT_PATIENCE,
     **params: Any,
 ) -> Job:
     """Build one request per row and return the live job; the uploads and the batches are made
@@ -123,7 +124,9 @@ def submit(
     Re-running the same call re-attaches to the job it already created; ``force=True`` submits
     again. ``budget=`` (USD) refuses to submit when the whole job's estimate is over it (the
     service's estimate where it gives one); a model without a known price needs ``price=(input,
-    output)`` in USD per 1M tokens, or ``budget=None``.
+    output)`` in USD per 1M tokens, or ``budget=None``. ``patience=`` (seconds) bounds how long
+    the job waits out a service that refuses for now (429 / 503 with Retry-After); the wait shows
+    in its progress, and past it the job stops with ``ServiceBusyError`` (nothing is lost).
 
     Rows are matched to answers by custom_id: the index label where it is a usable id (1-64
     printable ASCII characters, unique), else an id derived from the label and the values the
@@ -187,6 +190,7 @@ def submit(
                   estimate=estimate)  # fmt: skip
     if job.sending:
         return job  # the same call, still uploading on its thread: never send twice
+    job.patience = patience
     job.build_args = build_args
     if pilot is not None:
         job.send_in_background(lambda: pilots.send(job))

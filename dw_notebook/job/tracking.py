@@ -84,7 +84,7 @@ class Tracker:
             batch = listed.get(batch_id)
             if batch is None:
                 try:
-                    batch = client.get_batch(batch_id)
+                    batch = client.get_batch(batch_id, wait_refusals=False)
                 except NotFoundError as exc:
                     # lost after a few 404s in a row: a service may not list a new batch at once
                     self._misses[batch_id] = self._misses.get(batch_id, 0) + 1
@@ -104,7 +104,7 @@ class Tracker:
         if not self._can_list:
             return {}
         try:
-            page = client.list_batches(limit=LIST_PAGE)
+            page = client.list_batches(limit=LIST_PAGE, wait_refusals=False)
         except (TransportError, APIError) as exc:
             if isinstance(exc, NotFoundError) or getattr(exc, "status_code", None) == 405:
                 self._can_list = False
@@ -117,6 +117,10 @@ class Tracker:
 
     def _seen(self, batch_id: str, batch: dict[str, Any], registry: Registry) -> None:
         """Keep a batch object just read from the service."""
+        if cancelled_before_start(batch):
+            # Doubleword never populates a batch cancelled before its requests were: it reads
+            # `cancelling` for ever. Nothing ran and nothing will, so it has ended.
+            batch = {**batch, "status": wire.CANCELLED, "service_status": wire.CANCELLING}
         known = self.batches.get(batch_id)
         self.lost.pop(batch_id, None)
         self._misses.pop(batch_id, None)
@@ -137,6 +141,7 @@ class Tracker:
         *,
         estimated_cost: float | None,
         sending: SendingSnapshot | None = None,
+        busy: str = "",
     ) -> JobSnapshot:
         """The job's state over every attempt (``attempts[k]``: the batch ids of attempt k).
 
@@ -209,7 +214,8 @@ class Tracker:
             actual_cost=None if not costs or None in costs else sum(costs),  # type: ignore[arg-type]
             poll_error=self.poll_error,
             last_update_age_s=now - self._last_ok if self._last_ok is not None else None,
-            message=self._message(batches, done, latest, now),
+            message="; ".join(t for t in (busy, self._message(batches, done, latest, now)) if t),
+            busy=busy,
             extra=self._extra([r.id for r in current], batches, done and sending is None, latest),
             queued=queued,
             running=running,
@@ -323,10 +329,27 @@ class Tracker:
         if self.spec.get("pilot"):  # attempt 0 is the pilot, 1 the rest, then retries
             parts.append(("pilot", "the rest after the pilot")[attempt] if attempt < 2
                          else f"retry {attempt - 1}")  # fmt: skip
+        if any(b and b.get("service_status") == wire.CANCELLING for b in batches):
+            parts.append(
+                "cancelled before the service started it: nothing ran and nothing is charged "
+                "(the service keeps showing it as 'cancelling')"
+            )
         if not done and any(b and b.get("expired_at") for b in batches):
             # Doubleword marks expiry but keeps working instead of ending the batch
             parts.append("past the completion window; the service is still working on it")
         return "; ".join(parts)
+
+
+def cancelled_before_start(batch: dict[str, Any]) -> bool:
+    """A batch cancelled before any of its requests started (``cancelling``, never in
+    progress, nothing counted): ended, with nothing run."""
+    counts = batch.get("request_counts") or {}
+    return (
+        batch.get("status") == wire.CANCELLING
+        and not batch.get("in_progress_at")
+        and not counts.get("completed")
+        and not counts.get("failed")
+    )
 
 
 def _left(row: BatchSnapshot) -> int:
