@@ -190,7 +190,8 @@ BATCH_ERROR_ADVICE = {
 }
 STUCK_VALIDATING_ADVICE = (
     "large files take a while to validate; if it stays here, look at the batch on the service "
-    "(dw.jobs()) or cancel it (job.cancel()) and submit again"
+    "(dw.jobs()) or cancel it (job.cancel(): a batch the service has not started ends with "
+    "nothing run) and send its rows again with job.retry()"
 )
 
 

@@ -12,6 +12,7 @@ import pytest
 from support.proxy import FaultProxy, Reply
 
 import dw_notebook as dw
+from dw_notebook.client import BatchClient
 from dw_notebook.datasets import sample_reviews
 from dw_notebook.progress.text import format_progress
 
@@ -48,3 +49,59 @@ def test_a_429_storm_shows_in_the_progress_at_once_and_stops_at_patience(proxy, 
     again = dw.submit(sample_reviews(10), PROMPT, model="mock", **_via(proxy, server))
     assert again.join(timeout=30)["status"].eq("ok").all()
     assert proxy.count("POST", "/batches$") == 1
+
+
+def _never_populated(reply: Reply, path: str) -> Reply:
+    """Doubleword: a batch cancelled before its requests were populated reads `cancelling`
+    for ever (population skips it, the finalizer leaves it alone)."""
+    if reply.status != 200:
+        return reply
+    body = reply.json()
+
+    def stuck(batch):
+        if batch.get("cancelling_at") and not batch.get("in_progress_at"):
+            batch = {k: v for k, v in batch.items() if k != "cancelled_at"}
+            batch["status"] = "cancelling"
+        return batch
+
+    if body.get("object") == "list":
+        body["data"] = [stuck(b) for b in body["data"]]
+    else:
+        body = stuck(body)
+    return Reply(reply.status, reply.headers, orjson.dumps(body))
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_a_cancel_during_the_submit_ends_the_job_though_the_service_says_cancelling(
+    make_server,
+):
+    server = make_server(validation_delay=30.0)  # nothing is populated before the cancel
+    with FaultProxy(server.base_url) as proxy:
+        proxy.rewrite("GET", r"/batches(/[^/]+)?$", _never_populated)
+        proxy.delay("POST", "/files$", 2.0, times=1)
+        job = dw.submit(sample_reviews(30), PROMPT, model="mock", max_requests=10,
+                        **_via(proxy, server))  # fmt: skip
+        proxy.wait_for(lambda: len(job.batch_ids) >= 1, what="a batch")
+        job.cancel()
+        job.wait_submitted(timeout=30)
+
+        job.wait(timeout=20, progress=False)  # ended, though the service says "cancelling"
+        with BatchClient(proxy.base_url, server.token) as client:
+            assert {client.get_batch(i)["status"] for i in job.batch_ids} == {"cancelling"}
+        snap = job.snapshot()
+        assert snap.done and snap.phase == "cancelled" and snap.completed == 0
+        assert "nothing ran" in snap.message
+        assert job.join(timeout=5)["status"].eq("not_run").all()
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_cancel_leaves_finished_batches_alone(proxy, server):
+    job = dw.submit(sample_reviews(20), PROMPT, model="mock", max_requests=10,
+                    **_via(proxy, server))  # fmt: skip
+    assert job.join(timeout=30)["status"].eq("ok").all()
+
+    job.cancel()  # Doubleword would accept it and relabel both batches `cancelled`
+    assert proxy.count("POST", "/cancel$") == 0
+    with BatchClient(proxy.base_url, server.token) as client:
+        assert {client.get_batch(i)["status"] for i in job.batch_ids} == {"completed"}
+    assert job.snapshot().phase == "completed"

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 import pandas as pd
 
+from .. import wire
 from ..client import DEFAULT_PATIENCE, BatchClient, BusyWatch
 from ..config import Connection
 from ..errors import DwError, JobError, MissingResultFileError
@@ -325,12 +326,22 @@ class Job(BatchCreation, SubmitThread):
     # -- commands ------------------------------------------------------------------------------
 
     def cancel(self) -> JobSnapshot:
-        """Cancel every unfinished batch; results so far are kept and join as usual. While the
+        """Cancel every batch that has not ended (finished ones keep their state); results so far are kept and join as usual. While the
         submit is still uploading, the batches that exist are cancelled now and the others as
         soon as they exist."""
         if self.sending:
             self._cancel_when_sent = True
-        for batch_id in self._current_batch_ids():
+        # Doubleword accepts a cancel on any batch and relabels a finished one `cancelled` from
+        # then on: ask for the states first, and cancel only what has not ended
+        self.refresh()
+        with self._lock:
+            running = [
+                batch_id
+                for batch_id in self._current_batch_ids()
+                if (self._tracker.batches.get(batch_id) or {}).get("status")
+                not in wire.TERMINAL_STATUSES | {wire.CANCELLING}
+            ]
+        for batch_id in running:
             create.cancel_quietly(self._client, batch_id)  # finished meanwhile, or gone: kept
         if self.sending:
             return self.snapshot()
