@@ -264,10 +264,8 @@ class BusyWatch:
             return ""
         at = max(busy.retry_in - (time.monotonic() - self._at), 0.0)
         waited = busy.waited + (time.monotonic() - self._at)
-        return (
-            f"service busy ({busy.reason}): retrying in {_span(at)}, waited {_span(waited)}"
-            + (f" of patience={self.patience:g} s" if self.patience is not None else "")
-        )
+        of = f" of patience={self.patience:g} s" if self.patience is not None else ""
+        return f"service busy ({busy.reason}): retrying in {_span(at)}, waited {_span(waited)}{of}"
 
     def error(self, error: APIError, route: str) -> ServiceBusyError:
         waited = 0.0 if self._since is None else time.monotonic() - self._since

@@ -326,9 +326,9 @@ class Job(BatchCreation, SubmitThread):
     # -- commands ------------------------------------------------------------------------------
 
     def cancel(self) -> JobSnapshot:
-        """Cancel every batch that has not ended (finished ones keep their state); results so far are kept and join as usual. While the
-        submit is still uploading, the batches that exist are cancelled now and the others as
-        soon as they exist."""
+        """Cancel every batch that has not ended (finished ones keep their state); results so
+        far are kept and join as usual. While the submit is still uploading, the batches that
+        exist are cancelled now and the others as soon as they exist."""
         if self.sending:
             self._cancel_when_sent = True
         # Doubleword accepts a cancel on any batch and relabels a finished one `cancelled` from
