@@ -105,3 +105,66 @@ def test_cancel_leaves_finished_batches_alone(proxy, server):
     with BatchClient(proxy.base_url, server.token) as client:
         assert {client.get_batch(i)["status"] for i in job.batch_ids} == {"completed"}
     assert job.snapshot().phase == "completed"
+
+
+def _head(data: bytes, n: int) -> bytes:
+    return b"".join(data.splitlines(keepends=True)[:n])
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_rows_in_flight_at_a_cancel_are_not_sent_again_when_their_lines_come_late(proxy, server):
+    """Doubleword reads `cancelled` at once; requests in flight finish afterwards, are written
+    to the output file and billed. Here the service shows 12 of 20 answered while 8 are still
+    in flight, then the 8 lines arrive."""
+    shown = 12
+
+    def cancelled(reply: Reply, path: str) -> Reply:
+        batch = reply.json()
+        if reply.status == 200 and batch.get("status") == "completed":
+            batch["status"] = "cancelled"
+            batch["request_counts"]["completed"] = shown
+        return Reply(reply.status, reply.headers, orjson.dumps(batch))
+
+    def in_flight(reply: Reply, path: str) -> Reply:
+        if b'"response"' not in reply.body:  # the request file, or the (empty) error file
+            return reply
+        headers = {**reply.headers, "x-incomplete": "true", "x-last-line": str(shown)}
+        return Reply(reply.status, headers, _head(reply.body, shown))
+
+    proxy.rewrite("GET", r"/batches/[^/]+$", cancelled)
+    lines = proxy.rewrite("GET", r"/files/[^/]+/content$", in_flight)
+    job = dw.submit(sample_reviews(20), PROMPT, model="mock", **_via(proxy, server))
+    out = job.join(timeout=30)
+    assert job.snapshot().phase == "cancelled" and out["status"].eq("ok").sum() == shown
+
+    with pytest.raises(dw.JobError, match=r"8 rows of batch .* may still be answered and billed"):
+        job.retry()  # the 8 are in flight: sending them again would pay twice
+    assert proxy.count("POST", "/batches$") == 1
+
+    proxy.rules.remove(lines)  # the requests in flight finished: their lines are in the file
+    assert job.join()["status"].eq("ok").all()
+    with pytest.raises(dw.JobError, match="nothing to retry"):
+        job.retry()
+    assert proxy.count("POST", "/batches$") == 1
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_partial_reads_on_after_the_lines_received_not_x_last_line(make_server):
+    """Doubleword's X-Last-Line is computed from the batch's counts, not the lines sent."""
+    server = make_server(rate=20.0, shuffle=False)
+    with FaultProxy(server.base_url) as proxy:
+        job = dw.submit(sample_reviews(30), PROMPT, model="mock", **_via(proxy, server))
+        proxy.wait_for(lambda: job.refresh().completed >= 3, what="three answers")
+        output_file = job._tracker.batches[job.batch_ids[0]]["output_file_id"]
+
+        def ahead(reply: Reply, path: str) -> Reply:
+            if output_file not in path or reply.headers.get("x-last-line") is None:
+                return reply
+            ahead = int(reply.headers["x-last-line"]) + 5  # the count ran ahead of the lines
+            return Reply(reply.status, {**reply.headers, "x-last-line": str(ahead)}, reply.body)
+
+        proxy.rewrite("GET", r"/files/[^/]+/content$", ahead, times=1)
+        first = job.partial()
+        assert 0 < first["status"].eq("ok").sum() < 30
+        job.wait(timeout=30, progress=False)
+        assert job.partial()["status"].eq("ok").all()

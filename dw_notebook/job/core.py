@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -510,6 +511,7 @@ class Job(BatchCreation, SubmitThread):
             out = self.join(missing_files="not_run" if unknown else "raise")
             ids = self.built.row_ids if self.built is not None else self._ids()
             wanted = retry.ids_to_retry(out, ids, truncated=truncated, unreadable=unreadable)
+        wanted = self._settled_only(wanted)
         if not wanted:
             raise JobError(f"nothing to retry: every row of job {self.name!r} has an answer")
         lines = [retry.override(line, body_overrides) for line in self._input_lines(wanted)]
@@ -520,6 +522,30 @@ class Job(BatchCreation, SubmitThread):
         if self._poller is not None:
             self.start_polling()
         return self
+
+    def _settled_only(self, wanted: set[str]) -> set[str]:
+        """``wanted`` without the rows of ended batches whose files are not settled yet: their
+        requests may still be answered, and billed (Doubleword finishes the requests in flight
+        at a cancel after the batch reads `cancelled`). Raises when that leaves nothing."""
+        held_batches = [b for b in self.batch_ids if b in self._reader.unsettled]
+        if not held_batches or not wanted:
+            return wanted
+        held: set[str] = set()
+        for record in self._records:
+            if record.batch_id in held_batches and record.input_file_id:
+                held |= retry.ids_in(self._reader.input_file(record.input_file_id), wanted)
+        if not held:
+            return wanted
+        why = (
+            f"{len(held):,} rows of batch {', '.join(held_batches)} may still be answered and "
+            "billed: the service has not written a line for every request it counts, or says "
+            "more lines will come (requests in flight at a cancel finish afterwards)"
+        )
+        if held == wanted:
+            raise JobError(f"{why}; nothing was sent again. Run job.retry() again later")
+        warnings.warn(f"{why}; they are not sent again now: run job.retry() again later",
+                      stacklevel=3)  # fmt: skip
+        return wanted - held
 
     def _input_lines(self, wanted: set[str]) -> list[bytes]:
         """The request lines of the given custom_ids, as last sent (``proceed`` may change)."""

@@ -35,6 +35,10 @@ class ResultReader:
         self._partial: ResultTable | None = None  # results read so far by read_new()
         self._lines_read: dict[str, int] = {}  # per growing file
         self._parsed: tuple[tuple[str, ...], ResultTable] | None = None  # of ended batches
+        #: ended batches whose files do not yet hold a line for every request the service
+        #: counts, or still grow (Doubleword: requests in flight at a cancel finish, and are
+        #: billed, after the batch reads `cancelled`): their rows are not settled
+        self.unsettled: set[str] = set()
 
     def input_file(self, file_id: str) -> bytes:
         """A request file (b"" when the service no longer has it); kept in the cache like an
@@ -70,17 +74,21 @@ class ResultReader:
     ) -> tuple[list[T], list[T], list[tuple[str, str, str]]]:
         """``use(batch id, kind, content, file id)`` of every output and error file, in order,
         and the files the service no longer has."""
-        wanted = []  # (batch id, kind, file id, final)
+        wanted = []  # (batch id, kind, file id, final, lines the service counts)
         for batch_id in batch_ids:
             batch = batches.get(batch_id) or self._client.get_batch(batch_id)
             final = batch["status"] in wire.TERMINAL_STATUSES
-            for kind in ("output", "error"):
+            counts = batch.get("request_counts") or {}
+            if final:
+                self.unsettled.discard(batch_id)
+            for kind, counted in (("output", "completed"), ("error", "failed")):
                 if file_id := batch[f"{kind}_file_id"]:
-                    wanted.append((batch_id, kind, file_id, final))
+                    expected = int(counts.get(counted) or 0)
+                    wanted.append((batch_id, kind, file_id, final, expected))
 
-        def read(batch_id: str, kind: str, file_id: str, final: bool) -> T | None:
+        def read(batch_id: str, kind: str, file_id: str, final: bool, expected: int) -> T | None:
             try:
-                data = self._content(file_id, final)
+                data = self._content(file_id, final, expected, batch_id)
             except NotFoundError:
                 return None
             return use(batch_id, kind, data, file_id)
@@ -89,7 +97,7 @@ class ResultReader:
         outputs: list[T] = []
         errors: list[T] = []
         gone = []
-        for (batch_id, kind, file_id, _), item in zip(wanted, done, strict=True):
+        for (batch_id, kind, file_id, *_), item in zip(wanted, done, strict=True):
             if item is None:
                 gone.append((batch_id, kind, file_id))
             else:
@@ -112,17 +120,26 @@ class ResultReader:
         outputs, errors, gone = self.parsed_files(batch_ids, batches)
         results = ResultTable.merged([*outputs, parse_results(errors=batch_errors()), *errors])
         ended = all(batches.get(i, {}).get("status") in wire.TERMINAL_STATUSES for i in batch_ids)
-        if ended and not gone:
+        if ended and not gone and not self.unsettled.intersection(batch_ids):
             self._parsed = (key, results)
         return results, gone
 
-    def _content(self, file_id: str, final: bool) -> bytes:
-        """A result file, from the cache when its batch has ended and it was read before."""
+    def _content(
+        self, file_id: str, final: bool, expected: int = 0, batch_id: str | None = None
+    ) -> bytes:
+        """A result file, from the cache when its batch has ended and it was read before.
+
+        An ended batch's file is cached only once it is settled: it holds a line for each of
+        the ``expected`` requests its batch counts and the service says no more will come."""
         cache = self._cache if final else None
         if cache is not None and (data := cache.get(file_id)) is not None:
             return data
-        data = self._client.file_content(file_id).data  # NotFoundError: the file is gone
-        if cache is not None:
+        page = self._client.file_content(file_id)  # NotFoundError: the file is gone
+        data = page.data
+        settled = page.incomplete is not True and _lines(data) >= expected
+        if final and not settled and batch_id is not None:
+            self.unsettled.add(batch_id)
+        if cache is not None and settled:
             cache.put(file_id, data)
         return data
 
@@ -150,10 +167,16 @@ class ResultReader:
         except NotFoundError:  # Doubleword: "not yet"
             return b""
         # A service that ignores skip sends the whole file again; re-adding a line is harmless
-        # because the results keep one entry per custom_id.
+        # because the results keep one entry per custom_id. The next read starts after the
+        # lines received: Doubleword's X-Last-Line is the batch's count, not the lines sent.
         if page.last_line is not None:
-            self._lines_read[file_id] = page.last_line
+            self._lines_read[file_id] = seen + page.data.count(b"\n")
         return page.data
+
+
+def _lines(data: bytes) -> int:
+    """Lines of JSONL (a last line without its newline counts too)."""
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
 def join_frame(
