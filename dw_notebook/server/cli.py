@@ -6,6 +6,7 @@ import argparse
 import signal
 import threading
 
+from dw_notebook.server.faults import KINDS
 from dw_notebook.server.runner import AUTO
 from dw_notebook.server.server import start_server
 
@@ -52,6 +53,19 @@ def _option(text: str) -> tuple[str, object]:
     return key, value
 
 
+def _fault(text: str) -> dict:
+    """``KIND[:KEY=VALUE,...]``, e.g. ``read_outage:seconds=30`` or
+    ``rate_limit:seconds=60,retry_after=60,path=/v1/batches``."""
+    kind, _, rest = text.partition(":")
+    if kind not in KINDS:
+        raise argparse.ArgumentTypeError(f"unknown fault {kind!r}; choose from {KINDS}")
+    spec: dict = {"kind": kind}
+    for item in filter(None, rest.split(",")):
+        key, value = _option(item)
+        spec[key] = {"true": True, "false": False}.get(str(value).lower(), value)
+    return spec
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``serve`` options to ``parser``."""
     parser.add_argument("--dialect", choices=["doubleword", "openai"], default="doubleword")
@@ -79,6 +93,16 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shuffle", action="store_true", help="shuffle output line order")
     parser.add_argument(
         "--upstream", default=None, help="forward backend: OpenAI-compatible base URL ending in /v1"
+    )
+    parser.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="KIND[:KEY=VALUE,...]",
+        help="start with a fault rule, e.g. read_outage:seconds=30, "
+        "rate_limit:seconds=60,retry_after=60, payment_required:count=1, "
+        "late_completion:requests=3,delay=5 (more through /admin/faults)",
     )
     parser.add_argument(
         "--backend-option",
@@ -112,6 +136,9 @@ def run_serve(args: argparse.Namespace, stop: threading.Event | None = None) -> 
         backend_options=options,
     )
     try:
+        for spec in args.fault:
+            spec = dict(spec)
+            srv.faults.inject(spec.pop("kind"), **spec)
         print(f"dw-notebook local Batch API ({srv.dialect} dialect, {args.backend} backend)")
         if args.backend != "forward":
             print("Answers are simulated, not from a model.")

@@ -35,9 +35,7 @@ class Ctx:
     upload_timeout: float = IDLE_TIMEOUT  # seconds an upload body may stall
 
     def not_found(self, kind: str, ident: str) -> Response:
-        if self.dialect.name == "openai":
-            return self.dialect.error(404, f"No such {kind} object: {ident}", None, "id")
-        return self.dialect.error(404, f"{kind} not found")
+        return self.dialect.not_found(kind, ident)
 
     def bad(self, message: str, param: str | None = None, code: str | None = None) -> Response:
         """A 400 answer; OpenAI names the offending ``param`` and a code such as

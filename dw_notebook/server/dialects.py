@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from dw_notebook.server import dw_objects
+
 JSON = "application/json"
 
 
@@ -47,6 +49,12 @@ class Dialect:
             return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
         return "batch_req_" + digest[:32]
 
+    def not_found(self, kind: str, ident: str) -> Response:
+        """404 for an unknown id (Doubleword: also any storage error on a read)."""
+        if self.name == "openai":
+            return self.error(404, f"No such {kind} object: {ident}", None, "id")
+        return self.error(404, f"{kind} with ID {ident} not found")
+
     # objects
     def clean(self, obj: dict) -> dict:
         """Drop null fields in the Doubleword dialect; OpenAI keeps explicit nulls."""
@@ -69,13 +77,10 @@ class Dialect:
             }
         )
 
-    def failed_count(self, row: dict) -> int:
-        """Doubleword counts failures still awaiting a retry only once the window has passed."""
-        if self.retries_failures and row["expired_at"] is not None:
-            return row["failed"] + row["retrying"]
-        return row["failed"]
-
-    def batch_object(self, row: dict) -> dict:
+    def batch_object(self, row: dict, now: float) -> dict:
+        """The batch object; Doubleword's is derived as its control layer does (dw_objects)."""
+        if self.name == "doubleword":
+            return dw_objects.batch_object(row, now)
         errors = orjson.loads(row["errors"]) if row["errors"] else None
         usage = None
         if row["input_tokens"] or row["output_tokens"]:
@@ -109,7 +114,7 @@ class Dialect:
             "request_counts": {
                 "total": row["total"],
                 "completed": row["completed"],
-                "failed": self.failed_count(row),
+                "failed": row["failed"],
             },
             "metadata": orjson.loads(row["metadata"]) if row["metadata"] else None,
             "usage": usage,
@@ -141,12 +146,14 @@ class Dialect:
             body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
             return Response(orjson.dumps(body), status, headers=headers, media_type=JSON)
         if status in (429, 503):
+            # control layer (dwctl/src/errors.rs): Retry-After 60 (429) or 30 (503); the body
+            # always says 30. A fault may set its own Retry-After so tests need not wait.
             body = {
-                "error": code or ("rate_limited" if status == 429 else "service_unavailable"),
+                "error": "too_many_requests" if status == 429 else "service_unavailable",
                 "message": message,
-                "retry_after_seconds": max(0, math.ceil(1 if retry_after is None else retry_after)),
+                "retry_after_seconds": 30,
             }
-            headers.setdefault("Retry-After", str(body["retry_after_seconds"]))
+            headers.setdefault("Retry-After", "60" if status == 429 else "30")
             return Response(orjson.dumps(body), status, headers=headers, media_type=JSON)
         if status == 409:
             return Response(orjson.dumps({"message": message}), status, media_type=JSON)

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dw_notebook.server.dialects import Dialect
 from dw_notebook.server.faults import Faults, Rule
+from dw_notebook.server.upload import BodyTimeout
 
 
 class DroppedConnection(Exception):
@@ -34,18 +35,39 @@ def _bearer(scope: Scope) -> str:
 
 
 class Gate:
-    """``/v1`` needs the API token, ``/admin`` the admin token; faults hit ``/v1`` only."""
+    """``/v1`` needs the API token, ``/admin`` the admin token; faults hit ``/v1`` only.
+
+    A request body that stalls for ``body_timeout`` seconds (a large ``Content-Length`` and
+    a tiny body) raises ``BodyTimeout`` in the route (answered 408, see ``app``), so no
+    client holds a worker."""
 
     def __init__(
-        self, app: ASGIApp, dialect: Dialect, token: str, admin_token: str, faults: Faults
+        self,
+        app: ASGIApp,
+        dialect: Dialect,
+        token: str,
+        admin_token: str,
+        faults: Faults,
+        body_timeout: float = 60.0,
     ) -> None:
         self.app, self.dialect, self.faults = app, dialect, faults
         self._token, self._admin = token.encode(), admin_token.encode()
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
+        async def timed_receive() -> Message:
+            try:
+                return await asyncio.wait_for(receive(), self.body_timeout)
+            except TimeoutError:
+                raise BodyTimeout(self.body_timeout) from None
+
+        await self._serve(scope, timed_receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         wanted = self._admin if path.startswith("/admin") else self._token
         if not hmac.compare_digest(_bearer(scope).encode(), wanted):
@@ -65,11 +87,18 @@ class Gate:
         elif rule.kind == "rate_limit":
             resp = self.dialect.error(
                 429,
-                "Rate limit reached; retry later.",
+                rule.message or "Rate limit reached; retry later.",
                 "rate_limit_exceeded",
                 retry_after=rule.retry_after,
             )
             await resp(scope, receive, send)
+        elif rule.kind == "payment_required":
+            resp = self.dialect.error(402, rule.message or "Insufficient credits.", "billing")
+            await resp(scope, receive, send)
+        elif rule.kind == "read_outage":
+            parts = scope["path"].split("/")
+            kind = "Batch" if parts[2] == "batches" else "File"
+            await self.dialect.not_found(kind, parts[3])(scope, receive, send)
         elif rule.kind == "server_error":
             retry = rule.retry_after if rule.status == 503 else None
             resp = self.dialect.error(

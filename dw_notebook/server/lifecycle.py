@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import orjson
 
 from dw_notebook import wire
-from dw_notebook.server import records
+from dw_notebook.server import prices, records
 from dw_notebook.server.clock import Clock
 from dw_notebook.server.dialects import Dialect
 from dw_notebook.server.files import FileStore, write_private
@@ -24,6 +24,14 @@ from dw_notebook.server.validation import Parsed, parse_file
 
 RETRIABLE = frozenset({408, 429, 500, 502, 503, 504})
 _SPAN_SLACK = 1 << 20  # bytes of other lines a chunk's single read may cover
+
+
+def usage_tokens(body: dict) -> tuple[int, int]:
+    """(input, output) tokens of an answer (chat/completions/embeddings or Responses names)."""
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    tokens_in = usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0
+    tokens_out = usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0
+    return int(tokens_in), int(tokens_out)
 
 
 def call_of(line: bytes, attempts: int) -> tuple[str, dict, int]:
@@ -78,7 +86,9 @@ class Lifecycle:
         """Check the input file: ``failed`` with every bad line, or ``in_progress`` with rows."""
         try:
             path = self.files.path(b["input_file_id"])
-            parsed = parse_file(path, b["endpoint"], self.dialect.unique_custom_ids)
+            # Doubleword checked each line's url at upload; a line need not match the endpoint
+            endpoint = None if self.dialect.validate_at_upload else b["endpoint"]
+            parsed = parse_file(path, endpoint, self.dialect.unique_custom_ids)
         except FileNotFoundError:
             errors = [
                 {
@@ -91,6 +101,8 @@ class Lifecycle:
         else:
             errors = parsed.errors or self._unknown_model(parsed)
         if errors:
+            if self.dialect.validate_at_upload:  # the engine's mark_batch_failed: a message
+                errors = {"message": "; ".join(e["message"] for e in errors[:5])}
             self.store.update_batch(
                 b["id"],
                 expect=wire.VALIDATING,
@@ -144,10 +156,12 @@ class Lifecycle:
         """
         started = clock.now()
         out, err, updates = [], [], []
-        deltas = {"completed": 0, "failed": 0, "retrying": 0, "input_tokens": 0, "output_tokens": 0}
-        for (idx, custom_id, _, _, attempts, state), (status, body) in zip(
-            todo, replies, strict=True
-        ):
+        deltas = dict.fromkeys(
+            ("completed", "failed", "retrying", "input_tokens", "output_tokens", "ok_requests",
+             "cost_pico", "duration_ms"), 0
+        )  # fmt: skip
+        for (idx, custom_id, _, _, attempts, state), reply in zip(todo, replies, strict=True):
+            status, body = reply[0], reply[1]
             now = clock.now()
             stamp = int(now)
             line_id = self.dialect.request_id(b["id"], idx)
@@ -156,9 +170,15 @@ class Lifecycle:
             if status < 400:
                 if body.get("created") == 0:
                     body["created"] = stamp
-                usage = body.get("usage") or {}
-                deltas["input_tokens"] += usage.get("prompt_tokens", 0) or 0
-                deltas["output_tokens"] += usage.get("completion_tokens", 0) or 0
+                tokens_in, tokens_out = usage_tokens(body)
+                deltas["input_tokens"] += tokens_in
+                deltas["output_tokens"] += tokens_out
+                if 200 <= status < 300:
+                    model = reply[2] if len(reply) > 2 else body.get("model", "")
+                    window = b["completion_window"]
+                    deltas["ok_requests"] += 1
+                    deltas["cost_pico"] += prices.pico_cost(model, window, tokens_in, tokens_out)
+                    deltas["duration_ms"] += reply[3] if len(reply) > 3 else 0.0
                 out.append(records.response_line(line_id, custom_id, status, body))
                 deltas["completed"] += 1
                 updates.append(("done", attempts + 1, None, idx))

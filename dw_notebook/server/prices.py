@@ -47,3 +47,11 @@ def cost(model: str, window: str, tokens_in: int, tokens_out: int) -> Decimal:
     if price is None:
         return Decimal(0)
     return (Decimal(price[0]) * tokens_in + Decimal(price[1]) * tokens_out) / _MILLION
+
+
+def pico_cost(model: str, window: str, tokens_in: int, tokens_out: int) -> int:
+    """Price of the tokens in pico-USD (1e-12), an integer so sums stay exact."""
+    price = PRICES.get(model, {}).get(window)
+    if price is None:
+        return 0
+    return int((Decimal(price[0]) * tokens_in + Decimal(price[1]) * tokens_out) * _MILLION)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-import anyio
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from dw_notebook import wire
-from dw_notebook.server import prices
+from dw_notebook.server import dw_objects, prices
 from dw_notebook.server.context import FILE_TTL, Ctx, with_batch
 from dw_notebook.server.files import safe_id
 from dw_notebook.server.store import TERMINAL
-from dw_notebook.server.validation import SERVED, parse_file
+from dw_notebook.server.validation import SERVED
 
 
 def _metadata_problem(metadata: object) -> tuple[str, str, str] | None:
@@ -90,14 +89,6 @@ async def create_batch(request: Request) -> Response:
         return ctx.not_found("File", input_id)
     if source["purpose"] != "batch":
         return ctx.bad("The input file must have purpose 'batch'.", "input_file_id")
-    if d.validate_at_upload and source["urls"] != endpoint:
-        # some line names another endpoint: read the file again to say which
-        parsed = await anyio.to_thread.run_sync(
-            parse_file, ctx.files.path(input_id), endpoint, False
-        )
-        wrong = [e for e in parsed.errors if e["param"] == "url"]
-        if wrong:
-            return d.error(400, "\n".join(f"Line {e['line']}: {e['message']}" for e in wrong[:20]))
     now = ctx.clock.now()
     bid = d.batch_id()
     out_id, err_id = d.file_id(), d.file_id()
@@ -114,7 +105,8 @@ async def create_batch(request: Request) -> Response:
         "metadata": orjson.dumps(metadata).decode() if metadata else None,
     }
     if d.files_from_creation:
-        row.update(output_file_id=out_id, error_file_id=err_id)
+        # Doubleword counts the file's requests at create, before population
+        row.update(output_file_id=out_id, error_file_id=err_id, total=source["requests"] or 0)
         for fid, kind in ((out_id, "output"), (err_id, "error")):
             ctx.files.create_empty(fid)
             ctx.store.insert_file(
@@ -131,14 +123,14 @@ async def create_batch(request: Request) -> Response:
             )
     ctx.store.insert_batch(row)
     ctx.runner.wake()
-    return d.json(d.batch_object(ctx.store.get_batch(bid)), d.create_status)
+    return d.json(d.batch_object(ctx.store.get_batch(bid), ctx.clock.now()), d.create_status)
 
 
 @with_batch
 async def get_batch(request: Request, ctx: Ctx, row: dict) -> Response:
     """GET /batches/{id}."""
     d = ctx.dialect
-    return d.json(d.batch_object(row))
+    return d.json(d.batch_object(row, ctx.clock.now()))
 
 
 async def list_batches(request: Request) -> Response:
@@ -149,13 +141,39 @@ async def list_batches(request: Request) -> Response:
     if isinstance(limit, Response):
         return limit
     rows, more = ctx.store.list_batches(request.query_params.get("after"), limit)
-    return ctx.page([d.batch_object(r) for r in rows], more)
+    now = ctx.clock.now()
+    data = [d.batch_object(r, now) for r in rows]
+    includes = {x.strip() for x in request.query_params.get("include", "").split(",")}
+    if d.name == "doubleword" and "analytics" in includes:
+        for obj, r in zip(data, rows, strict=True):
+            obj["analytics"] = dw_objects.analytics(r)
+    return ctx.page(data, more)
+
+
+@with_batch
+async def batch_analytics(request: Request, ctx: Ctx, row: dict) -> Response:
+    """GET /batches/{id}/analytics (Doubleword): tokens and cost of the 2xx answers so far."""
+    return ctx.dialect.json(dw_objects.analytics(row))
+
+
+def _cancel_doubleword(request: Request, ctx: Ctx, row: dict) -> Response:
+    """Doubleword: accepted on any batch, never 409; see ``Store.cancel_doubleword``. Requests
+    the runner has in flight still complete afterwards (as with the late-completion fault)."""
+    late = ctx.faults.take("POST", request.url.path, kinds=("late_completion",))
+    now = ctx.clock.now()
+    kept = ctx.store.cancel_doubleword(row["id"], now, late.requests if late else 0)
+    if late and kept:
+        ctx.runner.complete_late(now + late.delay, row["id"], kept)
+    d = ctx.dialect
+    return d.json(d.batch_object(ctx.store.get_batch(row["id"]), ctx.clock.now()))
 
 
 @with_batch
 async def cancel_batch(request: Request, ctx: Ctx, row: dict) -> Response:
-    """POST /batches/{id}/cancel: to ``cancelling``; 409 once finished."""
+    """POST /batches/{id}/cancel: to ``cancelling``; 409 once finished (OpenAI)."""
     d = ctx.dialect
+    if d.name == "doubleword":
+        return _cancel_doubleword(request, ctx, row)
     for _ in range(5):  # compare-and-set against the runner moving the batch on
         row = ctx.store.get_batch(row["id"])
         status = row["status"]
@@ -172,7 +190,7 @@ async def cancel_batch(request: Request, ctx: Ctx, row: dict) -> Response:
         ):
             break
     ctx.runner.wake()
-    return d.json(d.batch_object(ctx.store.get_batch(row["id"])))
+    return d.json(d.batch_object(ctx.store.get_batch(row["id"]), ctx.clock.now()))
 
 
 @with_batch
@@ -182,7 +200,7 @@ async def retry_batch(request: Request, ctx: Ctx, row: dict) -> Response:
     if row["status"] in (wire.CANCELLING, wire.CANCELLED):
         return d.error(409, "Cannot retry a cancelled batch.")
     await asyncio.wrap_future(ctx.runner.call(lambda: ctx.runner.retry_failed(row["id"])))
-    return d.json(d.batch_object(ctx.store.get_batch(row["id"])))
+    return d.json(d.batch_object(ctx.store.get_batch(row["id"]), ctx.clock.now()))
 
 
 async def models(request: Request) -> Response:
@@ -206,4 +224,5 @@ def routes(doubleword: bool) -> list[Route]:
     ]
     if doubleword:
         found.append(Route(f"{v}/batches/{{batch_id}}/retry", retry_batch, methods=["POST"]))
+        found.append(Route(f"{v}/batches/{{batch_id}}/analytics", batch_analytics, methods=["GET"]))
     return found

@@ -35,10 +35,10 @@ async def upload(request: Request) -> Response:
     if d.name == "openai" and not filename.lower().endswith(".jsonl"):
         dest.unlink(missing_ok=True)
         return ctx.bad("Invalid file format for Batch API. Must be .jsonl", "file")
-    urls = None
+    urls, count = None, None
     if d.validate_at_upload:
         parsed = await anyio.to_thread.run_sync(parse_file, dest, None, False)
-        urls = ",".join(sorted(parsed.urls))
+        urls, count = ",".join(sorted(parsed.urls)), len(parsed.requests)
         if parsed.errors:
             dest.unlink(missing_ok=True)
             text = "\n".join(
@@ -56,6 +56,7 @@ async def upload(request: Request) -> Response:
         "expires_at": now + FILE_TTL,
         "status": "processed",
         "urls": urls,
+        "requests": count,
     }
     ctx.store.insert_file(row)
     return d.json(d.file_object(ctx.store.get_file(fid)), d.create_status)

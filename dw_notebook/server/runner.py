@@ -72,6 +72,7 @@ class Runner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._commands: list[tuple[Callable[[], object], Future]] = []
+        self._late: list[tuple[float, str, list[int]]] = []  # (due, batch id, request idx)
         self._lock = threading.Lock()
         self._tokens = 0.0
         self._last = time.monotonic()
@@ -107,7 +108,7 @@ class Runner:
             busy = False
             try:
                 self._clean_if_due()
-                busy = self._run_commands() or self.tick()
+                busy = self._run_commands() or self._run_late() or self.tick()
             except Exception:  # keep serving; one bad batch must not stop the others
                 log.exception("batch runner step failed")
             if not busy:
@@ -130,6 +131,34 @@ class Runner:
     def retry_failed(self, batch_id: str) -> int:
         """Doubleword retry of a batch's failed requests (call it through ``call``)."""
         return self.life.retry_failed(batch_id)
+
+    def complete_late(self, due: float, batch_id: str, ids: list[int]) -> None:
+        """Have the requests ``ids`` (kept in flight at a cancel) complete once the clock
+        reaches ``due``."""
+        with self._lock:
+            self._late.append((due, batch_id, ids))
+        self.wake()
+
+    def _run_late(self) -> bool:
+        now = self.clock.now()
+        with self._lock:
+            due = [x for x in self._late if x[0] <= now]
+            self._late = [x for x in self._late if x[0] > now]
+        for _, batch_id, ids in due:
+            self._finish_in_flight(batch_id, ids)
+        return bool(due)
+
+    def _finish_in_flight(self, batch_id: str, ids: list[int]) -> int:
+        """Run requests kept in flight and save their answers; ones finished meanwhile are
+        skipped. Returns how many ran."""
+        b = self.store.get_batch(batch_id)
+        todo = [r for r in self.store.requests_by_idx(batch_id, ids) if r[5] == "inflight"]
+        if b is None or not todo:
+            return 0
+        lines = self.life.read_lines(b, todo)
+        calls = map(call_of, lines, [r[4] for r in todo])
+        self.life.save(b, todo, map(self._handle, calls), self.clock)
+        return len(todo)
 
     def _run_commands(self) -> bool:
         with self._lock:
@@ -183,6 +212,8 @@ class Runner:
             self.life.finish(b, now)
             return True
         if status == wire.CANCELLING:
+            if not self.dialect.has_expired_status:  # Doubleword: the finalizer leaves it
+                return False
             if now < b["cancelling_at"] + self.finalize_delay:
                 return False
             self.life.close(b, now, wire.CANCELLED_CODE, wire.CANCELLED)
@@ -224,10 +255,15 @@ class Runner:
         self.life.save(b, todo, replies, self.clock)
         return True
 
-    def _handle(self, call: tuple[str, dict, int]) -> tuple[int, dict]:
+    def _handle(self, call: tuple[str, dict, int]) -> tuple[int, dict, str, float]:
+        """(status, answer, model asked for, milliseconds taken) of one request."""
         url, body, attempt = call
+        model = body.get("model") if isinstance(body.get("model"), str) else ""
+        start = time.perf_counter()
         try:
-            return self.backend.handle(url, body, attempt)
+            status, answer = self.backend.handle(url, body, attempt)
         except Exception as exc:  # a backend bug becomes a 500 for that request only
             log.warning("backend failed: %s", exc)
-            return 500, error_body(f"backend error: {type(exc).__name__}", "server_error")
+            status = 500
+            answer = error_body(f"backend error: {type(exc).__name__}", "server_error")
+        return status, answer, model, (time.perf_counter() - start) * 1000.0

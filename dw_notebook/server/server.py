@@ -113,7 +113,7 @@ class LocalServer:
         # a restarted server keeps the time its clock had been moved to
         self.clock = Clock(float(self._store.get_meta("clock_offset") or 0))
         self.clock.on_advance(lambda: self._store.set_meta("clock_offset", repr(self.clock.offset)))
-        self.faults = Faults()
+        self.faults = Faults(now=self.clock.now)
         files = FileStore(self.data_dir)
         self.runner = Runner(
             self._store,

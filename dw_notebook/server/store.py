@@ -80,7 +80,14 @@ TERMINAL = ("completed", "failed", "expired", "cancelled")
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
 
 # columns added after the first release: (table, column, declaration), added to older files
-_ADDED = (("files", "urls", "TEXT"),)
+_ADDED = (
+    ("files", "urls", "TEXT"),
+    ("files", "requests", "INTEGER"),
+    # analytics of 2xx answers (Doubleword folds only those): count, cost, time
+    ("batches", "ok_requests", "INTEGER NOT NULL DEFAULT 0"),
+    ("batches", "cost_pico", "INTEGER NOT NULL DEFAULT 0"),
+    ("batches", "duration_ms", "REAL NOT NULL DEFAULT 0"),
+)
 # statements with many values each, kept under the oldest SQLite limit of 999 variables
 _IN_LIST = 500  # ids per "idx IN (...)"
 _ROWS_PER_INSERT = 160  # request rows (6 values each) per INSERT
@@ -289,6 +296,73 @@ class Store:
                     f"SELECT {cols} FROM requests WHERE batch_id = ? AND state = 'retry' "
                     "AND retry_at <= ? ORDER BY pos LIMIT ?",
                     (batch_id, now, limit - len(rows)),
+                ).fetchall()
+        return rows
+
+    def cancel_doubleword(self, batch_id: str, now: float, keep: int = 0) -> list[int]:
+        """Doubleword cancel, in one transaction: stamp ``cancelling_at`` and ``cancelled_at``
+        once; a running batch stops (``cancelled``), its pending requests become ``canceled``
+        except the first ``keep``, which stay in flight. Returns the idx of those kept."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                row = self._db.execute(
+                    "SELECT status, cancelling_at FROM batches WHERE id = ?", (batch_id,)
+                ).fetchone()
+                kept: list[int] = []
+                if row is not None and row["cancelling_at"] is None:
+                    status = row["status"]
+                    if status == "validating":  # population will skip it: cancelling for ever
+                        status = "cancelling"
+                    elif status in ("in_progress", "finalizing"):
+                        status = "cancelled"
+                        # the last pending ones: never in the chunk the runner has in hand
+                        kept = [
+                            r[0]
+                            for r in self._db.execute(
+                                "SELECT idx FROM requests WHERE batch_id = ? AND state = 'pending'"
+                                " ORDER BY pos DESC LIMIT ?",
+                                (batch_id, keep),
+                            )
+                        ]
+                        self._db.execute(
+                            "UPDATE requests SET state = 'canceled' WHERE batch_id = ? AND "
+                            "state IN ('pending', 'retry')",
+                            (batch_id,),
+                        )
+                        self._mark(batch_id, kept, "inflight")
+                    self._db.execute(
+                        "UPDATE batches SET status = ?, cancelling_at = ?, cancelled_at = ?, "
+                        "retrying = 0 WHERE id = ?",
+                        (status, now, now, batch_id),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return kept
+
+    def _mark(self, batch_id: str, ids: Sequence[int], state: str) -> None:
+        for i in range(0, len(ids), _IN_LIST):
+            part = ids[i : i + _IN_LIST]
+            self._db.execute(
+                f"UPDATE requests SET state = ? WHERE batch_id = ? AND idx IN "
+                f"({', '.join('?' * len(part))})",
+                (state, batch_id, *part),
+            )
+
+    def requests_by_idx(self, batch_id: str, ids: Sequence[int]) -> list[Todo]:
+        """The requests ``ids`` of a batch as runnable rows, in file order."""
+        rows: list[Todo] = []
+        with self._lock:
+            for i in range(0, len(ids), _IN_LIST):
+                part = ids[i : i + _IN_LIST]
+                cur = self._db.cursor()
+                cur.row_factory = None
+                rows += cur.execute(
+                    "SELECT idx, custom_id, offset, length, attempts, state FROM requests "
+                    f"WHERE batch_id = ? AND idx IN ({', '.join('?' * len(part))}) ORDER BY pos",
+                    (batch_id, *part),
                 ).fetchall()
         return rows
 

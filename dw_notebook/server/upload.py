@@ -17,6 +17,14 @@ from starlette.requests import Request
 from dw_notebook.server.files import open_private
 
 
+class BodyTimeout(Exception):
+    """A request body stopped arriving for ``seconds`` (raised from ``receive``)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The request body stalled for {seconds:g} s; send it again.")
+        self.seconds = seconds
+
+
 class UploadError(Exception):
     """The upload cannot be accepted; ``status`` is 400 or 413."""
 
@@ -110,7 +118,7 @@ async def _chunks(request: Request, limit: int, idle_timeout: float) -> AsyncIte
             chunk = await asyncio.wait_for(stream.__anext__(), idle_timeout)
         except StopAsyncIteration:
             return
-        except TimeoutError:
+        except (TimeoutError, BodyTimeout):
             raise UploadError(
                 408, f"The upload stalled for {idle_timeout:g} s; send it again."
             ) from None

@@ -80,7 +80,8 @@ def test_forward_backend_sends_each_request_upstream_within_the_concurrency_limi
     assert up.calls == 24
     assert 1 < up.max_active <= 3
     assert up.auth == {"Bearer up-key"} and up.models == {"real"}
-    assert done["usage"]["input_tokens"] == 24 * 3
+    analytics = api.http.get(f"/batches/{done['id']}/analytics").json()
+    assert analytics["total_prompt_tokens"] == 24 * 3  # Doubleword: no usage on the batch
 
 
 def test_forward_backend_retries_transient_upstream_errors(make_api, upstream):

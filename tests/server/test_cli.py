@@ -49,6 +49,32 @@ def test_serve_arguments_have_sensible_defaults_and_parse_options():
     assert args.rate is None and dict(args.backend_option) == {"latency": 0.5, "dimension": 4}
 
 
+def test_serve_starts_with_the_faults_it_is_given(capsys, tmp_path):
+    args = _parse(
+        ["--port", "0", "--fault", "rate_limit:seconds=600,retry_after=60,path=/v1/models",
+         "--fault", "read_outage:seconds=600"]
+    )  # fmt: skip
+    assert args.fault[0] == {
+        "kind": "rate_limit", "seconds": 600, "retry_after": 60, "path": "/v1/models"
+    }  # fmt: skip
+    with pytest.raises(SystemExit):
+        _parse(["--fault", "meteor:count=1"])
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: run_serve(args, stop))
+    thread.start()
+    try:
+        out = wait_until(lambda: "token:" in (text := capsys.readouterr().out) and text)
+        url = re.search(r"base URL: (\S+)", out).group(1)
+        token = re.search(r"token:\s+(\S+)", out).group(1)
+        headers = {"Authorization": f"Bearer {token}"}
+        resp = httpx.get(url + "/models", headers=headers)
+        assert resp.status_code == 429 and resp.headers["Retry-After"] == "60"
+        assert httpx.get(url + "/files", headers=headers).status_code == 200
+    finally:
+        stop.set()
+        thread.join(10)
+
+
 def test_serve_paces_automatically_and_keeps_files_unless_given_a_retention():
     args = _parse([])
     assert args.rate == "auto" and args.retention is None

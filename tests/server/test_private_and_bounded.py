@@ -63,3 +63,27 @@ def test_an_upload_that_stalls_is_refused_with_408(make_server):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert b"stalled" in answer
+
+
+def _stalled_answer(srv, path: str, token: str) -> bytes:
+    """Send headers promising 5000 bytes, then a few bytes, and read what comes back."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
+    ).encode()
+    with socket.create_connection((srv.host, srv.port), timeout=20) as sock:
+        sock.sendall(head + b'{"input_file_id": ')  # ... and nothing more
+        answer = b""
+        while chunk := sock.recv(4096):  # the server closes the connection after its answer
+            answer += chunk
+    return answer
+
+
+def test_any_body_that_stalls_is_answered_408_and_its_connection_closed(make_server):
+    srv = make_server(upload_timeout=0.3, dialect="doubleword")
+    for path, token in (("/v1/batches", srv.token), ("/admin/faults", srv.admin_token)):
+        answer = _stalled_answer(srv, path, token)
+        assert answer.startswith(b"HTTP/1.1 408"), (path, answer)
+        assert b"stalled" in answer and b"connection: close" in answer.lower()
+    ok = httpx.get(f"{srv.base_url}/batches", headers={"Authorization": f"Bearer {srv.token}"})
+    assert ok.status_code == 200
