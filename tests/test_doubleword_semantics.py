@@ -7,6 +7,8 @@ Faults the local server cannot produce go through the FaultProxy in front of it.
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 from support.proxy import FaultProxy, Reply
@@ -14,6 +16,7 @@ from support.proxy import FaultProxy, Reply
 import dw_notebook as dw
 from dw_notebook.client import BatchClient
 from dw_notebook.datasets import sample_reviews
+from dw_notebook.job import reading
 from dw_notebook.progress.text import format_progress
 
 PROMPT = "Sentiment of this review, one word: {review}"
@@ -24,6 +27,14 @@ CAPACITY = orjson.dumps(
         "retry_after_seconds": 30,
     }
 )
+
+
+def _until(condition, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"never saw: {what}")
+        time.sleep(0.02)
 
 
 def _via(proxy, server):
@@ -51,33 +62,14 @@ def test_a_429_storm_shows_in_the_progress_at_once_and_stops_at_patience(proxy, 
     assert proxy.count("POST", "/batches$") == 1
 
 
-def _never_populated(reply: Reply, path: str) -> Reply:
-    """Doubleword: a batch cancelled before its requests were populated reads `cancelling`
-    for ever (population skips it, the finalizer leaves it alone)."""
-    if reply.status != 200:
-        return reply
-    body = reply.json()
-
-    def stuck(batch):
-        if batch.get("cancelling_at") and not batch.get("in_progress_at"):
-            batch = {k: v for k, v in batch.items() if k != "cancelled_at"}
-            batch["status"] = "cancelling"
-        return batch
-
-    if body.get("object") == "list":
-        body["data"] = [stuck(b) for b in body["data"]]
-    else:
-        body = stuck(body)
-    return Reply(reply.status, reply.headers, orjson.dumps(body))
-
-
 @pytest.mark.parametrize("dialect", ["doubleword"])
 def test_a_cancel_during_the_submit_ends_the_job_though_the_service_says_cancelling(
     make_server,
 ):
+    """Doubleword never populates a batch cancelled before its requests were: it reads
+    `cancelling` for ever."""
     server = make_server(validation_delay=30.0)  # nothing is populated before the cancel
     with FaultProxy(server.base_url) as proxy:
-        proxy.rewrite("GET", r"/batches(/[^/]+)?$", _never_populated)
         proxy.delay("POST", "/files$", 2.0, times=1)
         job = dw.submit(sample_reviews(30), PROMPT, model="mock", max_requests=10,
                         **_via(proxy, server))  # fmt: skip
@@ -112,36 +104,58 @@ def _head(data: bytes, n: int) -> bytes:
 
 
 @pytest.mark.parametrize("dialect", ["doubleword"])
-def test_rows_in_flight_at_a_cancel_are_not_sent_again_when_their_lines_come_late(proxy, server):
+def test_rows_in_flight_at_a_cancel_are_not_sent_again_when_their_lines_come_late(
+    make_server, monkeypatch
+):
     """Doubleword reads `cancelled` at once; requests in flight finish afterwards, are written
-    to the output file and billed. Here the service shows 12 of 20 answered while 8 are still
-    in flight, then the 8 lines arrive."""
+    to the output file and billed. A retry must not send them again."""
+    server = make_server(rate=40.0)
+    server.faults.late_completion(requests=3, delay=3600)  # on the server's clock
+    job = dw.submit(sample_reviews(300), PROMPT, model="Qwen/Qwen3-14B-FP8", budget=None,
+                    api_key=server.token, base_url=server.base_url)  # fmt: skip
+    _until(lambda: job.refresh().completed >= 5, "five answers")
+    job.cancel()
+    job.wait(timeout=20, progress=False)
+    answered = int(job.join()["status"].eq("ok").sum())
+    assert job.snapshot().phase == "cancelled" and answered < 297
+
+    with pytest.raises(dw.JobError, match=r"rows of batch .* may still be answered and billed"):
+        job.retry()  # 3 requests are still in flight: sending them again would pay twice
+    with BatchClient(server.base_url, server.token) as client:
+        assert len(list(client.iter_batches())) == 1
+        server.clock.advance(3600)  # the requests in flight finish, after `cancelled`
+        first = job.batch_ids[0]
+        _until(
+            lambda: client.get_batch(first)["request_counts"]["completed"] == answered + 3,
+            "the late answers",
+        )
+        monkeypatch.setattr(reading, "SETTLE_AFTER_CANCEL_S", 0.0)  # as if 10 min had passed
+        out = job.retry().join(timeout=60)
+        assert out["status"].eq("ok").all()
+        completed = [b["request_counts"]["completed"] for b in client.iter_batches()]
+        assert sorted(completed) == sorted([answered + 3, 300 - answered - 3])  # none twice
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_a_lagging_replica_with_fewer_lines_than_counted_is_not_cached_nor_retried(proxy, server):
+    """GETs are served from a read replica: a file may hold fewer lines than the batch counts
+    for a moment. Its rows are neither cached as not run nor sent again."""
     shown = 12
 
-    def cancelled(reply: Reply, path: str) -> Reply:
-        batch = reply.json()
-        if reply.status == 200 and batch.get("status") == "completed":
-            batch["status"] = "cancelled"
-            batch["request_counts"]["completed"] = shown
-        return Reply(reply.status, reply.headers, orjson.dumps(batch))
-
-    def in_flight(reply: Reply, path: str) -> Reply:
+    def lagging(reply: Reply, path: str) -> Reply:
         if b'"response"' not in reply.body:  # the request file, or the (empty) error file
             return reply
-        headers = {**reply.headers, "x-incomplete": "true", "x-last-line": str(shown)}
-        return Reply(reply.status, headers, _head(reply.body, shown))
+        return Reply(reply.status, reply.headers, _head(reply.body, shown))
 
-    proxy.rewrite("GET", r"/batches/[^/]+$", cancelled)
-    lines = proxy.rewrite("GET", r"/files/[^/]+/content$", in_flight)
+    lines = proxy.rewrite("GET", r"/files/[^/]+/content$", lagging)
     job = dw.submit(sample_reviews(20), PROMPT, model="mock", **_via(proxy, server))
-    out = job.join(timeout=30)
-    assert job.snapshot().phase == "cancelled" and out["status"].eq("ok").sum() == shown
+    assert job.join(timeout=30)["status"].eq("ok").sum() == shown
 
     with pytest.raises(dw.JobError, match=r"8 rows of batch .* may still be answered and billed"):
-        job.retry()  # the 8 are in flight: sending them again would pay twice
+        job.retry()
     assert proxy.count("POST", "/batches$") == 1
 
-    proxy.rules.remove(lines)  # the requests in flight finished: their lines are in the file
+    proxy.rules.remove(lines)  # the replica caught up
     assert job.join()["status"].eq("ok").all()
     with pytest.raises(dw.JobError, match="nothing to retry"):
         job.retry()

@@ -30,7 +30,7 @@ from ..jsonl.requests.dataset import open_dataset
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
-from . import create, pieces, pilot, pilot_view, retry
+from . import create, pieces, pilot, pilot_view, reading, retry
 from .batch_errors import rows_of_batch_errors
 from .batches import BatchCreation
 from .cache import ResultCache
@@ -503,6 +503,7 @@ class Job(BatchCreation, SubmitThread):
         """
         if self.spec.get("pilot") and not self.spec["pilot"].get("proceeded"):
             raise JobError("this job is still a pilot: send the rest with job.proceed() first")
+        self._recheck_unsettled()
         if self.spec.get("dataset"):  # read again a record batch at a time
             self.wait()
             results = pieces.ChunkWindow(self, "not_run" if unknown else "raise")
@@ -523,6 +524,17 @@ class Job(BatchCreation, SubmitThread):
             self.start_polling()
         return self
 
+    def _recheck_unsettled(self) -> None:
+        """Ask again for the ended batches whose results were not settled when last read (their
+        counts may have grown since)."""
+        for batch_id in [b for b in self.batch_ids if b in self._reader.unsettled]:
+            try:
+                batch = self._client.get_batch(batch_id)
+            except DwError:
+                continue  # the last state read stands; the files are read again anyway
+            with self._lock:
+                self._tracker._seen(batch_id, batch, self._registry)
+
     def _settled_only(self, wanted: set[str]) -> set[str]:
         """``wanted`` without the rows of ended batches whose files are not settled yet: their
         requests may still be answered, and billed (Doubleword finishes the requests in flight
@@ -538,8 +550,9 @@ class Job(BatchCreation, SubmitThread):
             return wanted
         why = (
             f"{len(held):,} rows of batch {', '.join(held_batches)} may still be answered and "
-            "billed: the service has not written a line for every request it counts, or says "
-            "more lines will come (requests in flight at a cancel finish afterwards)"
+            "billed: requests in flight at a cancel finish afterwards (for up to "
+            f"{reading.SETTLE_AFTER_CANCEL_S / 60:g} min), or the service has not written a "
+            "line for every request it counts yet"
         )
         if held == wanted:
             raise JobError(f"{why}; nothing was sent again. Run job.retry() again later")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -17,6 +18,11 @@ from .registry import BatchRecord
 from .sending import bounded
 
 Files = list[tuple[str, bytes, str]]  # (batch id, content, file id)
+
+#: Seconds after a cancel during which requests that were in flight may still finish, be
+#: written to the output file and billed (Doubleword reads `cancelled` at once; its engine
+#: gives a request up to 10 minutes, ``processing_timeout_ms``).
+SETTLE_AFTER_CANCEL_S = 600.0
 T = TypeVar("T")
 
 
@@ -81,10 +87,13 @@ class ResultReader:
             counts = batch.get("request_counts") or {}
             if final:
                 self.unsettled.discard(batch_id)
+                if in_flight_after_cancel(batch):
+                    self.unsettled.add(batch_id)
+            cacheable = final and batch_id not in self.unsettled
             for kind, counted in (("output", "completed"), ("error", "failed")):
                 if file_id := batch[f"{kind}_file_id"]:
                     expected = int(counts.get(counted) or 0)
-                    wanted.append((batch_id, kind, file_id, final, expected))
+                    wanted.append((batch_id, kind, file_id, cacheable, expected))
 
         def read(batch_id: str, kind: str, file_id: str, final: bool, expected: int) -> T | None:
             try:
@@ -172,6 +181,22 @@ class ResultReader:
         if page.last_line is not None:
             self._lines_read[file_id] = seen + page.data.count(b"\n")
         return page.data
+
+
+def in_flight_after_cancel(batch: Mapping[str, Any], now: float | None = None) -> bool:
+    """A batch cancelled while it ran, whose uncounted requests may still finish (and be
+    billed) for a while after the cancel."""
+    counts = batch.get("request_counts") or {}
+    left = int(counts.get("total") or 0) - int(counts.get("completed") or 0)
+    left -= int(counts.get("failed") or 0)
+    cancelled = batch.get("cancelled_at") or batch.get("cancelling_at")
+    return (
+        batch.get("status") == wire.CANCELLED
+        and bool(batch.get("in_progress_at"))
+        and left > 0
+        and cancelled is not None
+        and (time.time() if now is None else now) < cancelled + SETTLE_AFTER_CANCEL_S
+    )
 
 
 def _lines(data: bytes) -> int:
