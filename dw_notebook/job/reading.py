@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -192,11 +193,22 @@ def in_flight_after_cancel(batch: Mapping[str, Any], now: float | None = None) -
     cancelled = batch.get("cancelled_at") or batch.get("cancelling_at")
     return (
         batch.get("status") == wire.CANCELLED
+        and cancels_at_once(batch)
         and bool(batch.get("in_progress_at"))
         and left > 0
         and cancelled is not None
         and (time.time() if now is None else now) < cancelled + SETTLE_AFTER_CANCEL_S
     )
+
+
+def cancels_at_once(batch: Mapping[str, Any]) -> bool:
+    """Doubleword (its batch ids are bare UUIDs) reads `cancelled` as soon as a batch is
+    cancelled; OpenAI stays `cancelling` until the requests in flight have ended."""
+    try:
+        uuid.UUID(str(batch.get("id")))
+    except ValueError:
+        return False
+    return True
 
 
 def _lines(data: bytes) -> int:
