@@ -76,6 +76,8 @@ def normalize_batch(raw: dict[str, Any]) -> dict[str, Any]:
         "failed": _count(counts.get("failed")),
     }
     batch["errors"] = normalize_errors(batch["errors"])
+    if isinstance(batch.get("analytics"), dict):  # Doubleword ``include=analytics``
+        batch["analytics"] = normalize_analytics(batch["analytics"])
     for name in BATCH_FIELDS:
         if name.endswith("_at"):
             batch[name] = _timestamp(batch[name])
@@ -133,6 +135,35 @@ def normalize_errors(raw: object) -> dict[str, Any] | None:
             }
         )
     return {"object": "list", "data": items} if items else None
+
+
+def normalize_analytics(raw: dict[str, Any]) -> dict[str, Any]:
+    """``/batches/{id}/analytics`` (counts as integers, costs as decimal strings) as
+    ``{requests, input_tokens, output_tokens, cost}``; ``cost`` None where not given."""
+    cost = raw.get("total_cost")
+    try:
+        usd = float(cost) if cost is not None else None
+    except (TypeError, ValueError):
+        usd = None
+    return {
+        "requests": _count(raw.get("total_requests")),
+        "input_tokens": _count(raw.get("total_prompt_tokens")),
+        "output_tokens": _count(raw.get("total_completion_tokens")),
+        "cost": usd if usd is not None and math.isfinite(usd) else None,
+    }
+
+
+def batch_figures(batch: dict[str, Any]) -> tuple[int | None, int | None, float | None]:
+    """(input tokens, output tokens, USD) a batch has used so far, as its service reports
+    them: Doubleword's analytics (its cost where given), else OpenAI's ``usage`` (no cost);
+    None where not reported."""
+    figures = batch.get("analytics")
+    if isinstance(figures, dict):
+        return figures["input_tokens"], figures["output_tokens"], figures["cost"]
+    usage = batch.get("usage")
+    if isinstance(usage, dict):
+        return _count(usage.get("input_tokens")), _count(usage.get("output_tokens")), None
+    return None, None, None
 
 
 @dataclass(frozen=True)
@@ -526,15 +557,31 @@ class BatchClient:
         """A batch; ``wait_refusals=False`` raises a 429/503 at once (a poll asks later)."""
         return self._batch("GET", f"batches/{batch_id}", wait_refusals=wait_refusals)
 
+    def batch_analytics(self, batch_id: str) -> dict[str, Any]:
+        """Doubleword's measured figures of a batch's answered requests: ``input_tokens``,
+        ``output_tokens`` and ``cost`` (USD, None where the service gives none). A service
+        without the route (OpenAI) answers 404; polls do not wait out refusals here."""
+        raw = self._object("GET", f"batches/{batch_id}/analytics", wait_refusals=False)
+        return normalize_analytics(raw)
+
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
         return self._batch("POST", f"batches/{batch_id}/cancel")
 
     def list_batches(
-        self, *, after: str | None = None, limit: int = 20, wait_refusals: bool = True
+        self,
+        *,
+        after: str | None = None,
+        limit: int = 20,
+        wait_refusals: bool = True,
+        analytics: bool = False,
     ) -> dict[str, Any]:
+        """A page of batches, newest first; ``analytics`` asks Doubleword to add each batch's
+        measured tokens and cost (other services ignore it)."""
         params: dict[str, Any] = {"limit": limit}
         if after:
             params["after"] = after
+        if analytics:
+            params["include"] = "analytics"
         page = self._object("GET", "batches", params=params, wait_refusals=wait_refusals)
         try:
             page["data"] = [normalize_batch(b) for b in page.get("data") or []]
@@ -543,11 +590,13 @@ class BatchClient:
             raise self._unreadable(why, "GET", "batches", page) from None
         return page
 
-    def iter_batches(self, *, page_size: int = 100, max_pages: int = 10) -> Iterator[dict]:
+    def iter_batches(
+        self, *, page_size: int = 100, max_pages: int = 10, analytics: bool = False
+    ) -> Iterator[dict]:
         """Batches newest first, following ``after`` cursors for at most ``max_pages`` pages."""
         after = None
         for _ in range(max_pages):
-            page = self.list_batches(after=after, limit=page_size)
+            page = self.list_batches(after=after, limit=page_size, analytics=analytics)
             yield from page["data"]
             if not page.get("has_more") or not page["data"]:
                 return

@@ -18,6 +18,7 @@ from dw_notebook.client import BatchClient
 from dw_notebook.datasets import sample_reviews
 from dw_notebook.job import reading
 from dw_notebook.progress.text import format_progress
+from dw_notebook.ui import job_rows
 
 PROMPT = "Sentiment of this review, one word: {review}"
 CAPACITY = orjson.dumps(
@@ -182,3 +183,26 @@ def test_partial_reads_on_after_the_lines_received_not_x_last_line(make_server):
         assert 0 < first["status"].eq("ok").sum() < 30
         job.wait(timeout=30, progress=False)
         assert job.partial()["status"].eq("ok").all()
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_costs_and_tokens_come_from_the_analytics_route(server):
+    """Doubleword batch objects carry no usage: tokens and cost are in /batches/{id}/analytics."""
+    job = dw.submit(sample_reviews(24), PROMPT, model="Qwen/Qwen3-14B-FP8", max_requests=8,
+                    api_key=server.token, base_url=server.base_url)  # fmt: skip
+    out = job.join(timeout=30)
+    with BatchClient(server.base_url, server.token) as client:
+        assert all("usage" not in client._object("GET", f"batches/{i}") for i in job.batch_ids)
+        billed = [client.batch_analytics(i) for i in job.batch_ids]
+    snap = job.snapshot()
+    assert snap.input_tokens == sum(b["input_tokens"] for b in billed) > 0
+    assert snap.output_tokens == out["completion_tokens"].sum() > 0
+    assert snap.actual_cost == pytest.approx(sum(b["cost"] for b in billed)) and snap.actual_cost
+    assert "actual $" in format_progress(snap)
+
+    listed = dw.list_jobs(api_key=server.token, base_url=server.base_url)
+    mine = listed[listed["job_id"] == job.id]
+    assert mine["input_tokens"].sum() == snap.input_tokens
+    assert mine["cost_usd"].sum() == pytest.approx(snap.actual_cost)
+    rows = job_rows(listed)
+    assert rows[0]["cost"] == pytest.approx(snap.actual_cost)

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from .. import wire
-from ..client import BatchClient
+from ..client import BatchClient, batch_figures
 from ..errors import DwError, NotFoundError
 from ..job import create
 from ..job.registry import Registry
@@ -287,7 +287,8 @@ class Engine:
         seen: dict[str, dict[str, Any]] = {}
         if len(wanted) > 1:
             try:
-                for batch in self._client.list_batches(limit=min(100, len(wanted) + 10))["data"]:
+                page = self._client.list_batches(limit=min(100, len(wanted) + 10), analytics=True)
+                for batch in page["data"]:
                     if batch["id"] in wanted:
                         seen[batch["id"]] = batch
             except DwError as exc:
@@ -338,14 +339,19 @@ class Engine:
             flight.finishing = False  # a batch not finished is read again at the next poll
 
     def _add_cost(self, flight: _InFlight, batch: dict[str, Any]) -> None:
-        usage = batch.get("usage")
+        """The batch's cost so far: the service's (Doubleword's analytics, read once it ended
+        where the list did not carry them), else its usage at the known price."""
+        if batch["status"] in wire.TERMINAL_STATUSES and batch_figures(batch)[0] is None:
+            try:
+                batch["analytics"] = self._client.batch_analytics(batch["id"])
+            except DwError:
+                pass  # no analytics route (OpenAI), or not now: no figure for this batch
+        tokens_in, tokens_out, usd = batch_figures(batch)
         price = price_for(flight.model, self.window)
-        if not isinstance(usage, dict) or price is None:
+        if not usd and (tokens_in is None or tokens_out is None or price is None):
             return
-        usd = (
-            int(usage.get("input_tokens") or 0) * price.input
-            + int(usage.get("output_tokens") or 0) * price.output
-        ) / 1e6
+        if not usd:
+            usd = (tokens_in * price.input + tokens_out * price.output) / 1e6  # type: ignore
         self.stats.cost_usd = (self.stats.cost_usd or 0.0) + usd - flight.usd
         flight.usd = usd
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import wire
-from ..client import BatchClient
+from ..client import BatchClient, batch_figures
 from ..errors import STUCK_VALIDATING_ADVICE, APIError, NotFoundError, TransportError
 from ..prices import price_for
 from ..progress.snapshot import AttemptSnapshot, BatchSnapshot, JobSnapshot, SendingSnapshot
@@ -67,6 +67,8 @@ class Tracker:
         self._history: deque[tuple[float, int]] = deque(maxlen=120)
         self.stuck_validating_s = 600.0  # a batch validating longer than this gets a note
         self.line_counts: dict[str, int] = {}  # salvaged_lines / unreadable_lines, last join
+        self._has_analytics = True  # False once the service answers 404 for the route
+        self._measured: dict[str, tuple[int, dict[str, Any]]] = {}  # id -> (completed, figures)
 
     def poll(self, client: BatchClient, batch_ids: Sequence[str], registry: Registry) -> None:
         """Ask the service for every unfinished batch; a failed poll is noted, never raised.
@@ -96,7 +98,36 @@ class Tracker:
                     self.poll_error = str(exc)
                     break
             self._seen(batch_id, batch, registry)
+            self._measure(client, batch_id)
         self._history.append((time.time(), self._finished_requests(batch_ids)))
+
+    def _measure(self, client: BatchClient, batch_id: str) -> None:
+        """Doubleword's analytics (tokens and cost) of a batch whose answers grew, or that has
+        just ended; kept on the batch object. Not asked where batches carry ``usage`` or the
+        service has no analytics route."""
+        batch = self.batches[batch_id]
+        if not self._has_analytics or isinstance(batch.get("usage"), dict):
+            return
+        done = batch["request_counts"]["completed"]
+        known = self._measured.get(batch_id)
+        if isinstance(batch.get("analytics"), dict):  # came with the list page
+            self._measured[batch_id] = (done, batch["analytics"])
+            return
+        ended = batch["status"] in wire.TERMINAL_STATUSES
+        if known is not None and (known[0] == done and not ended or done == 0):
+            batch["analytics"] = known[1]
+            return
+        try:
+            figures = client.batch_analytics(batch_id)
+        except NotFoundError:
+            self._has_analytics = False  # the batch was just read: the route is missing
+            return
+        except (TransportError, APIError):
+            if known is not None:
+                batch["analytics"] = known[1]
+            return
+        batch["analytics"] = figures
+        self._measured[batch_id] = (done, figures)
 
     def _listed(self, client: BatchClient, wanted: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The batches of ``wanted`` on the first page of the service's list ({} where the
@@ -104,7 +135,7 @@ class Tracker:
         if not self._can_list:
             return {}
         try:
-            page = client.list_batches(limit=LIST_PAGE, wait_refusals=False)
+            page = client.list_batches(limit=LIST_PAGE, wait_refusals=False, analytics=True)
         except (TransportError, APIError) as exc:
             if isinstance(exc, NotFoundError) or getattr(exc, "status_code", None) == 405:
                 self._can_list = False
@@ -268,10 +299,8 @@ class Tracker:
         if not batch:
             return BatchSnapshot(batch_id, "unknown", attempt=attempt)
         counts = batch.get("request_counts") or {}
-        usage = batch.get("usage") if isinstance(batch.get("usage"), dict) else None
-        tokens_in = int(usage.get("input_tokens") or 0) if usage else None
-        tokens_out = int(usage.get("output_tokens") or 0) if usage else None
-        if usage is None and batch["status"] in (wire.VALIDATING, wire.IN_PROGRESS):
+        tokens_in, tokens_out, usd = batch_figures(batch)
+        if tokens_in is None and batch["status"] in (wire.VALIDATING, wire.IN_PROGRESS):
             tokens_in = tokens_out = 0 if not counts.get("completed") else None
         return BatchSnapshot(
             batch_id,
@@ -282,7 +311,7 @@ class Tracker:
             attempt=attempt,
             input_tokens=tokens_in,
             output_tokens=tokens_out,
-            cost=self._cost(tokens_in, tokens_out),
+            cost=self._cost(tokens_in, tokens_out, usd),
         )
 
     @staticmethod
@@ -296,9 +325,15 @@ class Tracker:
             done=bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows),
         )
 
-    def _cost(self, tokens_in: int | None, tokens_out: int | None) -> float | None:
-        """USD charged, from the token usage the service reports (None: not reported or no
-        known price). Only completed requests are charged, and usage counts only those."""
+    def _cost(
+        self, tokens_in: int | None, tokens_out: int | None, usd: float | None = None
+    ) -> float | None:
+        """USD charged: the service's own figure where it gives one above zero (Doubleword's
+        analytics; "0" means the model has no tariff there), else the token usage it reports
+        at the known price (None: not reported or no known price). Only completed requests
+        are charged, and both count only those."""
+        if usd:
+            return usd
         price = price_for(self.spec.get("model", ""), self.spec.get("window", "24h"))
         if price is None or tokens_in is None or tokens_out is None:
             return None
