@@ -195,6 +195,19 @@ STUCK_VALIDATING_ADVICE = (
 )
 
 
+def cannot_see_job(name: str, batch_ids: list[str], base_url: str) -> str:
+    """A re-run whose batches the service answers 404 for: not taken as gone."""
+    ids = ", ".join(batch_ids[:3]) + (
+        f" and {len(batch_ids) - 3} more" if len(batch_ids) > 3 else ""
+    )
+    return (
+        f"the service at {base_url} answers 404 for every batch of job {name!r} ({ids}); "
+        "Doubleword answers 404 for any storage error, so they may well still exist and run. "
+        "Nothing was created: run the same cell again later. If they are truly gone, pass "
+        "force=True to submit anew (that pays again for any row they answered)."
+    )
+
+
 def http_advice(status_code: int, code: str | None = None, message: str = "") -> str:
     """What to do about an HTTP error answer ('' when there is nothing specific to say)."""
     about_model = code == "model_not_found" or "model" in message.lower()

@@ -206,3 +206,60 @@ def test_costs_and_tokens_come_from_the_analytics_route(server):
     assert mine["cost_usd"].sum() == pytest.approx(snap.actual_cost)
     rows = job_rows(listed)
     assert rows[0]["cost"] == pytest.approx(snap.actual_cost)
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_a_read_outage_during_a_rerun_creates_nothing(server):
+    """Doubleword answers 404 for any storage error on a GET, while creates still work."""
+    conn = {"api_key": server.token, "base_url": server.base_url}
+    df = sample_reviews(12)
+    job = dw.submit(df, PROMPT, model="mock", **conn)
+    job.wait_submitted(timeout=20)
+    server.faults.read_outage(seconds=600)  # on the server's clock
+
+    again = dw.submit(df, PROMPT, model="mock", **conn)  # the same cell, run again
+    assert again.id == job.id and again.batch_ids == job.batch_ids
+    with BatchClient(server.base_url, server.token) as client:
+        assert len(list(client.iter_batches())) == 1  # nothing created anew
+
+    again.poll_interval = 0.05
+    with pytest.raises(TimeoutError):  # polls see 404s: shown, polled again, never "gone"
+        again.wait(timeout=1.5, progress=False)
+    snap = again.snapshot()
+    assert snap.poll_error.startswith(f"cannot see batch {job.batch_ids[0]} on ")
+    assert "still polling, nothing is sent again" in snap.poll_error
+
+    server.clock.advance(600)  # the outage ends
+    assert again.join(timeout=30)["status"].eq("ok").all()
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_result_files_that_read_404_in_an_outage_are_not_taken_as_deleted(server):
+    job = dw.submit(sample_reviews(6), PROMPT, model="mock",
+                    api_key=server.token, base_url=server.base_url)  # fmt: skip
+    job.wait(timeout=30, progress=False)
+    server.faults.read_outage(seconds=600)
+    with pytest.raises(dw.JobError, match=r"answers 404 for the batch too.*join again later") as e:
+        job.join()
+    assert not isinstance(e.value, dw.MissingResultFileError)
+    server.clock.advance(600)
+    assert job.join()["status"].eq("ok").all()
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_a_rerun_whose_batches_all_read_404_is_refused_without_force(proxy, server):
+    """When neither a batch nor the list shows the job's batches, a re-run creates nothing
+    unless force=True."""
+    df = sample_reviews(8)
+    job = dw.submit(df, PROMPT, model="mock", **_via(proxy, server))
+    job.join(timeout=30)
+    proxy.answer("GET", r"/batches/[^/]+$", 404, f"Batch with ID {job.batch_ids[0]} not found",
+                 times=None)  # fmt: skip
+    proxy.answer("GET", r"/batches$", 200, b'{"object":"list","data":[],"has_more":false}',
+                 {"content-type": "application/json"}, times=None)  # fmt: skip
+    with pytest.raises(dw.JobError, match=r"answers 404 for every batch.*force=True"):
+        dw.submit(df, PROMPT, model="mock", **_via(proxy, server))
+    assert proxy.count("POST", "/batches$") == 1
+    forced = dw.submit(df, PROMPT, model="mock", force=True, **_via(proxy, server))
+    forced.wait_submitted(timeout=20)
+    assert proxy.count("POST", "/batches$") == 2

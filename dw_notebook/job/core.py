@@ -115,6 +115,8 @@ class Job(BatchCreation, SubmitThread):
         self._records: list[BatchRecord] = list(records)
         self._tracker = Tracker(name=name, spec=spec, simulated=connection.answers_simulated)
         self._reader = ResultReader(self._client, ResultCache(registry, connection.service_key))
+        trust_404 = connection.simulated or self.service != connection.service_key
+        self._tracker.trust_404 = self._reader.trust_404 = trust_404
         self._listeners: list[Listener] = []
         self._poller: Poller | None = None
         self._last_snapshot: JobSnapshot | None = None

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .. import wire
 from ..client import BatchClient
-from ..errors import JobError, NotFoundError
+from ..errors import DwError, JobError, NotFoundError
 from ..jsonl.results import ResultTable, join_results, parse_results
 from .cache import ResultCache
 from .registry import BatchRecord
@@ -46,6 +46,7 @@ class ResultReader:
         #: counts, or still grow (Doubleword: requests in flight at a cancel finish, and are
         #: billed, after the batch reads `cancelled`): their rows are not settled
         self.unsettled: set[str] = set()
+        self.trust_404 = True  # False: a 404 may be a read outage (see ``Tracker.trust_404``)
 
     def input_file(self, file_id: str) -> bytes:
         """A request file (b"" when the service no longer has it); kept in the cache like an
@@ -100,6 +101,7 @@ class ResultReader:
             try:
                 data = self._content(file_id, final, expected, batch_id)
             except NotFoundError:
+                self._outage(batch_id, kind, file_id)
                 return None
             return use(batch_id, kind, data, file_id)
 
@@ -113,6 +115,23 @@ class ResultReader:
             else:
                 (outputs if kind == "output" else errors).append(item)
         return outputs, errors, gone
+
+    def _outage(self, batch_id: str, kind: str, file_id: str) -> None:
+        """A file answered 404: where a 404 is not proof (Doubleword answers it for any
+        storage error), ask for its batch too; a 404 there as well is a read outage, raised
+        as such rather than taken as a deleted file."""
+        if self.trust_404:
+            return
+        try:
+            self._client.get_batch(batch_id)
+        except NotFoundError as exc:
+            raise JobError(
+                f"cannot read the {kind} file {file_id} of batch {batch_id}: the service answers "
+                f"404 for the batch too ({exc}), as Doubleword does for any storage error. "
+                "Nothing was joined and nothing is lost: join again later"
+            ) from exc
+        except DwError:
+            pass
 
     def finished_results(
         self,

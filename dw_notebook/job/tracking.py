@@ -67,6 +67,10 @@ class Tracker:
         self._history: deque[tuple[float, int]] = deque(maxlen=120)
         self.stuck_validating_s = 600.0  # a batch validating longer than this gets a note
         self.line_counts: dict[str, int] = {}  # salvaged_lines / unreadable_lines, last join
+        #: a 404 means the batch is not there: the embedded server, or a service the job's
+        #: batches were not created on. Doubleword answers 404 for any storage error, so
+        #: there a 404 on a batch the job created is shown and polled again, never "gone".
+        self.trust_404 = True
         self._has_analytics = True  # False once the service answers 404 for the route
         self._measured: dict[str, tuple[int, dict[str, Any]]] = {}  # id -> (completed, figures)
 
@@ -88,8 +92,11 @@ class Tracker:
                 try:
                     batch = client.get_batch(batch_id, wait_refusals=False)
                 except NotFoundError as exc:
-                    # lost after a few 404s in a row: a service may not list a new batch at once
                     self._misses[batch_id] = self._misses.get(batch_id, 0) + 1
+                    if not self.trust_404:
+                        self.poll_error = cannot_see(batch_id, client.base_url, exc)
+                        continue
+                    # lost after a few 404s in a row: a service may not list a new batch at once
                     if self._misses[batch_id] >= LOST_AFTER:
                         self.lost[batch_id] = str(exc)
                     self.poll_error = f"batch {batch_id} not found on {client.base_url} ({exc})"
@@ -373,6 +380,15 @@ class Tracker:
             # Doubleword marks expiry but keeps working instead of ending the batch
             parts.append("past the completion window; the service is still working on it")
         return "; ".join(parts)
+
+
+def cannot_see(batch_id: str, base_url: str, exc: Exception) -> str:
+    """Why polls of a batch the job created answer 404, and that polling goes on."""
+    return (
+        f"cannot see batch {batch_id} on {base_url} ({exc}): the service answers 404 for a "
+        "batch it cannot read right now (Doubleword does so for any storage error); still "
+        "polling, nothing is sent again"
+    )
 
 
 def cancelled_before_start(batch: dict[str, Any]) -> bool:
