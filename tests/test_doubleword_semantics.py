@@ -263,3 +263,53 @@ def test_a_rerun_whose_batches_all_read_404_is_refused_without_force(proxy, serv
     forced = dw.submit(df, PROMPT, model="mock", force=True, **_via(proxy, server))
     forced.wait_submitted(timeout=20)
     assert proxy.count("POST", "/batches$") == 2
+
+
+PRICED = "Qwen/Qwen3-14B-FP8"  # 24h: $0.02 in, $0.20 out per 1M tokens, on both sides
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_the_budget_counts_every_request_at_its_max_tokens(proxy, server):
+    """The service's estimate ignores max_tokens (output ≈ its history, or 1.1 × input): a job
+    whose answers may be 2,000 tokens long is checked at 2,000 tokens each."""
+    df = sample_reviews(20)
+    with pytest.raises(dw.BudgetExceededError, match=r"can cost at most \$0\.008"):
+        dw.submit(df, PROMPT, model=PRICED, max_tokens=2000, budget=0.002, **_via(proxy, server))
+    assert proxy.count("POST", "/files$") == 0  # refused before anything was sent
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_a_short_job_is_not_refused_on_the_services_history_of_long_answers(proxy, server):
+    def long_history(reply: Reply, path: str) -> Reply:
+        answer = reply.json()
+        answer["total_estimated_cost"] = "5.000000"  # the model's recent answers ran long
+        return Reply(reply.status, reply.headers, orjson.dumps(answer))
+
+    proxy.rewrite("GET", r"/cost-estimate$", long_history)
+    job = dw.submit(sample_reviews(20), PROMPT, model=PRICED, max_tokens=5, budget=0.01,
+                    **_via(proxy, server))  # fmt: skip
+    assert job.join(timeout=30)["status"].eq("ok").all()
+    assert proxy.count("GET", r"/cost-estimate$") == 1
+
+
+LONG = {
+    "type": "object",
+    "properties": {"essay": {"type": "string", "minLength": 8000}},
+    "required": ["essay"],
+}
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_a_running_job_whose_measured_spend_passes_the_budget_is_cancelled(make_server):
+    """Answers far longer than any estimate: the analytics show the spend, and the job stops
+    itself once it passes budget=."""
+    server = make_server(rate=25.0)
+    job = dw.submit(sample_reviews(150), PROMPT, model=PRICED, response_format=LONG,
+                    budget=0.01, api_key=server.token, base_url=server.base_url)  # fmt: skip
+    job.poll_interval = 0.1
+    job.wait(timeout=20, progress=False)
+    snap = job.snapshot()
+    assert snap.phase == "cancelled" and 0 < snap.completed < 150
+    assert "passed budget=$0.0100" in snap.message
+    assert "passed budget=$0.0100" in job.widget().snapshot["message"]
+    assert snap.actual_cost > 0.01  # what ran before the cancel is billed

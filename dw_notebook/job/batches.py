@@ -229,14 +229,16 @@ class BatchCreation:
         total = self._service_total(list(file_ids.values()), window, answers)
         if total is not None:
             self.service_estimate = total
-        local = getattr(self.estimate, "usd", None)
+        capped = self.spec.get("max_output_tokens") is not None
+        local = create.upper_bound_usd(self.estimate, self.spec.get("max_output_tokens"))
         if local is None:
-            local = self.spec.get("estimated_usd")
+            local = self.spec.get("bound_usd", self.spec.get("estimated_usd"))
         if local is not None and (attempt or self.spec.get("pilot")):  # a part of the job
             lines = sum((c if isinstance(c, bytes) else c.data).count(b"\n") for c in chunks)
             local = local * lines / max(int(self.spec.get("n_requests") or 1), 1)
         try:
-            create.check_budget(budget, self.spec.get("model", ""), total, local, answers, window)
+            create.check_budget(budget, self.spec.get("model", ""), total, local, answers, window,
+                                capped=capped and local is not None)  # fmt: skip
         except DwError:
             create.delete_files(self._client, list(file_ids.values()))
             self._registry.forget_files(self.id, attempt)

@@ -169,8 +169,24 @@ class Job(BatchCreation, SubmitThread):
                 self._tracker.poll_error = lost_message(self)
             pilot_view.read_view(self)
             snapshot = self.snapshot()
+        if self._over_budget(snapshot):
+            return self.refresh()  # the cancelled state, with the reason
         self._emit(snapshot)
         return snapshot
+
+    def _over_budget(self, snapshot: JobSnapshot) -> bool:
+        """A running job whose measured spend has passed ``budget=`` is cancelled (once)."""
+        budget = self.spec.get("budget")
+        spent = sum(b.cost for b in snapshot.batches if b.cost)
+        if budget is None or snapshot.done or self._tracker.budget_stop or spent <= budget:
+            return False
+        self._tracker.budget_stop = (
+            f"cancelled: the measured spend ${spent:.4f} passed budget=${budget:.4f} (outputs "
+            "ran longer than estimated); rows answered so far are kept"
+        )
+        log.warning("dw-notebook: job %r %s", self.name, self._tracker.budget_stop)
+        self.cancel()
+        return True
 
     def snapshot(self) -> JobSnapshot:
         """The job's state as last seen (no network)."""

@@ -142,14 +142,40 @@ def service_estimate(client: BatchClient, file_id: str, window: str) -> tuple[fl
         return None
 
 
-def refuse_estimate(usd: float | None, budget: float | None, estimate: Any, window: str) -> None:
-    """Raise, before anything is sent, when the local estimate (USD) is over ``budget``."""
+def refuse_estimate(
+    usd: float | None, budget: float | None, estimate: Any, window: str, capped: bool = False
+) -> None:
+    """Raise, before anything is sent, when the local estimate (USD; ``capped``: the upper
+    bound with every request at its ``max_tokens``) is over ``budget``."""
     if budget is not None and usd is not None and usd > budget:
+        what = (
+            f"the job can cost at most ${usd:.4f} (every request at its max_tokens), which"
+            if capped
+            else f"estimated cost ${usd:.4f}"
+        )
         raise BudgetExceededError(
-            f"estimated cost ${usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
-            + budget_advice(window),
+            f"{what} is over the budget ${budget:.4f}: {estimate}. " + budget_advice(window),
             estimate,
         )
+
+
+def max_output_of(params: dict[str, Any]) -> int | None:
+    """The output tokens a request may produce at most (``max_tokens`` and its aliases)."""
+    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        value = params.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
+
+
+def upper_bound_usd(estimate: Any, max_output: int | None) -> float | None:
+    """USD the requests of ``estimate`` can cost at most, as far as can be told before they
+    run: input from the prompts, output from ``max_tokens`` where given (every request at its
+    cap); without a cap, the local estimate (the service's is compared at create)."""
+    price = getattr(estimate, "price", None)
+    if max_output is None or price is None:
+        return getattr(estimate, "usd", None)
+    return estimate.input_usd + estimate.n_requests * max_output * price.output / 1e6
 
 
 def check_budget(
@@ -159,13 +185,18 @@ def check_budget(
     local_total: float | None,
     answers: list[Any],
     window: str,
+    capped: bool = False,
 ) -> None:
-    """Raise before the first create when the whole job's estimate is over ``budget``: the
-    service's estimate where it gave one for every file, else the local one; a job with no known
-    price is refused unless ``budget=None`` or a price is given."""
+    """Raise before the first create when the whole job's cost can pass ``budget``: with
+    ``max_tokens`` given, the local upper bound (``capped``); else the larger of the service's
+    estimate (which ignores ``max_tokens``, and is "0" for a model it has no tariff for) and
+    the local one. A job with no known price is refused unless ``budget=None`` or a price is
+    given."""
     if budget is None:
         return
-    if service_total is not None:
+    if not service_total:  # none, or "0": the service has no tariff for this model
+        service_total = None
+    if service_total is not None and not capped and service_total >= (local_total or 0.0):
         if service_total > budget:
             raise BudgetExceededError(
                 f"the service estimates ${service_total:.4f} for the whole job, over the budget "
@@ -181,9 +212,12 @@ def check_budget(
             None,
         )
     if local_total > budget:
+        what = "at most" if capped else "estimated"
         raise BudgetExceededError(
-            f"estimated cost ${local_total:.4f} is over the budget ${budget:.4f}; no batch was "
-            "created. " + budget_advice(window),
+            f"the job can cost {what} ${local_total:.4f}, over the budget ${budget:.4f}"
+            + (" (every request at its max_tokens)" if capped else "")
+            + "; no batch was created. "
+            + budget_advice(window),
             None,
         )
 

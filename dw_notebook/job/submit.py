@@ -28,7 +28,7 @@ from ..jsonl.requests.dataset import DatasetRequests, is_dataset_source
 from . import dataset, listing
 from . import pilot as pilots
 from .core import Job
-from .create import refuse_estimate
+from .create import max_output_of, refuse_estimate, upper_bound_usd
 from .identity import fingerprint, job_for, job_from_record
 from .registry import Registry
 from .requests import rebuild
@@ -160,8 +160,10 @@ def submit(
     pilot_plan = None if pilot is None else pilots.plan(df, built, pilot, pilot_by)
     # a pilot sends only its rows now; proceed() checks the whole job on measured figures
     share = 1.0 if pilot_plan is None else pilot_plan["n"] / max(built.n, 1)
-    usd = None if estimate.usd is None else estimate.usd * share
-    refuse_estimate(usd, budget, estimate, window)
+    max_output = max_output_of(params)
+    bound = upper_bound_usd(estimate, max_output)
+    usd = None if bound is None else bound * share
+    refuse_estimate(usd, budget, estimate, window, capped=max_output is not None)
     connection = connect(api_key, base_url)
     registry = registry or Registry()
     client = client_for(connection)
@@ -180,6 +182,8 @@ def submit(
         "max_bytes": max_bytes,
         "budget": budget,
         "estimated_usd": estimate.usd,  # the local estimate, for a resume without the frame
+        "bound_usd": bound,  # what the job can cost at most, as far as can be told
+        "max_output_tokens": max_output,
         "build": _replayable(build_args, built),
         "built_fingerprint": built.fingerprint(),
     }

@@ -71,6 +71,7 @@ class Tracker:
         #: batches were not created on. Doubleword answers 404 for any storage error, so
         #: there a 404 on a batch the job created is shown and polled again, never "gone".
         self.trust_404 = True
+        self.budget_stop: str | None = None  # why the job cancelled itself, once it did
         self._has_analytics = True  # False once the service answers 404 for the route
         self._measured: dict[str, tuple[int, dict[str, Any]]] = {}  # id -> (completed, figures)
 
@@ -361,7 +362,7 @@ class Tracker:
     def _message(
         self, batches: list[dict[str, Any] | None], done: bool, attempt: int, now: float
     ) -> str:
-        parts = []
+        parts = [self.budget_stop] if self.budget_stop else []
         started = [b["created_at"] for b in batches if b and b["status"] == wire.VALIDATING]
         if started and started[0] and now - min(started) > self.stuck_validating_s:
             waited = format_duration(now - min(started))
