@@ -59,6 +59,7 @@ BATCH_FIELDS = (
 def normalize_batch(raw: dict[str, Any]) -> dict[str, Any]:
     """A batch object with every documented field present and empty file ids as None.
 
+    A Doubleword batch cancelled before its requests were populated reads ``cancelled``.
     Other implementations' shapes are read too: ``request_counts: null`` (a batch that failed
     validation) gives zero counts, null timestamps stay None, and ``errors`` given as a list,
     a string or ``{"object": null, "data": [...]}`` becomes ``{"object": "list", "data": [...]}``
@@ -81,6 +82,13 @@ def normalize_batch(raw: dict[str, Any]) -> dict[str, Any]:
     for name in BATCH_FIELDS:
         if name.endswith("_at"):
             batch[name] = _timestamp(batch[name])
+    if (
+        batch["status"] == "cancelling"
+        and batch["cancelled_at"] is not None
+        and batch["in_progress_at"] is None
+    ):  # Doubleword: cancelled before its requests existed, nothing will run, yet it reads
+        # cancelling for ever (OpenAI stamps cancelled_at only once cancelled)
+        batch["status"], batch["service_status"] = "cancelled", "cancelling"
     return batch
 
 

@@ -81,11 +81,39 @@ def test_unknown_batch_is_not_found(client):
         client.get_batch("batch_does_not_exist")
 
 
-def test_cancelling_a_finished_batch_is_a_conflict(client):
+def test_cancelling_a_finished_batch_is_a_conflict_on_openai_only(client, server):
     batch = finished_batch(client)
     assert batch["status"] == "completed"
-    with pytest.raises(errors.ConflictError):
-        client.cancel_batch(batch["id"])
+    if server.dialect == "openai":
+        with pytest.raises(errors.ConflictError):
+            client.cancel_batch(batch["id"])
+    else:  # Doubleword accepts any cancel, and the finished batch then reads cancelled
+        assert client.cancel_batch(batch["id"])["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_a_batch_cancelled_before_population_reads_cancelled_not_cancelling_for_ever(
+    make_server,
+):
+    srv = make_server(validation_delay=3600)
+    client = BatchClient(srv.base_url, srv.token)
+    up = client.upload_file(b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions",'
+                            b'"body":{"model":"mock","messages":[]}}\n', "in.jsonl")  # fmt: skip
+    batch = client.create_batch(up["id"], "/v1/chat/completions", "24h")
+    raw = client._http.post(f"batches/{batch['id']}/cancel").json()  # noqa: SLF001
+    assert raw["status"] == "cancelling"  # the service's word, for ever
+    assert client.get_batch(batch["id"])["status"] == "cancelled"  # nothing will ever run
+    client.close()
+
+
+def test_normalize_batch_ends_only_a_doubleword_cancel_before_population():
+    from dw_notebook.client import normalize_batch
+
+    base = {"id": "b", "status": "cancelling", "cancelling_at": 5}
+    assert normalize_batch({**base, "cancelled_at": 5})["status"] == "cancelled"
+    populated = {**base, "cancelled_at": 5, "in_progress_at": 3}
+    assert normalize_batch(populated)["status"] == "cancelling"
+    assert normalize_batch(base)["status"] == "cancelling"  # OpenAI: still stopping
 
 
 def test_batches_are_normalised_whatever_the_dialect(client, server):

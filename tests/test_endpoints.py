@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import dw_notebook as dw
+from dw_notebook.errors import BadRequestError
 from dw_notebook.jsonl.requests import build_requests
 
 DF = pd.DataFrame({"text": ["A calm day.", "I hate this!", "Fine.", "What now?"]})
@@ -34,7 +35,9 @@ def test_bodies_of_each_endpoint():
         ("moderations", {"input_column": "text"}),
     ],
 )
-def test_each_endpoint_runs_end_to_end(conn, endpoint, options):
+def test_each_endpoint_runs_end_to_end(conn, server, endpoint, options):
+    if endpoint == "moderations" and server.dialect == "doubleword":
+        pytest.skip("Doubleword does not batch moderations: test_moderations_are_refused_...")
     job = dw.submit(DF, model="mock", endpoint=endpoint, **options, **conn)
     out = job.join(timeout=30)
     assert out["status"].eq("ok").all(), out["error"].tolist()
@@ -50,3 +53,11 @@ def test_each_endpoint_runs_end_to_end(conn, endpoint, options):
         flagged = out[out["flagged"]]
         assert all(len(names) > 0 for names in flagged["categories"])
         assert all(names == [] for names in out.loc[~out["flagged"], "categories"])
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_moderations_are_refused_at_upload_by_doubleword(conn):
+    # /v1/moderations is not among Doubleword's allowed url paths
+    job = dw.submit(DF, model="mock", endpoint="moderations", input_column="text", **conn)
+    with pytest.raises(BadRequestError, match="/v1/moderations"):
+        job.join(timeout=30)

@@ -10,6 +10,7 @@ import types
 import pytest
 
 import dw_notebook as dw
+from dw_notebook.client import BatchClient
 from dw_notebook.datasets import sample_reviews
 from dw_notebook.job import aggregate_phase
 
@@ -45,6 +46,18 @@ def test_widget_commands_cancel_and_report_failures_instead_of_raising(make_serv
     job._tracker.batches.clear()
     job.handle_command("refresh")
     assert job.snapshot().poll_error
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_cancelling_a_finished_job_leaves_its_batches_as_they_ended(make_server):
+    srv = make_server()
+    job = dw.submit(sample_reviews(5), "Sentiment: {review}", model="mock",
+                    api_key=srv.token, base_url=srv.base_url)  # fmt: skip
+    job.join(timeout=30)
+    job.cancel()  # Doubleword would relabel an ended batch "cancelled" if asked
+    with BatchClient(srv.base_url, srv.token) as client:
+        assert [client.get_batch(b)["status"] for b in job.batch_ids] == ["completed"]
+    assert job.snapshot().phase == "completed"
 
 
 HOLDER = """

@@ -164,6 +164,7 @@ def test_the_dataframe_accessor_is_the_same_submit(conn):
 
 
 def test_actual_cost_comes_from_the_usage_the_service_reports(conn):
+    """OpenAI's batch usage at the known price; Doubleword's analytics (its own total_cost)."""
     model = "Qwen/Qwen3.5-9B"  # a priced model, answered by the mock backend
     df = sample_reviews(30)
     job = dw.submit(df, prompt=PROMPT, model=model, **conn)

@@ -102,8 +102,8 @@ def test_model_404(server, proxy):
         {"error": {"message": "The model 'qwen' does not exist", "code": "model_not_found"}}
     )
     proxy.answer("POST", "^/batches$", 404, body, JSON)
-    with pytest.raises(NotFoundError) as raised:
-        dw.submit(DF, "Echo: {text}", model="qwen", api_key=server.token,
+    with pytest.raises(NotFoundError) as raised:  # a listed model: the upload passes its check
+        dw.submit(DF, "Echo: {text}", model="mock", api_key=server.token,
                   base_url=proxy.base_url).wait_submitted()  # fmt: skip
     assert_quoted("model-404", str(raised.value))
 

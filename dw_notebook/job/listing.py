@@ -15,7 +15,6 @@ import pandas as pd
 from ..client import BatchClient, batch_figures
 from ..errors import APIError, NotFoundError, TransportError
 from .registry import JobRecord
-from .tracking import cancelled_before_start
 
 COLUMNS = (
     "job", "job_id", "attempt", "chunk", "batch_id", "status", "where", "model", "endpoint",
@@ -57,8 +56,6 @@ def registry_rows(records: Iterable[JobRecord], service_key: str) -> dict[str, d
 
 def _apply(row: dict[str, Any], batch: dict[str, Any]) -> None:
     counts = batch.get("request_counts") or {}
-    if cancelled_before_start(batch):  # Doubleword shows it `cancelling` for ever
-        batch = {**batch, "status": "cancelled"}
     tokens_in, tokens_out, usd = batch_figures(batch)
     # the stamp of the state it ended in: Doubleword sets expired_at on any batch viewed past
     # its window, finished or not

@@ -156,10 +156,6 @@ class Tracker:
 
     def _seen(self, batch_id: str, batch: dict[str, Any], registry: Registry) -> None:
         """Keep a batch object just read from the service."""
-        if cancelled_before_start(batch):
-            # Doubleword never populates a batch cancelled before its requests were: it reads
-            # `cancelling` for ever. Nothing ran and nothing will, so it has ended.
-            batch = {**batch, "status": wire.CANCELLED, "service_status": wire.CANCELLING}
         known = self.batches.get(batch_id)
         self.lost.pop(batch_id, None)
         self._misses.pop(batch_id, None)
@@ -389,18 +385,6 @@ def cannot_see(batch_id: str, base_url: str, exc: Exception) -> str:
         f"cannot see batch {batch_id} on {base_url} ({exc}): the service answers 404 for a "
         "batch it cannot read right now (Doubleword does so for any storage error); still "
         "polling, nothing is sent again"
-    )
-
-
-def cancelled_before_start(batch: dict[str, Any]) -> bool:
-    """A batch cancelled before any of its requests started (``cancelling``, never in
-    progress, nothing counted): ended, with nothing run."""
-    counts = batch.get("request_counts") or {}
-    return (
-        batch.get("status") == wire.CANCELLING
-        and not batch.get("in_progress_at")
-        and not counts.get("completed")
-        and not counts.get("failed")
     )
 
 

@@ -14,6 +14,8 @@ Modules, one job each:
 - ``gate``: bearer auth (API and admin tokens) and fault injection in front of the routes
 - ``upload``: multipart upload streamed to disk under a size limit
 - ``dialects``: what differs between OpenAI and Doubleword (ids, codes, nulls, errors)
+- ``dw_objects``, ``dw_batches``, ``dw_upload``, ``dw_content``: Doubleword's batch object,
+  status and analytics; create checks and list; upload checks; file content paging
 - ``validation``: input file checks; ``estimate`` and ``prices``: Doubleword cost estimate
 - ``runner``: the thread that schedules batches; ``lifecycle``: what each state change does
 - ``store``: SQLite state; ``files``: file bytes on disk; ``records``: output/error lines

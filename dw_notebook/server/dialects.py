@@ -63,6 +63,8 @@ class Dialect:
         return {k: v for k, v in obj.items() if v is not None}
 
     def file_object(self, row: dict) -> dict:
+        if self.name == "doubleword":  # FileResponse: no status (dwctl/src/api/models/files.rs)
+            return dw_objects.file_object(row)
         return self.clean(
             {
                 "id": row["id"],

@@ -6,6 +6,7 @@
 >>> faults.drop_connection(count=1)                    # cut the connection mid-body
 >>> faults.slow(delay=2.0, count=1)                    # answer after two seconds
 >>> faults.rate_limit(seconds=30, retry_after=60, path="/v1/batches")  # 429s for 30 s
+>>> faults.capacity(seconds=600)                       # creates answer 429, Retry-After 60
 >>> faults.payment_required(count=1)                   # next batch create answers 402
 >>> faults.read_outage(seconds=10)                     # GETs of batch/file ids answer 404
 >>> faults.late_completion(requests=3, delay=0.5)      # next cancel: 3 requests finish later
@@ -147,6 +148,20 @@ class Faults:
         **options: object,
     ) -> Rule:
         return self.inject("slow", count, fraction, delay=delay, **options)
+
+    def capacity(
+        self, seconds: float | None = None, count: int | None = None, window: str = "24h"
+    ) -> Rule:
+        """Batch create refused as Doubleword does when a window has no capacity: 429 with
+        ``Retry-After: 60``; it may last far longer than a minute."""
+        message = (
+            f"Insufficient capacity for {window} completion window. The following models are "
+            "currently at capacity: mock. Try again later or use a longer completion window."
+        )
+        return self.inject(
+            "rate_limit", count, None, seconds=seconds, retry_after=60, message=message,
+            path="/v1/batches", method="POST", exact=True,
+        )  # fmt: skip
 
     def payment_required(
         self,

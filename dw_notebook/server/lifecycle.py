@@ -15,9 +15,10 @@ from collections.abc import Iterable
 import orjson
 
 from dw_notebook import wire
-from dw_notebook.server import prices, records
+from dw_notebook.server import dw_upload, prices, records
 from dw_notebook.server.clock import Clock
 from dw_notebook.server.dialects import Dialect
+from dw_notebook.server.estimate import RecentOutputs
 from dw_notebook.server.files import FileStore, write_private
 from dw_notebook.server.store import Store, Todo
 from dw_notebook.server.validation import Parsed, parse_file
@@ -32,6 +33,11 @@ def usage_tokens(body: dict) -> tuple[int, int]:
     tokens_in = usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0
     tokens_out = usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0
     return int(tokens_in), int(tokens_out)
+
+
+def _has_output_tokens(body: dict) -> bool:
+    usage = body.get("usage")
+    return isinstance(usage, dict) and ("completion_tokens" in usage or "output_tokens" in usage)
 
 
 def call_of(line: bytes, attempts: int) -> tuple[str, dict, int]:
@@ -57,6 +63,7 @@ class Lifecycle:
         self.max_attempts = max_attempts
         self.models: frozenset[str] | None = None  # checked at validation when set (OpenAI)
         self.retry_backoff = retry_backoff
+        self.recent = RecentOutputs()  # for the cost estimate's output tokens
 
     def recover(self) -> None:
         """Cut files back to their committed sizes (undoing writes a crash left half-recorded)."""
@@ -86,9 +93,12 @@ class Lifecycle:
         """Check the input file: ``failed`` with every bad line, or ``in_progress`` with rows."""
         try:
             path = self.files.path(b["input_file_id"])
-            # Doubleword checked each line's url at upload; a line need not match the endpoint
-            endpoint = None if self.dialect.validate_at_upload else b["endpoint"]
-            parsed = parse_file(path, endpoint, self.dialect.unique_custom_ids)
+            if self.dialect.validate_at_upload:  # checked then; lines need not match endpoint
+                parsed = Parsed(requests=dw_upload.scan(path).requests)
+            else:
+                parsed = parse_file(path, b["endpoint"], self.dialect.unique_custom_ids)
+        except dw_upload.LineError as exc:
+            errors = [{"code": None, "message": exc.message, "param": None, "line": None}]
         except FileNotFoundError:
             errors = [
                 {
@@ -175,6 +185,8 @@ class Lifecycle:
                 deltas["output_tokens"] += tokens_out
                 if 200 <= status < 300:
                     model = reply[2] if len(reply) > 2 else body.get("model", "")
+                    if status == 200 and _has_output_tokens(body):
+                        self.recent.add(model, tokens_out)
                     window = b["completion_window"]
                     deltas["ok_requests"] += 1
                     deltas["cost_pico"] += prices.pico_cost(model, window, tokens_in, tokens_out)
@@ -286,30 +298,38 @@ class Lifecycle:
         self._drop_deleted_input(b)
 
     def retry_failed(self, batch_id: str) -> int:
-        """Doubleword retry: failed requests go back to pending; their error lines are removed."""
+        """Doubleword retry: failed and canceled requests go back to pending (the failed
+        ones' error lines are removed), and a cancel is overturned, as
+        ``retry_failed_requests_for_batch`` does. Returns how many requests were re-pended."""
         b = self.store.get_batch(batch_id)
-        failed = self.store.failed_requests(batch_id) if b else []
-        if not b or not failed:
+        if not b:
             return 0
-        ids = {self.dialect.request_id(batch_id, r["idx"]) for r in failed}
-        kept = [
-            line
-            for line in self.files.read(b["err_id"], b["err_bytes"]).splitlines(True)
-            if records.line_id_of(line) not in ids
-        ]
-        tmp = self.files.path(b["err_id"]).with_suffix(".tmp")
-        write_private(tmp, b"".join(kept))
-        os.replace(tmp, self.files.path(b["err_id"]))
-        size = sum(len(line) for line in kept)
-        # attempts keep counting: the next try is a new attempt, not a replay of the first
-        updates = [("pending", r["attempts"], None, r["idx"]) for r in failed]
-        fields = {
-            "err_bytes": size,
-            "status": wire.IN_PROGRESS,
+        failed = self.store.failed_requests(batch_id)
+        canceled = self.store.failed_requests(batch_id, "canceled")
+        if not failed and not canceled and b["cancelling_at"] is None:
+            return 0
+        fields: dict = {
             "finalizing_at": None,
             "completed_at": None,
             "failed_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
         }
+        if b["in_progress_at"] is not None:  # populated: runs again (else validating for ever)
+            fields["status"] = wire.IN_PROGRESS
+        if failed:
+            ids = {self.dialect.request_id(batch_id, r["idx"]) for r in failed}
+            kept = [
+                line
+                for line in self.files.read(b["err_id"], b["err_bytes"]).splitlines(True)
+                if records.line_id_of(line) not in ids
+            ]
+            tmp = self.files.path(b["err_id"]).with_suffix(".tmp")
+            write_private(tmp, b"".join(kept))
+            os.replace(tmp, self.files.path(b["err_id"]))
+            fields["err_bytes"] = sum(len(line) for line in kept)
+        # attempts keep counting: the next try is a new attempt, not a replay of the first
+        updates = [("pending", r["attempts"], None, r["idx"]) for r in failed + canceled]
         self.store.record(batch_id, updates, {"failed": -len(failed)}, fields)
-        self._sync_file_sizes(b, {"err_bytes": size})
-        return len(failed)
+        self._sync_file_sizes(b, fields)
+        return len(updates)

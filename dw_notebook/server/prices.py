@@ -32,13 +32,9 @@ MODEL_IDS = (*LOCAL_MODELS, *PRICES)
 _MILLION = Decimal(1_000_000)
 
 
-def estimate_tokens(body_bytes: int, max_tokens: int | None) -> tuple[int, int]:
-    """(input, output) tokens: input ≈ bytes / 4, output ≈ input × 1.2 unless bounded."""
-    tokens_in = max(1, body_bytes // 4)
-    tokens_out = int(tokens_in * 1.2)
-    if max_tokens is not None:
-        tokens_out = min(tokens_out, max_tokens)
-    return tokens_in, tokens_out
+def is_embedding(model: str) -> bool:
+    """An embedding model (the estimate counts one output token per request for those)."""
+    return "embedding" in model.lower()
 
 
 def cost(model: str, window: str, tokens_in: int, tokens_out: int) -> Decimal:

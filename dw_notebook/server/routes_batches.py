@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dw_notebook import wire
-from dw_notebook.server import dw_objects, prices
+from dw_notebook.server import dw_batches, dw_objects, prices
 from dw_notebook.server.context import FILE_TTL, Ctx, with_batch
 from dw_notebook.server.files import safe_id
 from dw_notebook.server.store import TERMINAL
@@ -62,6 +62,8 @@ async def create_batch(request: Request) -> Response:
         return ctx.bad("The body must be JSON.")
     if not isinstance(body, dict):
         return ctx.bad("The body must be a JSON object.")
+    if d.name == "doubleword" and (problem := dw_batches.create_problem(body)):
+        return d.error(*problem)
     input_id = body.get("input_file_id")
     endpoint = body.get("endpoint")
     window = body.get("completion_window")
@@ -82,7 +84,7 @@ async def create_batch(request: Request) -> Response:
         return ctx.bad(
             f"completion_window must be one of {', '.join(windows)}", "completion_window"
         )
-    if (problem := _metadata_problem(metadata)) is not None:
+    if d.name == "openai" and (problem := _metadata_problem(metadata)) is not None:
         return ctx.bad(*problem)
     source = ctx.store.get_file(input_id) if safe_id(input_id) else None
     if source is None:
@@ -102,7 +104,9 @@ async def create_batch(request: Request) -> Response:
         "err_id": err_id,
         "created_at": now,
         "expires_at": now + wire.COMPLETION_WINDOWS[window],
-        "metadata": orjson.dumps(metadata).decode() if metadata else None,
+        "metadata": dw_batches.stored_metadata(metadata)
+        if d.name == "doubleword"
+        else (orjson.dumps(metadata).decode() if metadata else None),
     }
     if d.files_from_creation:
         # Doubleword counts the file's requests at create, before population
@@ -134,13 +138,20 @@ async def get_batch(request: Request, ctx: Ctx, row: dict) -> Response:
 
 
 async def list_batches(request: Request) -> Response:
-    """GET /batches: newest first, ``after`` and ``limit``."""
+    """GET /batches: newest first, ``after`` and ``limit`` (Doubleword: also ``search``,
+    ``active_first`` and ``include=analytics``)."""
     ctx: Ctx = request.app.state.ctx
     d = ctx.dialect
-    limit = ctx.limit_arg(request, 20, 100)
-    if isinstance(limit, Response):
-        return limit
-    rows, more = ctx.store.list_batches(request.query_params.get("after"), limit)
+    if d.name == "doubleword":
+        args = dw_batches.list_args(request.query_params)
+        if isinstance(args, str):
+            return d.error(400, args)
+        rows, more = ctx.store.search_batches(*args)
+    else:
+        limit = ctx.limit_arg(request, 20, 100)
+        if isinstance(limit, Response):
+            return limit
+        rows, more = ctx.store.list_batches(request.query_params.get("after"), limit)
     now = ctx.clock.now()
     data = [d.batch_object(r, now) for r in rows]
     includes = {x.strip() for x in request.query_params.get("include", "").split(",")}
@@ -195,11 +206,16 @@ async def cancel_batch(request: Request, ctx: Ctx, row: dict) -> Response:
 
 @with_batch
 async def retry_batch(request: Request, ctx: Ctx, row: dict) -> Response:
-    """POST /batches/{id}/retry (Doubleword only): rerun the failed requests."""
+    """POST /batches/{id}/retry (Doubleword only): rerun failed and canceled requests, and
+    overturn a cancel (``batches.rs`` ``retry_failed_batch_requests``)."""
     d = ctx.dialect
-    if row["status"] in (wire.CANCELLING, wire.CANCELLED):
-        return d.error(409, "Cannot retry a cancelled batch.")
-    await asyncio.wrap_future(ctx.runner.call(lambda: ctx.runner.retry_failed(row["id"])))
+    count = await asyncio.wrap_future(ctx.runner.call(lambda: ctx.runner.retry_failed(row["id"])))
+    if count == 0 and row["cancelling_at"] is None:
+        return d.error(
+            400,
+            "Nothing to retry: no failed or canceled requests, and the batch is not cancelled",
+        )
+    ctx.runner.wake()
     return d.json(d.batch_object(ctx.store.get_batch(row["id"]), ctx.clock.now()))
 
 

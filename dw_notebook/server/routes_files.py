@@ -8,12 +8,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dw_notebook import wire
-from dw_notebook.server import estimate
+from dw_notebook.server import dw_content, dw_upload, estimate, prices
 from dw_notebook.server.context import FILE_TTL, Ctx, with_file
-from dw_notebook.server.files import slice_lines
-from dw_notebook.server.store import TERMINAL
 from dw_notebook.server.upload import UploadError, receive_upload
-from dw_notebook.server.validation import parse_file
 
 
 async def upload(request: Request) -> Response:
@@ -27,25 +24,28 @@ async def upload(request: Request) -> Response:
             request, dest, ctx.max_file_bytes, ctx.upload_timeout
         )
     except UploadError as exc:
+        if d.name == "doubleword" and exc.status == 413:
+            exc.message = f"File exceeds the maximum allowed size of {ctx.max_file_bytes} bytes"
         return d.error(exc.status, exc.message)
     purpose = fields.get("purpose", "")
     if purpose != "batch":
         dest.unlink(missing_ok=True)
+        if d.name == "doubleword":
+            return d.error(400, f"Invalid purpose '{purpose}'. Only 'batch' is supported.")
         return ctx.bad("purpose must be 'batch'", "purpose")
     if d.name == "openai" and not filename.lower().endswith(".jsonl"):
         dest.unlink(missing_ok=True)
         return ctx.bad("Invalid file format for Batch API. Must be .jsonl", "file")
     urls, count = None, None
     if d.validate_at_upload:
-        parsed = await anyio.to_thread.run_sync(parse_file, dest, None, False)
-        urls, count = ",".join(sorted(parsed.urls)), len(parsed.requests)
-        if parsed.errors:
+        # the models the key may use: those /models lists (forward: the upstream's own)
+        models = None if ctx.runner.backend.name == "forward" else prices.MODEL_IDS
+        try:
+            scanned = await anyio.to_thread.run_sync(dw_upload.scan, dest, models)
+        except dw_upload.LineError as exc:
             dest.unlink(missing_ok=True)
-            text = "\n".join(
-                (f"Line {e['line']}: " if e["line"] else "") + e["message"]
-                for e in parsed.errors[:20]
-            )
-            return d.error(400, text)
+            return d.error(exc.status, exc.message)
+        urls, count = ",".join(sorted(scanned.urls)), len(scanned.requests)
     now = ctx.clock.now()
     row = {
         "id": fid,
@@ -112,39 +112,25 @@ async def file_content(request: Request, ctx: Ctx, row: dict) -> Response:
     d = ctx.dialect
     batch = ctx.store.batch_by_file(row["id"])
     size = None
-    running = False
     if batch is not None:
-        if batch["status"] == wire.VALIDATING and d.files_from_creation:
-            return d.error(404, "File content not available yet")
         size = batch["out_bytes"] if batch["out_id"] == row["id"] else batch["err_bytes"]
-        running = batch["status"] not in TERMINAL
     data = await anyio.to_thread.run_sync(ctx.files.read, row["id"], size)
     if d.name == "openai":
         return Response(data, media_type="application/octet-stream")
-    q = request.query_params
-    skip_raw, limit_raw = q.get("skip", q.get("offset", "0")), q.get("limit")
-    if not skip_raw.isdigit() or (limit_raw is not None and not limit_raw.isdigit()):
-        return ctx.bad("skip and limit must be non-negative integers")
-    skip = int(skip_raw)
-    limit = int(limit_raw) if limit_raw is not None else None
-    body, count, total = slice_lines(data, skip, limit)
-    last = min(skip, total) + count
-    headers = {
-        "X-Incomplete": "true" if running or last < total else "false",
-        "X-Last-Line": str(last),
-    }
-    return Response(body, headers=headers, media_type="application/x-ndjson")
+    is_output = batch is not None and batch["out_id"] == row["id"]
+    try:
+        return dw_content.content(data, request.query_params, batch, is_output, ctx.clock.now())
+    except dw_content.QueryError as exc:
+        return d.error(400, str(exc))
 
 
 @with_file
 async def cost_estimate(request: Request, ctx: Ctx, row: dict) -> Response:
     """GET /files/{id}/cost-estimate (Doubleword only)."""
     d = ctx.dialect
-    window = request.query_params.get("completion_window", "24h")
-    if window not in wire.COMPLETION_WINDOWS:
-        return ctx.bad("completion_window must be '24h' or '1h'", "completion_window")
+    window = request.query_params.get("completion_window", "24h")  # not validated there
     result = await anyio.to_thread.run_sync(
-        estimate.estimate_file, ctx.files.path(row["id"]), row["id"], window
+        estimate.estimate_file, ctx.files.path(row["id"]), row["id"], window, ctx.runner.life.recent
     )
     return d.json(result)
 

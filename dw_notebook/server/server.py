@@ -18,6 +18,7 @@ from dw_notebook.server.backends import Backend, EchoBackend, MockBackend
 from dw_notebook.server.clock import Clock
 from dw_notebook.server.context import Ctx
 from dw_notebook.server.dialects import get_dialect
+from dw_notebook.server.dw_upload import MAX_FILE_BYTES
 from dw_notebook.server.faults import Faults
 from dw_notebook.server.files import FileStore
 from dw_notebook.server.forward import ForwardBackend
@@ -67,7 +68,8 @@ class LocalServer:
     ``rate`` (requests/s for the whole server, None unlimited, ``"auto"``: 50/s, faster for
     large jobs so any job ends in about a minute); ``retention`` (seconds: finished batches and
     their files older than that are deleted; None keeps everything); ``shuffle`` (output order);
-    ``validation_delay``/``finalize_delay`` (seconds on ``clock``); ``max_file_bytes`` (the whole
+    ``validation_delay``/``finalize_delay`` (seconds on ``clock``); ``max_file_bytes`` (default
+    200 MB, Doubleword 100 MB; the whole
     upload body may carry 64 KiB more) and ``upload_timeout`` (seconds an upload may stall);
     ``max_attempts``/``retry_backoff`` (Doubleword retries of 429/5xx answers).
     """
@@ -86,7 +88,7 @@ class LocalServer:
         finalize_delay: float = 0.3,
         backend_options: dict | None = None,
         admin_token: str | None = None,
-        max_file_bytes: int = wire.MAX_FILE_BYTES,
+        max_file_bytes: int | None = None,
         upload_timeout: float = IDLE_TIMEOUT,
         max_attempts: int = 3,
         retry_backoff: float = 1.0,
@@ -95,6 +97,8 @@ class LocalServer:
         if rate is not None and rate != AUTO and (not isinstance(rate, int | float) or rate <= 0):
             raise ValueError("rate must be positive, 'auto', or None for unlimited")
         d = get_dialect(dialect)
+        if max_file_bytes is None:  # Doubleword's default deployment limit is 100 MB
+            max_file_bytes = MAX_FILE_BYTES if d.name == "doubleword" else wire.MAX_FILE_BYTES
         self.dialect = d.name
         self.backend_name = backend
         self._backend = make_backend(backend, backend_options)

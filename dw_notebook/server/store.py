@@ -206,6 +206,36 @@ class Store:
         )
         return rows[:limit], len(rows) > limit
 
+    def search_batches(
+        self, after: str | None, limit: int, active_first: bool, pattern: str | None
+    ) -> tuple[list[Row], bool]:
+        """Doubleword's list: newest first (active ones first when asked), ``pattern`` (a
+        lower-case LIKE pattern) matched against metadata text, input file name or id; an
+        unknown ``after`` is ignored. Returns (rows, has_more)."""
+        active = (
+            "CASE WHEN b.completed_at IS NULL AND b.failed_at IS NULL AND b.cancelled_at IS NULL "
+            "AND b.cancelling_at IS NULL THEN 0 ELSE 1 END"
+        )
+        rank = active if active_first else "0"
+        where, args = ["1 = 1"], []
+        if pattern is not None:
+            where.append(
+                "(lower(COALESCE(b.metadata, '')) LIKE ? OR lower(COALESCE(f.filename, '')) "
+                "LIKE ? OR b.id LIKE ?)"
+            )
+            args += [pattern] * 3
+        ref = self._one(f"SELECT {rank} AS rank, seq FROM batches b WHERE id = ?", (after,))
+        if after and ref:
+            where.append(f"({rank} > ? OR ({rank} = ? AND b.seq < ?))")
+            args += [ref["rank"], ref["rank"], ref["seq"]]
+        rows = self._all(
+            f"SELECT b.* FROM batches b LEFT JOIN files f ON f.id = b.input_file_id "
+            f"WHERE {' AND '.join(where)} ORDER BY {rank + ', ' if active_first else ''}"
+            "b.seq DESC LIMIT ?",
+            (*args, limit + 1),
+        )
+        return rows[:limit], len(rows) > limit
+
     def active_batches(self) -> list[Row]:
         """Batches not in a terminal state, oldest first."""
         marks = ", ".join("?" for _ in ACTIVE)
@@ -373,10 +403,11 @@ class Store:
             (batch_id,),
         )
 
-    def failed_requests(self, batch_id: str) -> list[Row]:
+    def failed_requests(self, batch_id: str, state: str = "failed") -> list[Row]:
+        """(idx, attempts) of a batch's requests in ``state`` (failed, or canceled)."""
         return self._all(
-            "SELECT idx, attempts FROM requests WHERE batch_id = ? AND state = 'failed'",
-            (batch_id,),
+            "SELECT idx, attempts FROM requests WHERE batch_id = ? AND state = ?",
+            (batch_id, state),
         )
 
     def record(self, batch_id: str, updates: Sequence[tuple], deltas: Row, fields: Row) -> None:

@@ -88,3 +88,40 @@ def test_requests_in_flight_at_cancel_complete_later_into_the_output_and_are_bil
     assert float(billed["total_cost"]) > 0
     _settled(api)
     assert api.batch(created["id"])["request_counts"]["completed"] == n + 3  # each ran once
+
+
+def test_retry_overturns_a_cancel_and_reruns_the_canceled_requests(make_api):
+    api = make_api(dialect="doubleword", rate=100.0)
+    created = api.submit([chat_line(i) for i in range(200)])
+    wait_until(lambda: api.batch(created["id"])["request_counts"]["completed"] >= 5)
+    api.http.post(f"/batches/{created['id']}/cancel")
+    _settled(api)
+    assert api.batch(created["id"])["request_counts"]["completed"] < 200
+    resp = api.http.post(f"/batches/{created['id']}/retry")  # cancel as a pause, retry resumes
+    assert resp.status_code == 200
+    assert "cancelling_at" not in resp.json() and "cancelled_at" not in resp.json()
+    api.srv.runner.rate = None
+    done = api.wait(created["id"])
+    assert done["status"] == "completed" and done["request_counts"]["completed"] == 200
+    assert len(api.lines(done["output_file_id"])) == 200
+
+
+def test_retry_with_nothing_to_retry_is_400_and_after_an_early_cancel_validates_for_ever(
+    make_api,
+):
+    api = make_api(dialect="doubleword", validation_delay=60)
+    done_id = api.submit([chat_line(1)])["id"]
+    api.srv.clock.advance(60)
+    api.wait(done_id)
+    resp = api.http.post(f"/batches/{done_id}/retry")
+    assert resp.status_code == 400
+    assert resp.text == (
+        "Nothing to retry: no failed or canceled requests, and the batch is not cancelled"
+    )
+    early = api.submit([chat_line(2)])
+    api.http.post(f"/batches/{early['id']}/cancel")
+    assert api.http.post(f"/batches/{early['id']}/retry").json()["status"] == "validating"
+    api.srv.clock.advance(3600)  # its population was skipped at the cancel: it never comes
+    _settled(api)
+    _settled(api)
+    assert api.batch(early["id"])["status"] == "validating"

@@ -26,6 +26,21 @@ def test_rate_limit_for_some_seconds_on_one_route_with_retry_after_60(make_api):
     assert api.http.get("/batches").status_code == 200
 
 
+def test_capacity_refuses_batch_creates_with_retry_after_60_until_it_ends(make_api):
+    api = make_api(dialect="doubleword")
+    up = api.upload([chat_line(1)]).json()
+    api.srv.faults.capacity(seconds=600)
+    body = {"input_file_id": up["id"], "endpoint": CHAT, "completion_window": "24h"}
+    for _ in range(2):
+        resp = api.http.post("/batches", json=body)
+        assert resp.status_code == 429 and resp.headers["Retry-After"] == "60"
+        assert resp.json()["retry_after_seconds"] == 30
+        assert resp.json()["message"].startswith("Insufficient capacity for 24h completion")
+    assert api.http.get("/batches").json()["data"] == []
+    api.srv.clock.advance(600)
+    assert api.http.post("/batches", json=body).status_code == 201
+
+
 def test_payment_required_refuses_batch_create_only_and_creates_nothing(make_api):
     api = make_api(dialect="doubleword")
     up = api.upload([chat_line(1)]).json()

@@ -133,11 +133,18 @@ def test_every_object_validates_strictly_in_the_sdk_models(make_api, any_dialect
     """Strict pydantic validation (stricter than the SDK's own lenient parsing)."""
     api = make_api(dialect=any_dialect, backend_options={"failure_rate": 0.3}, max_attempts=1)
     up = api.upload([chat_line(i) for i in range(30)])
-    FileObject.model_validate(up.json())
+
+    def file_ok(obj: dict) -> None:
+        if any_dialect == "doubleword":  # its files have no status (the SDK parses them
+            assert "status" not in obj  # leniently: test_sdk_runs_a_batch_and_each_...)
+            obj = {**obj, "status": "processed"}
+        FileObject.model_validate(obj)
+
+    file_ok(up.json())
     fid = up.json()["id"]
-    FileObject.model_validate(api.http.get(f"/files/{fid}").json())
+    file_ok(api.http.get(f"/files/{fid}").json())
     for f in api.http.get("/files").json()["data"]:
-        FileObject.model_validate(f)
+        file_ok(f)
     created = api.create(fid, metadata={"k": "v"})
     Batch.model_validate(created)
     done = api.wait(created["id"])
@@ -149,7 +156,7 @@ def test_every_object_validates_strictly_in_the_sdk_models(make_api, any_dialect
         assert analytics["total_tokens"] > 0 and "usage" not in done
     assert done["request_counts"]["failed"] > 0
     out = api.http.get(f"/files/{done['output_file_id']}").json()
-    FileObject.model_validate(out)
+    file_ok(out)
     cancelled = api.create(fid)
     api.http.post(f"/batches/{cancelled['id']}/cancel")
     # Doubleword: cancelled before population, a batch stays cancelling for ever
@@ -162,8 +169,8 @@ def test_every_object_validates_strictly_in_the_sdk_models(make_api, any_dialect
         failed = api.wait(api.create(bad.json()["id"])["id"])
         assert failed["status"] == "failed"
         Batch.model_validate(failed)
-    else:
-        assert bad.status_code == 400
+    else:  # Doubleword: mixed models are fine, a model the key cannot use is 403 at upload
+        assert bad.status_code == 403
     expiring = api.create(fid)
     api.srv.clock.advance(25 * 3600)
     Batch.model_validate(api.wait(expiring["id"]))
