@@ -92,14 +92,19 @@ class ResultReader:
                 if in_flight_after_cancel(batch):
                     self.unsettled.add(batch_id)
             cacheable = final and batch_id not in self.unsettled
+            # never started (Doubleword keeps it `cancelling`): its files stay empty, though
+            # the service says more may come
+            never = batch.get("service_status") == wire.CANCELLING
             for kind, counted in (("output", "completed"), ("error", "failed")):
                 if file_id := batch[f"{kind}_file_id"]:
                     expected = int(counts.get(counted) or 0)
-                    wanted.append((batch_id, kind, file_id, cacheable, expected))
+                    wanted.append((batch_id, kind, file_id, cacheable, expected, never))
 
-        def read(batch_id: str, kind: str, file_id: str, final: bool, expected: int) -> T | None:
+        def read(
+            batch_id: str, kind: str, file_id: str, final: bool, expected: int, never: bool
+        ) -> T | None:
             try:
-                data = self._content(file_id, final, expected, batch_id)
+                data = self._content(file_id, final, expected, batch_id, never)
             except NotFoundError:
                 self._outage(batch_id, kind, file_id)
                 return None
@@ -154,7 +159,12 @@ class ResultReader:
         return results, gone
 
     def _content(
-        self, file_id: str, final: bool, expected: int = 0, batch_id: str | None = None
+        self,
+        file_id: str,
+        final: bool,
+        expected: int = 0,
+        batch_id: str | None = None,
+        never_run: bool = False,
     ) -> bytes:
         """A result file, from the cache when its batch has ended and it was read before.
 
@@ -165,7 +175,7 @@ class ResultReader:
             return data
         page = self._client.file_content(file_id)  # NotFoundError: the file is gone
         data = page.data
-        settled = page.incomplete is not True and _lines(data) >= expected
+        settled = (never_run or page.incomplete is not True) and _lines(data) >= expected
         if final and not settled and batch_id is not None:
             self.unsettled.add(batch_id)
         if cache is not None and settled:
