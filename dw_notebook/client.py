@@ -289,6 +289,13 @@ class BusyWatch:
     def answered(self) -> None:
         self._since, self.state = None, None
 
+    def waiting(self, method: str = "GET") -> bool:
+        """True while calls of ``method`` were refused and their Retry-After has not passed."""
+        busy = self.state
+        if busy is None or not busy.route.startswith(method):
+            return False
+        return time.monotonic() - self._at < busy.retry_in
+
     def left(self) -> float | None:
         """Seconds of patience left (None: unbounded)."""
         if self.patience is None:

@@ -314,3 +314,38 @@ def test_a_running_job_whose_measured_spend_passes_the_budget_is_cancelled(make_
     assert "passed budget=$0.0100" in snap.message
     assert "passed budget=$0.0100" in job.widget().snapshot["message"]
     assert snap.actual_cost > 0.01  # what ran before the cancel is billed
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_no_capacity_at_create_shows_and_stops_at_patience_with_nothing_lost(proxy, server):
+    """Doubleword refuses a create with 429, Retry-After: 60, while a window has no capacity
+    (which can last hours). The job says so at once and stops at patience=."""
+    server.faults.capacity(seconds=3600)
+    df = sample_reviews(10)
+    job = dw.submit(df, PROMPT, model="mock", patience=3, **_via(proxy, server))
+    _until(lambda: job.snapshot().busy, "the refusal in the progress", timeout=10)
+    assert job.snapshot().busy.startswith("service busy (429, capacity): retrying in ")
+    with pytest.raises(dw.ServiceBusyError, match=r"POST batches .*patience=3 s"):
+        job.wait(timeout=15, progress=False)
+    assert proxy.count("POST", "/batches$") == 1 and not job.batch_ids
+
+    server.clock.advance(3600)  # capacity again: the same cell resumes, uploading nothing new
+    again = dw.submit(df, PROMPT, model="mock", **_via(proxy, server))
+    assert again.join(timeout=30)["status"].eq("ok").all()
+    assert proxy.count("POST", "/files$") == 1 and proxy.count("POST", "/batches$") == 2
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_refused_polls_show_and_stop_waiting_at_patience(make_server):
+    server = make_server(rate=5.0)
+    job = dw.submit(sample_reviews(30), PROMPT, model="mock", patience=2,
+                    api_key=server.token, base_url=server.base_url)  # fmt: skip
+    job.wait_submitted(timeout=20)
+    server.faults.rate_limit(seconds=3600, retry_after=60, path="/v1/batches")
+    job.poll_interval = 0.1
+    with pytest.raises(dw.JobError, match=r"service busy \(429, rate limit\).*patience=2 s"):
+        job.wait(timeout=15, progress=False)
+    assert "service busy (429" in job.snapshot().message
+    assert server.faults.fired == 1  # Retry-After: 60 is honoured: no poll until then
+    server.clock.advance(3600)
+    assert job.join(timeout=30)["status"].eq("ok").all()

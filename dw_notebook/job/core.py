@@ -161,7 +161,8 @@ class Job(BatchCreation, SubmitThread):
         """Ask the service for the state of every unfinished batch; never raises on a poll."""
         with self._lock:
             try:
-                self._tracker.poll(self._client, self.batch_ids, self._registry)
+                if not self.busy.waiting("GET"):  # polls refused: ask again after Retry-After
+                    self._tracker.poll(self._client, self.batch_ids, self._registry)
             except Exception as exc:  # a poll never raises: the reason shows in the snapshot
                 log.warning("dw-notebook: poll failed", exc_info=True)
                 self._tracker.poll_error = f"{type(exc).__name__}: {exc}"
@@ -258,6 +259,9 @@ class Job(BatchCreation, SubmitThread):
                 and not self.snapshot().done
             ):
                 self._ipython_display_()  # `dw.submit(...).join()`, `job.retry().join()` show it
+        left = self.busy.left()
+        if left is not None and left <= 0:
+            self.busy.answered()  # a new wait after patience ran out: ask again now
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = self.poll_interval or (0.25 if self.connection.simulated else 3.0)
         printer = TextProgress() if progress and not self.done else None
