@@ -121,6 +121,8 @@ def normalize_errors(raw: object) -> dict[str, Any] | None:
     """A batch's ``errors`` as ``{"object": "list", "data": [{code, message, param, line}]}``,
     or None when it lists none."""
     data = raw.get("data") if isinstance(raw, dict) else raw
+    if isinstance(raw, dict) and data is None and raw.get("message"):
+        data = [{"message": raw["message"], "code": raw.get("code")}]  # Doubleword's engine
     if isinstance(data, str):
         data = [data]
     if not isinstance(data, list):
@@ -411,6 +413,7 @@ class BatchClient:
         retry: bool = True,
         idempotent: bool = True,
         wait_refusals: bool = True,
+        final_refusal: Callable[[APIError], bool] | None = None,
         make_content: Callable[[], dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
@@ -447,6 +450,8 @@ class BatchClient:
                 self.watch.refused(error, route, self._delay(attempt, hint))
                 if not wait_refusals:
                     raise error  # a poll: the caller shows it and asks again later
+            if final_refusal is not None and final_refusal(error):
+                raise error  # the caller has another way (a pilot's longer window)
             refused = (
                 attempts > 1
                 and response.status_code in REFUSED_STATUS_CODES
@@ -556,7 +561,11 @@ class BatchClient:
         endpoint: str,
         completion_window: str = "24h",
         metadata: dict[str, str] | None = None,
+        *,
+        final_refusal: Callable[[APIError], bool] | None = None,
     ) -> dict[str, Any]:
+        """Create a batch; ``final_refusal(error)`` True raises that refusal (429/503) at once
+        instead of waiting it out."""
         body: dict[str, Any] = {
             "input_file_id": input_file_id,
             "endpoint": endpoint,
@@ -566,7 +575,9 @@ class BatchClient:
             body["metadata"] = metadata
         # Only explicit refusals are retried: after a dropped connection or a 500 the batch may
         # exist, so the job layer looks it up by its metadata instead of creating a second one.
-        return self._batch("POST", "batches", json=body, idempotent=False)
+        return self._batch(
+            "POST", "batches", json=body, idempotent=False, final_refusal=final_refusal
+        )
 
     def get_batch(self, batch_id: str, *, wait_refusals: bool = True) -> dict[str, Any]:
         """A batch; ``wait_refusals=False`` raises a 429/503 at once (a poll asks later)."""

@@ -181,7 +181,7 @@ BATCH_ERROR_ADVICE = {
     "missing_required_parameter": "Fix: the request lacks the parameter named above; build "
     "requests with dw.prepare(...) and look at .preview().",
     "invalid_url": "Fix: the endpoint is not one this service batches; use endpoint='chat', "
-    "'embeddings', 'completions', 'responses' or 'moderations'.",
+    "'embeddings', 'completions' or 'responses' ('moderations' on OpenAI only).",
     "streaming_unsupported": "Fix: remove stream=True; batches do not stream.",
     "duplicate_custom_id": "Fix: custom_ids must be unique; pass id_column= with unique "
     "values, or leave ids to the index.",

@@ -17,7 +17,7 @@ import dw_notebook as dw
 from dw_notebook.client import BatchClient
 from dw_notebook.datasets import sample_reviews
 from dw_notebook.job import reading
-from dw_notebook.progress.text import format_progress
+from dw_notebook.progress.text import format_progress, format_summary
 from dw_notebook.ui import job_rows
 
 PROMPT = "Sentiment of this review, one word: {review}"
@@ -349,3 +349,71 @@ def test_refused_polls_show_and_stop_waiting_at_patience(make_server):
     assert server.faults.fired == 1  # Retry-After: 60 is honoured: no poll until then
     server.clock.advance(3600)
     assert job.join(timeout=30)["status"].eq("ok").all()
+
+
+# -- smaller things (item 9) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_a_pilot_leaves_a_1h_window_without_capacity_at_once(proxy, server):
+    """Doubleword refuses a window per model with 429 'Insufficient capacity for 1h completion
+    window' (Retry-After: 60): the pilot takes the job's own window instead of waiting."""
+    refusal = orjson.dumps({"error": "too_many_requests", "message": (
+        "Insufficient capacity for 1h completion window. The following models are currently "
+        "at capacity: mock. Try again later or use a longer completion window.")})  # fmt: skip
+    proxy.answer("POST", "/batches$", 429, refusal, {"Retry-After": "60"}, times=1)
+    job = dw.submit(sample_reviews(40), PROMPT, model="mock", pilot=5, **_via(proxy, server))
+    job.wait_submitted(timeout=10)  # not a minute's wait
+    assert job.spec["pilot"]["window"] == "24h" and len(job.batch_ids) == 1
+    assert proxy.count("POST", "/batches$") == 2
+
+
+def test_moderations_are_refused_before_anything_is_sent_to_doubleword():
+    with pytest.raises(dw.JobError, match=r"does not batch /v1/moderations.*nothing was sent"):
+        dw.submit(sample_reviews(3), model="omni-moderation-latest", endpoint="moderations",
+                  input_column="review", api_key="k",
+                  base_url="https://api.doubleword.ai/v1")  # fmt: skip
+
+
+def test_file_limits_follow_the_service():
+    from dw_notebook.config import Connection, limits_for
+
+    doubleword = limits_for(Connection("https://api.doubleword.ai/v1", "k"))
+    openai = limits_for(Connection("https://api.openai.com/v1", "k"))
+    assert doubleword.max_file_bytes == 100 * 1024 * 1024
+    assert openai.max_file_bytes == 200 * 1024 * 1024
+    assert "/v1/moderations" in openai.endpoints and "/v1/moderations" not in doubleword.endpoints
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_a_batch_failed_by_the_engine_shows_its_reason(proxy, server):
+    """The engine may fail a batch with errors = {"message": ...}, which is not a list."""
+
+    def failed(reply: Reply, path: str) -> Reply:
+        batch = reply.json()
+        batch.update(status="failed", errors={"message": "model backend unavailable"})
+        return Reply(reply.status, reply.headers, orjson.dumps(batch))
+
+    proxy.rewrite("GET", r"/batches/[^/]+$", failed)
+    job = dw.submit(sample_reviews(4), PROMPT, model="mock", **_via(proxy, server))
+    job.wait(timeout=20, progress=False)
+    assert job.snapshot().extra["errors"][0]["message"] == "model backend unavailable"
+    assert "model backend unavailable" in format_summary(job.snapshot())
+
+
+@pytest.mark.parametrize("dialect", ["doubleword"])
+def test_attach_of_an_unknown_name_says_so_in_our_words(proxy, server):
+    proxy.answer("GET", r"/batches/[^/]+$", 400, "Invalid batch ID format", times=None)
+    with pytest.raises(dw.JobError, match=r"no job or batch called 'my run'.*dw\.jobs\(\)"):
+        dw.attach("my run", **_via(proxy, server))
+
+
+def test_ended_at_is_the_stamp_of_the_state_a_batch_ended_in():
+    """Doubleword sets expired_at on any batch viewed past its window, finished or not."""
+    from dw_notebook.job.listing import _apply
+
+    row = {"batch_id": "b"}
+    batch = {"id": "b", "status": "completed", "expired_at": 100, "completed_at": 250,
+             "request_counts": {"total": 1, "completed": 1, "failed": 0}}  # fmt: skip
+    _apply(row, batch)
+    assert row["ended_at"] == 250

@@ -75,7 +75,9 @@ class BatchCreation:
             missing = [c for c in missing if not self._batch_of(attempt, c)]
         if not missing:
             return
-        spec = self.spec if window is None else {**self.spec, "window": window}
+        spec = self.spec
+        if window is not None and window != self.spec["window"]:
+            spec = {**self.spec, "window": window, "window_may_fall_back": True}
         # after a pilot, proceed() has checked the budget on the pilot's measured figures
         measured = attempt > 0 and (self.spec.get("pilot") or {}).get("proceeded")
         if len(missing) == len(chunks) and not measured and spec.get("budget") is not None:

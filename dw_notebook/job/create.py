@@ -108,8 +108,12 @@ def create_batch(
 ) -> dict[str, Any]:
     """Create the batch for an uploaded file; when the answer is lost, find it by its tag."""
     metadata = {**spec.get("metadata", {}), **tag}
+    # a window tried first (a pilot's 1h) that has no capacity is left at once for the job's own
+    final = window_refused if spec.get("window_may_fall_back") else None
     try:
-        return client.create_batch(file_id, spec["endpoint"], spec["window"], metadata)
+        return client.create_batch(
+            file_id, spec["endpoint"], spec["window"], metadata, final_refusal=final
+        )
     except (TransportError, ServerError) as exc:
         try:
             chunks = existing_batches(client, tag["dw_job"], int(tag["dw_attempt"]))
@@ -122,6 +126,13 @@ def create_batch(
                 "lost: run the same cell again, it looks for the batch before creating one"
             ) from exc
         return batch
+
+
+def window_refused(error: APIError) -> bool:
+    """A refusal naming the completion window (Doubleword: "Insufficient capacity for 1h
+    completion window"; OpenAI: 400 on ``completion_window``)."""
+    text = str(error)
+    return "completion window" in text or "completion_window" in text
 
 
 def cancel_quietly(client: BatchClient, batch_id: str) -> None:

@@ -19,8 +19,9 @@ import pandas as pd
 
 from .. import wire
 from ..client import DEFAULT_PATIENCE, client_for
-from ..config import Connection, remote_connection
+from ..config import OTHER_LIMITS, Connection, Limits, limits_for, remote_connection
 from ..errors import (
+    BadRequestError,
     JobError,
     NotFoundError,
 )
@@ -105,7 +106,7 @@ def submit(
     price: tuple[float, float] | None = None,
     force: bool = False,
     max_requests: int = wire.MAX_REQUESTS_PER_FILE,
-    max_bytes: int = wire.MAX_FILE_BYTES,
+    max_bytes: int | None = None,
     api_key: str | None = None,
     base_url: str | None = None,
     registry: Registry | None = None,
@@ -146,6 +147,9 @@ def submit(
         "endpoint": endpoint, "input_column": input_column, "response_format": response_format,
         "tools": tools, "missing": missing, **params,
     }  # fmt: skip
+    remote = remote_connection(api_key, base_url)  # (the embedded server is not started yet)
+    limits = limits_for(remote) if remote is not None else OTHER_LIMITS
+    max_bytes = max_bytes or limits.max_file_bytes
     if is_dataset_source(df):  # parquet paths, a glob, a directory: built in record batches
         return dataset.submit(
             df, build_args, connection=connect(api_key, base_url), registry=registry or Registry(),
@@ -155,6 +159,7 @@ def submit(
     # a line that cannot fit in any file is refused here, naming its row
     built = build_requests(df, **build_args, max_line_bytes=dataset.line_limit(max_bytes))
     refuse_empty(df, built)
+    refuse_endpoint(built.endpoint, limits, remote)
     prices = {built.model: {window: price}} if price is not None else None
     estimate = estimate_cost(built, window=window, prices=prices)
     pilot_plan = None if pilot is None else pilots.plan(df, built, pilot, pilot_by)
@@ -201,6 +206,18 @@ def submit(
     else:
         job.send_in_background(lambda: job.create_batches(chunks, attempt=0))
     return job
+
+
+def refuse_endpoint(endpoint: str, limits: Limits, connection: Connection | None) -> None:
+    """An endpoint the service does not batch is refused before anything is sent."""
+    if endpoint in limits.endpoints:
+        return
+    where = connection.base_url if connection is not None else "this service"
+    offered = ", ".join(e.removeprefix("/v1/") for e in limits.endpoints)
+    raise JobError(
+        f"{where} does not batch {endpoint} (it batches {offered}); nothing was sent. "
+        "For moderation labels, use endpoint='chat' with a response_format of the labels"
+    )
 
 
 def refuse_empty(df: pd.DataFrame, built: Any) -> None:
@@ -274,7 +291,7 @@ def attach(
         return job
     try:
         batch = client.get_batch(key)
-    except NotFoundError:
+    except (NotFoundError, BadRequestError):  # Doubleword: 400 "Invalid batch ID format"
         raise JobError(
             f"no job or batch called {key!r} in the local registry or on {connection.base_url}; "
             "see dw.jobs() for what exists"
