@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 import dw_notebook as dw
 from dw_notebook.jsonl.requests import build_requests
 from dw_notebook.jsonl.requests.estimate import estimate_cost
@@ -80,9 +82,10 @@ def measure(name: str, df: Any, prompt: Any, options: dict, server: Any) -> tupl
                     **{**options, "name": f"bench-{name}"})  # fmt: skip
     job.wait(timeout=300, progress=False)
     actual = 0
-    for batch_id in job.batch_ids:
-        usage = job._client.get_batch(batch_id).get("usage") or {}
-        actual += int(usage.get("input_tokens") or 0)
+    headers = {"Authorization": f"Bearer {server.token}"}
+    for batch_id in job.batch_ids:  # Doubleword reports tokens in analytics, not in usage
+        url = f"{server.base_url}/batches/{batch_id}/analytics"
+        actual += int(httpx.get(url, headers=headers).json()["total_prompt_tokens"])
     return estimated, whole_lines, actual
 
 
