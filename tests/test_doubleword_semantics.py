@@ -19,6 +19,7 @@ from dw_notebook.datasets import sample_reviews
 from dw_notebook.job import reading
 from dw_notebook.progress.text import format_progress, format_summary
 from dw_notebook.ui import job_rows
+from dw_notebook.widgets.static import snapshot_html
 
 PROMPT = "Sentiment of this review, one word: {review}"
 CAPACITY = orjson.dumps(
@@ -52,6 +53,7 @@ def test_a_429_storm_shows_in_the_progress_at_once_and_stops_at_patience(proxy, 
     assert snap.busy.startswith("service busy (429, capacity): retrying in ")
     assert "service busy (429, capacity)" in format_progress(snap)
     assert "service busy (429, capacity)" in job.widget().snapshot["message"]
+    assert "service busy (429, capacity)" in snapshot_html(snap)  # the saved record
     with pytest.raises(dw.ServiceBusyError, match=r"patience=4 s.*nothing is lost"):
         job.wait(timeout=15, progress=False)
     assert proxy.count("POST", "/batches$") == 0 and not job.batch_ids

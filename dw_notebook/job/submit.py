@@ -325,7 +325,8 @@ def list_jobs(
     Columns, always the same: job, job_id, attempt, chunk, batch_id, status, where (on the
     service, not checked, on another local server, not found on the service, service
     unreachable), model, endpoint, window, total, completed, failed, input_tokens,
-    output_tokens (integers, ``<NA>`` when unknown), created_at and ended_at (UTC datetimes).
+    output_tokens (integers, ``<NA>`` when unknown), cost_usd (the service's own figure where it
+    gives one: Doubleword's analytics), created_at and ended_at (UTC datetimes).
     """
     registry = registry or Registry()
     remote = remote_connection(api_key, base_url)
