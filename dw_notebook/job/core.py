@@ -310,8 +310,9 @@ class Job(BatchCreation, SubmitThread):
 
     def _check_patience(self) -> None:
         """Polls refused for longer than ``patience``: stop waiting, with the reason."""
-        left = self.busy.left()
-        if self.busy.state is not None and left is not None and left <= 0:
+        left, busy = self.busy.left(), self.busy.state
+        # refused uploads and creates end on the submit's thread, with ServiceBusyError
+        if busy is not None and busy.route.startswith("GET") and left is not None and left <= 0:
             raise JobError(
                 f"job {self.name!r}: {self.busy.text()}; stopped waiting after patience="
                 f"{self.patience:g} s. The batches keep running on the service: wait again "
