@@ -22,6 +22,7 @@ from .errors import (
     JobError,
     MissingResultFileError,
     RegistryError,
+    ServiceBusyError,
     TransportError,
 )
 from .job import Job
@@ -54,6 +55,7 @@ __all__ = [
     "JobError",
     "MissingResultFileError",
     "RegistryError",
+    "ServiceBusyError",
     "TransportError",
     "attach",
     "autobatch",

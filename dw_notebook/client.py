@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import httpx
 import orjson
 
+from .busy import DEFAULT_PATIENCE, BusyWatch
 from .config import Connection, missing_v1_hint
 from .errors import APIError, TransportError, api_error_class
 from .wire import RETRIABLE_STATUS_CODES
@@ -77,6 +78,8 @@ def normalize_batch(raw: dict[str, Any]) -> dict[str, Any]:
         "failed": _count(counts.get("failed")),
     }
     batch["errors"] = normalize_errors(batch["errors"])
+    if isinstance(batch.get("analytics"), dict):  # Doubleword ``include=analytics``
+        batch["analytics"] = normalize_analytics(batch["analytics"])
     for name in BATCH_FIELDS:
         if name.endswith("_at"):
             batch[name] = _timestamp(batch[name])
@@ -86,7 +89,7 @@ def normalize_batch(raw: dict[str, Any]) -> dict[str, Any]:
         and batch["in_progress_at"] is None
     ):  # Doubleword: cancelled before its requests existed, nothing will run, yet it reads
         # cancelling for ever (OpenAI stamps cancelled_at only once cancelled)
-        batch["status"] = "cancelled"
+        batch["status"], batch["service_status"] = "cancelled", "cancelling"
     return batch
 
 
@@ -119,6 +122,8 @@ def normalize_errors(raw: object) -> dict[str, Any] | None:
     """A batch's ``errors`` as ``{"object": "list", "data": [{code, message, param, line}]}``,
     or None when it lists none."""
     data = raw.get("data") if isinstance(raw, dict) else raw
+    if isinstance(raw, dict) and data is None and raw.get("message"):
+        data = [{"message": raw["message"], "code": raw.get("code")}]  # Doubleword's engine
     if isinstance(data, str):
         data = [data]
     if not isinstance(data, list):
@@ -141,6 +146,35 @@ def normalize_errors(raw: object) -> dict[str, Any] | None:
             }
         )
     return {"object": "list", "data": items} if items else None
+
+
+def normalize_analytics(raw: dict[str, Any]) -> dict[str, Any]:
+    """``/batches/{id}/analytics`` (counts as integers, costs as decimal strings) as
+    ``{requests, input_tokens, output_tokens, cost}``; ``cost`` None where not given."""
+    cost = raw.get("total_cost")
+    try:
+        usd = float(cost) if cost is not None else None
+    except (TypeError, ValueError):
+        usd = None
+    return {
+        "requests": _count(raw.get("total_requests")),
+        "input_tokens": _count(raw.get("total_prompt_tokens")),
+        "output_tokens": _count(raw.get("total_completion_tokens")),
+        "cost": usd if usd is not None and math.isfinite(usd) else None,
+    }
+
+
+def batch_figures(batch: dict[str, Any]) -> tuple[int | None, int | None, float | None]:
+    """(input tokens, output tokens, USD) a batch has used so far, as its service reports
+    them: Doubleword's analytics (its cost where given), else OpenAI's ``usage`` (no cost);
+    None where not reported."""
+    figures = batch.get("analytics")
+    if isinstance(figures, dict):
+        return figures["input_tokens"], figures["output_tokens"], figures["cost"]
+    usage = batch.get("usage")
+    if isinstance(usage, dict):
+        return _count(usage.get("input_tokens")), _count(usage.get("output_tokens")), None
+    return None, None, None
 
 
 @dataclass(frozen=True)
@@ -237,6 +271,8 @@ class BatchClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
+        self.watch: BusyWatch | None = None  # set on a job's view of the client (``watched``)
+        self._owner = True
         self._http = httpx.Client(
             base_url=self.base_url + "/",
             headers={"User-Agent": "dw-notebook"}
@@ -248,7 +284,16 @@ class BatchClient:
         return f"BatchClient({self.base_url!r})"
 
     def close(self) -> None:
-        self._http.close()
+        if self._owner:
+            self._http.close()
+
+    def watched(self, watch: BusyWatch) -> BatchClient:
+        """This client (its connections shared) reporting refusals to ``watch`` and giving up
+        once they outlast its patience."""
+        view = object.__new__(BatchClient)
+        view.__dict__.update(self.__dict__)
+        view.watch, view._owner = watch, False
+        return view
 
     def __enter__(self) -> BatchClient:
         return self
@@ -274,6 +319,8 @@ class BatchClient:
         *,
         retry: bool = True,
         idempotent: bool = True,
+        wait_refusals: bool = True,
+        final_refusal: Callable[[APIError], bool] | None = None,
         make_content: Callable[[], dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
@@ -300,6 +347,8 @@ class BatchClient:
             # reading or sending many files would hold them all
             response.stream = httpx.ByteStream(b"")
             if response.status_code < 400:
+                if self.watch is not None:
+                    self.watch.answered()
                 return response
             error = _error_from(response)
             if response.status_code == 404 and (hint := missing_v1_hint(self.base_url)):
@@ -307,6 +356,14 @@ class BatchClient:
                     f"{error.message} from {method} {response.request.url}{hint}",
                     status_code=404, code=error.code, body=error.body,
                 )  # fmt: skip
+            route = f"{method} {path.strip('/').split('/')[0]}"
+            if self.watch is not None and response.status_code in REFUSED_STATUS_CODES:
+                asked = error.retry_after if error.retry_after is not None else 0.0
+                self.watch.refused(error, route, self._delay(attempt, asked))
+                if not wait_refusals:
+                    raise error  # a poll: the caller shows it and asks again later
+            if final_refusal is not None and final_refusal(error):
+                raise error  # the caller has another way (a pilot's longer window)
             refused = (
                 attempts > 1
                 and response.status_code in REFUSED_STATUS_CODES
@@ -318,7 +375,12 @@ class BatchClient:
                 attempt -= 1  # a storm of "come back in n seconds" is waited out
             elif last or response.status_code not in retry_on:
                 raise error
-            self._sleep(self._delay(attempt, error.retry_after))
+            delay = self._delay(attempt, error.retry_after)
+            left = self.watch.left() if self.watch is not None else None
+            if left is not None and left < delay:
+                self._sleep(max(left, 0.0))  # shown as busy until patience runs out
+                raise self.watch.error(error, route)  # type: ignore[union-attr]
+            self._sleep(delay)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._request(method, path, **kwargs)
@@ -411,7 +473,11 @@ class BatchClient:
         endpoint: str,
         completion_window: str = "24h",
         metadata: dict[str, str] | None = None,
+        *,
+        final_refusal: Callable[[APIError], bool] | None = None,
     ) -> dict[str, Any]:
+        """Create a batch; ``final_refusal(error)`` True raises that refusal (429/503) at once
+        instead of waiting it out."""
         body: dict[str, Any] = {
             "input_file_id": input_file_id,
             "endpoint": endpoint,
@@ -421,26 +487,45 @@ class BatchClient:
             body["metadata"] = metadata
         # Only explicit refusals are retried: after a dropped connection or a 500 the batch may
         # exist, so the job layer looks it up by its metadata instead of creating a second one.
-        return self._batch("POST", "batches", json=body, idempotent=False)
+        return self._batch(
+            "POST", "batches", json=body, idempotent=False, final_refusal=final_refusal
+        )
 
-    def get_batch(self, batch_id: str) -> dict[str, Any]:
-        return self._batch("GET", f"batches/{batch_id}")
+    def get_batch(self, batch_id: str, *, wait_refusals: bool = True) -> dict[str, Any]:
+        """A batch; ``wait_refusals=False`` raises a 429/503 at once (a poll asks later)."""
+        return self._batch("GET", f"batches/{batch_id}", wait_refusals=wait_refusals)
+
+    def batch_analytics(self, batch_id: str) -> dict[str, Any]:
+        """Doubleword's measured figures of a batch's answered requests: ``input_tokens``,
+        ``output_tokens`` and ``cost`` (USD, None where the service gives none). A service
+        without the route (OpenAI) answers 404; polls do not wait out refusals here."""
+        raw = self._object("GET", f"batches/{batch_id}/analytics", wait_refusals=False)
+        return normalize_analytics(raw)
 
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
         return self._batch("POST", f"batches/{batch_id}/cancel")
 
     def list_batches(
-        self, *, after: str | None = None, limit: int = 20, search: str | None = None
+        self,
+        *,
+        after: str | None = None,
+        limit: int = 20,
+        search: str | None = None,
+        wait_refusals: bool = True,
+        analytics: bool = False,
     ) -> dict[str, Any]:
         """A page of batches, newest first. ``search`` narrows it to batches whose metadata
         contains the text where the service supports it (Doubleword); others ignore it and
-        answer the plain page, so callers still filter what comes back."""
+        answer the plain page, so callers still filter what comes back. ``analytics`` asks
+        Doubleword to add each batch's measured tokens and cost (other services ignore it)."""
         params: dict[str, Any] = {"limit": limit}
         if after:
             params["after"] = after
         if search:
             params["search"] = search
-        page = self._object("GET", "batches", params=params)
+        if analytics:
+            params["include"] = "analytics"
+        page = self._object("GET", "batches", params=params, wait_refusals=wait_refusals)
         try:
             page["data"] = [normalize_batch(b) for b in page.get("data") or []]
         except (TypeError, ValueError, AttributeError) as exc:
@@ -449,13 +534,20 @@ class BatchClient:
         return page
 
     def iter_batches(
-        self, *, page_size: int = 100, max_pages: int = 10, search: str | None = None
+        self,
+        *,
+        page_size: int = 100,
+        max_pages: int = 10,
+        search: str | None = None,
+        analytics: bool = False,
     ) -> Iterator[dict]:
         """Batches newest first, following ``after`` cursors for at most ``max_pages`` pages
-        (``search``: see ``list_batches``)."""
+        (``search`` and ``analytics``: see ``list_batches``)."""
         after = None
         for _ in range(max_pages):
-            page = self.list_batches(after=after, limit=page_size, search=search)
+            page = self.list_batches(
+                after=after, limit=page_size, search=search, analytics=analytics
+            )
             yield from page["data"]
             if not page.get("has_more") or not page["data"]:
                 return
@@ -482,6 +574,8 @@ class BatchClient:
     def list_models(self) -> list[str]:
         return [m["id"] for m in self._object("GET", "models").get("data") or []]
 
+
+__all__ = ["DEFAULT_PATIENCE", "BatchClient", "BusyWatch", "batch_figures", "client_for"]
 
 # One client per service and key, shared by the jobs of this process (its pooled connections).
 _clients: dict[tuple[str, str], BatchClient] = {}

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
+from . import wire
 from .wire import DOUBLEWORD_BASE_URL
 
 KEY_ENV = "DOUBLEWORD_API_KEY"
@@ -85,6 +86,37 @@ def missing_v1_hint(base_url: str) -> str:
         f"; the base URL {base_url!r} has no /v1, and the Batch API's routes live under it: "
         f"try base_url={base_url.rstrip('/') + '/v1'!r}"
     )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a service takes in one batch file: its size, and the endpoints it batches."""
+
+    max_file_bytes: int
+    endpoints: tuple[str, ...]
+
+
+#: Doubleword: files up to 100 MB by default (a deployment setting), and these url paths only
+#: (``/v1/moderations`` is not among them). OpenAI: 200 MB, moderations included.
+DOUBLEWORD_LIMITS = Limits(
+    100 * 1024 * 1024, (wire.CHAT, wire.EMBEDDINGS, wire.COMPLETIONS, wire.RESPONSES)
+)
+OPENAI_LIMITS = Limits(
+    wire.MAX_FILE_BYTES,
+    (wire.CHAT, wire.EMBEDDINGS, wire.COMPLETIONS, wire.RESPONSES, wire.MODERATIONS),
+)
+#: Any other service (a local server, vLLM): the smaller file size, every endpoint offered.
+OTHER_LIMITS = Limits(DOUBLEWORD_LIMITS.max_file_bytes, wire.ENDPOINTS)
+
+
+def limits_for(connection: Connection) -> Limits:
+    """The limits of the service a connection reaches, told by its host."""
+    host = (urlsplit(connection.base_url).hostname or "").lower()
+    if host == "doubleword.ai" or host.endswith(".doubleword.ai"):
+        return DOUBLEWORD_LIMITS
+    if host == "openai.com" or host.endswith(".openai.com"):
+        return OPENAI_LIMITS
+    return OTHER_LIMITS
 
 
 def _dw_home() -> Path:

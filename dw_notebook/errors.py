@@ -16,6 +16,7 @@
         ├── ConflictError            409 (e.g. cancelling a finished batch)
         ├── FileTooLargeError        413
         ├── RateLimitError           429
+        │   └── ServiceBusyError         429/503 refusals outlasted ``patience=``
         └── ServerError              5xx
 
 Build and validation errors (bad input rows) live in ``dw_notebook.jsonl.requests.errors``
@@ -136,6 +137,10 @@ class ServerError(APIError):
     pass
 
 
+class ServiceBusyError(RateLimitError):
+    """The service refused (429, or 503) for longer than the job's ``patience=``."""
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -181,7 +186,7 @@ BATCH_ERROR_ADVICE = {
     "missing_required_parameter": "Fix: the request lacks the parameter named above; build "
     "requests with dw.prepare(...) and look at .preview().",
     "invalid_url": "Fix: the endpoint is not one this service batches; use endpoint='chat', "
-    "'embeddings', 'completions', 'responses' or 'moderations'.",
+    "'embeddings', 'completions' or 'responses' ('moderations' on OpenAI only).",
     "streaming_unsupported": "Fix: remove stream=True; batches do not stream.",
     "duplicate_custom_id": "Fix: custom_ids must be unique; pass id_column= with unique "
     "values, or leave ids to the index.",
@@ -190,8 +195,22 @@ BATCH_ERROR_ADVICE = {
 }
 STUCK_VALIDATING_ADVICE = (
     "large files take a while to validate; if it stays here, look at the batch on the service "
-    "(dw.jobs()) or cancel it (job.cancel()) and submit again"
+    "(dw.jobs()) or cancel it (job.cancel(): a batch the service has not started ends with "
+    "nothing run) and send its rows again with job.retry()"
 )
+
+
+def cannot_see_job(name: str, batch_ids: list[str], base_url: str) -> str:
+    """A re-run whose batches the service answers 404 for: not taken as gone."""
+    ids = ", ".join(batch_ids[:3]) + (
+        f" and {len(batch_ids) - 3} more" if len(batch_ids) > 3 else ""
+    )
+    return (
+        f"the service at {base_url} answers 404 for every batch of job {name!r} ({ids}); "
+        "Doubleword answers 404 for any storage error, so they may well still exist and run. "
+        "Nothing was created: run the same cell again later. If they are truly gone, pass "
+        "force=True to submit anew (that pays again for any row they answered)."
+    )
 
 
 def http_advice(status_code: int, code: str | None = None, message: str = "") -> str:

@@ -336,6 +336,9 @@ def _duration_and_cost(batches: list[dict[str, Any]]) -> dict[str, Any]:
     prices = [price_for(model, str(b.get("window") or "24h")) for b in batches]
     tokens = [(_int(b.get("input_tokens")), _int(b.get("output_tokens"))) for b in batches]
     cost, note = None, ""
+    measured = [b.get("cost_usd") for b in batches]
+    if all(isinstance(c, float) and not pd.isna(c) and c > 0 for c in measured):
+        return {"duration_s": duration, "cost": sum(measured), "cost_note": note}  # the service's
     if model in wire.SIMULATED_MODELS:
         note = "n/a (simulated)"
     elif None in prices:

@@ -163,12 +163,8 @@ def test_the_dataframe_accessor_is_the_same_submit(conn):
     assert "job.join()" in job.snapshot().extra["hint"]  # the end state points to the results
 
 
-def test_actual_cost_comes_from_the_usage_the_service_reports(conn, server, request):
-    if server.dialect == "doubleword":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "client does not yet read tokens and cost from GET /batches/{id}/analytics: "
-            "Doubleword batch objects carry no usage, so actual_cost stays None"
-        )))  # fmt: skip
+def test_actual_cost_comes_from_the_usage_the_service_reports(conn):
+    """OpenAI's batch usage at the known price; Doubleword's analytics (its own total_cost)."""
     model = "Qwen/Qwen3.5-9B"  # a priced model, answered by the mock backend
     df = sample_reviews(30)
     job = dw.submit(df, prompt=PROMPT, model=model, **conn)

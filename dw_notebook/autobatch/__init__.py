@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 
 from .. import wire
+from ..client import DEFAULT_PATIENCE, BusyWatch
 from ..job.registry import Registry
 from ..job.submit import client_for, connect
 from ._client import AutoBatch
@@ -35,6 +36,7 @@ def autobatch(
     api_key: str | None = None,
     base_url: str | None = None,
     registry: Registry | None = None,
+    patience: float | None = DEFAULT_PATIENCE,
 ) -> AutoBatch:
     """An OpenAI-compatible client whose calls are queued and sent as batches.
 
@@ -42,6 +44,8 @@ def autobatch(
     ``flush_after`` seconds after the first of them, or on ``flush()``. Calls answer with the
     ``openai`` SDK's own types; see ``AutoBatch``. ``name`` groups the batches in the registry:
     ``dw.autobatch(name=...).collect()`` in a new kernel gets the answers of batches sent before.
+    ``patience`` (seconds) bounds how long a service that refuses (429/503 with Retry-After) is
+    waited out; the wait shows in ``status()`` as "service busy (...)".
     """
     openai_sdk()  # an ImportError naming the extra, before anything is recorded
     if window not in wire.COMPLETION_WINDOWS:
@@ -60,10 +64,13 @@ def autobatch(
     job_id = registry.new_job(fingerprint, connection.service_key, name, spec)
     if poll_interval is None:
         poll_interval = 0.2 if connection.simulated or "127.0.0.1" in client.base_url else 5.0
+    busy = BusyWatch(patience)
     engine = Engine(
-        client, registry, job_id, window=window, batch_size=batch_size,
+        client.watched(busy), registry, job_id, window=window, batch_size=batch_size,
         flush_after=float(flush_after), poll_interval=poll_interval, name=name,
     )  # fmt: skip
+    engine.busy = busy
+    engine.trust_404 = connection.simulated  # elsewhere a 404 may be a read outage
     collector = {"client": client, "registry": registry, "service": connection.service_key,
                  "name": name}  # fmt: skip
     return AutoBatch(engine, collector=collector)

@@ -119,7 +119,11 @@ class AutoBatch(_Surface):
     def status(self) -> dict[str, Any]:
         """The counters as plain data (what the widget shows)."""
         engine = self._engine
-        return {**asdict(engine.stats), "name": engine.name, "window": engine.window,
+        engine.stats.busy = engine.busy.text() if engine.busy is not None else ""
+        stats = asdict(engine.stats)
+        if stats["busy"]:  # the widget's error line shows it
+            stats["last_error"] = stats["busy"]
+        return {**stats, "name": engine.name, "window": engine.window,
                 "closed": engine.closed}  # fmt: skip
 
     def flush(self) -> None:

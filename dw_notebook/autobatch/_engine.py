@@ -23,11 +23,11 @@ from typing import Any
 import orjson
 
 from .. import wire
-from ..client import BatchClient
+from ..client import BatchClient, BusyWatch, batch_figures
 from ..errors import DwError, NotFoundError
 from ..job import create
 from ..job.registry import Registry
-from ..job.tracking import LOST_AFTER
+from ..job.tracking import LOST_AFTER, cannot_see
 from ..prices import price_for
 from ..progress.text import format_cost
 from . import _answers
@@ -64,10 +64,13 @@ class Stats:
     batches: int = 0
     cost_usd: float | None = None
     last_error: str | None = None
+    busy: str = ""  # "service busy (429, capacity): retrying in 60 s, ..." while so
 
     def line(self) -> str:
         cost = "" if self.cost_usd is None else f" · cost so far {format_cost(self.cost_usd)}"
         note = f" · last error: {self.last_error}" if self.last_error else ""
+        if self.busy:
+            note = f" · {self.busy}"
         return (  # the widget's figures, worded as it words them (queued counts what is sending)
             f"{self.queued + self.sending:,} queued · {self.in_flight_batches} batches in flight "
             f"({self.in_flight_calls:,} calls) · {self.answered:,} answered · "
@@ -103,6 +106,8 @@ class Engine:
         name: str,
     ) -> None:
         self._client = client
+        self.busy: BusyWatch | None = None  # the refusals its calls wait out (``autobatch``)
+        self.trust_404 = True  # False: a 404 may be a read outage, not a batch gone
         self._registry = registry
         self._job_id = job_id
         self.window = window
@@ -282,22 +287,33 @@ class Engine:
 
     def _poll(self) -> None:
         """One look at every batch in flight: one listing where it shows them all (newest
-        first), a GET for each it does not."""
+        first), a GET for each it does not. Where a 404 is not proof (``trust_404`` False), a
+        batch is lost only when the listing answered without it too."""
+        if self.busy is not None and self.busy.waiting("GET"):
+            return  # polls were refused: asked again once the service's Retry-After has passed
         wanted = {i: f for i, f in list(self._inflight.items()) if not f.finishing}
         seen: dict[str, dict[str, Any]] = {}
-        if len(wanted) > 1:
+        listed = False
+        if len(wanted) > 1 or (wanted and not self.trust_404):
             try:
-                for batch in self._client.list_batches(limit=min(100, len(wanted) + 10))["data"]:
+                page = self._client.list_batches(
+                    limit=min(100, len(wanted) + 10), analytics=True, wait_refusals=False
+                )
+                for batch in page["data"]:
                     if batch["id"] in wanted:
                         seen[batch["id"]] = batch
+                listed = True
             except DwError as exc:
                 self.stats.last_error = str(exc)
         for batch_id, flight in wanted.items():
             batch = seen.get(batch_id)
             if batch is None:
                 try:
-                    batch = self._client.get_batch(batch_id)
-                except NotFoundError:
+                    batch = self._client.get_batch(batch_id, wait_refusals=False)
+                except NotFoundError as exc:
+                    if not (self.trust_404 or listed):  # Doubleword: any storage error is 404
+                        self.stats.last_error = cannot_see(batch_id, self._client.base_url, exc)
+                        continue
                     flight.misses += 1
                     if flight.misses >= LOST_AFTER:  # not a blip: waiting would never end
                         self._lose(batch_id, flight)
@@ -338,14 +354,19 @@ class Engine:
             flight.finishing = False  # a batch not finished is read again at the next poll
 
     def _add_cost(self, flight: _InFlight, batch: dict[str, Any]) -> None:
-        usage = batch.get("usage")
+        """The batch's cost so far: the service's (Doubleword's analytics, read once it ended
+        where the list did not carry them), else its usage at the known price."""
+        if batch["status"] in wire.TERMINAL_STATUSES and batch_figures(batch)[0] is None:
+            try:
+                batch["analytics"] = self._client.batch_analytics(batch["id"])
+            except DwError:
+                pass  # no analytics route (OpenAI), or not now: no figure for this batch
+        tokens_in, tokens_out, usd = batch_figures(batch)
         price = price_for(flight.model, self.window)
-        if not isinstance(usage, dict) or price is None:
+        if not usd and (tokens_in is None or tokens_out is None or price is None):
             return
-        usd = (
-            int(usage.get("input_tokens") or 0) * price.input
-            + int(usage.get("output_tokens") or 0) * price.output
-        ) / 1e6
+        if not usd:
+            usd = (tokens_in * price.input + tokens_out * price.output) / 1e6  # type: ignore
         self.stats.cost_usd = (self.stats.cost_usd or 0.0) + usd - flight.usd
         flight.usd = usd
 
@@ -357,7 +378,10 @@ class Engine:
             if file_id:
                 try:
                     files.append(self._client.file_content(file_id).data)
-                except NotFoundError:  # deleted or expired: waiting would never end
+                except NotFoundError as exc:  # deleted or expired: waiting would never end
+                    if not self.trust_404 and self._unreadable(batch_id):
+                        self.stats.last_error = cannot_see(batch_id, self._client.base_url, exc)
+                        return  # a read outage (the batch reads 404 too): read again later
                     gone.append(file_id)
                 except DwError as exc:
                     self.stats.last_error = str(exc)
@@ -377,6 +401,16 @@ class Engine:
                 error = _answers.batch_failure(base, flight.url, batch, flight.lines.get(cid))
             results.append((call, None, error))
         self._end(batch_id, results)
+
+    def _unreadable(self, batch_id: str) -> bool:
+        """True when the batch itself reads 404 now (Doubleword: a storage error)."""
+        try:
+            self._client.get_batch(batch_id, wait_refusals=False)
+        except NotFoundError:
+            return True
+        except DwError:
+            return False
+        return False
 
     def _settle(self, results: list[tuple[Call, Any, Exception | None]]) -> None:
         """Resolve futures: thread futures at once, asyncio futures in one callback per loop."""

@@ -104,7 +104,9 @@ class BatchCreation:
     def _send(
         self, chunks: Sequence[Any], attempt: int, missing: list[int], window: str | None
     ) -> None:
-        spec = self.spec if window is None else {**self.spec, "window": window}
+        spec = self.spec
+        if window is not None and window != self.spec["window"]:
+            spec = {**self.spec, "window": window, "window_may_fall_back": True}
         # after a pilot, proceed() has checked the budget on the pilot's measured figures
         measured = attempt > 0 and (self.spec.get("pilot") or {}).get("proceeded")
         if len(missing) == len(chunks) and not measured and spec.get("budget") is not None:
@@ -373,14 +375,16 @@ class BatchCreation:
         total = self._service_total(list(file_ids.values()), window, answers)
         if total is not None:
             self.service_estimate = total
-        local = getattr(self.estimate, "usd", None)
+        capped = self.spec.get("max_output_tokens") is not None
+        local = create.upper_bound_usd(self.estimate, self.spec.get("max_output_tokens"))
         if local is None:
-            local = self.spec.get("estimated_usd")
+            local = self.spec.get("bound_usd", self.spec.get("estimated_usd"))
         if local is not None and (attempt or self.spec.get("pilot")):  # a part of the job
             lines = sum((c if isinstance(c, bytes) else c.data).count(b"\n") for c in chunks)
             local = local * lines / max(int(self.spec.get("n_requests") or 1), 1)
         try:
-            create.check_budget(budget, self.spec.get("model", ""), total, local, answers, window)
+            create.check_budget(budget, self.spec.get("model", ""), total, local, answers, window,
+                                capped=capped and local is not None)  # fmt: skip
         except DwError:
             create.delete_files(self._client, list(file_ids.values()))
             self._registry.forget_files(self.id, attempt)

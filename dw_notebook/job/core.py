@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -21,7 +22,7 @@ from typing import Any, ClassVar, Protocol
 import pandas as pd
 
 from .. import wire
-from ..client import BatchClient
+from ..client import DEFAULT_PATIENCE, BatchClient, BusyWatch
 from ..config import Connection
 from ..errors import DwError, JobError, MissingResultFileError
 from ..jsonl.requests import make_custom_ids
@@ -30,7 +31,7 @@ from ..jsonl.results.join import output_columns
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
-from . import create, pieces, pilot, pilot_view, retry
+from . import create, pieces, pilot, pilot_view, reading, retry
 from .batch_errors import rows_of_batch_errors
 from .batches import BatchCreation
 from .cache import ResultCache
@@ -107,12 +108,16 @@ class Job(BatchCreation, SubmitThread):
         self.pilot_view: dict[str, Any] | None = None  # the ended pilot's report, as plain data
         self.service_estimate: float | None = None  # USD, from the service's own estimate
         self.new_attempt: int | None = None  # made by retry() here, not shown yet (its own output)
-        self._client = client
+        #: refusals (429/503) the job's calls are waiting out, shown in its progress
+        self.busy = BusyWatch(spec.get("patience", DEFAULT_PATIENCE))
+        self._client = client.watched(self.busy)
         self._registry = registry
         self._lock = threading.RLock()
         self._records: list[BatchRecord] = list(records)
         self._tracker = Tracker(name=name, spec=spec, simulated=connection.answers_simulated)
-        self._reader = ResultReader(client, ResultCache(registry, connection.service_key))
+        self._reader = ResultReader(self._client, ResultCache(registry, connection.service_key))
+        trust_404 = connection.simulated or self.service != connection.service_key
+        self._tracker.trust_404 = self._reader.trust_404 = trust_404
         self._listeners: list[Listener] = []
         self._poller: Poller | None = None
         self._last_snapshot: JobSnapshot | None = None
@@ -157,7 +162,8 @@ class Job(BatchCreation, SubmitThread):
         """Ask the service for the state of every unfinished batch; never raises on a poll."""
         with self._lock:
             try:
-                self._tracker.poll(self._client, self.batch_ids, self._registry)
+                if not self.busy.waiting("GET"):  # polls refused: ask again after Retry-After
+                    self._tracker.poll(self._client, self.batch_ids, self._registry)
             except Exception as exc:  # a poll never raises: the reason shows in the snapshot
                 log.warning("dw-notebook: poll failed", exc_info=True)
                 self._tracker.poll_error = f"{type(exc).__name__}: {exc}"
@@ -165,8 +171,24 @@ class Job(BatchCreation, SubmitThread):
                 self._tracker.poll_error = lost_message(self)
             pilot_view.read_view(self)
             snapshot = self.snapshot()
+        if self._over_budget(snapshot):
+            return self.refresh()  # the cancelled state, with the reason
         self._emit(snapshot)
         return snapshot
+
+    def _over_budget(self, snapshot: JobSnapshot) -> bool:
+        """A running job whose measured spend has passed ``budget=`` is cancelled (once)."""
+        budget = self.spec.get("budget")
+        spent = sum(b.cost for b in snapshot.batches if b.cost)
+        if budget is None or snapshot.done or self._tracker.budget_stop or spent <= budget:
+            return False
+        self._tracker.budget_stop = (
+            f"cancelled: the measured spend ${spent:.4f} passed budget=${budget:.4f} (outputs "
+            "ran longer than estimated); rows answered so far are kept"
+        )
+        log.warning("dw-notebook: job %r %s", self.name, self._tracker.budget_stop)
+        self.cancel()
+        return True
 
     def snapshot(self) -> JobSnapshot:
         """The job's state as last seen (no network)."""
@@ -176,7 +198,10 @@ class Job(BatchCreation, SubmitThread):
                 for k in range(self.attempt + 1)
             ]
             snapshot = self._tracker.snapshot(
-                attempts, estimated_cost=self.estimated_cost, sending=self._sending_snapshot()
+                attempts,
+                estimated_cost=self.estimated_cost,
+                sending=self._sending_snapshot(),
+                busy=self.busy.text(),
             )
             if self.spec.get("pilot"):
                 snapshot = replace(snapshot, pilot=pilot_view.view(self))
@@ -235,6 +260,9 @@ class Job(BatchCreation, SubmitThread):
                 and not self.snapshot().done
             ):
                 self._ipython_display_()  # `dw.submit(...).join()`, `job.retry().join()` show it
+        left = self.busy.left()
+        if left is not None and left <= 0:
+            self.busy.answered()  # a new wait after patience ran out: ask again now
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = self.poll_interval or (0.25 if self.connection.simulated else 3.0)
         printer = TextProgress() if progress and not self.done else None
@@ -248,6 +276,7 @@ class Job(BatchCreation, SubmitThread):
                     self._raise_send_error()
                 if self._tracker.lost:
                     raise JobError(lost_message(self))
+                self._check_patience()
                 if printer:
                     printer.show(snapshot)
                 if sending and not self.sending:  # the submit's steps just ended
@@ -269,6 +298,27 @@ class Job(BatchCreation, SubmitThread):
             if not in_kernel():  # a script: the hint was printed, no traceback on top of it
                 raise SystemExit(130) from None
             raise
+
+    @property
+    def patience(self) -> float | None:
+        """Seconds the job waits out a service that refuses (429/503) before it stops."""
+        return self.busy.patience
+
+    @patience.setter
+    def patience(self, seconds: float | None) -> None:
+        self.busy.patience = seconds
+        self.spec["patience"] = seconds
+
+    def _check_patience(self) -> None:
+        """Polls refused for longer than ``patience``: stop waiting, with the reason."""
+        left, busy = self.busy.left(), self.busy.state
+        # refused uploads and creates end on the submit's thread, with ServiceBusyError
+        if busy is not None and busy.route.startswith("GET") and left is not None and left <= 0:
+            raise JobError(
+                f"job {self.name!r}: {self.busy.text()}; stopped waiting after patience="
+                f"{self.patience:g} s. The batches keep running on the service: wait again "
+                f"later (job.wait()), or dw.attach({self.name!r}, df)"
+            )
 
     def _refuse_unsubmitted(self) -> None:
         """A job whose batches were never all created would wait forever: say what to run."""
@@ -301,14 +351,22 @@ class Job(BatchCreation, SubmitThread):
     # -- commands ------------------------------------------------------------------------------
 
     def cancel(self) -> JobSnapshot:
-        """Cancel every unfinished batch; results so far are kept and join as usual. While the
-        submit is still uploading, the batches that exist are cancelled now and the others as
-        soon as they exist."""
+        """Cancel every batch that has not ended (finished ones keep their state); results so
+        far are kept and join as usual. While the submit is still uploading, the batches that
+        exist are cancelled now and the others as soon as they exist."""
         if self.sending:
             self._cancel_when_sent = True
-        for batch_id in self._current_batch_ids():
-            if (self._tracker.batches.get(batch_id) or {}).get("status") in wire.TERMINAL_STATUSES:
-                continue  # Doubleword would relabel an ended batch cancelled
+        # Doubleword accepts a cancel on any batch and relabels a finished one `cancelled` from
+        # then on: ask for the states first, and cancel only what has not ended
+        self.refresh()
+        with self._lock:
+            running = [
+                batch_id
+                for batch_id in self._current_batch_ids()
+                if (self._tracker.batches.get(batch_id) or {}).get("status")
+                not in wire.TERMINAL_STATUSES | {wire.CANCELLING}
+            ]
+        for batch_id in running:
             create.cancel_quietly(self._client, batch_id)  # finished meanwhile, or gone: kept
         if self.sending:
             return self.snapshot()
@@ -502,6 +560,7 @@ class Job(BatchCreation, SubmitThread):
         """
         if self.spec.get("pilot") and not self.spec["pilot"].get("proceeded"):
             raise JobError("this job is still a pilot: send the rest with job.proceed() first")
+        self._recheck_unsettled()
         if self.spec.get("dataset"):  # read again a record batch at a time
             self.wait()
             results = pieces.ChunkWindow(self, "not_run" if unknown else "raise")
@@ -510,6 +569,7 @@ class Job(BatchCreation, SubmitThread):
             out = self._join(missing_files="not_run" if unknown else "raise")
             ids = self.built.row_ids if self.built is not None else self._ids()
             wanted = retry.ids_to_retry(out, ids, truncated=truncated, unreadable=unreadable)
+        wanted = self._settled_only(wanted)
         if not wanted:
             raise JobError(f"nothing to retry: every row of job {self.name!r} has an answer")
         lines = [retry.override(line, body_overrides) for line in self._input_lines(wanted)]
@@ -520,6 +580,42 @@ class Job(BatchCreation, SubmitThread):
         if self._poller is not None:
             self.start_polling()
         return self
+
+    def _recheck_unsettled(self) -> None:
+        """Ask again for the ended batches whose results were not settled when last read (their
+        counts may have grown since)."""
+        for batch_id in [b for b in self.batch_ids if b in self._reader.unsettled]:
+            try:
+                batch = self._client.get_batch(batch_id)
+            except DwError:
+                continue  # the last state read stands; the files are read again anyway
+            with self._lock:
+                self._tracker._seen(batch_id, batch, self._registry)
+
+    def _settled_only(self, wanted: set[str]) -> set[str]:
+        """``wanted`` without the rows of ended batches whose files are not settled yet: their
+        requests may still be answered, and billed (Doubleword finishes the requests in flight
+        at a cancel after the batch reads `cancelled`). Raises when that leaves nothing."""
+        held_batches = [b for b in self.batch_ids if b in self._reader.unsettled]
+        if not held_batches or not wanted:
+            return wanted
+        held: set[str] = set()
+        for record in self._records:
+            if record.batch_id in held_batches and record.input_file_id:
+                held |= retry.ids_in(self._reader.input_file(record.input_file_id), wanted)
+        if not held:
+            return wanted
+        why = (
+            f"{len(held):,} rows of batch {', '.join(held_batches)} may still be answered and "
+            "billed: requests in flight at a cancel finish afterwards (for up to "
+            f"{reading.SETTLE_AFTER_CANCEL_S / 60:g} min), or the service has not written a "
+            "line for every request it counts yet"
+        )
+        if held == wanted:
+            raise JobError(f"{why}; nothing was sent again. Run job.retry() again later")
+        warnings.warn(f"{why}; they are not sent again now: run job.retry() again later",
+                      stacklevel=3)  # fmt: skip
+        return wanted - held
 
     def _input_lines(self, wanted: set[str]) -> list[bytes]:
         """The request lines of the given custom_ids, as last sent (``proceed`` may change)."""

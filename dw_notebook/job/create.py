@@ -200,8 +200,12 @@ def create_batch(
 ) -> dict[str, Any]:
     """Create the batch for an uploaded file; when the answer is lost, find it by its tag."""
     metadata = {**spec.get("metadata", {}), **tag}
+    # a window tried first (a pilot's 1h) that has no capacity is left at once for the job's own
+    final = window_refused if spec.get("window_may_fall_back") else None
     try:
-        return client.create_batch(file_id, spec["endpoint"], spec["window"], metadata)
+        return client.create_batch(
+            file_id, spec["endpoint"], spec["window"], metadata, final_refusal=final
+        )
     except (TransportError, ServerError) as exc:
         try:
             chunks = existing_batches(client, tag["dw_job"], int(tag["dw_attempt"]))
@@ -214,6 +218,13 @@ def create_batch(
                 "lost: run the same cell again, it looks for the batch before creating one"
             ) from exc
         return batch
+
+
+def window_refused(error: APIError) -> bool:
+    """A refusal naming the completion window (Doubleword: "Insufficient capacity for 1h
+    completion window"; OpenAI: 400 on ``completion_window``)."""
+    text = str(error)
+    return "completion window" in text or "completion_window" in text
 
 
 def cancel_quietly(client: BatchClient, batch_id: str) -> None:
@@ -234,14 +245,40 @@ def service_estimate(client: BatchClient, file_id: str, window: str) -> tuple[fl
         return None
 
 
-def refuse_estimate(usd: float | None, budget: float | None, estimate: Any, window: str) -> None:
-    """Raise, before anything is sent, when the local estimate (USD) is over ``budget``."""
+def refuse_estimate(
+    usd: float | None, budget: float | None, estimate: Any, window: str, capped: bool = False
+) -> None:
+    """Raise, before anything is sent, when the local estimate (USD; ``capped``: the upper
+    bound with every request at its ``max_tokens``) is over ``budget``."""
     if budget is not None and usd is not None and usd > budget:
+        what = (
+            f"the job can cost at most ${usd:.4f} (every request at its max_tokens), which"
+            if capped
+            else f"estimated cost ${usd:.4f}"
+        )
         raise BudgetExceededError(
-            f"estimated cost ${usd:.4f} is over the budget ${budget:.4f}: {estimate}. "
-            + budget_advice(window),
+            f"{what} is over the budget ${budget:.4f}: {estimate}. " + budget_advice(window),
             estimate,
         )
+
+
+def max_output_of(params: dict[str, Any]) -> int | None:
+    """The output tokens a request may produce at most (``max_tokens`` and its aliases)."""
+    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        value = params.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
+
+
+def upper_bound_usd(estimate: Any, max_output: int | None) -> float | None:
+    """USD the requests of ``estimate`` can cost at most, as far as can be told before they
+    run: input from the prompts, output from ``max_tokens`` where given (every request at its
+    cap); without a cap, the local estimate (the service's is compared at create)."""
+    price = getattr(estimate, "price", None)
+    if max_output is None or price is None:
+        return getattr(estimate, "usd", None)
+    return estimate.input_usd + estimate.n_requests * max_output * price.output / 1e6
 
 
 def check_budget(
@@ -251,13 +288,18 @@ def check_budget(
     local_total: float | None,
     answers: list[Any],
     window: str,
+    capped: bool = False,
 ) -> None:
-    """Raise before the first create when the whole job's estimate is over ``budget``: the
-    service's estimate where it gave one for every file, else the local one; a job with no known
-    price is refused unless ``budget=None`` or a price is given."""
+    """Raise before the first create when the whole job's cost can pass ``budget``: with
+    ``max_tokens`` given, the local upper bound (``capped``); else the larger of the service's
+    estimate (which ignores ``max_tokens``, and is "0" for a model it has no tariff for) and
+    the local one. A job with no known price is refused unless ``budget=None`` or a price is
+    given."""
     if budget is None:
         return
-    if service_total is not None:
+    if not service_total:  # none, or "0": the service has no tariff for this model
+        service_total = None
+    if service_total is not None and not capped and service_total >= (local_total or 0.0):
         if service_total > budget:
             raise BudgetExceededError(
                 f"the service estimates ${service_total:.4f} for the whole job, over the budget "
@@ -273,9 +315,12 @@ def check_budget(
             None,
         )
     if local_total > budget:
+        what = "at most" if capped else "estimated"
         raise BudgetExceededError(
-            f"estimated cost ${local_total:.4f} is over the budget ${budget:.4f}; no batch was "
-            "created. " + budget_advice(window),
+            f"the job can cost {what} ${local_total:.4f}, over the budget ${budget:.4f}"
+            + (" (every request at its max_tokens)" if capped else "")
+            + "; no batch was created. "
+            + budget_advice(window),
             None,
         )
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..client import BatchClient
 from ..config import Connection
-from ..errors import APIError, NotFoundError, TransportError
+from ..errors import APIError, DwError, JobError, NotFoundError, TransportError, cannot_see_job
 from . import create
 from .core import Job
 from .registry import JobRecord, Registry
@@ -37,8 +37,11 @@ def job_id(fp: str, force: bool = False) -> str:
     return "job-" + fp[:16]
 
 
-def still_known(client: BatchClient, record: JobRecord) -> bool:
-    """False when the service no longer knows any batch of this record (e.g. a wiped server)."""
+def still_known(client: BatchClient, record: JobRecord, authoritative: bool = True) -> bool:
+    """False when the service no longer knows any batch of this record (e.g. a wiped server).
+
+    Where a 404 is not proof (``authoritative=False``: Doubleword answers 404 for any storage
+    error) nothing is created anew: ``JobError`` says so (``force=True`` submits again)."""
     ids = [b.batch_id for b in record.batches if b.batch_id]
     if not ids:
         return True  # nothing created yet: resume uploading
@@ -48,6 +51,14 @@ def still_known(client: BatchClient, record: JobRecord) -> bool:
             return True
         except NotFoundError:
             continue
+    if not authoritative:
+        try:  # the list may answer while reads of single ids fail
+            listed = {b["id"] for b in client.iter_batches(max_pages=2, search=record.id)}
+        except DwError:
+            listed = set()
+        if listed.intersection(ids):
+            return True
+        raise JobError(cannot_see_job(record.name, ids, client.base_url))
     warnings.warn(
         f"the service does not know the batches of job {record.name!r} any more; submitting anew",
         stacklevel=4,
@@ -159,7 +170,7 @@ def job_for(
     existing = None if force else registry.find_by_fingerprint(fp, connection.service_key)
     if existing is not None and (job := running_job(existing.job_id)) is not None:
         return job
-    if existing is not None and still_known(client, existing):
+    if existing is not None and still_known(client, existing, connection.simulated):
         log.info("re-attaching to job %s", existing.job_id)
         job = job_from_record(existing, client, connection, registry, df, built, estimate)
         job.spec["budget"] = spec["budget"]  # the budget of this call, not of the first one

@@ -12,18 +12,21 @@ from typing import Any
 
 import pandas as pd
 
-from ..client import BatchClient
+from ..client import BatchClient, batch_figures
 from ..errors import APIError, NotFoundError, TransportError
 from .registry import JobRecord
 
 COLUMNS = (
     "job", "job_id", "attempt", "chunk", "batch_id", "status", "where", "model", "endpoint",
-    "window", "total", "completed", "failed", "input_tokens", "output_tokens", "created_at",
-    "ended_at",
+    "window", "total", "completed", "failed", "input_tokens", "output_tokens", "cost_usd",
+    "created_at", "ended_at",
 )  # fmt: skip
 INT_COLUMNS = ("attempt", "chunk", "total", "completed", "failed", "input_tokens", "output_tokens")
 TIME_COLUMNS = ("created_at", "ended_at")
-_ENDED = ("completed_at", "failed_at", "expired_at", "cancelled_at")
+_ENDED = {
+    "completed": "completed_at", "failed": "failed_at", "expired": "expired_at",
+    "cancelled": "cancelled_at",
+}  # fmt: skip
 #: ``where`` values
 ON_SERVICE = "on the service"
 NOT_CHECKED = "not checked"
@@ -53,13 +56,16 @@ def registry_rows(records: Iterable[JobRecord], service_key: str) -> dict[str, d
 
 def _apply(row: dict[str, Any], batch: dict[str, Any]) -> None:
     counts = batch.get("request_counts") or {}
-    usage = batch.get("usage") if isinstance(batch.get("usage"), dict) else {}
-    ended = [batch[k] for k in _ENDED if batch.get(k)]
+    tokens_in, tokens_out, usd = batch_figures(batch)
+    # the stamp of the state it ended in: Doubleword sets expired_at on any batch viewed past
+    # its window, finished or not
+    ended = batch.get(_ENDED.get(batch.get("status", ""), ""))
     row.update(
         window=batch.get("completion_window") or row.get("window"),
-        input_tokens=usage.get("input_tokens"),
-        output_tokens=usage.get("output_tokens"),
-        ended_at=min(ended) if ended else None,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        cost_usd=usd,
+        ended_at=ended or None,
     )
     row.update(
         status=batch["status"],
@@ -86,7 +92,7 @@ def add_service_rows(
     """Fill rows from the service's listing (and add its batches the registry does not know);
     look up recorded batches the listing did not show. Returns an error to warn about."""
     try:
-        for batch in client.iter_batches(max_pages=2):
+        for batch in client.iter_batches(max_pages=2, analytics=True):
             row = rows.setdefault(batch["id"], {"batch_id": batch["id"]})
             _apply(row, batch)
     except (TransportError, APIError) as exc:
@@ -109,6 +115,7 @@ def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     out = pd.DataFrame(list(rows), columns=list(COLUMNS))
     for column in INT_COLUMNS:
         out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
+    out["cost_usd"] = pd.to_numeric(out["cost_usd"], errors="coerce").astype(float)
     for column in TIME_COLUMNS:
         out[column] = pd.to_datetime(
             pd.to_numeric(out[column], errors="coerce"), unit="s", utc=True

@@ -28,9 +28,10 @@ from ..errors import (
     BudgetExceededError,
     JobError,
     MissingResultFileError,
+    RateLimitError,
     budget_advice,
 )
-from . import retry
+from . import create, retry
 from .pilot_report import PilotFigures, PilotReport, answer_columns, extrapolate
 from .reading import join_frame
 
@@ -126,8 +127,10 @@ def send(job: Any) -> None:
     chunks = retry.pack_for(job.spec, lines)
     try:
         job.create_batches(chunks, attempt=PILOT, window=pilot["window"])
-    except BadRequestError as exc:
-        if "completion_window" not in str(exc) or pilot["window"] == job.spec["window"]:
+    except (BadRequestError, RateLimitError) as exc:
+        # OpenAI: 400 "completion_window"; Doubleword: 429 "Insufficient capacity for 1h
+        # completion window" (asked once: a pilot falls back at once instead of waiting)
+        if not create.window_refused(exc) or pilot["window"] == job.spec["window"]:
             raise
         pilot["window"] = job.spec["window"]
         job._registry.update_spec(job.id, job.spec)

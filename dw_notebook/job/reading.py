@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -10,13 +12,18 @@ import pandas as pd
 
 from .. import wire
 from ..client import BatchClient
-from ..errors import JobError, NotFoundError
+from ..errors import DwError, JobError, NotFoundError
 from ..jsonl.results import ResultTable, join_results, parse_results
 from .cache import ResultCache
 from .registry import BatchRecord
 from .sending import bounded
 
 Files = list[tuple[str, bytes, str]]  # (batch id, content, file id)
+
+#: Seconds after a cancel during which requests that were in flight may still finish, be
+#: written to the output file and billed (Doubleword reads `cancelled` at once; its engine
+#: gives a request up to 10 minutes, ``processing_timeout_ms``).
+SETTLE_AFTER_CANCEL_S = 600.0
 T = TypeVar("T")
 
 
@@ -35,6 +42,11 @@ class ResultReader:
         self._partial: ResultTable | None = None  # results read so far by read_new()
         self._lines_read: dict[str, int] = {}  # per growing file
         self._parsed: tuple[tuple[str, ...], ResultTable] | None = None  # of ended batches
+        #: ended batches whose files do not yet hold a line for every request the service
+        #: counts, or still grow (Doubleword: requests in flight at a cancel finish, and are
+        #: billed, after the batch reads `cancelled`): their rows are not settled
+        self.unsettled: set[str] = set()
+        self.trust_404 = True  # False: a 404 may be a read outage (see ``Tracker.trust_404``)
 
     def input_file(self, file_id: str) -> bytes:
         """A request file (b"" when the service no longer has it); kept in the cache like an
@@ -70,18 +82,31 @@ class ResultReader:
     ) -> tuple[list[T], list[T], list[tuple[str, str, str]]]:
         """``use(batch id, kind, content, file id)`` of every output and error file, in order,
         and the files the service no longer has."""
-        wanted = []  # (batch id, kind, file id, final)
+        wanted = []  # (batch id, kind, file id, final, lines the service counts)
         for batch_id in batch_ids:
             batch = batches.get(batch_id) or self._client.get_batch(batch_id)
             final = batch["status"] in wire.TERMINAL_STATUSES
-            for kind in ("output", "error"):
+            counts = batch.get("request_counts") or {}
+            if final:
+                self.unsettled.discard(batch_id)
+                if in_flight_after_cancel(batch):
+                    self.unsettled.add(batch_id)
+            cacheable = final and batch_id not in self.unsettled
+            # never started (Doubleword keeps it `cancelling`): its files stay empty, though
+            # the service says more may come
+            never = batch.get("service_status") == wire.CANCELLING
+            for kind, counted in (("output", "completed"), ("error", "failed")):
                 if file_id := batch[f"{kind}_file_id"]:
-                    wanted.append((batch_id, kind, file_id, final))
+                    expected = int(counts.get(counted) or 0)
+                    wanted.append((batch_id, kind, file_id, cacheable, expected, never))
 
-        def read(batch_id: str, kind: str, file_id: str, final: bool) -> T | None:
+        def read(
+            batch_id: str, kind: str, file_id: str, final: bool, expected: int, never: bool
+        ) -> T | None:
             try:
-                data = self._content(file_id, final)
+                data = self._content(file_id, final, expected, batch_id, never)
             except NotFoundError:
+                self._outage(batch_id, kind, file_id)
                 return None
             return use(batch_id, kind, data, file_id)
 
@@ -89,12 +114,29 @@ class ResultReader:
         outputs: list[T] = []
         errors: list[T] = []
         gone = []
-        for (batch_id, kind, file_id, _), item in zip(wanted, done, strict=True):
+        for (batch_id, kind, file_id, *_), item in zip(wanted, done, strict=True):
             if item is None:
                 gone.append((batch_id, kind, file_id))
             else:
                 (outputs if kind == "output" else errors).append(item)
         return outputs, errors, gone
+
+    def _outage(self, batch_id: str, kind: str, file_id: str) -> None:
+        """A file answered 404: where a 404 is not proof (Doubleword answers it for any
+        storage error), ask for its batch too; a 404 there as well is a read outage, raised
+        as such rather than taken as a deleted file."""
+        if self.trust_404:
+            return
+        try:
+            self._client.get_batch(batch_id)
+        except NotFoundError as exc:
+            raise JobError(
+                f"cannot read the {kind} file {file_id} of batch {batch_id}: the service answers "
+                f"404 for the batch too ({exc}), as Doubleword does for any storage error. "
+                "Nothing was joined and nothing is lost: join again later"
+            ) from exc
+        except DwError:
+            pass
 
     def finished_results(
         self,
@@ -112,17 +154,31 @@ class ResultReader:
         outputs, errors, gone = self.parsed_files(batch_ids, batches)
         results = ResultTable.merged([*outputs, parse_results(errors=batch_errors()), *errors])
         ended = all(batches.get(i, {}).get("status") in wire.TERMINAL_STATUSES for i in batch_ids)
-        if ended and not gone:
+        if ended and not gone and not self.unsettled.intersection(batch_ids):
             self._parsed = (key, results)
         return results, gone
 
-    def _content(self, file_id: str, final: bool) -> bytes:
-        """A result file, from the cache when its batch has ended and it was read before."""
+    def _content(
+        self,
+        file_id: str,
+        final: bool,
+        expected: int = 0,
+        batch_id: str | None = None,
+        never_run: bool = False,
+    ) -> bytes:
+        """A result file, from the cache when its batch has ended and it was read before.
+
+        An ended batch's file is cached only once it is settled: it holds a line for each of
+        the ``expected`` requests its batch counts and the service says no more will come."""
         cache = self._cache if final else None
         if cache is not None and (data := cache.get(file_id)) is not None:
             return data
-        data = self._client.file_content(file_id).data  # NotFoundError: the file is gone
-        if cache is not None:
+        page = self._client.file_content(file_id)  # NotFoundError: the file is gone
+        data = page.data
+        settled = (never_run or page.incomplete is not True) and _lines(data) >= expected
+        if final and not settled and batch_id is not None:
+            self.unsettled.add(batch_id)
+        if cache is not None and settled:
             cache.put(file_id, data)
         return data
 
@@ -150,10 +206,43 @@ class ResultReader:
         except NotFoundError:  # Doubleword: "not yet"
             return b""
         # A service that ignores skip sends the whole file again; re-adding a line is harmless
-        # because the results keep one entry per custom_id.
+        # because the results keep one entry per custom_id. The next read starts after the
+        # lines received: Doubleword's X-Last-Line is the batch's count, not the lines sent.
         if page.last_line is not None:
-            self._lines_read[file_id] = page.last_line
+            self._lines_read[file_id] = seen + page.data.count(b"\n")
         return page.data
+
+
+def in_flight_after_cancel(batch: Mapping[str, Any], now: float | None = None) -> bool:
+    """A batch cancelled while it ran, whose uncounted requests may still finish (and be
+    billed) for a while after the cancel."""
+    counts = batch.get("request_counts") or {}
+    left = int(counts.get("total") or 0) - int(counts.get("completed") or 0)
+    left -= int(counts.get("failed") or 0)
+    cancelled = batch.get("cancelled_at") or batch.get("cancelling_at")
+    return (
+        batch.get("status") == wire.CANCELLED
+        and cancels_at_once(batch)
+        and bool(batch.get("in_progress_at"))
+        and left > 0
+        and cancelled is not None
+        and (time.time() if now is None else now) < cancelled + SETTLE_AFTER_CANCEL_S
+    )
+
+
+def cancels_at_once(batch: Mapping[str, Any]) -> bool:
+    """Doubleword (its batch ids are bare UUIDs) reads `cancelled` as soon as a batch is
+    cancelled; OpenAI stays `cancelling` until the requests in flight have ended."""
+    try:
+        uuid.UUID(str(batch.get("id")))
+    except ValueError:
+        return False
+    return True
+
+
+def _lines(data: bytes) -> int:
+    """Lines of JSONL (a last line without its newline counts too)."""
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
 def join_frame(

@@ -34,6 +34,15 @@ def lines_of(jsonl: bytes, wanted: set[str]) -> list[bytes]:
     ]
 
 
+def ids_in(jsonl: bytes, wanted: set[str]) -> set[str]:
+    """The wanted custom_ids a request file holds."""
+    return {
+        cid
+        for line in jsonl.splitlines()
+        if line.strip() and (cid := orjson.loads(line).get("custom_id")) in wanted
+    }
+
+
 def override(line: bytes, body_overrides: dict[str, Any]) -> bytes:
     """A request line with body fields replaced."""
     if not body_overrides:

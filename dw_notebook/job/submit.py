@@ -18,9 +18,10 @@ import orjson
 import pandas as pd
 
 from .. import wire
-from ..client import client_for
-from ..config import Connection, remote_connection
+from ..client import DEFAULT_PATIENCE, client_for
+from ..config import OTHER_LIMITS, Connection, Limits, limits_for, remote_connection
 from ..errors import (
+    BadRequestError,
     JobError,
     NotFoundError,
 )
@@ -29,7 +30,7 @@ from ..jsonl.results.join import output_columns, refuse_clash
 from . import dataset, listing
 from . import pilot as pilots
 from .core import Job
-from .create import refuse_estimate
+from .create import max_output_of, refuse_estimate, upper_bound_usd
 from .identity import fingerprint, job_for, job_from_record, record_from_service
 from .registry import Registry
 from .requests import rebuild
@@ -106,13 +107,14 @@ def submit(
     price: tuple[float, float] | None = None,
     force: bool = False,
     max_requests: int = wire.MAX_REQUESTS_PER_FILE,
-    max_bytes: int = wire.MAX_FILE_BYTES,
+    max_bytes: int | None = None,
     api_key: str | None = None,
     base_url: str | None = None,
     registry: Registry | None = None,
     pilot: int | None = None,
     pilot_by: str | None = None,
     output_prefix: str | None = None,
+    patience: float | None = DEFAULT_PATIENCE,
     **params: Any,
 ) -> Job:
     """Build one request per row and return the live job; the uploads and the batches are made
@@ -125,7 +127,9 @@ def submit(
     Re-running the same call re-attaches to the job it already created; ``force=True`` submits
     again. ``budget=`` (USD) refuses to submit when the whole job's estimate is over it (the
     service's estimate where it gives one); a model without a known price needs ``price=(input,
-    output)`` in USD per 1M tokens, or ``budget=None``.
+    output)`` in USD per 1M tokens, or ``budget=None``. ``patience=`` (seconds) bounds how long
+    the job waits out a service that refuses for now (429 / 503 with Retry-After); the wait shows
+    in its progress, and past it the job stops with ``ServiceBusyError`` (nothing is lost).
 
     Rows are matched to answers by custom_id: the index label where it is a usable id (1-64
     printable ASCII characters, unique), else an id derived from the label and the values the
@@ -149,6 +153,9 @@ def submit(
         "endpoint": endpoint, "input_column": input_column, "response_format": response_format,
         "tools": tools, "missing": missing, **params,
     }  # fmt: skip
+    remote = remote_connection(api_key, base_url)  # (the embedded server is not started yet)
+    limits = limits_for(remote) if remote is not None else OTHER_LIMITS
+    max_bytes = max_bytes or limits.max_file_bytes
     if is_dataset_source(df):  # parquet paths, a glob, a directory: built in record batches
         return dataset.submit(
             df, build_args, connection=connect(api_key, base_url), registry=registry or Registry(),
@@ -164,13 +171,16 @@ def submit(
     extra = ["attempt", "phase", "earlier_prompt"] if pilot is not None else ["attempt"]
     ours = output_columns(built.endpoint, built.schema, tools=bool(tools), extra=extra)
     refuse_clash(df.columns, ours, output_prefix or "")
+    refuse_endpoint(built.endpoint, limits, remote)
     prices = {built.model: {window: price}} if price is not None else None
     estimate = estimate_cost(built, window=window, prices=prices)
     pilot_plan = None if pilot is None else pilots.plan(df, built, pilot, pilot_by)
     # a pilot sends only its rows now; proceed() checks the whole job on measured figures
     share = 1.0 if pilot_plan is None else pilot_plan["n"] / max(built.n, 1)
-    usd = None if estimate.usd is None else estimate.usd * share
-    refuse_estimate(usd, budget, estimate, window)
+    max_output = max_output_of(params)
+    bound = upper_bound_usd(estimate, max_output)
+    usd = None if bound is None else bound * share
+    refuse_estimate(usd, budget, estimate, window, capped=max_output is not None)
     connection = connect(api_key, base_url)
     registry = registry or Registry()
     client = client_for(connection)
@@ -189,6 +199,8 @@ def submit(
         "max_bytes": max_bytes,
         "budget": budget,
         "estimated_usd": estimate.usd,  # the local estimate, for a resume without the frame
+        "bound_usd": bound,  # what the job can cost at most, as far as can be told
+        "max_output_tokens": max_output,
         "build": _replayable(build_args, built),
         "built_fingerprint": built.fingerprint(),
     }
@@ -201,12 +213,25 @@ def submit(
                   estimate=estimate)  # fmt: skip
     if job.sending:
         return job  # the same call, still uploading on its thread: never send twice
+    job.patience = patience
     job.build_args = build_args
     if pilot is not None:
         job.send_in_background(lambda: pilots.send(job))
     else:
         job.send_in_background(lambda: job.create_batches(chunks, attempt=0))
     return job
+
+
+def refuse_endpoint(endpoint: str, limits: Limits, connection: Connection | None) -> None:
+    """An endpoint the service does not batch is refused before anything is sent."""
+    if endpoint in limits.endpoints:
+        return
+    where = connection.base_url if connection is not None else "this service"
+    offered = ", ".join(e.removeprefix("/v1/") for e in limits.endpoints)
+    raise JobError(
+        f"{where} does not batch {endpoint} (it batches {offered}); nothing was sent. "
+        "For moderation labels, use endpoint='chat' with a response_format of the labels"
+    )
 
 
 def refuse_empty(df: pd.DataFrame, built: Any) -> None:
@@ -282,7 +307,7 @@ def attach(
         return job
     try:
         batch = client.get_batch(key)
-    except NotFoundError:
+    except (NotFoundError, BadRequestError):  # Doubleword: 400 "Invalid batch ID format"
         raise JobError(
             f"no job or batch called {key!r} in the local registry or on {connection.base_url}; "
             "see dw.jobs() for what exists"
@@ -316,7 +341,8 @@ def list_jobs(
     Columns, always the same: job, job_id, attempt, chunk, batch_id, status, where (on the
     service, not checked, on another local server, not found on the service, service
     unreachable), model, endpoint, window, total, completed, failed, input_tokens,
-    output_tokens (integers, ``<NA>`` when unknown), created_at and ended_at (UTC datetimes).
+    output_tokens (integers, ``<NA>`` when unknown), cost_usd (the service's own figure where it
+    gives one: Doubleword's analytics), created_at and ended_at (UTC datetimes).
     """
     registry = registry or Registry()
     remote = remote_connection(api_key, base_url)

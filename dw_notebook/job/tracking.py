@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import wire
-from ..client import BatchClient
+from ..client import BatchClient, batch_figures
 from ..errors import STUCK_VALIDATING_ADVICE, APIError, NotFoundError, TransportError
 from ..prices import price_for
 from ..progress.snapshot import AttemptSnapshot, BatchSnapshot, JobSnapshot, SendingSnapshot
@@ -69,6 +69,13 @@ class Tracker:
         self._history: deque[tuple[float, int]] = deque(maxlen=120)
         self.stuck_validating_s = 600.0  # a batch validating longer than this gets a note
         self.line_counts: dict[str, int] = {}  # salvaged_lines / unreadable_lines, last join
+        #: a 404 means the batch is not there: the embedded server, or a service the job's
+        #: batches were not created on. Doubleword answers 404 for any storage error, so
+        #: there a 404 on a batch the job created is shown and polled again, never "gone".
+        self.trust_404 = True
+        self.budget_stop: str | None = None  # why the job cancelled itself, once it did
+        self._has_analytics = True  # False once the service answers 404 for the route
+        self._measured: dict[str, tuple[int, dict[str, Any]]] = {}  # id -> (completed, figures)
 
     def poll(self, client: BatchClient, batch_ids: Sequence[str], registry: Registry) -> None:
         """Ask the service for every unfinished batch; a failed poll is noted, never raised.
@@ -86,10 +93,13 @@ class Tracker:
             batch = listed.get(batch_id)
             if batch is None:
                 try:
-                    batch = client.get_batch(batch_id)
+                    batch = client.get_batch(batch_id, wait_refusals=False)
                 except NotFoundError as exc:
-                    # lost after a few 404s in a row: a service may not list a new batch at once
                     self._misses[batch_id] = self._misses.get(batch_id, 0) + 1
+                    if not self.trust_404:
+                        self.poll_error = cannot_see(batch_id, client.base_url, exc)
+                        continue
+                    # lost after a few 404s in a row: a service may not list a new batch at once
                     if self._misses[batch_id] >= LOST_AFTER:
                         self.lost[batch_id] = str(exc)
                     self.poll_error = f"batch {batch_id} not found on {client.base_url} ({exc})"
@@ -98,7 +108,36 @@ class Tracker:
                     self.poll_error = str(exc)
                     break
             self._seen(batch_id, batch, registry)
+            self._measure(client, batch_id)
         self._history.append((time.time(), self._finished_requests(batch_ids)))
+
+    def _measure(self, client: BatchClient, batch_id: str) -> None:
+        """Doubleword's analytics (tokens and cost) of a batch whose answers grew, or that has
+        just ended; kept on the batch object. Not asked where batches carry ``usage`` or the
+        service has no analytics route."""
+        batch = self.batches[batch_id]
+        if not self._has_analytics or isinstance(batch.get("usage"), dict):
+            return
+        done = batch["request_counts"]["completed"]
+        known = self._measured.get(batch_id)
+        if isinstance(batch.get("analytics"), dict):  # came with the list page
+            self._measured[batch_id] = (done, batch["analytics"])
+            return
+        ended = batch["status"] in wire.TERMINAL_STATUSES
+        if known is not None and (known[0] == done and not ended or done == 0):
+            batch["analytics"] = known[1]
+            return
+        try:
+            figures = client.batch_analytics(batch_id)
+        except NotFoundError:
+            self._has_analytics = False  # the batch was just read: the route is missing
+            return
+        except (TransportError, APIError):
+            if known is not None:
+                batch["analytics"] = known[1]
+            return
+        batch["analytics"] = figures
+        self._measured[batch_id] = (done, figures)
 
     def _listed(self, client: BatchClient, wanted: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The batches of ``wanted`` on the first page of the service's list ({} where the
@@ -106,7 +145,7 @@ class Tracker:
         if not self._can_list:
             return {}
         try:
-            page = client.list_batches(limit=LIST_PAGE)
+            page = client.list_batches(limit=LIST_PAGE, wait_refusals=False, analytics=True)
         except (TransportError, APIError) as exc:
             if isinstance(exc, NotFoundError) or getattr(exc, "status_code", None) == 405:
                 self._can_list = False
@@ -139,6 +178,7 @@ class Tracker:
         *,
         estimated_cost: float | None,
         sending: SendingSnapshot | None = None,
+        busy: str = "",
     ) -> JobSnapshot:
         """The job's state over every attempt (``attempts[k]``: the batch ids of attempt k).
 
@@ -211,7 +251,8 @@ class Tracker:
             actual_cost=None if not costs or None in costs else sum(costs),  # type: ignore[arg-type]
             poll_error=self.poll_error,
             last_update_age_s=now - self._last_ok if self._last_ok is not None else None,
-            message=self._message(batches, done, latest, now),
+            message="; ".join(t for t in (busy, self._message(batches, done, latest, now)) if t),
+            busy=busy,
             extra=self._extra([r.id for r in current], batches, done and sending is None, latest),
             queued=queued,
             running=running,
@@ -264,10 +305,8 @@ class Tracker:
         if not batch:
             return BatchSnapshot(batch_id, "unknown", attempt=attempt)
         counts = batch.get("request_counts") or {}
-        usage = batch.get("usage") if isinstance(batch.get("usage"), dict) else None
-        tokens_in = int(usage.get("input_tokens") or 0) if usage else None
-        tokens_out = int(usage.get("output_tokens") or 0) if usage else None
-        if usage is None and batch["status"] in (wire.VALIDATING, wire.IN_PROGRESS):
+        tokens_in, tokens_out, usd = batch_figures(batch)
+        if tokens_in is None and batch["status"] in (wire.VALIDATING, wire.IN_PROGRESS):
             tokens_in = tokens_out = 0 if not counts.get("completed") else None
         return BatchSnapshot(
             batch_id,
@@ -278,7 +317,7 @@ class Tracker:
             attempt=attempt,
             input_tokens=tokens_in,
             output_tokens=tokens_out,
-            cost=self._cost(tokens_in, tokens_out),
+            cost=self._cost(tokens_in, tokens_out, usd),
         )
 
     @staticmethod
@@ -292,9 +331,15 @@ class Tracker:
             done=bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows),
         )
 
-    def _cost(self, tokens_in: int | None, tokens_out: int | None) -> float | None:
-        """USD charged, from the token usage the service reports (None: not reported or no
-        known price). Only completed requests are charged, and usage counts only those."""
+    def _cost(
+        self, tokens_in: int | None, tokens_out: int | None, usd: float | None = None
+    ) -> float | None:
+        """USD charged: the service's own figure where it gives one above zero (Doubleword's
+        analytics; "0" means the model has no tariff there), else the token usage it reports
+        at the known price (None: not reported or no known price). Only completed requests
+        are charged, and both count only those."""
+        if usd:
+            return usd
         price = price_for(self.spec.get("model", ""), self.spec.get("window", "24h"))
         if price is None or tokens_in is None or tokens_out is None:
             return None
@@ -315,7 +360,7 @@ class Tracker:
     def _message(
         self, batches: list[dict[str, Any] | None], done: bool, attempt: int, now: float
     ) -> str:
-        parts = list(self.notes)
+        parts = list(self.notes) + ([self.budget_stop] if self.budget_stop else [])
         started = [b["created_at"] for b in batches if b and b["status"] == wire.VALIDATING]
         if started and started[0] and now - min(started) > self.stuck_validating_s:
             waited = format_duration(now - min(started))
@@ -325,10 +370,24 @@ class Tracker:
         if self.spec.get("pilot"):  # attempt 0 is the pilot, 1 the rest, then retries
             parts.append(("pilot", "the rest after the pilot")[attempt] if attempt < 2
                          else f"retry {attempt - 1}")  # fmt: skip
+        if any(b and b.get("service_status") == wire.CANCELLING for b in batches):
+            parts.append(
+                "cancelled before the service started it: nothing ran and nothing is charged "
+                "(the service keeps showing it as 'cancelling')"
+            )
         if not done and any(b and b.get("expired_at") for b in batches):
             # Doubleword marks expiry but keeps working instead of ending the batch
             parts.append("past the completion window; the service is still working on it")
         return "; ".join(parts)
+
+
+def cannot_see(batch_id: str, base_url: str, exc: Exception) -> str:
+    """Why polls of a batch the job created answer 404, and that polling goes on."""
+    return (
+        f"cannot see batch {batch_id} on {base_url} ({exc}): the service answers 404 for a "
+        "batch it cannot read right now (Doubleword does so for any storage error); still "
+        "polling, nothing is sent again"
+    )
 
 
 def _left(row: BatchSnapshot) -> int:

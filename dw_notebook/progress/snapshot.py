@@ -106,6 +106,7 @@ class JobSnapshot:
     cost_note: str = ""  # why there is no cost, e.g. "n/a (simulated)"
     pilot: dict[str, Any] | None = None  # a pilot job's report and state (progress/pilot.py)
     sending: SendingSnapshot | None = None  # the submit's steps before the batches exist
+    busy: str = ""  # "service busy (429, capacity): retrying in 60 s, waited 4 min", while so
 
     @property
     def percent(self) -> int | None:

@@ -272,7 +272,8 @@ def format_progress(snap: JobSnapshot) -> str:
             f"{phase_label(snap.phase)} {format_bar(fraction)} {pct} {sending_text(snap.sending)}"
         )
         elapsed = format_duration(snap.elapsed_s)
-        return " · ".join([line, f"elapsed {elapsed}"] if elapsed else [line])
+        parts = [line, f"elapsed {elapsed}"] if elapsed else [line]
+        return " · ".join(parts + ([snap.busy] if snap.busy else []))
     fraction = _fraction(snap)
     pct = f"{math.floor(fraction * 100):3d}%" if fraction is not None else "   ?"
     line = f"{badge_label(snap)} {format_bar(fraction)} {pct} "
@@ -282,7 +283,9 @@ def format_progress(snap: JobSnapshot) -> str:
         extras.append(tokens)
     if cost := costs(snap):
         extras.append(cost)
-    if note := reconnect_note(snap):
+    if snap.busy:
+        extras.append(snap.busy)
+    elif note := reconnect_note(snap):
         extras.append(note)
     return " · ".join([line, *extras])
 

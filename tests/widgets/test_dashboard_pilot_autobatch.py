@@ -40,11 +40,6 @@ def dashboard(conn):
 def test_a_waiting_pilot_proceeds_from_its_row_and_then_counts_the_whole_job(
     conn, dashboard, server, request
 ):
-    if server.dialect == "doubleword":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "client does not yet read cost from GET /batches/{id}/analytics: Doubleword "
-            "batch objects carry no usage, so the row's cost stays None"
-        )))  # fmt: skip
     df = sample_reviews(100, seed=8)
     job = dw.submit(df, prompt=PROMPT, model=MODEL, pilot=10, name="piloted", **conn)
     job.wait(timeout=60)

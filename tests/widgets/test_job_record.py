@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from test_pilot import sent_requests
 
 import dw_notebook as dw
@@ -72,11 +71,6 @@ def test_a_retry_gets_its_own_output_and_the_job_keeps_every_attempt(make_server
 
 
 def test_simulated_cost_is_not_a_price_and_tokens_are_counted(server, shell, request):
-    if server.dialect == "doubleword":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "client does not yet read tokens from GET /batches/{id}/analytics: Doubleword "
-            "batch objects carry no usage, so the snapshot's tokens stay None"
-        )))  # fmt: skip
     job = dw.submit(sample_reviews(12), prompt=PROMPT, model="mock", **_conn(server))
     snap = job.join(timeout=30) is not None and job.snapshot()
     assert "cost: n/a (simulated)" in format_summary(snap)
