@@ -53,7 +53,7 @@ def still_known(client: BatchClient, record: JobRecord, authoritative: bool = Tr
             continue
     if not authoritative:
         try:  # the list may answer while reads of single ids fail
-            listed = {b["id"] for b in client.iter_batches(max_pages=2, search=record.id)}
+            listed = {b["id"] for b in client.iter_batches(max_pages=2, search=record.job_id)}
         except DwError:
             listed = set()
         if listed.intersection(ids):
