@@ -157,10 +157,9 @@ def _differences(requested: dict[str, Any], running: dict[str, Any]) -> list[str
 
 
 def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return orjson.loads(orjson.dumps(options))
-    except TypeError:  # an option that is no JSON value: comparable in this process only
-        return dict(options)
+    """The options as JSON values, to publish and compare (a value JSON has no form for, by
+    its repr)."""
+    return orjson.loads(orjson.dumps(options, default=repr))
 
 
 def local(**requested: Any) -> Any:
