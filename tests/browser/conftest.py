@@ -206,8 +206,14 @@ class WidgetPage:
         path = self.screenshots / f"{name}.png"
         if selector is None:
             self.page.screenshot(path=str(path), full_page=True)
-        else:
-            self.page.locator(selector).first.screenshot(path=str(path))
+            return path
+        for tries_left in reversed(range(3)):
+            try:
+                self.page.locator(selector).first.screenshot(path=str(path))
+                return path
+            except Exception as exc:  # a newer copy of the output replaced it: take that one
+                if tries_left == 0 or "not attached" not in str(exc):
+                    raise
         return path
 
 

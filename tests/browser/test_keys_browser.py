@@ -34,9 +34,7 @@ def test_arrow_keys_in_the_builders_select_do_not_move_the_active_cell(
     select = p.locator('[data-testid="dw-pilot-by"]').first
     select.wait_for(timeout=20_000)
     p.locator('[data-testid="dw-pilot"]').first.check()  # the select is enabled with the pilot
-    p.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"dw-pilot-by\"]').disabled"
-    )
+    p.wait_for_function("() => !document.querySelector('[data-testid=\"dw-pilot-by\"]').disabled")
     # the first cell active, in command mode, focus on the select (as after a click on it)
     p.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content;"
                " nb.activeCellIndex = 0; nb.mode = 'command'; }")  # fmt: skip
