@@ -111,6 +111,7 @@ def test_autobatcher_24h_batches_chat_and_embeddings(echo):
 
 def test_langchain_chat_doubleword_realtime(echo):
     import langchain_doubleword as lc
+
     llm = lc.ChatDoubleword(model="echo", api_key=echo.token, base_url=echo.base_url)
     assert llm.invoke("hello there").content == "hello there"
     streamed = "".join(chunk.content for chunk in llm.stream("streamed words"))
@@ -119,6 +120,7 @@ def test_langchain_chat_doubleword_realtime(echo):
 
 def test_langchain_chat_doubleword_async_uses_flex(echo):
     import langchain_doubleword as lc
+
     llm = lc.ChatDoublewordAsync(model="echo", api_key=echo.token, base_url=echo.base_url, **FAST)
 
     async def run():
@@ -133,6 +135,7 @@ def test_langchain_chat_doubleword_async_uses_flex(echo):
 
 def test_langchain_chat_doubleword_batch_and_embeddings_batch(echo):
     import langchain_doubleword as lc
+
     llm = lc.ChatDoublewordBatch(model="echo", api_key=echo.token, base_url=echo.base_url, **FAST)
     emb = lc.DoublewordEmbeddingsBatch(
         model="echo",
