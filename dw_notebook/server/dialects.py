@@ -63,21 +63,20 @@ class Dialect:
         return {k: v for k, v in obj.items() if v is not None}
 
     def file_object(self, row: dict) -> dict:
+        obj = {
+            "id": row["id"],
+            "object": "file",
+            "bytes": row["bytes"],
+            "created_at": _int(row["created_at"]),
+            "filename": row["filename"],
+            "purpose": row["purpose"],
+            "expires_at": _int(row["expires_at"]),
+            "status": row["status"],
+            "status_details": None,
+        }
         if self.name == "doubleword":  # FileResponse: no status (dwctl/src/api/models/files.rs)
-            return dw_objects.file_object(row)
-        return self.clean(
-            {
-                "id": row["id"],
-                "object": "file",
-                "bytes": row["bytes"],
-                "created_at": _int(row["created_at"]),
-                "filename": row["filename"],
-                "purpose": row["purpose"],
-                "expires_at": _int(row["expires_at"]),
-                "status": row["status"],
-                "status_details": None,
-            }
-        )
+            del obj["status"]
+        return self.clean(obj)
 
     def batch_object(self, row: dict, now: float) -> dict:
         """The batch object; Doubleword's is derived as its control layer does (dw_objects)."""

@@ -106,20 +106,6 @@ def batch_object(row: dict, now: float) -> dict:
     return {k: v for k, v in obj.items() if v is not None}
 
 
-def file_object(row: dict) -> dict:
-    """The file as Doubleword returns it: no ``status``; ``expires_at`` only when set."""
-    obj = {
-        "id": row["id"],
-        "object": "file",
-        "bytes": row["bytes"],
-        "created_at": int(row["created_at"]),
-        "filename": row["filename"],
-        "purpose": row["purpose"],
-        "expires_at": _stamp(row["expires_at"]),
-    }
-    return {k: v for k, v in obj.items() if v is not None}
-
-
 def _decimal(pico: int, places: int | None) -> str:
     value = Decimal(pico).scaleb(-12)
     if places is None:

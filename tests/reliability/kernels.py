@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
-from kill import _kernels
+from kill import spawn
 
 CELL = Path(__file__).with_name("cell.py")
 
@@ -17,16 +16,7 @@ CELL = Path(__file__).with_name("cell.py")
 def start_notebook(home: Path, **args) -> subprocess.Popen:
     """A notebook process whose data dir is ``home``, running one cell (see ``cell.py``)."""
     env = dict(os.environ, DW_NOTEBOOK_HOME=str(home))
-    proc = subprocess.Popen(
-        [sys.executable, str(CELL), orjson.dumps(args).decode()],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    _kernels.append(proc)
-    return proc
+    return spawn([str(CELL), orjson.dumps(args).decode()], env)
 
 
 def ready(proc: subprocess.Popen) -> None:

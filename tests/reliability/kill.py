@@ -35,9 +35,14 @@ def submit_and_kill(
 
 def run_kernel(code: str) -> subprocess.Popen:
     """Another kernel on this machine (same registry and local-server dir), running ``code``."""
+    return spawn(["-c", code], dict(os.environ))
+
+
+def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """A Python process with ``args`` and pipes on every stream, ended by ``end_kernels``."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=dict(os.environ),
+        [sys.executable, *args],
+        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
