@@ -30,6 +30,11 @@ STATUSES = (VALIDATING, IN_PROGRESS, FINALIZING, COMPLETED, FAILED, EXPIRED, CAN
 TERMINAL_STATUSES = frozenset({COMPLETED, FAILED, EXPIRED, CANCELLED})
 ACTIVE_STATUSES = frozenset({VALIDATING, IN_PROGRESS, FINALIZING, CANCELLING})
 CANCELLABLE = ACTIVE_STATUSES - {CANCELLING}  # still running, not stopping
+#: the field of a batch object that says when it reached each terminal status
+ENDED_AT = {
+    COMPLETED: "completed_at", FAILED: "failed_at", EXPIRED: "expired_at",
+    CANCELLED: "cancelled_at",
+}  # fmt: skip
 
 #: The local server's own models: no price, and the answers (and token counts) are made up.
 SIMULATED_MODELS = ("mock", "echo")

@@ -3,6 +3,8 @@ import cases from "../tests/widgets/format_cases.json";
 import {
   attemptLabel,
   formatBytes,
+  formatRowCounts,
+  formatStats,
   formatCost,
   formatCounts,
   formatDuration,
@@ -35,6 +37,8 @@ describe("formatting shared with the Python text fallback", () => {
     expect(sendFailure(sending)).toBe(failure);
   });
   it.each(cases.errors)("errors %j -> %s", (extra, text) => expect(formatErrors(extra)).toBe(text));
+  it.each(cases.row_counts)("row counts %j -> %s", (rows, text) => expect(formatRowCounts(rows)).toBe(text));
+  it.each(cases.stats)("stats %j -> %s", (snap, text) => expect(formatStats(snap).join(" · ")).toBe(text));
 });
 
 describe("upload percent", () => {

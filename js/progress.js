@@ -10,13 +10,14 @@ import {
   TERMINAL_PHASES,
   attemptLabel,
   barWidths,
+  countsText,
   formatCost,
   formatCount,
   formatCounts,
   formatDuration,
   formatErrors,
   formatLineCounts,
-  formatRate,
+  formatStats,
   formatTokens,
   phaseClass,
   phaseLabel,
@@ -27,22 +28,9 @@ import {
 
 /** Seconds between repaints of the "last update N s ago" note while reconnecting. */
 const TICK_MS = 1000;
-/** "left in window" shows only when less than this is left, or the ETA is later. */
-const WINDOW_NOTE_S = 3600;
 
 function statsText(snap) {
-  const parts = [];
-  const rate = formatRate(snap.throughput);
-  if (rate && !snap.done) parts.push(rate);
-  const elapsed = formatDuration(snap.elapsed_s);
-  if (elapsed) parts.push(`elapsed ${elapsed}`);
-  const eta = formatDuration(snap.eta_s);
-  if (eta && !snap.done) parts.push(`ETA ${eta}`);
-  const left = snap.window_left_s;
-  const late = Number.isFinite(snap.eta_s) && Number.isFinite(left) && snap.eta_s > left;
-  if (Number.isFinite(left) && !snap.done && (left < WINDOW_NOTE_S || late)) {
-    parts.push(`${formatDuration(left)} left in window`);
-  }
+  const parts = formatStats(snap);
   const tokens = tokensText(snap);
   if (tokens) parts.push(tokens);
   return parts.join(" · ");
@@ -54,8 +42,8 @@ function tokensText(snap) {
 }
 
 /** "37 / 300 done, 2 failed · 56 recovered on retry 1 · 250 running, 11 queued" */
-function countsText(snap) {
-  const parts = [formatCounts(snap)];
+function countsLine(snap) {
+  const parts = [countsText(snap)];
   const attempts = Array.isArray(snap.attempts) ? snap.attempts : [];
   const first = firstRetry(snap);
   if (attempts.length > first) {
@@ -107,8 +95,9 @@ function summaryText(snap) {
   const label = phaseLabel(snap.phase);
   const elapsed = formatDuration(snap.elapsed_s);
   const unfinished = Math.max(0, (snap.total ?? 0) - (snap.completed ?? 0) - (snap.failed ?? 0));
-  let text = `${label}: ${formatCounts(snap)}`;
-  if (unfinished > 0 && snap.total > 0) text += `, ${formatCount(unfinished)} not run`;
+  const joined = Boolean(snap.done && snap.rows && typeof snap.rows === "object"); // rows say "missing"
+  let text = `${label}: ${countsText(snap)}`;
+  if (unfinished > 0 && snap.total > 0 && !joined) text += `, ${formatCount(unfinished)} not run`;
   if (elapsed) text += ` in ${elapsed}`;
   return text;
 }
@@ -266,7 +255,7 @@ function render({ model, el }) {
     bar.classList.toggle("dw-bar-busy", snap.phase === "finalizing");
 
     const before = sending && !sending.error ? sendingText(sending) : "";
-    setText(counts, has ? before || countsText(snap) : "waiting for the first update");
+    setText(counts, has ? before || countsLine(snap) : "waiting for the first update");
     const pct = sending ? (sent === null ? null : Math.floor(sent)) : snap.percent;
     setText(percent, has && Number.isFinite(pct) ? `${pct}%` : "");
     show(percent, has && Number.isFinite(pct));

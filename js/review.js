@@ -4,7 +4,7 @@ import "./common.css";
 import "./review.css";
 import { h, setText, mount } from "./lib/dom.js";
 import { keepRecordsOnSave } from "./lib/record.js";
-import { formatCount, phaseLabel } from "./lib/format.js";
+import { formatCount, formatRowCounts } from "./lib/format.js";
 
 function cellText(value) {
   if (value === null || value === undefined) return "—";
@@ -68,8 +68,10 @@ function render({ model, el }) {
   }
 
   function renderErrors() {
-    const groups = Array.isArray(model.get("errors")) ? model.get("errors") : [];
-    errorGroups.hidden = view !== "failed" || groups.length === 0;
+    // each group names the view that lists its rows (parse errors: unparsed)
+    const all = Array.isArray(model.get("errors")) ? model.get("errors") : [];
+    const groups = all.filter((g) => (g.view ?? "failed") === view);
+    errorGroups.hidden = view === "samples" || groups.length === 0;
     errorGroups.replaceChildren(
       h("div", { class: "dw-dist-title" }, "Failed rows by error"),
       ...groups.map((g) =>
@@ -86,9 +88,8 @@ function render({ model, el }) {
 
   function renderOverview() {
     const o = model.get("overview") ?? {};
-    const byStatus = o.by_status ?? {};
-    const parts = Object.entries(byStatus).map(([s, n]) => `${formatCount(n)} ${s === "ok" ? "answered" : phaseLabel(s)}`);
-    setText(counts, `${formatCount(o.rows ?? 0)} rows: ${parts.join(" · ")}`);
+    // the one count of the rows (RowCounts), as the tabs, the progress card and the reprs print it
+    setText(counts, formatRowCounts(o.counts ?? { rows: o.rows ?? 0 }));
     renderTabs();
   }
 
@@ -103,7 +104,8 @@ function render({ model, el }) {
         "data-testid": `dw-tab-${name}`,
         onclick: () => go({ view: name, page: 0 }),
       }, `${label} (${formatCount(views[name] ?? 0)})`);
-    tabs.replaceChildren(tab("samples", "Samples"), tab("failed", "Failed"));
+    const unparsed = views.unparsed > 0 || view === "unparsed";
+    tabs.replaceChildren(tab("samples", "Samples"), ...(unparsed ? [tab("unparsed", "Unparsed")] : []), tab("failed", "Failed"));
     filterChip.replaceChildren();
     filterChip.hidden = !(filter && view === "samples");
     if (filter && view === "samples") {
@@ -210,7 +212,7 @@ function render({ model, el }) {
     table.replaceChildren(head, body);
     table.hidden = index.length === 0;
     empty.hidden = index.length > 0;
-    setText(empty, view === "failed" ? "No failed rows." : "No rows to show.");
+    setText(empty, view === "failed" ? "No failed rows." : view === "unparsed" ? "No unparsed rows." : "No rows to show.");
     setText(pageInfo, `page ${formatCount(page + 1)} of ${formatCount(reply.pages ?? 1)} · ${formatCount(reply.total ?? 0)} ${reply.total === 1 ? "row" : "rows"}`);
     prev.disabled = page <= 0;
     next.disabled = page + 1 >= (reply.pages ?? 1);

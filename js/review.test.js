@@ -5,6 +5,7 @@ import { byId, fakeModel, widgetHost } from "./testing.js";
 const OVERVIEW = {
   rows: 300,
   by_status: { ok: 290, failed: 8, not_run: 2 },
+  counts: { rows: 300, answered: 290, parsed: 290, failed: 8, missing: 2, skipped: 0, truncated: 0, failed_by: { failed: 8 }, recovered: null, unparsed: 0 },
   answer_columns: ["content"],
   label_columns: ["content"],
   has_prompt: true,
@@ -41,13 +42,36 @@ function mount(overview = OVERVIEW, distributions = DISTS) {
 describe("review render", () => {
   it("summarises statuses and draws one bar per label", () => {
     mount();
-    expect(byId(host.el, "dw-review-counts").textContent).toBe("300 rows: 290 answered · 8 failed · 2 not run");
+    expect(byId(host.el, "dw-review-counts").textContent).toBe("300 rows: 290 answered · 8 failed · 2 missing");
+    expect(byId(host.el, "dw-tab-unparsed")).toBeNull(); // no unparsed answers: no tab
     const rows = [...host.el.querySelectorAll('[data-testid="dw-dist-row"]')];
     expect(rows.map((r) => r.dataset.label)).toEqual(["positive", "negative", "other", "(missing)"]);
     expect(rows[0].textContent).toContain("200 (69%)");
     expect(rows[0].querySelector(".dw-dist-fill").style.width).toBe("100%");
     expect(rows[1].querySelector(".dw-dist-fill").style.width).toBe("40%");
     expect(rows[2].disabled).toBe(true);
+  });
+
+  it("prints the header and the tabs from one count: unparsed answers are neither samples nor failures", () => {
+    const counts = { rows: 850, answered: 822, parsed: 238, failed: 28, missing: 0, skipped: 0, truncated: 607, failed_by: { failed: 20, expired: 8 }, recovered: null, unparsed: 584 };
+    const model = fakeModel({
+      overview: { ...OVERVIEW, rows: 850, counts, views: { samples: 238, unparsed: 584, failed: 28 } },
+      distributions: DISTS,
+      errors: [
+        { kind: "parse error", count: 584, hint: "h", example: "x", view: "unparsed" },
+        { kind: "HTTP 500", count: 20, hint: "h", example: "y", view: "failed" },
+      ],
+    });
+    host.render(model);
+    expect(byId(host.el, "dw-review-counts").textContent).toBe(
+      "850 rows: 822 answered (238 parsed, 584 unparsed), 607 cut off at max_tokens · 28 failed (20 errors, 8 expired) · 0 missing",
+    );
+    const tabs = [...host.el.querySelectorAll('[role="tab"]')].map((t) => t.textContent);
+    expect(tabs).toEqual(["Samples (238)", "Unparsed (584)", "Failed (28)"]);
+    byId(host.el, "dw-tab-unparsed").click();
+    expect(model.sent.at(-1)).toMatchObject({ view: "unparsed", page: 0 });
+    const groups = [...host.el.querySelectorAll('[data-testid="dw-error-group"]')].map((g) => g.textContent);
+    expect(groups).toEqual(["584parse errorh"]); // only the groups of the view's rows
   });
 
   it("asks for the first page of samples and shows prompt and answer side by side", () => {

@@ -27,6 +27,7 @@ from ..config import Connection
 from ..errors import DwError, JobError, MissingResultFileError
 from ..jsonl.requests import make_custom_ids
 from ..jsonl.requests.dataset import open_dataset
+from ..jsonl.results.counts import row_counts
 from ..jsonl.results.join import output_columns
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
@@ -475,7 +476,7 @@ class Job(BatchCreation, SubmitThread):
                 raise MissingResultFileError(gone)
             return self._join_pieces(pieces.Whole(results), path)
         out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
-        self._note_lines(out)
+        self._note_lines(out, ended=True)
         if self.built is None:  # ids derived for an attached frame: is it the job's frame?
             check_joined(out, self.name)
         unknown = int(out["status"].eq("not_run").sum()) if gone else 0
@@ -491,7 +492,7 @@ class Job(BatchCreation, SubmitThread):
             raise JobError("this job has no DataFrame; attach it with dw.attach(name, df)")
         if path is None:
             out = pieces.gather(self, results)
-            self._note_lines(out)
+            self._note_lines(out, ended=True)
             return out
         written, attrs = pieces.write(self, results, path)
         self._note_lines(attrs)
@@ -507,14 +508,17 @@ class Job(BatchCreation, SubmitThread):
             out = pieces.gather(self, pieces.Whole(results))
         else:
             out = join_frame(self.df, self._ids(), self.spec, self._records, results=results)
-        self._note_lines(out)
+        self._note_lines(out, ended=self.done)
         return pilot.label(out, self.spec)
 
-    def _note_lines(self, out: pd.DataFrame | dict[str, Any]) -> None:
-        """Counts of result lines read leniently or not at all (a join's ``attrs``), for the
-        progress views."""
+    def _note_lines(self, out: pd.DataFrame | dict[str, Any], *, ended: bool = False) -> None:
+        """Counts of result lines read leniently or not at all (a join's ``attrs``), and the
+        rows by outcome of a join of the ended job, for the progress views."""
         with self._lock:
             changed = self._tracker.note_lines(out if isinstance(out, dict) else out.attrs)
+            if ended and isinstance(out, pd.DataFrame):
+                counts = row_counts(out, first_retry=2 if self.spec.get("pilot") else 1)
+                changed |= self._tracker.note_rows(counts.to_dict(), self.attempt + 1)
         if changed:
             self._emit(self.snapshot())
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import wire
 from ..client import BatchClient, batch_figures
 from ..errors import APIError, NotFoundError, TransportError
 from .registry import JobRecord
@@ -23,10 +24,6 @@ COLUMNS = (
 )  # fmt: skip
 INT_COLUMNS = ("attempt", "chunk", "total", "completed", "failed", "input_tokens", "output_tokens")
 TIME_COLUMNS = ("created_at", "ended_at")
-_ENDED = {
-    "completed": "completed_at", "failed": "failed_at", "expired": "expired_at",
-    "cancelled": "cancelled_at",
-}  # fmt: skip
 #: ``where`` values
 ON_SERVICE = "on the service"
 NOT_CHECKED = "not checked"
@@ -59,7 +56,7 @@ def _apply(row: dict[str, Any], batch: dict[str, Any]) -> None:
     tokens_in, tokens_out, usd = batch_figures(batch)
     # the stamp of the state it ended in: Doubleword sets expired_at on any batch viewed past
     # its window, finished or not
-    ended = batch.get(_ENDED.get(batch.get("status", ""), ""))
+    ended = batch.get(wire.ENDED_AT.get(batch.get("status", ""), ""))
     row.update(
         window=batch.get("completion_window") or row.get("window"),
         input_tokens=tokens_in,

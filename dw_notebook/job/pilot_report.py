@@ -73,7 +73,7 @@ def extrapolate(
 ) -> PilotFigures:
     """Figures from the pilot rows (``status``, ``finish_reason``, ``prompt_tokens``,
     ``completion_tokens``), the byte size of each pilot request line and of each rest line."""
-    ok = (measured["status"] == "ok").to_numpy()
+    ok = measured["status"].isin(("ok", "unparsed")).to_numpy()  # answered and paid for
     failed = int(measured["status"].isin(("failed", "expired", "cancelled")).sum())
     truncated = int(measured["finish_reason"].eq("length").fillna(False).sum())
     tokens_in = measured["prompt_tokens"].to_numpy(dtype="float64", na_value=np.nan)[ok]

@@ -69,6 +69,10 @@ class Tracker:
         self._history: deque[tuple[float, int]] = deque(maxlen=120)
         self.stuck_validating_s = 600.0  # a batch validating longer than this gets a note
         self.line_counts: dict[str, int] = {}  # salvaged_lines / unreadable_lines, last join
+        #: the rows of the last join of the ended job (``RowCounts.to_dict()``), and how many
+        #: attempts the job had then (a later retry makes them stale)
+        self.rows: dict[str, Any] | None = None
+        self.rows_attempts = 0
         #: a 404 means the batch is not there: the embedded server, or a service the job's
         #: batches were not created on. Doubleword answers 404 for any storage error, so
         #: there a 404 on a batch the job created is shown and polled again, never "gone".
@@ -195,8 +199,13 @@ class Tracker:
             for batch_id in ids
         )
         lines = tuple(
-            self._attempt_line(k, [r for r in rows if r.attempt == k], self.expected.get(k, 0))
-            for k in range(len(attempts))
+            self._attempt_line(
+                k,
+                [r for r in rows if r.attempt == k],
+                self.expected.get(k, 0),
+                self._elapsed([self.batches.get(i) for i in ids], now),
+            )
+            for k, ids in enumerate(attempts)
         )
         pilot = self.spec.get("pilot")
         # the first submission: attempt 0, or a pilot (0) and the rest (1) together
@@ -217,9 +226,15 @@ class Tracker:
             phase = wire.FAILED if sending.error else sending.phase
             done = bool(sending.error)  # batches made so far may have ended: not the job
         batches = [self.batches.get(i) for i in (r.id for r in current)]
-        created = [b["created_at"] for b in batches if b and b.get("created_at")]
-        start = min(created) if created else self._started
-        throughput = self._throughput()
+        # the whole job's time: its first create to its last batch's end (now, while running)
+        elapsed = self._elapsed([self.batches.get(r.id) for r in rows], now, done)
+        if elapsed is None:
+            elapsed = max(now - self._started, 0.0)
+        # a rate measured on an earlier attempt says nothing of this one's pace
+        throughput = self._throughput() if any(r.completed + r.failed for r in current) else None
+        joined = self.rows if done and self.rows_attempts == len(attempts) else None
+        if joined and joined.get("recovered") is not None:
+            recovered = int(joined["recovered"])  # parsed answers only, not lines that came back
         queued = sum(_left(r) for r in current if r.status == wire.VALIDATING)
         running = sum(_left(r) for r in current if r.status in wire.ACTIVE_STATUSES)
         remaining = queued + running
@@ -243,7 +258,7 @@ class Tracker:
             simulated=self.simulated,
             cost_note=cost_note,
             done=done,
-            elapsed_s=max(now - start, 0.0),
+            elapsed_s=elapsed,
             throughput=throughput,
             eta_s=remaining / throughput if throughput and not done else None,
             window_left_s=max(min(expires) - now, 0.0) if expires and not done else None,
@@ -261,7 +276,22 @@ class Tracker:
             output_tokens=_total(r.output_tokens for r in rows),
             attempts=lines,
             sending=sending,
+            rows=joined,
         )
+
+    def _elapsed(
+        self, batches: Sequence[dict[str, Any] | None], now: float, done: bool | None = None
+    ) -> float | None:
+        """Seconds from the first of ``batches`` created to the last one ended (to now while
+        any runs); None before the service said when any was created."""
+        created = [b["created_at"] for b in batches if b and b.get("created_at")]
+        if not created:
+            return None
+        if done is None:
+            done = all(b and b["status"] in wire.TERMINAL_STATUSES for b in batches)
+        ends = [b.get(wire.ENDED_AT.get(b["status"], "")) for b in batches if b] if done else []
+        end = max([e for e in ends if e] or [now]) if done else now
+        return max(end - min(created), 0.0)
 
     def _extra(
         self,
@@ -293,6 +323,12 @@ class Tracker:
         changed, self.line_counts = counts != self.line_counts, counts
         return changed
 
+    def note_rows(self, rows: dict[str, Any], attempts: int) -> bool:
+        """Keep the row counts of a join of the ended job; True if changed."""
+        changed = (rows, attempts) != (self.rows, self.rows_attempts)
+        self.rows, self.rows_attempts = rows, attempts
+        return changed
+
     def _hint(self, attempt: int) -> str:
         pilot = self.spec.get("pilot")
         if pilot and attempt == 0:
@@ -321,7 +357,9 @@ class Tracker:
         )
 
     @staticmethod
-    def _attempt_line(attempt: int, rows: list[BatchSnapshot], expected: int) -> AttemptSnapshot:
+    def _attempt_line(
+        attempt: int, rows: list[BatchSnapshot], expected: int, elapsed: float | None
+    ) -> AttemptSnapshot:
         return AttemptSnapshot(
             attempt,
             aggregate_phase(r.status for r in rows),
@@ -329,6 +367,7 @@ class Tracker:
             completed=sum(r.completed for r in rows),
             failed=sum(r.failed for r in rows),
             done=bool(rows) and all(r.status in wire.TERMINAL_STATUSES for r in rows),
+            elapsed_s=elapsed,
         )
 
     def _cost(

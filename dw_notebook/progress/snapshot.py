@@ -40,6 +40,7 @@ class AttemptSnapshot:
     completed: int = 0
     failed: int = 0
     done: bool = False
+    elapsed_s: float | None = None  # its first create to its last end (to now while running)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ class JobSnapshot:
     pilot: dict[str, Any] | None = None  # a pilot job's report and state (progress/pilot.py)
     sending: SendingSnapshot | None = None  # the submit's steps before the batches exist
     busy: str = ""  # "service busy (429, capacity): retrying in 60 s, waited 4 min", while so
+    #: the rows of the job's last join once it ended (``RowCounts.to_dict()``); None: not joined
+    rows: dict[str, Any] | None = None
 
     @property
     def percent(self) -> int | None:
@@ -132,12 +135,15 @@ class JobSnapshot:
         costs = [b.cost for b in batches]
         return replace(
             self,
-            name=f"{self.name} · retry {attempt}" if attempt else self.name,
+            name=f"{self.name} · {attempt_label(attempt, first_retry(self))}"
+            if attempt
+            else self.name,
             phase=line.phase,
             total=line.total,
             completed=line.completed,
             failed=line.failed,
             done=line.done,
+            elapsed_s=line.elapsed_s if line.elapsed_s is not None else self.elapsed_s,
             batches=batches,
             queued=queued,
             running=running,
@@ -152,6 +158,7 @@ class JobSnapshot:
             window_left_s=self.window_left_s if not line.done else None,
             extra=self.extra if line.done else {},
             pilot=None,
+            rows=None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,6 +167,18 @@ class JobSnapshot:
         data["attempts"] = [asdict(a) for a in self.attempts]
         data["percent"] = self.percent
         return data
+
+
+def first_retry(snap: JobSnapshot) -> int:
+    """The attempt a job's first retry is: 1, or 2 after a pilot (0 the pilot, 1 the rest)."""
+    return 2 if snap.pilot else 1
+
+
+def attempt_label(attempt: int, first: int = 1) -> str:
+    """'first run', 'retry 1'; after a pilot (``first`` 2) 'pilot', 'rest', 'retry 1'."""
+    if first == 2 and attempt < 2:
+        return ("pilot", "rest")[attempt]
+    return "first run" if attempt == 0 else f"retry {attempt - first + 1}"
 
 
 def _sum(values: Any) -> int | None:

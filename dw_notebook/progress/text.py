@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 
 from .pilot import PILOT_DONE, format_pilot, waiting
-from .snapshot import JobSnapshot, SendingSnapshot
+from .snapshot import JobSnapshot, SendingSnapshot, first_retry
+from .snapshot import attempt_label as attempt_label  # worded with the rest, kept here too
 
 PHASE_LABELS = {
     "building": "building",
@@ -33,6 +34,12 @@ PHASE_LABELS = {
 }
 WINDOW_NOTE_S = 3600  # "left in window" shows only when less than this is left, or ETA is later
 TERMINAL_PHASES = frozenset({"completed", "failed", "expired", "cancelled"})
+#: what a job whose rows have not started to end waits for, by phase
+WAITING_PHASES = {
+    "submitting": "waiting for the service to accept the batches",
+    "validating": "waiting for the service to start",
+    "in_progress": "waiting for the first answers",
+}
 BAR_WIDTH = 20
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -119,7 +126,11 @@ def sending_text(s: SendingSnapshot | None) -> str:
         return f"{format_count(s.batches_done)} / {format_count(s.batches_total)} batches created"
     text = f"{format_count(s.files_done)} / {format_count(s.files_total)} files uploaded · "
     checking = s.files_total - s.files_done
-    if s.bytes_total > 0 and s.bytes_done >= s.bytes_total and checking > 0:
+    # what is left to send does not show at this precision: read as sent, not as "x / x"
+    sent = s.bytes_done >= s.bytes_total or format_bytes(s.bytes_done) == format_bytes(
+        s.bytes_total
+    )
+    if s.bytes_total > 0 and sent and checking > 0:
         # every byte is sent, but a file counts as uploaded only once the service accepts it
         files = "file" if checking == 1 else "files"
         text += f"{format_bytes(s.bytes_total)} sent, the service is checking {checking:,} {files}"
@@ -151,6 +162,45 @@ def format_counts(completed: int, failed: int, total: int) -> str:
         else f"{format_count(completed)} done"
     )
     return f"{done}, {format_count(failed)} failed" if failed > 0 else done
+
+
+_FAILED_KINDS = (
+    ("failed", "errors"), ("expired", "expired"), ("cancelled", "cancelled"),
+    ("unreadable", "unreadable"),
+)  # fmt: skip
+
+
+def format_row_counts(rows: dict) -> str:
+    """The rows of a join by outcome (``RowCounts.to_dict()``): '850 rows: 822 answered (238
+    parsed, 584 unparsed), 607 cut off at max_tokens · 28 failed (20 errors, 8 expired) · 0
+    missing'. Every view of a job's results prints its counts with this."""
+    answered, parsed = int(rows.get("answered") or 0), int(rows.get("parsed") or 0)
+    text = f"{format_count(answered)} answered"
+    if answered > parsed:
+        text += f" ({format_count(parsed)} parsed, {format_count(answered - parsed)} unparsed)"
+    if truncated := int(rows.get("truncated") or 0):
+        text += f", {format_count(truncated)} cut off at max_tokens"
+    failed = f"{format_count(rows.get('failed'))} failed"
+    by = rows.get("failed_by") if isinstance(rows.get("failed_by"), dict) else {}
+    if any(k != "failed" for k in by):
+        kinds = [
+            f"{format_count(by[k])} {word[:-1] if k == 'failed' and by[k] == 1 else word}"
+            for k, word in _FAILED_KINDS
+            if by.get(k)
+        ]
+        failed += f" ({', '.join(kinds)})"
+    parts = [text, failed, f"{format_count(rows.get('missing'))} missing"]
+    if skipped := int(rows.get("skipped") or 0):
+        parts.append(f"{format_count(skipped)} skipped")
+    return f"{format_count(rows.get('rows'))} rows: " + " · ".join(parts)
+
+
+def counts_text(snap: JobSnapshot) -> str:
+    """What a card's counts say: the rows of the last join once the job has ended and been
+    joined ('850 rows: 822 answered ...'), else the service's '37 / 300 done, 2 failed'."""
+    if snap.done and snap.rows:
+        return format_row_counts(snap.rows)
+    return format_counts(snap.completed, snap.failed, snap.total)
 
 
 def format_tokens(n: int | None) -> str:
@@ -185,18 +235,6 @@ def queue_text(snap: JobSnapshot) -> str:
     return ", ".join(parts)
 
 
-def first_retry(snap: JobSnapshot) -> int:
-    """The attempt a job's first retry is: 1, or 2 after a pilot (0 the pilot, 1 the rest)."""
-    return 2 if snap.pilot else 1
-
-
-def attempt_label(attempt: int, first: int = 1) -> str:
-    """'first run', 'retry 1'; after a pilot (``first`` 2) 'pilot', 'rest', 'retry 1'."""
-    if first == 2 and attempt < 2:
-        return ("pilot", "rest")[attempt]
-    return "first run" if attempt == 0 else f"retry {attempt - first + 1}"
-
-
 def recovered_text(snap: JobSnapshot) -> str:
     """'56 recovered on retry 1' (or 'on retries 1–2'); '' for a job never retried."""
     first = first_retry(snap)
@@ -224,17 +262,22 @@ def format_bar(fraction: float | None, width: int = BAR_WIDTH) -> str:
 
 
 def stats(snap: JobSnapshot) -> list[str]:
+    """Rate, elapsed time, ETA and window left. No rate or ETA before the first row has ended
+    (nor while the submit sends): nothing is measured then, so the card says what it waits for."""
+    running = not snap.done and snap.sending is None
+    started = snap.completed + snap.failed > 0
     parts = []
-    if not snap.done:
-        if rate := format_rate(snap.throughput):
-            parts.append(rate)
+    if running and started and (rate := format_rate(snap.throughput)):
+        parts.append(rate)
+    if running and not started and snap.total > 0 and snap.phase in WAITING_PHASES:
+        parts.append(WAITING_PHASES[snap.phase])
     if elapsed := format_duration(snap.elapsed_s):
         parts.append(f"elapsed {elapsed}")
-    if not snap.done:
-        if eta := format_duration(snap.eta_s):
+    if running:
+        if started and (eta := format_duration(snap.eta_s)):
             parts.append(f"ETA {eta}")
         left = snap.window_left_s
-        late = snap.eta_s is not None and left is not None and snap.eta_s > left
+        late = started and snap.eta_s is not None and left is not None and snap.eta_s > left
         if left is not None and (left < WINDOW_NOTE_S or late):
             parts.append(f"{format_duration(left)} left in window")
     return parts
@@ -277,7 +320,7 @@ def format_progress(snap: JobSnapshot) -> str:
     fraction = _fraction(snap)
     pct = f"{math.floor(fraction * 100):3d}%" if fraction is not None else "   ?"
     line = f"{badge_label(snap)} {format_bar(fraction)} {pct} "
-    line += format_counts(snap.completed, snap.failed, snap.total)
+    line += counts_text(snap)
     extras = [t for t in (recovered_text(snap), queue_text(snap)) if t] + stats(snap)
     if tokens := tokens_text(snap):
         extras.append(tokens)
@@ -293,9 +336,9 @@ def format_progress(snap: JobSnapshot) -> str:
 def outcome_text(snap: JobSnapshot, *, recovered: bool = False) -> str:
     """'completed: 296 / 300 done, 2 failed, 2 not run in 1m 02s' (with ``recovered``, what
     the retries recovered before the time)."""
-    text = f"{badge_label(snap)}: {format_counts(snap.completed, snap.failed, snap.total)}"
+    text = f"{badge_label(snap)}: {counts_text(snap)}"
     not_run = snap.total - snap.completed - snap.failed
-    if snap.total > 0 and not_run > 0:
+    if snap.total > 0 and not_run > 0 and not (snap.done and snap.rows):  # rows say "missing"
         text += f", {format_count(not_run)} not run"
     if recovered and (rows := recovered_text(snap)):
         text += f" ({rows})"

@@ -1,8 +1,9 @@
 """Results review: label distributions, failed rows with their errors, and paged sample rows.
 
-The frame stays in the kernel. The page asks for one page at a time (``{"type": "page", "view":
-"samples" | "failed", "page": n, "filter": {"column", "label"}}``) and gets it back as compact
-column-oriented JSON (one list per column, long texts cut at ``max_chars``), never the whole frame.
+The frame stays in the kernel. The page asks for one page at a time (``{"type": "page",
+"view": "samples" | "unparsed" | "failed", "page": n, "filter": {"column", "label"}}``) and gets
+it back as compact column-oriented JSON (one list per column, long texts cut at ``max_chars``),
+never the whole frame.
 
 >>> ReviewWidget(job.join(), prompt=prompts)  # doctest: +SKIP  (prompts: column, Series, callable)
 """
@@ -19,7 +20,9 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from ..jsonl.results.counts import FAILED_STATUSES, RowCounts, row_counts
 from ..markup import no_math
+from ..progress.text import format_row_counts
 from . import _assets
 from .review_summary import error_groups, histogram, label_text, review_html, shared_prefix
 
@@ -30,9 +33,10 @@ META_COLUMNS = frozenset(
      "attempt", "parse_error"}
 )  # fmt: skip
 OK = "ok"
-FAILED_STATUSES = frozenset({"failed", "expired", "cancelled", "unreadable"})
+UNPARSED = "unparsed"
 MISSING = None  # the label of missing answers in filters and distributions
-VIEWS = ("samples", "failed")
+# samples: parsed answers; unparsed: answers that do not fit the schema; failed: no answer
+VIEWS = ("samples", "unparsed", "failed")
 Prompt = str | pd.Series | Callable[[int], str] | None
 
 
@@ -117,27 +121,36 @@ class ReviewWidget(anywidget.AnyWidget):
             else pd.Series([OK] * n, index=frame.index, dtype="string")
         )
         self._ok = (status == OK).to_numpy(dtype=bool)
-        failed = status.isin(list(FAILED_STATUSES)).to_numpy(dtype=bool, copy=True)
-        if "parse_error" in frame.columns:
-            parse = frame["parse_error"].astype("string").fillna("").to_numpy(dtype=object)
-            failed |= self._ok & (parse != "")
-        self._failed = failed
+        self._unparsed = (status == UNPARSED).to_numpy(dtype=bool)
+        self._failed = status.isin(list(FAILED_STATUSES)).to_numpy(dtype=bool)
+        # the one count of the rows, which the header, the tabs and the reprs all print
+        self.counts = (
+            row_counts(frame, status_column=status_column)
+            if status_column in frame.columns
+            else RowCounts(rows=n, answered=n, parsed=n, failed=0, missing=0)
+        )
         self._error_columns = [c for c in (error_column, "parse_error") if c in frame.columns]
         self._status_column = status_column if status_column in frame.columns else None
         if label_columns is None:
             ok_rows = frame.loc[self._ok]
             label_columns = [c for c in self._answers if _is_label_column(ok_rows[c], max_labels)]
         self._labels = [c for c in label_columns if c in frame.columns]
-        counts = status.value_counts()
+        by_status = status.value_counts()
+        counts = self.counts
         with self.hold_sync():
             self.overview = {
                 "rows": n,
-                "by_status": {str(k): int(v) for k, v in counts.items()},
+                "counts": counts.to_dict(),
+                "by_status": {str(k): int(v) for k, v in by_status.items()},
                 "answer_columns": self._answers,
                 "label_columns": self._labels,
                 "has_prompt": self._prompt is not None,
                 "page_size": self._page_size,
-                "views": {"samples": int(self._ok.sum()), "failed": int(self._failed.sum())},
+                "views": {
+                    "samples": counts.parsed,
+                    "unparsed": counts.unparsed,
+                    "failed": counts.failed,
+                },
             }
             self.distributions = [self._distribution(c, max_labels) for c in self._labels]
             ok_rows = frame.loc[self._ok]
@@ -146,7 +159,7 @@ class ReviewWidget(anywidget.AnyWidget):
                 if (h := histogram(ok_rows[c], c)) is not None
             ]  # fmt: skip
             self.errors = error_groups(
-                frame, self._failed, self._status_column, self._error_columns
+                frame, self._failed | self._unparsed, self._status_column, self._error_columns
             )
         self._empty: dict[str, set[str]] = {}  # view -> answer columns empty in every row
         self.on_msg(self._on_frontend_msg)
@@ -209,7 +222,7 @@ class ReviewWidget(anywidget.AnyWidget):
     def _select_rows(
         self, view: str, label_filter: Mapping[str, Any] | None, shuffle: bool
     ) -> np.ndarray:
-        mask = self._failed if view == "failed" else self._ok
+        mask = self._view_mask(view)
         if view == "samples" and label_filter and label_filter.get("column") in self._labels:
             mask = mask & self._label_mask(label_filter["column"], label_filter.get("label"))
         rows = np.flatnonzero(mask)
@@ -243,11 +256,13 @@ class ReviewWidget(anywidget.AnyWidget):
             prompts = self._prompt(chosen)
             shared = shared_prefix(prompts)
             data["prompt"] = [p[len(shared) :] if isinstance(p, str) else p for p in prompts]
-        if view == "failed":
+        if view != "samples":
             if self._status_column:
                 data["status"] = sub[self._status_column].tolist()
             for column in self._error_columns:
                 data[column] = sub[column].tolist()
+            if view == UNPARSED and "finish_reason" in sub.columns:  # "length": cut off
+                data["finish_reason"] = sub["finish_reason"].tolist()
         empty = self._empty_in(view)
         for column in self._answers:
             if column not in empty:
@@ -269,9 +284,12 @@ class ReviewWidget(anywidget.AnyWidget):
     def _empty_in(self, view: str) -> set[str]:
         """Answer columns with no value in any row of ``view`` (hidden: they only take room)."""
         if view not in self._empty:
-            sub = self._frame.iloc[np.flatnonzero(self._failed if view == "failed" else self._ok)]
+            sub = self._frame.iloc[np.flatnonzero(self._view_mask(view))]
             self._empty[view] = {c for c in self._answers if sub[c].isna().all()}
         return self._empty[view]
+
+    def _view_mask(self, view: str) -> np.ndarray:
+        return {"failed": self._failed, UNPARSED: self._unparsed}.get(view, self._ok)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
         """The widget, plus a static HTML summary for notebooks saved without widget state."""
@@ -299,10 +317,8 @@ class ReviewWidget(anywidget.AnyWidget):
         self.send({"type": "page", "id": content.get("id"), **reply})
 
     def __repr__(self) -> str:
-        by_status = self.overview.get("by_status", {})
-        parts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(by_status.items()))
         labels = ", ".join(self._labels)
         return (
-            f"<dw review: {self.overview.get('rows', 0)} rows ({parts})"
+            f"<dw review: {format_row_counts(self.counts.to_dict())}"
             f"{'; labels: ' + labels if labels else ''}>"
         )

@@ -4,6 +4,7 @@ shows where the widget cannot be rendered)."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..progress.text import format_row_counts
 from .static import MUTED, card, escape, flex_rows, shade
 
 _HTTP = re.compile(r"^HTTP (\d{3})(?:: ([a-z][a-z0-9_]*):)?")
@@ -48,7 +50,8 @@ def _hint(kind: str) -> str:
 def error_groups(
     frame: pd.DataFrame, failed: np.ndarray, status_column: str | None, error_columns: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """Failed rows grouped by kind of error, largest group first, with a hint for each."""
+    """Rows without a usable answer grouped by kind of error, largest group first, with a hint
+    for each and the review ``view`` that lists them (``unparsed`` for parse errors)."""
     if not failed.any():
         return []
     rows = frame.loc[failed]
@@ -79,6 +82,7 @@ def error_groups(
     groups = sorted(kinds.values(), key=lambda g: (-g["count"], g["kind"]))
     for group in groups:
         group["hint"] = _hint(group["kind"])
+        group["view"] = "unparsed" if group["kind"] == "parse error" else "failed"
     return groups
 
 
@@ -129,20 +133,21 @@ def review_html(
     histograms: Sequence[dict[str, Any]],
     errors: Sequence[dict[str, Any]],
 ) -> str:
-    """A static card of the review: counts, label charts, histograms and errors by type."""
-    by_status = overview.get("by_status", {})
-    parts = " · ".join(
-        f"{n:,} {'answered' if s == 'ok' else s.replace('_', ' ')}" for s, n in by_status.items()
-    )
+    """A static card of the review: counts, label charts (every bucket, as the live widget:
+    other and missing too, with percentages), histograms and errors by type."""
+    counts = format_row_counts(overview.get("counts") or {"rows": overview.get("rows", 0)})
     body = [
-        f'<div><strong>Results</strong> <span style="{MUTED}">'
-        f"{overview.get('rows', 0):,} rows: {escape(parts)}</span></div>"
+        f'<div><strong>Results</strong> <span data-testid="dw-review-counts" style="{MUTED}">'
+        f"{escape(counts)}</span></div>"
     ]
-    charts = [(d["column"], [(v["label"], v["count"]) for v in d["values"]]) for d in distributions]
-    charts += [(h["column"], [(b["label"], b["count"]) for b in h["bins"]]) for h in histograms]
+    charts = [(d["column"], _buckets(d), d.get("total", 0)) for d in distributions]
+    charts += [
+        (h["column"], [(b["label"], b["count"]) for b in h["bins"]], h.get("total", 0))
+        for h in histograms
+    ]
     if charts:
         body.append('<div style="display:flex;flex-wrap:wrap;gap:8px 24px">')
-        body += [_chart(column, bars) for column, bars in charts]
+        body += [_chart(column, bars, total) for column, bars, total in charts]
         body.append("</div>")
     if errors:
         rows = [(f"{g['count']:,}", g["kind"], g["hint"]) for g in errors]
@@ -157,15 +162,30 @@ def review_html(
     return card("".join(body), testid="dw-review-static")
 
 
-def _chart(column: str, bars: Sequence[tuple[str, int]]) -> str:
+def _buckets(distribution: dict[str, Any]) -> list[tuple[str, int]]:
+    bars = [(v["label"], v["count"]) for v in distribution["values"]]
+    if distribution.get("other"):
+        bars.append(("other", distribution["other"]))
+    if distribution.get("missing"):
+        bars.append(("(missing)", distribution["missing"]))
+    return bars
+
+
+def _percent(count: int, whole: int) -> int:
+    return math.floor(100 * count / whole + 0.5)  # as the widget's Math.round, not to even
+
+
+def _chart(column: str, bars: Sequence[tuple[str, int]], total: int) -> str:
     top = max([c for _, c in bars] + [1])
+    whole = max(total, 1)
     rows = "".join(
         f'<div style="display:grid;grid-template-columns:minmax(3rem,8rem) minmax(4rem,12rem) '
-        f'4rem;gap:6px;align-items:center"><span style="overflow:hidden;text-overflow:ellipsis;'
+        f'6rem;gap:6px;align-items:center"><span style="overflow:hidden;text-overflow:ellipsis;'
         f'white-space:nowrap">{escape(label)}</span><span style="height:10px;'
         f'background:var(--jp-layout-color2, {shade(0.2)})"><span style="display:block;height:100%;'
         f'width:{100 * count / top:.1f}%;background:var(--jp-brand-color1, #1976d2)"></span>'
-        f'</span><span style="text-align:right;{MUTED}">{count:,}</span></div>'
+        f'</span><span style="text-align:right;{MUTED}">{count:,} ({_percent(count, whole)}%)'
+        "</span></div>"
         for label, count in bars
     )
     return (

@@ -6,12 +6,11 @@ import re
 from datetime import datetime
 
 from ..markup import escape
-from ..progress.snapshot import JobSnapshot
+from ..progress.snapshot import JobSnapshot, attempt_label, first_retry
 from ..progress.text import (
-    attempt_label,
     badge_label,
     costs,
-    first_retry,
+    counts_text,
     format_counts,
     format_errors,
     format_line_counts,
@@ -197,7 +196,7 @@ def _counts_line(snap: JobSnapshot) -> str:
     batches exist, what the submit has uploaded)."""
     if snap.sending is not None and not snap.sending.error:
         return sending_text(snap.sending)
-    parts = [format_counts(snap.completed, snap.failed, snap.total)]
+    parts = [counts_text(snap)]
     parts += [t for t in (recovered_text(snap), queue_text(snap)) if t]
     return " · ".join(parts)
 

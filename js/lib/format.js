@@ -42,6 +42,71 @@ export function formatCounts({ completed = 0, failed = 0, total = 0 } = {}) {
   return failed > 0 ? `${done}, ${formatCount(failed)} failed` : done;
 }
 
+const FAILED_KINDS = [["failed", "errors"], ["expired", "expired"], ["cancelled", "cancelled"], ["unreadable", "unreadable"]];
+
+/**
+ * The rows of a join by outcome (RowCounts.to_dict()): "850 rows: 822 answered (238 parsed, 584
+ * unparsed), 607 cut off at max_tokens · 28 failed (20 errors, 8 expired) · 0 missing".
+ */
+export function formatRowCounts(rows = {}) {
+  const answered = rows.answered || 0;
+  const parsed = rows.parsed || 0;
+  let text = `${formatCount(answered)} answered`;
+  if (answered > parsed) text += ` (${formatCount(parsed)} parsed, ${formatCount(answered - parsed)} unparsed)`;
+  if (rows.truncated) text += `, ${formatCount(rows.truncated)} cut off at max_tokens`;
+  let failed = `${formatCount(rows.failed)} failed`;
+  const by = rows.failed_by && typeof rows.failed_by === "object" ? rows.failed_by : {};
+  if (Object.keys(by).some((k) => k !== "failed")) {
+    const kinds = FAILED_KINDS.filter(([k]) => by[k]).map(
+      ([k, word]) => `${formatCount(by[k])} ${k === "failed" && by[k] === 1 ? word.slice(0, -1) : word}`,
+    );
+    failed += ` (${kinds.join(", ")})`;
+  }
+  const parts = [text, failed, `${formatCount(rows.missing)} missing`];
+  if (rows.skipped) parts.push(`${formatCount(rows.skipped)} skipped`);
+  return `${formatCount(rows.rows)} rows: ${parts.join(" · ")}`;
+}
+
+/** A card's counts: the rows of the last join once the job ended and was joined, else the service's. */
+export function countsText(snap = {}) {
+  if (snap.done && snap.rows && typeof snap.rows === "object") return formatRowCounts(snap.rows);
+  return formatCounts(snap);
+}
+
+/** What a job whose rows have not started to end waits for, by phase. */
+const WAITING_PHASES = {
+  submitting: "waiting for the service to accept the batches",
+  validating: "waiting for the service to start",
+  in_progress: "waiting for the first answers",
+};
+/** "left in window" shows only when less than this is left, or the ETA is later. */
+const WINDOW_NOTE_S = 3600;
+
+/**
+ * Rate, elapsed time, ETA and window left. No rate or ETA before the first row has ended (nor
+ * while the submit sends): nothing is measured then, so the card says what it waits for.
+ */
+export function formatStats(snap = {}) {
+  const running = !snap.done && !(snap.sending && typeof snap.sending === "object");
+  const started = (snap.completed || 0) + (snap.failed || 0) > 0;
+  const parts = [];
+  const rate = formatRate(snap.throughput);
+  if (running && started && rate) parts.push(rate);
+  if (running && !started && snap.total > 0 && Object.hasOwn(WAITING_PHASES, snap.phase)) {
+    parts.push(WAITING_PHASES[snap.phase]);
+  }
+  const elapsed = formatDuration(snap.elapsed_s);
+  if (elapsed) parts.push(`elapsed ${elapsed}`);
+  if (running) {
+    const eta = formatDuration(snap.eta_s);
+    if (started && eta) parts.push(`ETA ${eta}`);
+    const left = snap.window_left_s;
+    const late = started && Number.isFinite(snap.eta_s) && Number.isFinite(left) && snap.eta_s > left;
+    if (Number.isFinite(left) && (left < WINDOW_NOTE_S || late)) parts.push(`${formatDuration(left)} left in window`);
+  }
+  return parts;
+}
+
 /** Bytes in powers of 1000: "950 B", "12.3 MB"; "0 B" when unknown. */
 export function formatBytes(n) {
   if (!Number.isFinite(n) || n < 1000) return `${Number.isFinite(n) ? Math.round(n) : 0} B`;
@@ -64,7 +129,9 @@ export function sendingText(sending) {
   }
   let text = `${formatCount(sending.files_done)} / ${formatCount(sending.files_total)} files uploaded · `;
   const checking = (sending.files_total || 0) - (sending.files_done || 0);
-  if (sending.bytes_total > 0 && sending.bytes_done >= sending.bytes_total && checking > 0) {
+  // what is left to send does not show at this precision: read as sent, not as "x / x"
+  const sent = sending.bytes_done >= sending.bytes_total || formatBytes(sending.bytes_done) === formatBytes(sending.bytes_total);
+  if (sending.bytes_total > 0 && sent && checking > 0) {
     // every byte is sent, but a file counts as uploaded only once the service accepts it
     const files = checking === 1 ? "file" : "files";
     text += `${formatBytes(sending.bytes_total)} sent, the service is checking ${formatCount(checking)} ${files}`;

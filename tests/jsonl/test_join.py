@@ -178,7 +178,8 @@ def test_schema_fields_become_typed_columns_with_parse_errors(df, parser):
     assert joined["stars"].dtype == "Int64" and joined["stars"].tolist()[:2] == [5, 2]
     assert joined["spam"].dtype == "boolean"
     assert joined["answer_status"].tolist()[:2] == ["new", "x"]
-    assert joined["status"].tolist() == ["ok"] * 5 + ["not_run"]
+    # an answer that does not fit the schema is not ok: it is unparsed, and says why
+    assert joined["status"].tolist() == ["ok"] + ["unparsed"] * 4 + ["not_run"]
     errs = joined["parse_error"].tolist()
     assert pd.isna(errs[0])
     assert errs[1] == "'sentiment' 'bogus' is not one of ['positive', 'negative', 'neutral']"

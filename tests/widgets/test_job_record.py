@@ -51,11 +51,16 @@ def test_a_retry_gets_its_own_output_and_the_job_keeps_every_attempt(make_server
         (0, 80, 80 - failed),
         (1, failed, failed),
     ]
-    assert f"80 / 80 done ({failed} recovered on retry 1)" in format_summary(whole)
+    # once joined, the rows by outcome; recovered counts the rows a retry gave a parsed answer
+    rows = f"80 rows: 80 answered · 0 failed · 0 missing ({failed} recovered on retry 1)"
+    assert rows in format_summary(whole)
 
     assert len(_outputs(shell)) == 2, _debug(shell)
     submit_cell, retry_cell = list(_outputs(shell).values())
-    assert f">80 / 80 done · {failed} recovered on retry 1<" in submit_cell["text/html"]
+    assert (
+        f">80 rows: 80 answered · 0 failed · 0 missing · {failed} recovered on retry 1<"
+        in (submit_cell["text/html"])
+    )
     assert 'data-testid="dw-percent" style="font-weight:700">100%<' in submit_cell["text/html"]
     assert "first run" in submit_cell["text/html"] and "retry 1" in submit_cell["text/html"]
     assert f"{failed} / {failed} done" in retry_cell["text/html"]

@@ -34,7 +34,7 @@ def results(n: int = 10) -> pd.DataFrame:
 def test_overview_counts_rows_by_status_and_finds_label_columns():
     widget = ReviewWidget(results(), prompt="review")
     assert widget.overview["by_status"] == {"ok": 7, "failed": 1, "expired": 1, "not_run": 1}
-    assert widget.overview["views"] == {"samples": 7, "failed": 2}
+    assert widget.overview["views"] == {"samples": 7, "unparsed": 0, "failed": 2}
     assert widget.overview["label_columns"] == ["content"]
     assert widget.distributions == [
         {
@@ -78,13 +78,33 @@ def test_failed_rows_come_with_status_and_error():
     assert page["data"]["error"] == ["HTTP 500: boom", "batch expired"]
 
 
-def test_rows_whose_answer_did_not_parse_count_as_failed():
+def test_unparsed_answers_are_neither_samples_nor_failures_and_every_count_agrees():
     frame = results()
-    frame["parse_error"] = ""
-    frame.loc["r1", "parse_error"] = "not valid JSON"
+    frame["parse_error"] = None
+    frame["finish_reason"] = "stop"
+    frame.loc["r1", ["status", "parse_error", "finish_reason"]] = [
+        "unparsed",
+        "not valid JSON",
+        "length",
+    ]
     widget = ReviewWidget(frame)
-    assert widget.page("failed")["index"] == ["r1", "r3", "r7"]
-    assert widget.page("failed")["data"]["parse_error"][0] == "not valid JSON"
+    assert widget.page("unparsed")["index"] == ["r1"]
+    assert widget.page("unparsed")["data"]["parse_error"] == ["not valid JSON"]
+    assert widget.page("unparsed")["data"]["finish_reason"] == ["length"]
+    assert widget.page("failed")["index"] == ["r3", "r7"]
+    assert "r1" not in widget.page("samples", 0)["index"]
+    header = (
+        "10 rows: 7 answered (6 parsed, 1 unparsed), 1 cut off at max_tokens · "
+        "2 failed (1 error, 1 expired) · 1 missing"
+    )
+    assert widget.overview["views"] == {"samples": 6, "unparsed": 1, "failed": 2}
+    assert repr(widget) == f"<dw review: {header}; labels: content>"
+    assert header in widget._repr_mimebundle_()[0]["text/html"]
+    assert {g["kind"]: g["view"] for g in widget.errors} == {
+        "parse error": "unparsed",
+        "HTTP 500": "failed",
+        "batch expired": "failed",
+    }
 
 
 def test_a_label_filter_narrows_samples():
@@ -145,7 +165,8 @@ def test_odd_page_requests_still_get_an_answer(content):
 
 def test_repr_summarises_the_results():
     assert repr(ReviewWidget(results())) == (
-        "<dw review: 10 rows (1 expired, 1 failed, 1 not run, 7 ok); labels: content>"
+        "<dw review: 10 rows: 7 answered · 2 failed (1 error, 1 expired) · 1 missing; "
+        "labels: content>"
     )
 
 

@@ -22,10 +22,12 @@ from dw_notebook.progress.text import (
     format_line_counts,
     format_progress,
     format_rate,
+    format_row_counts,
     format_summary,
     phase_label,
     send_failure,
     sending_text,
+    stats,
 )
 from dw_notebook.widgets.static import snapshot_html
 
@@ -96,6 +98,20 @@ def test_an_upload_whose_bytes_are_sent_is_not_done_until_the_service_accepts_th
 @pytest.mark.parametrize(("extra", "text"), CASES["errors"])
 def test_batch_errors_match_the_widget(extra, text):
     assert format_errors(extra) == text
+
+
+@pytest.mark.parametrize(("rows", "text"), CASES["row_counts"])
+def test_row_counts_match_the_widget(rows, text):
+    assert format_row_counts(rows) == text
+
+
+@pytest.mark.parametrize(("fields", "text"), CASES["stats"])
+def test_no_rate_or_eta_before_the_first_row_ends_as_in_the_widget(fields, text):
+    sending = fields.get("sending")
+    snap = JobSnapshot(
+        "j", **{**fields, "sending": SendingSnapshot(**sending) if sending else None}
+    )
+    assert " · ".join(stats(snap)) == text
 
 
 def test_static_html_shows_the_batch_errors_escaped():

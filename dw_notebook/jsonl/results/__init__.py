@@ -17,10 +17,12 @@ from dw_notebook.jsonl.results._lines import (
     RESULT_SCHEMA,
     SKIPPED,
     STATUSES,
+    UNPARSED,
     UNREADABLE,
 )
 from dw_notebook.jsonl.results._salvage import salvage_fields
 from dw_notebook.jsonl.results._table import ResultTable, parse_results
+from dw_notebook.jsonl.results.counts import RowCounts, row_counts
 from dw_notebook.jsonl.results.join import META_COLUMNS, join_results
 
 __all__ = [
@@ -33,9 +35,12 @@ __all__ = [
     "RESULT_SCHEMA",
     "SKIPPED",
     "STATUSES",
+    "UNPARSED",
     "UNREADABLE",
     "ResultTable",
+    "RowCounts",
     "join_results",
     "parse_results",
+    "row_counts",
     "salvage_fields",
 ]

@@ -21,17 +21,18 @@ from dw_notebook import wire
 from dw_notebook.jsonl.results._body import answer_fields, has_answer
 from dw_notebook.jsonl.results._salvage import lenient_loads, salvage_fields
 
-OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE = (
-    "ok",  # answered: the answer is in the row
+OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE, UNPARSED = (
+    "ok",  # answered: the answer is in the row (parsed, with a schema)
     "failed",  # the request failed (HTTP error or other failure); the reason is in ``error``
     "expired",  # never ran: the completion window ended first
     "cancelled",  # never ran: the batch was cancelled first
     "not_run",  # no line for the row in any file (yet)
     "skipped",  # left out at build time by ``missing="skip"``
     "unreadable",  # a line for the row came back but its answer could not be read (``error``)
+    "unparsed",  # answered, but the answer does not fit the schema (``parse_error`` says why)
 )
 # The one list of row statuses (categories of ``status``); new ones go at the end.
-STATUSES = (OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE)
+STATUSES = (OK, FAILED, EXPIRED, CANCELLED, NOT_RUN, SKIPPED, UNREADABLE, UNPARSED)
 _CODE = {name: i for i, name in enumerate(STATUSES)}
 _READ_BLOCK = 4 << 20
 _SNIFF = 64 << 10  # the head of a piece that picks the fields to read

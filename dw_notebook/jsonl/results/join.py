@@ -5,8 +5,10 @@ into a ``ResultTable``; ``join_results`` lays it onto the DataFrame rows, in the
 
 Row status: ``ok`` (answered), ``failed`` (HTTP error or other failure), ``expired`` / ``cancelled``
 (never ran: ``batch_expired`` / ``batch_cancelled``-like codes), ``not_run`` (in no file yet),
-``skipped`` (left out at build time by ``missing="skip"``) and ``unreadable`` (a line for the row
-came back, its answer could not be read: ``error`` names the line and the reason). When one
+``skipped`` (left out at build time by ``missing="skip"``), ``unreadable`` (a line for the row
+came back, its answer could not be read: ``error`` names the line and the reason) and
+``unparsed`` (with a schema: answered, but the answer does not fit it; ``parse_error`` says
+why, ``finish_reason`` whether it was cut off). When one
 custom_id appears more than once (retries, growing files), an ``ok`` answer wins over a
 failure, otherwise the latest line.
 
@@ -35,6 +37,7 @@ from dw_notebook.jsonl.results._lines import (
     OK,
     SKIPPED,
     STATUSES,
+    UNPARSED,
 )
 from dw_notebook.jsonl.results._table import ResultTable, parse_results
 
@@ -287,6 +290,8 @@ def join_results(
     if endpoint != wire.EMBEDDINGS and schema is not None:
         content = table.column("content")
         answers.update(_answer_columns(parsed, content, won, at, codes_all, schema, index))
+        # answered, but the answer is not usable: not ``ok``
+        codes[answers["parse_error"].notna().to_numpy(dtype=bool)] = _CODE[UNPARSED]
     elif endpoint != wire.EMBEDDINGS:
         answers["content"] = _text_series(column("content"), index)
     if endpoint == wire.MODERATIONS:
