@@ -314,4 +314,28 @@ describe("progress commands", () => {
     const lines = [...host.el.querySelectorAll('[data-testid="dw-attempt"]')].map((n) => n.textContent);
     expect(lines).toEqual(["first runcompleted344 / 400 done, 56 failed", "retry 1completed56 / 56 done"]);
   });
+
+  it("once the ended job is joined, prints its rows by outcome and what the retry recovered", () => {
+    const rows = { rows: 850, answered: 822, parsed: 238, failed: 28, missing: 0, skipped: 0, truncated: 607, failed_by: { failed: 20, expired: 8 }, recovered: 5, unparsed: 584 };
+    const attempts = [
+      { attempt: 0, phase: "completed", total: 850, completed: 238, failed: 612, done: true },
+      { attempt: 1, phase: "completed", total: 612, completed: 612, failed: 0, done: true },
+    ];
+    mount(snapshot({ phase: "completed", done: true, total: 850, completed: 850, failed: 0, recovered: 5, attempts, rows }));
+    const counts = "850 rows: 822 answered (238 parsed, 584 unparsed), 607 cut off at max_tokens · 28 failed (20 errors, 8 expired) · 0 missing";
+    expect(byId(host.el, "dw-counts").textContent).toBe(`${counts} · 5 recovered on retry 1`);
+    expect(byId(host.el, "dw-summary").textContent).toBe(`completed: ${counts} in 1m 02s`);
+  });
+
+  it("shows no rate or ETA before a row of this attempt has ended, and says what it waits for", () => {
+    const sending = {
+      phase: "creating", rows: 850, files_done: 1, files_total: 1, bytes_done: 100,
+      bytes_total: 100, rate: null, batches_done: 0, batches_total: 1, error: null,
+    };
+    const model = mount(snapshot({ phase: "creating", completed: 0, failed: 0, batches: [], sending, throughput: 8.8, eta_s: 0, elapsed_s: 3 }));
+    expect(byId(host.el, "dw-counts").textContent).toBe("0 / 1 batches created");
+    expect(byId(host.el, "dw-stats").textContent).toBe("elapsed 3s");
+    model.set("snapshot", snapshot({ phase: "validating", completed: 0, failed: 0, throughput: 8.8, eta_s: 0, elapsed_s: 5 }));
+    expect(byId(host.el, "dw-stats").textContent).toBe("waiting for the service to start · elapsed 5s");
+  });
 });
