@@ -73,7 +73,7 @@ function render({ model, el }) {
     const groups = all.filter((g) => (g.view ?? "failed") === view);
     errorGroups.hidden = view === "samples" || groups.length === 0;
     errorGroups.replaceChildren(
-      h("div", { class: "dw-dist-title" }, "Failed rows by error"),
+      h("div", { class: "dw-dist-title" }, view === "unparsed" ? "Unparsed answers by reason" : "Failed rows by error"),
       ...groups.map((g) =>
         h(
           "div",

@@ -256,13 +256,16 @@ class ReviewWidget(anywidget.AnyWidget):
             prompts = self._prompt(chosen)
             shared = shared_prefix(prompts)
             data["prompt"] = [p[len(shared) :] if isinstance(p, str) else p for p in prompts]
-        if view != "samples":
+        if view == "failed":
             if self._status_column:
                 data["status"] = sub[self._status_column].tolist()
             for column in self._error_columns:
-                data[column] = sub[column].tolist()
-            if view == UNPARSED and "finish_reason" in sub.columns:  # "length": cut off
-                data["finish_reason"] = sub["finish_reason"].tolist()
+                if column != "parse_error":  # a failed row has no answer to parse
+                    data[column] = sub[column].tolist()
+        elif view == UNPARSED:  # why the answer does not fit, and whether it was cut off
+            for column in ("parse_error", "finish_reason"):
+                if column in sub.columns:
+                    data[column] = sub[column].tolist()
         empty = self._empty_in(view)
         for column in self._answers:
             if column not in empty:

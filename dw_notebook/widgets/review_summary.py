@@ -151,8 +151,13 @@ def review_html(
         body.append("</div>")
     if errors:
         rows = [(f"{g['count']:,}", g["kind"], g["hint"]) for g in errors]
+        title = (
+            "Unparsed and failed rows by error"
+            if any(g.get("view") == "unparsed" for g in errors)
+            else "Failed rows by error"
+        )
         body.append(
-            '<div style="font-weight:600">Failed rows by error</div>'
+            f'<div style="font-weight:600">{title}</div>'
             + flex_rows(rows, ("0 0 3.5rem", "0 1 16rem", "1 1 12rem"), "dw-error-groups")
         )
     body.append(

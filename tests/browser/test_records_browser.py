@@ -205,12 +205,12 @@ def _check_run_records(p) -> None:
     what was sent above the job."""
     submitted = _output_text(p, 1)
     assert "recovered on retry 1" in submitted and "first run" in submitted, submitted
-    assert "60 / 60 done" in submitted
+    assert "60 rows: 60 answered · 0 failed · 0 missing" in submitted  # joined: rows by outcome
     retried = _output_text(p, 3)
     assert "retry 1" in retried and "60 / 60" not in retried, retried
     built = _output_text(p, 5)
     assert "Submitted with dw.builder" in built and "max_tokens=20" in built, built
-    assert "Label this review: {review}" in built and "60 / 60 done" in built
+    assert "Label this review: {review}" in built and "60 rows: 60 answered" in built
 
 
 def test_every_widget_fits_every_width_and_keeps_its_record_in_lab(jupyter, page, tmp_path):

@@ -91,6 +91,8 @@ def test_unparsed_answers_are_neither_samples_nor_failures_and_every_count_agree
     assert widget.page("unparsed")["index"] == ["r1"]
     assert widget.page("unparsed")["data"]["parse_error"] == ["not valid JSON"]
     assert widget.page("unparsed")["data"]["finish_reason"] == ["length"]
+    assert {"status", "error"}.isdisjoint(widget.page("unparsed")["columns"])  # all the same
+    assert "parse_error" not in widget.page("failed")["columns"]  # no answer to parse
     assert widget.page("failed")["index"] == ["r3", "r7"]
     assert "r1" not in widget.page("samples", 0)["index"]
     header = (
