@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import types
+from dataclasses import replace
 
 import pytest
 
@@ -175,3 +176,31 @@ def test_send_progress_names_the_step_under_way():
     resumed = SendProgress(rows=30)
     resumed.uploading({}, batches=3)  # the files were uploaded before a restart
     assert sending_text(resumed.snapshot()) == "0 / 3 batches created"
+
+
+def _batch(status: str, created: int, done: int, failed: int, total: int, **times: int) -> dict:
+    return {"status": status, "created_at": created, **times,
+            "request_counts": {"total": total, "completed": done, "failed": failed}}  # fmt: skip
+
+
+def test_a_retry_has_no_rate_before_its_first_row_ends_and_the_job_times_every_attempt():
+    from dw_notebook.job.tracking import Tracker
+
+    tracker = Tracker(name="j", spec={"n_requests": 10, "model": "mock"}, simulated=True)
+    tracker.batches = {
+        "b0": _batch("completed", 1000, 8, 2, 10, completed_at=1010),
+        "b1": _batch("in_progress", 1100, 0, 0, 2),
+    }
+    tracker._history.extend([(1.0, 0), (5.0, 10)])  # the first attempt's pace
+    running = tracker.snapshot([["b0"], ["b1"]], estimated_cost=None)
+    assert running.throughput is None and running.eta_s is None
+
+    tracker.batches["b1"] = _batch("completed", 1100, 2, 0, 2, completed_at=1105)
+    ended = tracker.snapshot([["b0"], ["b1"]], estimated_cost=None)
+    assert ended.elapsed_s == 105  # the first create to the last end, not the retry's 5 s
+    assert [a.elapsed_s for a in ended.attempts] == [10, 5]
+    assert ended.for_attempt(1).elapsed_s == 5 and ended.for_attempt(1).name == "j · retry 1"
+    pilot = replace(
+        ended, pilot={"n": 1}, attempts=(*ended.attempts, replace(ended.attempts[1], attempt=2))
+    )
+    assert pilot.for_attempt(2).name == "j · retry 1"  # after a pilot and its rest: as its phase
