@@ -426,6 +426,7 @@ def review(job: Any, frame: pd.DataFrame | None = None, **options: Any) -> Any:
         options["answer_columns"] = [
             c for c in frame.columns if c not in own and c not in META_COLUMNS
         ]
+    options.setdefault("first_retry", 2 if job.spec.get("pilot") else 1)  # after pilot and rest
     return ReviewWidget(frame, prompt=prompt, **options)
 
 

@@ -118,6 +118,8 @@ def test_proceed_with_a_new_prompt_marks_the_pilot_answers_as_from_the_earlier_p
     want = [o if p else n for o, n, p in zip(old, new, is_pilot, strict=True)]
     assert out["content"].tolist() == want
     assert old != new  # the prompts give different answers, so the check above can fail
+    # the rest is not a retry: nothing of it counts as recovered, on the card or in the review
+    assert job.snapshot().rows["recovered"] == job.review().counts.recovered == 0
 
     # a retry sends rows as the rest was sent: the new prompt, with its max_tokens
     lines = job._input_lines(set(job.built.custom_ids[:3]))

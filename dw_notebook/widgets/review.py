@@ -96,6 +96,7 @@ class ReviewWidget(anywidget.AnyWidget):
         max_chars: int = 2000,
         max_labels: int = 20,
         seed: int = 0,
+        first_retry: int = 1,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -125,7 +126,7 @@ class ReviewWidget(anywidget.AnyWidget):
         self._failed = status.isin(list(FAILED_STATUSES)).to_numpy(dtype=bool)
         # the one count of the rows, which the header, the tabs and the reprs all print
         self.counts = (
-            row_counts(frame, status_column=status_column)
+            row_counts(frame, status_column=status_column, first_retry=first_retry)
             if status_column in frame.columns
             else RowCounts(rows=n, answered=n, parsed=n, failed=0, missing=0)
         )
