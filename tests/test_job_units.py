@@ -204,3 +204,17 @@ def test_a_retry_has_no_rate_before_its_first_row_ends_and_the_job_times_every_a
         ended, pilot={"n": 1}, attempts=(*ended.attempts, replace(ended.attempts[1], attempt=2))
     )
     assert pilot.for_attempt(2).name == "j · retry 1"  # after a pilot and its rest: as its phase
+
+
+def test_retry_selects_unparsed_rows_only_when_cut_off_as_before_the_status_existed():
+    import pandas as pd
+
+    from dw_notebook.job.retry import ids_to_retry
+
+    out = pd.DataFrame({
+        "status": ["unparsed", "unparsed", "ok", "failed", "ok"],
+        "finish_reason": ["length", "stop", "length", None, "stop"],
+    })  # fmt: skip
+    ids = ["cut", "misfit", "long", "failed", "fine"]
+    assert ids_to_retry(out, ids, truncated=True) == {"cut", "long", "failed"}
+    assert ids_to_retry(out, ids, truncated=False) == {"failed"}  # the same answer again: no
