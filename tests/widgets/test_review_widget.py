@@ -180,3 +180,16 @@ def test_unreadable_answers_are_listed_with_the_failed_rows():
     frame.loc["r2", ["status", "error", "content"]] = ["unreadable", reason, None]
     page = ReviewWidget(frame, prompt="review").page("failed")
     assert page["index"] == ["r2", "r3", "r7"] and page["data"]["error"][0] == reason
+
+
+def test_the_static_record_keeps_every_bucket_of_a_chart_with_percentages():
+    frame = results(40)
+    frame.loc[["r0", "r1", "r2", "r4"], "content"] = None  # answered rows without this label
+    widget = ReviewWidget(frame, label_columns=["content"])
+    html = widget._repr_mimebundle_()[0]["text/html"]
+    bars = {d["label"]: d["count"] for d in widget.distributions[0]["values"]}
+    total = widget.distributions[0]["total"]
+    assert widget.distributions[0]["missing"] == 4
+    for label, count in [*bars.items(), ("(missing)", widget.distributions[0]["missing"])]:
+        assert f">{label}</span>" in html
+        assert f"{count:,} ({int(100 * count / total + 0.5)}%)" in html, label
