@@ -61,22 +61,24 @@ def row_counts(
     """The rows of a joined frame by outcome. ``first_retry`` is the ``attempt`` of a job's
     first retry (2 after a pilot: 0 the pilot, 1 the rest); rows answered in it or later and
     parsed count as ``recovered``."""
-    status = frame[status_column].astype("string")
+    status = frame[status_column]
+    if not isinstance(status.dtype, pd.CategoricalDtype):  # a join's is: compared as it is
+        status = status.astype("string")
     counts = status.value_counts()
 
     def n(names: tuple[str, ...]) -> int:
         return int(sum(int(counts.get(s, 0)) for s in names))
 
-    answered = status.isin(ANSWERED_STATUSES).fillna(False).to_numpy(dtype=bool)
+    answered = status.isin(ANSWERED_STATUSES).to_numpy(dtype=bool, na_value=False)
     truncated = 0
     if "finish_reason" in frame.columns:
-        cut = frame["finish_reason"].astype("string").eq("length").fillna(False)
-        truncated = int((cut.to_numpy(dtype=bool) & answered).sum())
+        cut = frame["finish_reason"].eq("length").to_numpy(dtype=bool, na_value=False)
+        truncated = int((cut & answered).sum())
     recovered = None
     if "attempt" in frame.columns:
         attempt = pd.to_numeric(frame["attempt"], errors="coerce")
-        retried = attempt.ge(first_retry).fillna(False).to_numpy(dtype=bool)
-        parsed = status.eq(OK).fillna(False).to_numpy(dtype=bool)
+        retried = attempt.ge(first_retry).to_numpy(dtype=bool, na_value=False)
+        parsed = status.eq(OK).to_numpy(dtype=bool, na_value=False)
         recovered = int((retried & parsed).sum())
     return RowCounts(
         rows=len(frame),
