@@ -48,7 +48,9 @@ function countsLine(snap) {
   const first = firstRetry(snap);
   if (attempts.length > first) {
     const last = attempts[attempts.length - 1].attempt - first + 1;
-    parts.push(`${formatCount(snap.recovered)} recovered on ${last === 1 ? "retry 1" : `retries 1–${last}`}`);
+    // recovered (a parsed answer) is known once the ended job is joined; before, the service's answers
+    const word = snap.done && snap.rows && typeof snap.rows === "object" ? "recovered" : "answered";
+    parts.push(`${formatCount(snap.recovered)} ${word} on ${last === 1 ? "retry 1" : `retries 1–${last}`}`);
   }
   const queue = [];
   if (snap.running > 0) queue.push(`${formatCount(snap.running)} running`);

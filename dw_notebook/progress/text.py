@@ -236,13 +236,16 @@ def queue_text(snap: JobSnapshot) -> str:
 
 
 def recovered_text(snap: JobSnapshot) -> str:
-    """'56 recovered on retry 1' (or 'on retries 1–2'); '' for a job never retried."""
+    """'56 recovered on retry 1' (or 'on retries 1–2'): rows the retries gave a parsed answer,
+    known once the ended job is joined; before, '56 answered on retry 1' (the service's count
+    of answers, some of which may not parse). '' for a job never retried."""
     first = first_retry(snap)
     if len(snap.attempts) <= first:
         return ""
     last = snap.attempts[-1].attempt - first + 1
     which = "retry 1" if last == 1 else f"retries 1–{last}"
-    return f"{format_count(snap.recovered)} recovered on {which}"
+    word = "recovered" if snap.done and snap.rows else "answered"
+    return f"{format_count(snap.recovered)} {word} on {which}"
 
 
 def _fraction(snap: JobSnapshot) -> float | None:

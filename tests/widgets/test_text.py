@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from dw_notebook.progress.snapshot import BatchSnapshot, JobSnapshot, SendingSnapshot
+from dw_notebook.progress.snapshot import (
+    AttemptSnapshot,
+    BatchSnapshot,
+    JobSnapshot,
+    SendingSnapshot,
+)
 from dw_notebook.progress.text import (
     attempt_label,
     format_bar,
@@ -368,3 +373,15 @@ def test_a_pilot_waiting_for_proceed_is_not_called_completed():
 @pytest.mark.parametrize(("attempt", "first", "label"), CASES["attempt"])
 def test_attempts_are_named_as_in_the_widgets(attempt, first, label):
     assert attempt_label(attempt, first) == label
+
+
+def test_a_retry_recovers_rows_only_once_the_join_knows_they_parse():
+    attempts = (AttemptSnapshot(0, "completed", 40, 31, 9, True),
+                AttemptSnapshot(1, "completed", 9, 9, 0, True))  # fmt: skip
+    snap = JobSnapshot("j", "completed", total=40, completed=40, done=True, recovered=9,
+                       attempts=attempts)  # fmt: skip
+    assert "9 answered on retry 1" in format_progress(snap)  # the service's count of answers
+    rows = {"rows": 40, "answered": 40, "parsed": 37, "failed": 0, "missing": 0, "recovered": 6}
+    joined = replace(snap, rows=rows, recovered=6)
+    assert "40 rows: 40 answered (37 parsed, 3 unparsed)" in format_progress(joined)
+    assert "6 recovered on retry 1" in format_summary(joined)
