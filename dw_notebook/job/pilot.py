@@ -31,7 +31,8 @@ from ..errors import (
     RateLimitError,
     budget_advice,
 )
-from . import create, retry
+from ..jsonl.requests._preview import prompt_text, system_text
+from . import create, pilot_findings, retry
 from .pilot_report import PilotFigures, PilotReport, answer_columns, extrapolate
 from .reading import join_frame
 
@@ -175,12 +176,48 @@ def pilot_rows(job: Any, timeout: float | None = None) -> pd.DataFrame:
         int(job.built.positions[i]) for i, cid in enumerate(job.built.custom_ids) if cid in wanted
     ]
     rows = frame.iloc[positions].copy()
-    rows.insert(
-        0,
-        "prompt",
-        [job.built.prompt_text(i) for i, cid in enumerate(job.built.custom_ids) if cid in wanted],
-    )
+    bodies = [orjson.loads(job.built.line(i))["body"]
+              for i, cid in enumerate(job.built.custom_ids) if cid in wanted]  # fmt: skip
+    prompts, shared = own_texts(bodies)
+    rows.insert(0, "prompt", prompts)
+    rows.attrs["shared_prompt"] = shared
+    rows.attrs["findings"] = pilot_findings.findings(rows, bodies[0]) if bodies else None
     return rows
+
+
+SHARED_MIN = 12  # characters of a common start worth showing once instead of in every row
+
+
+def own_texts(bodies: list[dict[str, Any]]) -> tuple[list[str], str]:
+    """Each request's own text and the text they all start with ('' if none): a system
+    prompt every row shares and the common start of the rest (cut at a word) are shown once,
+    so each row shows what differs (its templated values)."""
+    systems = {system_text(b) for b in bodies}
+    skip = len(bodies) > 1 and len(systems) == 1 and systems != {""}
+    texts = [_own(b, skip) for b in bodies]
+    shared = f"[system] {systems.pop()}" if skip else ""
+    start = _common_start(texts) if len(texts) > 1 else ""
+    if len(start) >= SHARED_MIN:
+        texts = ["…" + t[len(start) :] for t in texts]
+        shared = f"{shared}\n{start}" if shared else start
+    return texts, shared
+
+
+def _own(body: dict[str, Any], skip_system: bool) -> str:
+    text = prompt_text(body, skip_system=skip_system)
+    messages = body.get("messages")
+    if skip_system and isinstance(messages, list) and len(messages) == 2:
+        return text.removeprefix("[user] ")  # one user message: its text alone
+    return text
+
+
+def _common_start(texts: list[str]) -> str:
+    """The start all ``texts`` share, up to its last space (never a whole text)."""
+    first, n = min(texts, key=len), 0
+    while n < len(first) and all(t[n] == first[n] for t in texts):
+        n += 1
+    n = min(n, len(first) - 1)  # never a whole text
+    return first[: first.rfind(" ", 0, n) + 1]
 
 
 def report(
@@ -267,7 +304,12 @@ def _lines(job: Any, changes: dict[str, Any], keep: Any) -> list[bytes]:
         )
     built = job.built
     rebuild = {k: v for k, v in changes.items() if k in REBUILD_ARGS}
-    body = {k: v for k, v in changes.items() if k not in REBUILD_ARGS}
+    body = {k: v for k, v in changes.items() if k not in REBUILD_ARGS and k != "schema_hint"}
+    hint = None
+    if changes.get("schema_hint") and built.n:
+        hint = pilot_findings.schema_hint(orjson.loads(built.line(0))["body"])
+        if hint is None:
+            raise JobError("schema_hint=True needs a response_format schema; this job has none")
     if rebuild:
         from ..jsonl.requests import build_requests
 
@@ -283,8 +325,8 @@ def _lines(job: Any, changes: dict[str, Any], keep: Any) -> list[bytes]:
                 "the changed prompt sends other rows than the pilot's build "
                 "(missing values?); use missing='empty' or submit a new job"
             )
-    return [retry.override(built.line(i), body) for i, cid in enumerate(built.custom_ids)
-            if keep(cid)]  # fmt: skip
+    return [pilot_findings.with_schema_hint(retry.override(built.line(i), body), hint)
+            for i, cid in enumerate(built.custom_ids) if keep(cid)]  # fmt: skip
 
 
 def proceed(
@@ -294,10 +336,13 @@ def proceed(
     budget: float | None,
     changes: dict[str, Any],
     timeout: float | None = None,
+    send_unchanged: bool = False,
 ) -> None:
     """Send the rest (attempt 1) once the pilot has ended: refuses in the call when the
-    pilot's measured cost of the whole job is over the budget, then uploads and creates on the
-    job's thread, as a submit does (``job.wait_submitted()`` waits for the batches)."""
+    pilot's measured cost of the whole job is over the budget, or when the pilot's answers
+    were cut off or did not parse and ``changes`` do not fix it (unless ``send_unchanged``),
+    then uploads and creates on the job's thread, as a submit does
+    (``job.wait_submitted()`` waits for the batches)."""
     pilot = _pilot_of(job)
     if job.sending:
         if pilot.get("proceeded"):
@@ -312,9 +357,14 @@ def proceed(
     lines = rest_lines(job, changes)
     if not lines:
         raise JobError(f"the pilot of job {job.name!r} covered every row; nothing to proceed")
+    rows = pilot_rows(job, timeout)  # the rest goes only after the pilot has ended
+    found = rows.attrs.get("findings")
+    left = pilot_findings.unaddressed(found, changes)
+    if left and not send_unchanged:
+        raise pilot_findings.refuse_proceed(found, left, len(lines))
     budget = job.spec.get("budget") if budget is None else budget
     if budget is not None:
-        measured = report(job, lines=lines, window=window, timeout=timeout).figures
+        measured = figures(job, rows, lines, window)
         if measured.total_usd is not None and measured.total_usd > budget:
             raise BudgetExceededError(
                 f"from the pilot's measured tokens the job costs ${measured.total_usd:.4f} "
@@ -322,8 +372,6 @@ def proceed(
                 f"over the budget ${budget:.4f}; nothing was sent. " + budget_advice(window),
                 measured,
             )
-    else:
-        pilot_rows(job, timeout)  # the rest goes only after the pilot has ended
     pilot["proceeded"] = {"window": window, "changed": sorted(changes), "changes": _json(changes)}
     job.pilot_changes = changes
     job.spec["window"] = window

@@ -42,11 +42,15 @@ def read_view(job: Any) -> None:
         }
         columns = [c for c in result.answer_columns if c != "parse_error"]  # shown as an error
         rows = [_plain_row(row, columns) for _, row in result.rows.head(ROWS_SHOWN).iterrows()]
-        job.pilot_view = {"figures": figures, "columns": columns, "rows": rows, "error": None}
+        attrs = result.rows.attrs
+        job.pilot_view = {"figures": figures, "columns": columns, "rows": rows, "error": None,
+                          "findings": attrs.get("findings"),
+                          "shared_prompt": _text(attrs.get("shared_prompt"))}  # fmt: skip
     except Exception as exc:  # a report that cannot be read must not stop the polling
         if not isinstance(exc, DwError):
             log.exception("dw-notebook: the pilot's report could not be read")
-        job.pilot_view = {"figures": {}, "columns": [], "rows": [], "error": str(exc)}
+        job.pilot_view = {"figures": {}, "columns": [], "rows": [], "error": str(exc),
+                          "findings": None, "shared_prompt": None}  # fmt: skip
 
 
 def view(job: Any) -> dict[str, Any] | None:
