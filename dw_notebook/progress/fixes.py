@@ -42,7 +42,8 @@ def cap_text(cap: int | None) -> str:
 
 
 def finding_lines(f: Mapping[str, Any] | None) -> list[str]:
-    """What the pilot showed and the change proposed, as short lines ([] when nothing)."""
+    """What the pilot showed and the change proposed, as short lines ([] when nothing);
+    ``js/lib/pilot.js`` words them the same way."""
     if not f:
         return []
     out = []
@@ -61,7 +62,7 @@ def finding_lines(f: Mapping[str, Any] | None) -> list[str]:
         example = f" ({f['parse_example']})" if f.get("parse_example") else ""
         out.append(
             f"{f['unparsed']} of {f['rows']} answers did not parse against the schema{example}; "
-            f"proposed: add to the system prompt {f.get('schema_hint')!r}"
+            "proposed: add the schema to the system prompt (schema_hint=True)"
         )
     return out
 
