@@ -205,7 +205,7 @@ class Job(BatchCreation, SubmitThread):
                 busy=self.busy.text(),
             )
             if self.spec.get("pilot"):
-                snapshot = replace(snapshot, pilot=pilot_view.view(self))
+                snapshot = pilot_view.with_fix_hint(replace(snapshot, pilot=pilot_view.view(self)))
             self._last_snapshot = snapshot
             return snapshot
 

@@ -125,7 +125,9 @@ def test_a_truncating_pilot_shows_its_proposal_and_the_widget_proceed_sends_the_
     found = widget.snapshot["pilot"]["findings"]
     assert found["truncated"] > 0 and found["cap"] == 4 and found["max_tokens"] >= 16
     assert "proposed max_tokens=" in job_html(widget.latest)
-    assert f"job.proceed(max_tokens={found['max_tokens']})" in format_summary(widget.latest)
+    summary = format_summary(widget.latest)
+    assert f"job.proceed(max_tokens={found['max_tokens']}) sends the other 30 rows" in summary
+    assert "job.proceed() sends" not in summary
 
     browser_message(widget, {"type": "proceed", "window": "24h"})  # the same cap: refused
     ((error, _),) = widget.comm.customs()
