@@ -14,6 +14,7 @@ import pytest
 from dw_notebook.client import BatchClient
 
 from .conftest import open_notebook, run_all, write_notebook
+from .test_records_browser import OVERFLOW_JS, _set_theme
 
 pytestmark = pytest.mark.browser
 
@@ -74,6 +75,16 @@ def test_the_pilot_proposes_max_tokens_and_proceed_sends_it(jupyter, page, tmp_p
     node = p.locator('[data-testid="dw-pilot"]').first
     node.scroll_into_view_if_needed()
     page.screenshot("pilot-fix", '[data-testid="dw-progress"]')
+    _set_theme(page, True)  # dark, in a narrow output: the fix block still fits and reads
+    p.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    p.set_viewport_size({"width": 400, "height": 1800})
+    p.wait_for_timeout(250)
+    problems = p.evaluate(OVERFLOW_JS, {"pilot": '[data-testid="dw-pilot-fix"]'})
+    node.scroll_into_view_if_needed()
+    page.screenshot("pilot-fix-dark-400", '[data-testid="dw-pilot-fix"]')
+    _set_theme(page, False)
+    p.set_viewport_size({"width": 1280, "height": 900})
+    assert problems == [], problems
 
     # a cap that is no fix keeps Proceed disabled until "send unchanged" is ticked
     p.fill('[data-testid="dw-pilot-max-tokens"]', "8")
