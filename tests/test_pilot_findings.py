@@ -13,6 +13,7 @@ from dw_notebook.client import BatchClient
 from dw_notebook.datasets import sample_reviews
 from dw_notebook.job import pilot
 from dw_notebook.job.pilot_findings import RepeatedCauseError
+from dw_notebook.job.pilot_prompts import own_texts
 from dw_notebook.progress.fixes import proposed_max_tokens
 
 PROMPT = "Sentiment of this review: {review}"
@@ -147,10 +148,10 @@ def test_own_texts_keep_each_rows_values_and_show_the_shared_start_once():
                       {"role": "user", "content": f"Sentiment of this review: {text}"}]}
         for text in ("Loved it", "Broke in a week", "Fine")
     ]  # fmt: skip
-    texts, shared = pilot.own_texts(bodies)
+    texts, shared = own_texts(bodies)
     assert texts == ["…Loved it", "…Broke in a week", "…Fine"]
     assert shared == "[system] S\nSentiment of this review: "
-    one, shared_one = pilot.own_texts(bodies[:1])  # one row: nothing to compare, shown whole
+    one, shared_one = own_texts(bodies[:1])  # one row: nothing to compare, shown whole
     assert shared_one == "" and one[0].startswith("[system] S")
 
 

@@ -31,8 +31,8 @@ from ..errors import (
     RateLimitError,
     budget_advice,
 )
-from ..jsonl.requests._preview import prompt_text, system_text
 from . import create, pilot_findings, retry
+from .pilot_prompts import own_texts
 from .pilot_report import PilotFigures, PilotReport, answer_columns, extrapolate
 from .reading import join_frame
 
@@ -183,41 +183,6 @@ def pilot_rows(job: Any, timeout: float | None = None) -> pd.DataFrame:
     rows.attrs["shared_prompt"] = shared
     rows.attrs["findings"] = pilot_findings.findings(rows, bodies[0]) if bodies else None
     return rows
-
-
-SHARED_MIN = 12  # characters of a common start worth showing once instead of in every row
-
-
-def own_texts(bodies: list[dict[str, Any]]) -> tuple[list[str], str]:
-    """Each request's own text and the text they all start with ('' if none): a system
-    prompt every row shares and the common start of the rest (cut at a word) are shown once,
-    so each row shows what differs (its templated values)."""
-    systems = {system_text(b) for b in bodies}
-    skip = len(bodies) > 1 and len(systems) == 1 and systems != {""}
-    texts = [_own(b, skip) for b in bodies]
-    shared = f"[system] {systems.pop()}" if skip else ""
-    start = _common_start(texts) if len(texts) > 1 else ""
-    if len(start) >= SHARED_MIN:
-        texts = ["…" + t[len(start) :] for t in texts]
-        shared = f"{shared}\n{start}" if shared else start
-    return texts, shared
-
-
-def _own(body: dict[str, Any], skip_system: bool) -> str:
-    text = prompt_text(body, skip_system=skip_system)
-    messages = body.get("messages")
-    if skip_system and isinstance(messages, list) and len(messages) == 2:
-        return text.removeprefix("[user] ")  # one user message: its text alone
-    return text
-
-
-def _common_start(texts: list[str]) -> str:
-    """The start all ``texts`` share, up to its last space (never a whole text)."""
-    first, n = min(texts, key=len), 0
-    while n < len(first) and all(t[n] == first[n] for t in texts):
-        n += 1
-    n = min(n, len(first) - 1)  # never a whole text
-    return first[: first.rfind(" ", 0, n) + 1]
 
 
 def report(
