@@ -1,6 +1,7 @@
 // Live progress of one dw-notebook job. Reads one synced trait, `snapshot`
 // (JobSnapshot.to_dict()), and sends {type: "cancel"} / {type: "refresh"} messages, and after a
-// pilot {type: "proceed", window}.
+// pilot {type: "proceed", window} (with max_tokens / schema_hint / send_unchanged when the
+// pilot found answers cut off or not parsed).
 import "./common.css";
 import "./progress.css";
 import { h, setText, mount } from "./lib/dom.js";
@@ -215,7 +216,9 @@ function render({ model, el }) {
   const notice = h("div", { class: "dw-notice", role: "alert", "data-testid": "dw-notice" });
   // the service's own errors (first few, with codes) and result lines read leniently or not at all
   const problems = h("div", { class: "dw-problems", role: "status", "data-testid": "dw-problems" });
-  const pilot = pilotSection({ onProceed: (window) => model.send({ type: "proceed", window }) });
+  const pilot = pilotSection({
+    onProceed: (window, options = {}) => model.send({ type: "proceed", window, ...options }),
+  });
 
   const root = h(
     "div",

@@ -5,8 +5,9 @@ The job's poller thread calls :meth:`ProgressWidget.update` with each
 per second (the newest snapshot wins, a trailing send makes sure it arrives) and always sends
 the final one.
 Button clicks arrive as ``{"type": "cancel"}`` / ``{"type": "refresh"}`` messages, and a pilot's
-Proceed as ``{"type": "proceed", "window": "24h"}``; they are handed to the callbacks registered
-with :meth:`ProgressWidget.on_command`.
+Proceed as ``{"type": "proceed", "window": "24h"}`` with the fix the user chose for what the pilot
+found (``"max_tokens": 64``, ``"schema_hint": true``) or ``"send_unchanged": true``; they are
+handed to the callbacks registered with :meth:`ProgressWidget.on_command`.
 
 Every place the widget is displayed also carries static HTML and a text line of the job's state
 (refreshed by display-id updates when the phase changes and every ``static_every`` seconds);
@@ -175,7 +176,7 @@ class ProgressWidget(anywidget.AnyWidget):
 
     def on_command(self, callback: Callable[..., None]) -> None:
         """Call ``callback("cancel")``, ``callback("refresh")`` or
-        ``callback("proceed", window="24h")`` when a button is used.
+        ``callback("proceed", window="24h", max_tokens=64)`` when a button is used.
 
         Messages are handled on the kernel's main thread when it is idle. A callback that
         raises does not break the widget: the error is logged and shown in the widget.
@@ -194,6 +195,15 @@ class ProgressWidget(anywidget.AnyWidget):
                 self.send({"type": "error", "text": f"proceed needs a window of {WINDOWS}"})
                 return
             options["window"] = window
+            max_tokens = content.get("max_tokens")
+            if max_tokens is not None:
+                if type(max_tokens) is not int or max_tokens < 1:
+                    self.send({"type": "error", "text": "max_tokens must be a positive integer"})
+                    return
+                options["max_tokens"] = max_tokens
+            for flag in ("schema_hint", "send_unchanged"):
+                if content.get(flag) is True:
+                    options[flag] = True
         for handler in list(self._handlers):
             try:
                 handler(command, **options)

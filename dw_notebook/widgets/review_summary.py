@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..progress.fixes import retry_advice
 from .static import MUTED, card, escape, flex_rows, shade
 
 _HTTP = re.compile(r"^HTTP (\d{3})(?:: ([a-z][a-z0-9_]*):)?")
@@ -41,8 +42,24 @@ def _hint(kind: str) -> str:
     if kind in ("expired", "cancelled", "not run"):
         return "never answered: job.retry() runs these rows again"
     if kind == "parse error":
-        return "the answer did not match the schema: job.retry() asks again"
+        return retry_advice(0, None, 1)
     return "job.retry() runs failed rows again"
+
+
+CUT_OFF = "cut off at max_tokens"
+
+
+def _cut_off_tokens(rows: pd.DataFrame) -> list[int | None]:
+    """Per row, the completion tokens at which its answer was cut off (None: not cut off)."""
+    if "finish_reason" not in rows.columns:
+        return [None] * len(rows)
+    cut = rows["finish_reason"].eq("length").fillna(False).to_numpy(dtype=bool)
+    tokens = (
+        rows["completion_tokens"].to_numpy(dtype="float64", na_value=np.nan)
+        if "completion_tokens" in rows.columns
+        else np.full(len(rows), np.nan)
+    )
+    return [(0 if np.isnan(t) else int(t)) if c else None for c, t in zip(cut, tokens, strict=True)]
 
 
 def error_groups(
@@ -67,18 +84,25 @@ def error_groups(
                 text = values[i] if name != "parse_error" else "parse error"
                 break
         texts.append(text or status[i])
+    cut_at = _cut_off_tokens(rows)
     kinds: dict[str, dict[str, Any]] = {}
-    for text in texts:
+    for text, reached in zip(texts, cut_at, strict=True):
         kind = (
             (error_kind(text) if text not in ("parse error", "expired", "cancelled") else text)
             if text
             else "not run"
         )
-        group = kinds.setdefault(kind, {"kind": kind, "count": 0, "example": text})
+        if text == "parse error" and reached is not None:
+            kind = CUT_OFF
+        group = kinds.setdefault(kind, {"kind": kind, "count": 0, "example": text, "cut_at": 0})
         group["count"] += 1
+        group["cut_at"] = max(group["cut_at"], reached or 0)
     groups = sorted(kinds.values(), key=lambda g: (-g["count"], g["kind"]))
     for group in groups:
-        group["hint"] = _hint(group["kind"])
+        cut = group.pop("cut_at")
+        group["hint"] = (
+            retry_advice(1, cut, 0) if group["kind"] == CUT_OFF else _hint(group["kind"])
+        )
     return groups
 
 

@@ -75,3 +75,23 @@ def test_static_html_summarises_the_review_without_dollar_signs():
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "Failed rows by error" in html and "HTTP 400 context_length_exceeded" in html
     assert "stars" in html and "9 answered" in html and "$" not in html
+
+
+def test_cut_off_and_unparsed_answers_are_advised_the_change_that_fixes_them():
+    frame = structured()
+    frame["parse_error"] = None
+    frame["finish_reason"] = "stop"
+    frame["completion_tokens"] = 9
+    for row in ("r2", "r3"):  # cut off mid-JSON at max_tokens=16: unparsed because cut off
+        frame.loc[row, ["parse_error", "finish_reason", "completion_tokens"]] = [
+            "EOF",
+            "length",
+            16,
+        ]
+    frame.loc["r6", "parse_error"] = "missing field `stars`"  # answered in full, not the schema
+    groups = {g["kind"]: g for g in widget(frame).errors}
+    cut = groups["cut off at max_tokens"]
+    assert cut["count"] == 2 and "job.retry(max_tokens=64)" in cut["hint"]
+    unparsed = groups["parse error"]
+    assert unparsed["count"] == 1 and "job.retry(schema_hint=True)" in unparsed["hint"]
+    assert "asks again" not in unparsed["hint"]
