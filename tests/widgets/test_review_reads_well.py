@@ -75,3 +75,25 @@ def test_static_html_summarises_the_review_without_dollar_signs():
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "Failed rows by error" in html and "HTTP 400 context_length_exceeded" in html
     assert "stars" in html and "9 answered" in html and "$" not in html
+
+
+def test_bookkeeping_columns_are_never_charted_as_labels():
+    n = 12
+    frame = structured(n).assign(
+        phase=pd.Categorical(["pilot", "rest"] * (n // 2)),
+        earlier_prompt=[i < 2 for i in range(n)],
+        attempt=pd.array([0, 1] * (n // 2), dtype="Int64"),
+        finish_reason=["stop"] * n,
+        prompt_tokens=pd.array([10] * n, dtype="Int64"),
+        batch_id=["batch_a", "batch_b"] * (n // 2),
+    )
+    named = ["sentiment", "stars", "phase", "earlier_prompt", "attempt", "finish_reason",
+             "prompt_tokens", "batch_id"]  # fmt: skip
+    for w in (ReviewWidget(frame), ReviewWidget(frame, answer_columns=named)):
+        charted = [d["column"] for d in w.distributions] + [h["column"] for h in w.histograms]
+        assert "sentiment" in charted and "stars" in charted
+        assert not set(charted) & {"phase", "earlier_prompt", "attempt", "finish_reason",
+                                   "prompt_tokens", "batch_id", "status", "error"}  # fmt: skip
+    assert ReviewWidget(frame, label_columns=["phase", "sentiment"]).overview["label_columns"] == [
+        "sentiment"
+    ]
