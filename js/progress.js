@@ -3,7 +3,7 @@
 // pilot {type: "proceed", window}.
 import "./common.css";
 import "./progress.css";
-import { h, setText, mount } from "./lib/dom.js";
+import { h, setText, mount, separator } from "./lib/dom.js";
 import { pilotSection } from "./lib/pilot.js";
 import { keepRecordsOnSave } from "./lib/record.js";
 import {
@@ -139,6 +139,7 @@ function render({ model, el }) {
   const name = h("span", { class: "dw-name" });
   const phase = h("span", { class: "dw-badge", "data-testid": "dw-phase" });
   const modelName = h("span", { class: "dw-model" });
+  const modelSeparator = separator(", model ");
   const refresh = h("button", {
     class: "dw-button",
     type: "button",
@@ -220,7 +221,7 @@ function render({ model, el }) {
   const root = h(
     "div",
     { class: "dw-widget dw-progress", "data-testid": "dw-progress" },
-    h("div", { class: "dw-head" }, name, phase, modelName, h("span", { class: "dw-spacer" }), refresh, cancel),
+    h("div", { class: "dw-head" }, name, separator(": "), phase, modelSeparator, modelName, h("span", { class: "dw-spacer" }), refresh, cancel),
     confirmBox,
     bar,
     h("div", { class: "dw-line" }, percent, counts, stats),
@@ -253,6 +254,7 @@ function render({ model, el }) {
     setText(phase, pilotWaits ? "pilot done" : has ? phaseLabel(snap.phase) : "waiting");
     setText(modelName, snap.model ? snap.model : "");
     show(modelName, Boolean(snap.model));
+    show(modelSeparator, Boolean(snap.model));
 
     const sending = snap.sending && typeof snap.sending === "object" ? snap.sending : null;
     const sent = sendingPercent(sending);

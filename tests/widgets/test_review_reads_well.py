@@ -97,3 +97,15 @@ def test_bookkeeping_columns_are_never_charted_as_labels():
     assert ReviewWidget(frame, label_columns=["phase", "sentiment"]).overview["label_columns"] == [
         "sentiment"
     ]
+
+
+def test_static_charts_share_one_scale():
+    from dw_notebook.widgets.review_summary import review_html
+
+    dists = [
+        {"column": "operation", "values": [{"label": "query", "count": 148}]},
+        {"column": "mentions_errors", "values": [{"label": "false", "count": 200}]},
+    ]
+    hists = [{"column": "confidence", "bins": [{"label": "0–1", "count": 116}]}]
+    html = review_html({"rows": 290, "by_status": {"ok": 290}}, dists, hists, [])
+    assert "width:74.0%" in html and "width:100.0%" in html and "width:58.0%" in html
