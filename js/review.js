@@ -220,7 +220,7 @@ function render({ model, el }) {
             const text = cellText(value);
             return h(
               "td",
-              { class: `dw-cell dw-col-${kind(c)}${value === null || value === undefined ? " dw-null" : ""}${kind(c) === "error" ? " dw-error-cell" : ""}`, title: text.length > 60 ? text : "" },
+              { "data-column": c, class: `dw-cell dw-col-${kind(c)}${value === null || value === undefined ? " dw-null" : ""}${kind(c) === "error" ? " dw-error-cell" : ""}`, title: text.length > 60 ? text : "" },
               h("div", { class: "dw-cell-text" }, text),
             );
           }),
