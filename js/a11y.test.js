@@ -72,3 +72,18 @@ describe("accessible controls in every widget", () => {
     for (const x of [p, r, j]) x.cleanup?.();
   });
 });
+
+describe("rows of figures read as phrases", () => {
+  it("a batch's id, status and counts are separate words in progress and the dashboard", () => {
+    const snap = { ...WIDGETS.progress[1].snapshot, pilot: null, phase: "in_progress", done: false,
+      batches: [{ id: "batch_a", status: "completed", total: 10, completed: 10, failed: 0 }, { id: "batch_b", status: "in_progress", total: 20, completed: 3, failed: 0 }],
+      attempts: [{ attempt: 0, phase: "completed", total: 30, completed: 28, failed: 2 }, { attempt: 1, phase: "in_progress", total: 2, completed: 0, failed: 0 }] };
+    const p = show(progress, { snapshot: snap });
+    expect(byId(p.el, "dw-batch").textContent).toBe("batch_a: completed, 10 / 10 done");
+    expect(byId(p.el, "dw-attempt").textContent).toMatch(/^first run: completed, 28 \/ 30 done/);
+    const j = show(jobs, WIDGETS.jobs[1]);
+    byId(j.el, "dw-job-expand").click();
+    expect(j.el.querySelector(".dw-job-batch").textContent).toBe("b1, pilot: completed, 10 / 10 done");
+    for (const x of [p, j]) x.cleanup?.();
+  });
+});

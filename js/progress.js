@@ -80,7 +80,9 @@ function attemptRow(a, first) {
     "div",
     { class: `dw-batch dw-phase-${phaseClass(a.phase)}`, "data-testid": "dw-attempt" },
     h("span", { class: "dw-batch-id" }, attemptLabel(a.attempt, first)),
+    separator(": "),
     h("span", { class: "dw-batch-status" }, phaseLabel(a.phase)),
+    separator(", "),
     h(
       "span",
       { class: "dw-bar dw-bar-small" },
@@ -119,7 +121,9 @@ function batchRow(batch) {
     "div",
     { class: `dw-batch dw-phase-${phaseClass(batch.status)}`, "data-testid": "dw-batch" },
     h("span", { class: "dw-batch-id", title: batch.id ?? "" }, batch.id ?? ""),
+    separator(": "),
     h("span", { class: "dw-batch-status" }, phaseLabel(batch.status)),
+    separator(", "),
     h(
       "span",
       { class: "dw-bar dw-bar-small" },
