@@ -228,9 +228,10 @@ def _accessible_names(p) -> list[tuple[str, str, str]]:
         cdp.detach()
 
 
-def test_review_dashboard_and_controls_read_well(jupyter, page):
-    path = write_notebook(jupyter.root, "layout.ipynb", CELLS)
-    open_notebook(page, jupyter, path, "lab")
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_review_dashboard_and_controls_read_well(jupyter, page, app):
+    path = write_notebook(jupyter.root, f"layout-{app}.ipynb", CELLS)
+    open_notebook(page, jupyter, path, app)
     run_all(page)
     page.wait_for_mark("shown", timeout=90)
     p = page.page
@@ -250,27 +251,28 @@ def test_review_dashboard_and_controls_read_well(jupyter, page):
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     for width, side in ((1400, "expandLeft"), (900, "collapseLeft"), (400, "collapseLeft")):
-        p.evaluate(f"() => window.jupyterapp.shell.{side}()")
+        if app == "lab":  # 1400 px with the file browser open (~1100 px for the notebook)
+            p.evaluate(f"() => window.jupyterapp.shell.{side}()")
         p.set_viewport_size({"width": width, "height": 1600})
         p.wait_for_timeout(400)
         cells = [".dw-review td.dw-col-prompt .dw-cell-text", ".dw-jobs .dw-job-title"]
-        problems += [f"{width}px {issue}" for issue in p.evaluate(WRAP_JS, cells)]
+        problems += [f"{app} {width}px {issue}" for issue in p.evaluate(WRAP_JS, cells)]
         bars = p.evaluate(BARS_JS)
         tracks = {round(b["track"]) for b in bars}
         scale = [b["width"] / b["count"] for b in bars if b["count"]]
         if max(scale) - min(scale) > 0.02 * max(scale) + 1 / min(
             b["count"] for b in bars if b["count"]
         ):
-            problems.append(f"{width}px bars not on one scale: {bars}")
+            problems.append(f"{app} {width}px bars not on one scale: {bars}")
         by = {(b["chart"], b["label"]): b["width"] for b in bars}
         if by[("operation", "query")] - by[("operation", "convert")] < 4:
-            problems.append(f"{width}px 148 and 116 drawn alike: {by}")
+            problems.append(f"{app} {width}px 148 and 116 drawn alike: {by}")
         if width > 400 and len(tracks) > 1:
-            problems.append(f"{width}px chart tracks differ: {tracks}")
+            problems.append(f"{app} {width}px chart tracks differ: {tracks}")
         for name in ("review", "jobs", "progress"):
             node = p.locator(f'[data-testid="dw-{name}"]').first
             node.scroll_into_view_if_needed()
-            node.screenshot(path=str(SHOTS / f"layout-{width}-{name}.png"))
+            node.screenshot(path=str(SHOTS / f"layout-{app}-{width}-{name}.png"))
     assert problems == [], "\n".join(problems[:20])
 
     # every control is named in words, never by a glyph
@@ -294,11 +296,11 @@ def test_review_dashboard_and_controls_read_well(jupyter, page):
         for selector in TEXTS:
             for found in p.evaluate(CONTRAST_JS, selector):
                 if found["ratio"] < 4.5:
-                    problems.append(f"{theme} {selector} {found}")
+                    problems.append(f"{app} {theme} {selector} {found}")
         truncated = p.evaluate(CONTRAST_JS, ".dw-pilot-bad")
         assert truncated and truncated[0]["text"] == "ok, truncated", truncated
         if truncated[0]["size"] < 12:
-            problems.append(f"{theme} truncated badge at {truncated[0]['size']} px")
+            problems.append(f"{app} {theme} truncated badge at {truncated[0]['size']} px")
         submit = p.evaluate(
             """() => { const b = document.querySelector('[data-testid="dw-submit"]');
                  const s = getComputedStyle(b);
@@ -307,11 +309,11 @@ def test_review_dashboard_and_controls_read_well(jupyter, page):
         if not (
             submit["disabled"] and submit["opacity"] <= 0.7 and submit["cursor"] == "not-allowed"
         ):
-            problems.append(f"{theme} disabled Submit looks enabled: {submit}")
+            problems.append(f"{app} {theme} disabled Submit looks enabled: {submit}")
         for name in ("builder", "progress", "review"):
             node = p.locator(f'[data-testid="dw-{name}"]').first
             node.scroll_into_view_if_needed()
-            node.screenshot(path=str(SHOTS / f"layout-{theme}-{name}.png"))
+            node.screenshot(path=str(SHOTS / f"layout-{app}-{theme}-{name}.png"))
     _set_theme(page, False)
     assert problems == [], "\n".join(problems[:30])
     assert page.errors == []
