@@ -312,6 +312,6 @@ describe("progress commands", () => {
     expect(byId(host.el, "dw-percent").textContent).toBe("100%");
     expect(byId(host.el, "dw-counts").textContent).toBe("400 / 400 done · 56 recovered on retry 1");
     const lines = [...host.el.querySelectorAll('[data-testid="dw-attempt"]')].map((n) => n.textContent);
-    expect(lines).toEqual(["first runcompleted344 / 400 done, 56 failed", "retry 1completed56 / 56 done"]);
+    expect(lines).toEqual(["first run: completed, 344 / 400 done, 56 failed", "retry 1: completed, 56 / 56 done"]);
   });
 });

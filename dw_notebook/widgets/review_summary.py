@@ -166,7 +166,8 @@ def review_html(
     charts += [(h["column"], [(b["label"], b["count"]) for b in h["bins"]]) for h in histograms]
     if charts:
         body.append('<div style="display:flex;flex-wrap:wrap;gap:8px 24px">')
-        body += [_chart(column, bars) for column, bars in charts]
+        top = max([c for _, bars in charts for _, c in bars] + [1])  # one scale for all charts
+        body += [_chart(column, bars, top) for column, bars in charts]
         body.append("</div>")
     if errors:
         rows = [(f"{g['count']:,}", g["kind"], g["hint"]) for g in errors]
@@ -181,10 +182,9 @@ def review_html(
     return card("".join(body), testid="dw-review-static")
 
 
-def _chart(column: str, bars: Sequence[tuple[str, int]]) -> str:
-    top = max([c for _, c in bars] + [1])
+def _chart(column: str, bars: Sequence[tuple[str, int]], top: int) -> str:
     rows = "".join(
-        f'<div style="display:grid;grid-template-columns:minmax(3rem,8rem) minmax(4rem,12rem) '
+        f'<div style="display:grid;grid-template-columns:minmax(3rem,8rem) 10rem '
         f'4rem;gap:6px;align-items:center"><span style="overflow:hidden;text-overflow:ellipsis;'
         f'white-space:nowrap">{escape(label)}</span><span style="height:10px;'
         f'background:var(--jp-layout-color2, {shade(0.2)})"><span style="display:block;height:100%;'

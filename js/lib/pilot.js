@@ -1,7 +1,7 @@
 // The report of a pilot inside the progress widget: measured figures, the rest's extrapolated
 // cost on the window chosen, the answers beside their prompts, and Proceed. Reads
 // snapshot.pilot (dw_notebook/progress/pilot.py says its shape); every text goes in as text.
-import { h, setText } from "./dom.js";
+import { h, separator, setText } from "./dom.js";
 import { formatCount } from "./format.js";
 
 /** Dollars as the Python report writes them: "$0.0123", "$0.000117". */
@@ -186,7 +186,7 @@ function rowNode(row, columns) {
     { class: "dw-pilot-row", "data-testid": "dw-pilot-row" },
     h("div", { class: "dw-pilot-prompt" }, String(row.prompt ?? "")),
     answer,
-    h("div", { class: "dw-pilot-meta" }, status, h("span", { class: "dw-pilot-tokens" }, tokens)),
+    h("div", { class: "dw-pilot-meta" }, status, tokens ? separator(", ") : null, h("span", { class: "dw-pilot-tokens" }, tokens)),
   );
 }
 
@@ -270,6 +270,7 @@ export function pilotSection({ onProceed }) {
     body.hidden = folded;
     fold.hidden = !proceeded;
     setText(fold, folded ? "Show" : "Hide");
+    fold.setAttribute("aria-label", folded ? "Show the pilot report" : "Hide the pilot report");
 
     const table = last.figures && typeof last.figures === "object" ? last.figures : {};
     const windows = Object.keys(table);

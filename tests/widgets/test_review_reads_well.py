@@ -95,3 +95,37 @@ def test_cut_off_and_unparsed_answers_are_advised_the_change_that_fixes_them():
     unparsed = groups["parse error"]
     assert unparsed["count"] == 1 and "job.retry(schema_hint=True)" in unparsed["hint"]
     assert "asks again" not in unparsed["hint"]
+
+
+def test_bookkeeping_columns_are_never_charted_as_labels():
+    n = 12
+    frame = structured(n).assign(
+        phase=pd.Categorical(["pilot", "rest"] * (n // 2)),
+        earlier_prompt=[i < 2 for i in range(n)],
+        attempt=pd.array([0, 1] * (n // 2), dtype="Int64"),
+        finish_reason=["stop"] * n,
+        prompt_tokens=pd.array([10] * n, dtype="Int64"),
+        batch_id=["batch_a", "batch_b"] * (n // 2),
+    )
+    named = ["sentiment", "stars", "phase", "earlier_prompt", "attempt", "finish_reason",
+             "prompt_tokens", "batch_id"]  # fmt: skip
+    for w in (ReviewWidget(frame), ReviewWidget(frame, answer_columns=named)):
+        charted = [d["column"] for d in w.distributions] + [h["column"] for h in w.histograms]
+        assert "sentiment" in charted and "stars" in charted
+        assert not set(charted) & {"phase", "earlier_prompt", "attempt", "finish_reason",
+                                   "prompt_tokens", "batch_id", "status", "error"}  # fmt: skip
+    assert ReviewWidget(frame, label_columns=["phase", "sentiment"]).overview["label_columns"] == [
+        "sentiment"
+    ]
+
+
+def test_static_charts_share_one_scale():
+    from dw_notebook.widgets.review_summary import review_html
+
+    dists = [
+        {"column": "operation", "values": [{"label": "query", "count": 148}]},
+        {"column": "mentions_errors", "values": [{"label": "false", "count": 200}]},
+    ]
+    hists = [{"column": "confidence", "bins": [{"label": "0–1", "count": 116}]}]
+    html = review_html({"rows": 290, "by_status": {"ok": 290}}, dists, hists, [])
+    assert "width:74.0%" in html and "width:100.0%" in html and "width:58.0%" in html
