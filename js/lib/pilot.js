@@ -103,7 +103,7 @@ function fixSection(onChange) {
   const hintText = h("span", { class: "dw-pilot-hint-text" });
   const hintLabel = h("label", { class: "dw-pilot-fix-field" }, hint, " add to the system prompt: ", hintText);
   const unchanged = h("input", { type: "checkbox", "data-testid": "dw-pilot-unchanged", onchange: () => onChange() });
-  const unchangedText = h("span", {});
+  const unchangedText = h("span", {}, "send the rest unchanged");
   const unchangedLabel = h("label", { class: "dw-pilot-fix-field dw-pilot-unchanged" }, unchanged, " ", unchangedText);
   const note = h("div", { class: "dw-pilot-fix-note", "data-testid": "dw-pilot-fix-note" });
   const root = h(
