@@ -9,20 +9,44 @@
 //
 // So when the notebook is saved, each output of ours that shows a widget gets, under its model
 // id in the notebook's widget state, an Output widget holding the output's own text/html and
-// text/plain: the static record the kernel keeps refreshed. Reopened, the renderer finds that
-// model and shows the record; nbconvert and nbviewer render it from the same state.
+// text/plain: the static record. Reopened, the renderer finds that model and shows the record;
+// nbconvert and nbviewer render it from the same state.
+//
+// The kernel re-sends an output's text/html only now and then (each re-send redraws the
+// widget), so a running job's widget also carries its record in a synced `record` trait, sent
+// with every snapshot: `{ view model id: bundle }`. A save takes the record from there, as
+// fresh as the progress on screen, and falls back to the output's own text/html.
 
 const STATE = "application/vnd.jupyter.widget-state+json";
 const VIEW = "application/vnd.jupyter.widget-view+json";
 const MARK = 'data-testid="dw-'; // every static card of this package carries one
 export const RECORD_CLASS = "dw-record";
 const HOOKED = Symbol.for("dw-notebook.record-on-save");
+// shared by every bundle of this package on the page (each bundle has its own copy of this file)
+const LIVE = Symbol.for("dw-notebook.live-records");
 
 const text = (value) => (Array.isArray(value) ? value.join("") : value);
 
+/** Widget models whose `record` trait holds the records of their views. */
+function liveModels() {
+  globalThis[LIVE] ??= new Set();
+  return globalThis[LIVE];
+}
+
+/** `{ view model id: bundle }` of every live widget model that carries records. */
+export function liveRecords(models = liveModels()) {
+  const records = {};
+  for (const model of models) {
+    const own = model.get?.("record");
+    if (own && typeof own === "object") Object.assign(records, own);
+  }
+  return records;
+}
+
 /** The records to keep for the outputs of a notebook (nbformat JSON of each cell's outputs):
- * `{ model_id: widget state }` for every output showing a widget view with a card of ours. */
-export function recordsOf(outputLists) {
+ * `{ model_id: widget state }` for every output showing a widget view with a card of ours,
+ * taken from `live` (`{ model_id: bundle }`) when it has one for that view. */
+export function recordsOf(outputLists, live = {}) {
   const records = {};
   for (const outputs of outputLists) {
     for (const output of outputs ?? []) {
@@ -30,8 +54,9 @@ export function recordsOf(outputLists) {
       const id = data[VIEW]?.model_id;
       const html = text(data["text/html"]);
       if (!id || typeof html !== "string" || !html.includes(MARK)) continue;
-      const bundle = { "text/html": html };
+      let bundle = { "text/html": html };
       if (typeof text(data["text/plain"]) === "string") bundle["text/plain"] = text(data["text/plain"]);
+      if (typeof live[id]?.["text/html"] === "string") bundle = { ...live[id] };
       records[id] = {
         model_name: "OutputModel",
         model_module: "@jupyter-widgets/output",
@@ -71,6 +96,7 @@ function cellOutputs(notebook) {
  * the notebook's widget state. Does nothing where the page is not a Jupyter document (the
  * widget manager has no document context, e.g. VS Code or a test page). */
 export function keepRecordsOnSave(model) {
+  if (model?.get?.("record") !== undefined) liveModels().add(model);
   const context = model?.widget_manager?.context;
   const notebook = context?.model;
   if (!context?.saveState?.connect || !notebook?.setMetadata || context[HOOKED]) return;
@@ -78,7 +104,7 @@ export function keepRecordsOnSave(model) {
   context.saveState.connect((_sender, phase) => {
     if (phase !== "started") return;
     try {
-      const records = recordsOf(cellOutputs(notebook));
+      const records = recordsOf(cellOutputs(notebook), liveRecords());
       const widgets = notebook.getMetadata("widgets");
       if (!Object.keys(records).length && !widgets) return;
       notebook.setMetadata("widgets", withRecords(widgets, records));

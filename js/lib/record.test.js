@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RECORD_CLASS, keepRecordsOnSave, recordsOf, withRecords } from "./record.js";
+import { RECORD_CLASS, keepRecordsOnSave, liveRecords, recordsOf, withRecords } from "./record.js";
 
 const STATE = "application/vnd.jupyter.widget-state+json";
 const VIEW = "application/vnd.jupyter.widget-view+json";
@@ -68,6 +68,20 @@ describe("records kept in a saved notebook", () => {
     expect(context.metadata.widgets).toBeUndefined();
     context.save();
     expect(Object.keys(context.metadata.widgets[STATE].state)).toEqual(["a"]);
+  });
+
+  it("takes a running widget's record from its trait, fresher than the output's text/html", () => {
+    const fresh = '<div data-testid="dw-progress-static">120 / 300 done</div>';
+    const live = {
+      get: (key) => (key === "record" ? { a: { "text/html": fresh, "text/plain": "120 / 300" } } : undefined),
+    };
+    const context = fakeContext([[ours("a"), ours("b")]]);
+    keepRecordsOnSave({ ...live, widget_manager: { context } });
+    context.save();
+    const state = context.metadata.widgets[STATE].state;
+    expect(state.a.state.outputs[0].data).toEqual({ "text/html": fresh, "text/plain": "120 / 300" });
+    expect(state.b.state.outputs[0].data["text/html"]).toBe(card); // no live record: its own
+    expect(liveRecords([live, { get: () => undefined }])).toEqual(live.get("record"));
   });
 
   it("does nothing where the page has no document (VS Code, a test page)", () => {
