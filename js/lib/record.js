@@ -15,7 +15,9 @@
 // The kernel re-sends an output's text/html only now and then (each re-send redraws the
 // widget), so a running job's widget also carries its record in a synced `record` trait, sent
 // with every snapshot: `{ view model id: bundle }`. A save takes the record from there, as
-// fresh as the progress on screen, and falls back to the output's own text/html.
+// fresh as the progress on screen, and falls back to the output's own text/html. The saved
+// outputs get the same fresh record as their text/html and text/plain, for readers that
+// show those (an untrusted notebook, GitHub, an HTML export without the widget state).
 
 const STATE = "application/vnd.jupyter.widget-state+json";
 const VIEW = "application/vnd.jupyter.widget-view+json";
@@ -92,9 +94,40 @@ function cellOutputs(notebook) {
   return lists;
 }
 
+/** The nbformat JSON of a notebook with the text/html and text/plain of each output whose
+ * widget view has a live record replaced by that record (changed in place, and returned). */
+export function withFreshOutputs(json, live) {
+  for (const cell of json?.cells ?? []) {
+    for (const output of cell?.outputs ?? []) {
+      const record = live[output?.data?.[VIEW]?.model_id];
+      if (typeof record?.["text/html"] === "string") output.data = { ...output.data, ...record };
+    }
+  }
+  return json;
+}
+
+// JupyterLab serialises the notebook with `model.toJSON()` right after "started". The outputs
+// on screen keep their widget (changing their data would redraw it); only the saved copy
+// takes the fresh records, through a one-save wrapper of toJSON on the model.
+function freshenNextSerialisation(notebook, live) {
+  if (Object.prototype.hasOwnProperty.call(notebook, "toJSON")) return; // a save in progress
+  const own = notebook.toJSON;
+  notebook.toJSON = function (...args) {
+    delete notebook.toJSON;
+    const json = own.apply(this, args);
+    try {
+      return withFreshOutputs(json, live);
+    } catch (err) {
+      console.error("dw-notebook: could not refresh the saved records", err);
+      return json;
+    }
+  };
+}
+
 /** Once per notebook: on every save, write the records of this package's live outputs into
- * the notebook's widget state. Does nothing where the page is not a Jupyter document (the
- * widget manager has no document context, e.g. VS Code or a test page). */
+ * the notebook's widget state, and the running jobs' fresh records into the saved outputs.
+ * Does nothing where the page is not a Jupyter document (the widget manager has no document
+ * context, e.g. VS Code or a test page). */
 export function keepRecordsOnSave(model) {
   if (model?.get?.("record") !== undefined) liveModels().add(model);
   const context = model?.widget_manager?.context;
@@ -102,10 +135,16 @@ export function keepRecordsOnSave(model) {
   if (!context?.saveState?.connect || !notebook?.setMetadata || context[HOOKED]) return;
   context[HOOKED] = true;
   context.saveState.connect((_sender, phase) => {
-    if (phase !== "started") return;
+    if (phase !== "started") {
+      // a save that never serialised the model leaves no wrapper behind
+      if (Object.prototype.hasOwnProperty.call(notebook, "toJSON")) delete notebook.toJSON;
+      return;
+    }
     try {
-      const records = recordsOf(cellOutputs(notebook), liveRecords());
+      const live = liveRecords();
+      const records = recordsOf(cellOutputs(notebook), live);
       const widgets = notebook.getMetadata("widgets");
+      if (Object.keys(live).length) freshenNextSerialisation(notebook, live);
       if (!Object.keys(records).length && !widgets) return;
       notebook.setMetadata("widgets", withRecords(widgets, records));
     } catch (err) {
