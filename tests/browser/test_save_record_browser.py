@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import open_notebook, run_all, write_notebook
+from .conftest import APPS, open_notebook, run_all, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -44,9 +44,10 @@ def _cells(tmp: Path) -> list[str]:
     ]
 
 
-def test_a_save_mid_run_keeps_the_record_of_the_progress_shown_then(jupyter, page, tmp_path):
-    path = write_notebook(jupyter.root, "save-mid-run.ipynb", _cells(tmp_path))
-    open_notebook(page, jupyter, path, "lab")
+@pytest.mark.parametrize("app", APPS)
+def test_a_save_mid_run_keeps_the_record_of_the_progress_shown_then(jupyter, page, tmp_path, app):
+    path = write_notebook(jupyter.root, f"save-mid-run-{app}.ipynb", _cells(tmp_path))
+    open_notebook(page, jupyter, path, app)
     run_all(page)
     p = page.page
     # well into the run: several seconds after the phase change that last re-sent the output
@@ -66,7 +67,7 @@ def test_a_save_mid_run_keeps_the_record_of_the_progress_shown_then(jupyter, pag
     )
     saved_at = datetime.now()
     shown = p.evaluate("() => window.__saved")
-    page.screenshot("saved-mid-run", ".jp-OutputArea-output")
+    page.screenshot(f"saved-mid-run-{app}", ".jp-OutputArea-output")
     p.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
 
     nb = json.loads((jupyter.root / path).read_text())
@@ -91,3 +92,5 @@ def test_a_save_mid_run_keeps_the_record_of_the_progress_shown_then(jupyter, pag
     as_of = datetime.strptime(AS_OF.search(html).group(1), "%Y-%m-%d %H:%M:%S")
     assert abs((saved_at - as_of).total_seconds()) <= 3, (as_of, saved_at)
     assert page.errors == []
+    p.set_content(html)  # the saved record as a reader sees it
+    page.screenshot(f"saved-record-{app}", '[data-testid="dw-progress-static"]')
