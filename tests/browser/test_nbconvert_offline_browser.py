@@ -60,11 +60,6 @@ def test_an_executed_notebook_exported_to_html_shows_its_records_offline(page, t
     path = tmp_path / "run.ipynb"
     nbformat.write(nb, path)
 
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", *EXPORT, str(path)],
-                   check=True, capture_output=True)  # fmt: skip
-    html = tmp_path / "run.html"
-    assert html.exists()
-
     p = page.page
     blocked: list[str] = []
 
@@ -76,16 +71,22 @@ def test_an_executed_notebook_exported_to_html_shows_its_records_offline(page, t
             route.abort()
 
     p.route("**/*", offline)
-    p.goto(html.as_uri())
-    p.wait_for_load_state("load")
-    running = p.locator('[data-testid="dw-progress-static"]', has_text="still-running")
-    counts = running.locator('[data-testid="dw-counts"]')
-    assert counts.is_visible()
-    assert re.search(r"\d+ / 30 done", counts.inner_text()), counts.inner_text()
-    assert running.locator('[data-testid="dw-as-of"]').is_visible()
-    review = p.locator('[data-testid="dw-review-static"]')
-    assert review.is_visible() and "Results" in review.inner_text()
-    jobs = p.locator('[data-testid="dw-jobs-static"]')
-    assert jobs.is_visible() and "finished" in jobs.inner_text()
-    p.screenshot(path=str(SHOTS / "nbconvert-offline.png"), full_page=True)
-    assert blocked  # the page did ask for scripts from the network, and got none
+    for template in ("lab", "classic"):
+        html = tmp_path / f"run-{template}.html"
+        subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", *EXPORT,
+                        f"--template={template}", f"--output={html.stem}", str(path)],
+                       check=True, capture_output=True)  # fmt: skip
+        blocked.clear()
+        p.goto(html.as_uri())
+        p.wait_for_load_state("load")
+        running = p.locator('[data-testid="dw-progress-static"]', has_text="still-running")
+        counts = running.locator('[data-testid="dw-counts"]')
+        assert counts.is_visible(), template
+        assert re.search(r"\d+ / 30 done", counts.inner_text()), counts.inner_text()
+        assert running.locator('[data-testid="dw-as-of"]').is_visible(), template
+        review = p.locator('[data-testid="dw-review-static"]')
+        assert review.is_visible() and "Results" in review.inner_text(), template
+        jobs = p.locator('[data-testid="dw-jobs-static"]')
+        assert jobs.is_visible() and "finished" in jobs.inner_text(), template
+        p.screenshot(path=str(SHOTS / f"nbconvert-offline-{template}.png"), full_page=True)
+        assert blocked, template  # the page asked for scripts from the network and got none
