@@ -10,7 +10,8 @@
 // So when the notebook is saved, each output of ours that shows a widget gets, under its model
 // id in the notebook's widget state, an Output widget holding the output's own text/html and
 // text/plain: the static record. Reopened, the renderer finds that model and shows the record;
-// nbconvert and nbviewer render it from the same state.
+// nbconvert and nbviewer render it from the same state (with the widget manager from a CDN:
+// offline, an export needs the state cleared, see docs/front-ends.md).
 //
 // The kernel re-sends an output's text/html only now and then (each re-send redraws the
 // widget), so a running job's widget also carries its record in a synced `record` trait, sent
