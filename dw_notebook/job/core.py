@@ -62,6 +62,8 @@ class JobViews(Protocol):
 
     def show(self, job: Job) -> None: ...
 
+    def view(self, job: Job) -> Any: ...
+
     def widget(self, job: Job) -> Any: ...
 
     def review(self, job: Job, **options: Any) -> Any: ...
@@ -695,8 +697,23 @@ class Job(BatchCreation, SubmitThread):
         """A widget to review the results: label charts, failed rows, prompts beside answers."""
         return self._views().review(self, **options)
 
+    # How front ends show a job. Jupyter (and VS Code, Colab: IPython kernels) call
+    # _ipython_display_ first and ask nothing else, so the widget is shown once, under a display
+    # id that later takes its static end state. marimo asks _display_ for the object to show
+    # (the anywidget, rendered natively). Other tools that take a mimebundle get the widget's:
+    # its view, its static HTML and its text.
+
     def _ipython_display_(self) -> None:
         if Job.views is None:
             print(repr(self))
         else:
             Job.views.show(self)
+
+    def _display_(self) -> Any:
+        widget = Job.views.view(self) if Job.views is not None else None
+        return repr(self) if widget is None else widget
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        widget = Job.views.view(self) if Job.views is not None else None
+        bundle = widget._repr_mimebundle_() if widget is not None else None
+        return bundle or {"text/plain": repr(self)}

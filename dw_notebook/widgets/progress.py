@@ -1,4 +1,5 @@
-"""The live progress widget of a job: one synced trait, ``snapshot``, and two commands.
+"""The live progress widget of a job: one synced trait, ``snapshot`` (with ``record``, its
+static form for a notebook saved mid-run), and three commands.
 
 The job's poller thread calls :meth:`ProgressWidget.update` with each
 :class:`~dw_notebook.progress.snapshot.JobSnapshot`; the widget sends at most a few messages
@@ -88,6 +89,10 @@ class ProgressWidget(anywidget.AnyWidget):
     _css = _assets.css("progress")
 
     snapshot = traitlets.Dict().tag(sync=True)
+    # {view model id: {"text/html", "text/plain"}}: the static record of each view of a running
+    # job, sent with each snapshot, so the page writes a record as fresh as what it shows into
+    # a notebook saved mid-run (js/lib/record.js); empty once the job has ended
+    record = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -156,11 +161,13 @@ class ProgressWidget(anywidget.AnyWidget):
 
     def _send_snapshot(self, snap: JobSnapshot, now: float) -> None:
         self._last_sent = now
+        # a retry or a pilot's proceed can bring a finished job back to life
+        finished = snap.done and not waiting(snap.pilot)
         with self.hold_sync():
             self.snapshot = snap.to_dict()
+            self.record = {} if finished else self._records(snap)
         self.sent_count += 1
-        # a retry or a pilot's proceed can bring a finished job back to life
-        self._finished = snap.done and not waiting(snap.pilot)
+        self._finished = finished
         if self._finished:
             # a later done snapshot (e.g. with the actual cost) refreshes the static outputs
             self._leave_static(snap)
@@ -237,6 +244,8 @@ class ProgressWidget(anywidget.AnyWidget):
                                display_id=display_id)  # fmt: skip
                 return
             self._slots.add(display_id)
+            if header is not None and self._latest is not None:
+                self.record = self._records(self._latest)  # the box is a view of its own
             data, metadata = self._live_bundle(display_id)
             update_display(data, metadata=metadata, raw=True, display_id=display_id)
 
@@ -251,6 +260,18 @@ class ProgressWidget(anywidget.AnyWidget):
             data = {**data, "text/html": no_math(job_html(self._latest)),
                     "text/plain": format_progress(self._latest)}  # fmt: skip
         return data, metadata
+
+    def _records(self, snap: JobSnapshot) -> dict[str, dict[str, str]]:
+        """The static record of every view of this widget: its own and each header's box."""
+        html, text = job_html(snap), format_progress(snap)
+        records = {self.model_id: {"text/html": no_math(html), "text/plain": text}}
+        for header in self._headers.values():
+            boxed = {
+                "text/html": no_math(header.html + html),
+                "text/plain": f"{header.text}\n{text}",
+            }
+            records[header.box(self).model_id] = boxed
+        return records
 
     def _refresh_static(self, snap: JobSnapshot, now: float) -> None:
         """Re-send the bundle of every live output when the phase changed or a while passed."""
