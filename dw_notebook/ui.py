@@ -84,17 +84,23 @@ class NotebookViews:
         job.add_listener(follow)
         return widget
 
-    def show(self, job: Job) -> None:
-        from IPython.display import display
-
+    def view(self, job: Job) -> Any:
+        """What a cell ending in ``job`` shows: the progress of the attempt a ``job.retry()``
+        just started, else the job's widget; the job's text where widgets cannot be made."""
         attempt, job.new_attempt = job.new_attempt, None
         try:
             if attempt:
-                widget = self.attempt_widget(job, attempt)
-            else:
-                widget = self.widget(job)
+                return self.attempt_widget(job, attempt)
+            return self.widget(job)
         except Exception as exc:  # no widget frontend support: fall back to text
             log.debug("no widget: %r", exc)
+            return None
+
+    def show(self, job: Job) -> None:
+        from IPython.display import display
+
+        widget = self.view(job)
+        if widget is None:
             print(repr(job))
             return
         display(widget)

@@ -44,7 +44,7 @@ function render({ model, el }) {
     setText(title, `autobatch ${stats.name ?? ""} · ${stats.window ?? ""} window${stats.closed ? " · closed" : ""}`);
     setText(error, stats.last_error ? `last error: ${stats.last_error}` : "");
     error.hidden = !stats.last_error;
-    values.failed.style.color = (stats.failed ?? 0) > 0 ? "var(--dw-error)" : "";
+    values.failed.style.color = (stats.failed ?? 0) > 0 ? "var(--dw-error-text)" : "";
   }
   model.on("change:stats", update);
   update();

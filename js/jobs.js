@@ -4,7 +4,7 @@
 // the service could not give are shown as unknown, never as 0.
 import "./common.css";
 import "./jobs.css";
-import { h, setText, mount } from "./lib/dom.js";
+import { h, setText, mount, separator } from "./lib/dom.js";
 import { keepRecordsOnSave } from "./lib/record.js";
 import { TERMINAL_PHASES, attemptLabel, barWidths, formatCost, formatCounts, formatDuration, phaseClass, phaseLabel } from "./lib/format.js";
 
@@ -117,8 +117,11 @@ function render({ model, el }) {
           "div",
           { class: "dw-job-batch" },
           h("span", { class: "dw-mono dw-job-id", title: b.id }, b.id),
+          separator(", "),
           h("span", {}, attemptLabel(b.attempt, job.pilot ? 2 : 1)),
+          separator(": "),
           h("span", {}, phaseLabel(b.status)),
+          separator(", "),
           h("span", { class: "dw-muted" }, b.where && b.where !== "on the service" ? b.where : countsText(b)),
         ),
       ),
@@ -138,6 +141,7 @@ function render({ model, el }) {
             "aria-expanded": open ? "true" : "false",
             "data-testid": "dw-job-expand",
             title: "batches and attempts",
+            "aria-label": `${open ? "Hide" : "Show"} ${batches.length} batch${batches.length === 1 ? "" : "es"}${job.attempts > 1 ? ` and ${job.attempts} attempts` : ""} of ${job.name || job.id || "this job"}`,
             onclick: () => {
               if (open) expanded.delete(job.id);
               else expanded.add(job.id);
@@ -153,7 +157,7 @@ function render({ model, el }) {
       h(
         "td",
         { class: "dw-job-name" },
-        h("div", {}, job.name || job.id || "", job.source ? h("span", { class: "dw-source" }, job.source) : null),
+        h("div", { class: "dw-job-title" }, job.name || job.id || "", job.source ? [separator(", from "), h("span", { class: "dw-source" }, job.source)] : null),
         toggle,
         open ? batchLines(job) : null,
       ),

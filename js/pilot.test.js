@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import widget from "./progress.js";
-import { pilotFigureLines } from "./lib/pilot.js";
+import { pilotFigureLines, pilotFindingLines } from "./lib/pilot.js";
 import { byId, fakeModel, widgetHost } from "./testing.js";
 
 const figures = (window, rest_usd) => ({
@@ -180,5 +180,82 @@ describe("pilot report in the progress widget", () => {
     expect(pilotFigureLines({ ...f, rest_usd: null })[2]).toBe(
       "rest: 997 rows, ~21,000 input + ~1,994 output tokens (no price for 'Qwen/Qwen3.5-9B' in the 24h window)",
     );
+  });
+
+  const findings = (overrides = {}) => ({
+    rows: 10, truncated: 5, cap: 16, cut_at: 16, longest_complete: 12, max_tokens: 64,
+    unparsed: 0, parse_example: null, schema_hint: "Answer with only a JSON object. r: x (string)",
+    ...overrides,
+  });
+
+  it("words the findings as the Python report does", () => {
+    expect(pilotFindingLines(findings({ unparsed: 2, parse_example: "EOF" }))).toEqual([
+      "5 of 10 answers were cut off at max_tokens=16 (finish_reason=length); " +
+        "the longest complete answer used 12 tokens; proposed max_tokens=64",
+      "2 of 10 answers did not parse against the schema (EOF); " +
+        "proposed: add the schema to the system prompt (schema_hint=True)",
+    ]);
+    expect(pilotFindingLines(findings({ cap: null, longest_complete: null }))[0]).toBe(
+      "5 of 10 answers were cut off at the model's own length limit (finish_reason=length); " +
+        "no answer ended by itself; proposed max_tokens=64",
+    );
+    expect(pilotFindingLines(null)).toEqual([]);
+  });
+
+  it("shows the proposal before the click and Proceed sends the proposed max_tokens", () => {
+    const model = mount(snapshot(pilot({ findings: findings() })));
+    expect(byId(host.el, "dw-pilot-findings").textContent).toContain("proposed max_tokens=64");
+    const field = byId(host.el, "dw-pilot-max-tokens");
+    expect(field.value).toBe("64");
+    const button = byId(host.el, "dw-proceed");
+    expect(button.textContent).toBe("Proceed with max_tokens=64: send the other 997 rows");
+    button.click();
+    expect(model.sent).toEqual([{ type: "proceed", window: "24h", max_tokens: 64 }]);
+  });
+
+  it("never resends the same cap silently: a cap not above it needs a deliberate send unchanged", () => {
+    const model = mount(snapshot(pilot({ findings: findings() })));
+    const field = byId(host.el, "dw-pilot-max-tokens");
+    const button = byId(host.el, "dw-proceed");
+    field.value = "16";
+    field.dispatchEvent(new Event("input"));
+    expect(button.disabled).toBe(true);
+    expect(byId(host.el, "dw-pilot-fix-note").textContent).toContain("max_tokens must be above 16");
+    button.click();
+    expect(model.sent).toEqual([]);
+    model.set("snapshot", snapshot(pilot({ findings: findings() }))); // a poll keeps the edit
+    expect(field.value).toBe("16");
+    field.value = "100";
+    field.dispatchEvent(new Event("input"));
+    expect(button.textContent).toBe("Proceed with max_tokens=100: send the other 997 rows");
+    const unchanged = byId(host.el, "dw-pilot-unchanged");
+    unchanged.checked = true;
+    unchanged.dispatchEvent(new Event("change"));
+    expect(field.disabled).toBe(true);
+    expect(button.textContent).toBe("Send unchanged: the other 997 rows");
+    button.click();
+    expect(model.sent).toEqual([{ type: "proceed", window: "24h", send_unchanged: true }]);
+  });
+
+  it("answers that did not parse offer the schema hint, ticked, sent as schema_hint", () => {
+    const model = mount(snapshot(pilot({ findings: findings({ truncated: 0, max_tokens: null, unparsed: 3 }) })));
+    expect(byId(host.el, "dw-pilot-max-tokens").closest("[hidden]")).not.toBeNull();
+    const hint = byId(host.el, "dw-pilot-schema-hint");
+    expect(hint.closest("label").textContent).toContain("Answer with only a JSON object");
+    hint.checked = false;
+    hint.dispatchEvent(new Event("change"));
+    expect(byId(host.el, "dw-proceed").disabled).toBe(true);
+    hint.checked = true;
+    hint.dispatchEvent(new Event("change"));
+    byId(host.el, "dw-proceed").click();
+    expect(model.sent).toEqual([{ type: "proceed", window: "24h", schema_hint: true }]);
+  });
+
+  it("shows the prompt start every row shares once, and no fix block without findings", () => {
+    mount(snapshot(pilot({ shared_prompt: "[system] You label reviews.\nSentiment of: " })));
+    expect(byId(host.el, "dw-pilot-shared").textContent).toBe(
+      "Every prompt starts with: [system] You label reviews.\nSentiment of: ",
+    );
+    expect(byId(host.el, "dw-pilot-fix").hidden).toBe(true);
   });
 });

@@ -1,9 +1,10 @@
 // Live progress of one dw-notebook job. Reads one synced trait, `snapshot`
 // (JobSnapshot.to_dict()), and sends {type: "cancel"} / {type: "refresh"} messages, and after a
-// pilot {type: "proceed", window}.
+// pilot {type: "proceed", window} (with max_tokens / schema_hint / send_unchanged when the
+// pilot found answers cut off or not parsed).
 import "./common.css";
 import "./progress.css";
-import { h, setText, mount } from "./lib/dom.js";
+import { h, setText, mount, separator } from "./lib/dom.js";
 import { pilotSection } from "./lib/pilot.js";
 import { keepRecordsOnSave } from "./lib/record.js";
 import {
@@ -70,7 +71,9 @@ function attemptRow(a, first) {
     "div",
     { class: `dw-batch dw-phase-${phaseClass(a.phase)}`, "data-testid": "dw-attempt" },
     h("span", { class: "dw-batch-id" }, attemptLabel(a.attempt, first)),
+    separator(": "),
     h("span", { class: "dw-batch-status" }, phaseLabel(a.phase)),
+    separator(", "),
     h(
       "span",
       { class: "dw-bar dw-bar-small" },
@@ -110,7 +113,9 @@ function batchRow(batch) {
     "div",
     { class: `dw-batch dw-phase-${phaseClass(batch.status)}`, "data-testid": "dw-batch" },
     h("span", { class: "dw-batch-id", title: batch.id ?? "" }, batch.id ?? ""),
+    separator(": "),
     h("span", { class: "dw-batch-status" }, phaseLabel(batch.status)),
+    separator(", "),
     h(
       "span",
       { class: "dw-bar dw-bar-small" },
@@ -130,6 +135,7 @@ function render({ model, el }) {
   const name = h("span", { class: "dw-name" });
   const phase = h("span", { class: "dw-badge", "data-testid": "dw-phase" });
   const modelName = h("span", { class: "dw-model" });
+  const modelSeparator = separator(", model ");
   const refresh = h("button", {
     class: "dw-button",
     type: "button",
@@ -206,12 +212,14 @@ function render({ model, el }) {
   const notice = h("div", { class: "dw-notice", role: "alert", "data-testid": "dw-notice" });
   // the service's own errors (first few, with codes) and result lines read leniently or not at all
   const problems = h("div", { class: "dw-problems", role: "status", "data-testid": "dw-problems" });
-  const pilot = pilotSection({ onProceed: (window) => model.send({ type: "proceed", window }) });
+  const pilot = pilotSection({
+    onProceed: (window, options = {}) => model.send({ type: "proceed", window, ...options }),
+  });
 
   const root = h(
     "div",
     { class: "dw-widget dw-progress", "data-testid": "dw-progress" },
-    h("div", { class: "dw-head" }, name, phase, modelName, h("span", { class: "dw-spacer" }), refresh, cancel),
+    h("div", { class: "dw-head" }, name, separator(": "), phase, modelSeparator, modelName, h("span", { class: "dw-spacer" }), refresh, cancel),
     confirmBox,
     bar,
     h("div", { class: "dw-line" }, percent, counts, stats),
@@ -244,6 +252,7 @@ function render({ model, el }) {
     setText(phase, pilotWaits ? "pilot done" : has ? phaseLabel(snap.phase) : "waiting");
     setText(modelName, snap.model ? snap.model : "");
     show(modelName, Boolean(snap.model));
+    show(modelSeparator, Boolean(snap.model));
 
     const sending = snap.sending && typeof snap.sending === "object" ? snap.sending : null;
     const sent = sendingPercent(sending);

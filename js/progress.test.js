@@ -313,7 +313,7 @@ describe("progress commands", () => {
     // not joined yet: the service's count of the retry's answers, not yet known to parse
     expect(byId(host.el, "dw-counts").textContent).toBe("400 / 400 done · 56 answered on retry 1");
     const lines = [...host.el.querySelectorAll('[data-testid="dw-attempt"]')].map((n) => n.textContent);
-    expect(lines).toEqual(["first runcompleted344 / 400 done, 56 failed", "retry 1completed56 / 56 done"]);
+    expect(lines).toEqual(["first run: completed, 344 / 400 done, 56 failed", "retry 1: completed, 56 / 56 done"]);
   });
 
   it("once the ended job is joined, prints its rows by outcome and what the retry recovered", () => {

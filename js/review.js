@@ -2,15 +2,31 @@
 // prompt and answer side by side. Pages come from the kernel on request, one at a time.
 import "./common.css";
 import "./review.css";
-import { h, setText, mount } from "./lib/dom.js";
+import { h, setText, mount, separator } from "./lib/dom.js";
 import { keepRecordsOnSave } from "./lib/record.js";
 import { formatCount, formatRowCounts } from "./lib/format.js";
+import { barPercent, sharedMax } from "./lib/bars.js";
 
 function cellText(value) {
   if (value === null || value === undefined) return "—";
   if (typeof value === "boolean") return value ? "true" : "false";
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
+}
+
+/** How many samples a label filter leaves (from the chart of its column); null when unknown. */
+export function filteredCount(distributions, filter) {
+  if (!filter) return null;
+  const d = (Array.isArray(distributions) ? distributions : []).find((x) => x.column === filter.column);
+  if (!d) return null;
+  if (filter.label === null) return d.missing ?? 0;
+  const value = (Array.isArray(d.values) ? d.values : []).find((v) => v.label === filter.label);
+  return value ? value.count : null;
+}
+
+/** "Samples (148 of 290)" while a filter narrows the tab, else "Samples (290)". */
+export function tabLabel(label, count, shown = null) {
+  return shown === null ? `${label} (${formatCount(count)})` : `${label} (${formatCount(shown)} of ${formatCount(count)})`;
 }
 
 function render({ model, el }) {
@@ -31,13 +47,13 @@ function render({ model, el }) {
   const table = h("table", { class: "dw-review-table", "data-testid": "dw-page-table" });
   const empty = h("div", { class: "dw-muted dw-empty", "data-testid": "dw-review-empty" });
   const error = h("div", { class: "dw-notice", role: "alert", "data-testid": "dw-notice" });
-  const prev = h("button", { class: "dw-button", type: "button", "data-testid": "dw-page-prev" }, "‹ Prev");
-  const next = h("button", { class: "dw-button", type: "button", "data-testid": "dw-page-next" }, "Next ›");
+  const prev = h("button", { class: "dw-button", type: "button", "aria-label": "Previous page", "data-testid": "dw-page-prev" }, "‹ Prev");
+  const next = h("button", { class: "dw-button", type: "button", "aria-label": "Next page", "data-testid": "dw-page-next" }, "Next ›");
   const pageInfo = h("span", { class: "dw-muted", "data-testid": "dw-page-info" });
   const root = h(
     "div",
     { class: "dw-widget dw-review", "data-testid": "dw-review" },
-    h("div", { class: "dw-head" }, h("span", { class: "dw-title" }, "Results"), counts),
+    h("div", { class: "dw-head" }, h("span", { class: "dw-title" }, "Results"), separator(": "), counts),
     charts,
     h("div", { class: "dw-toolbar" }, tabs, filterChip, h("span", { class: "dw-spacer" }), h("label", { class: "dw-muted" }, shuffleBox, " shuffle")),
     error,
@@ -95,6 +111,8 @@ function render({ model, el }) {
 
   function renderTabs() {
     const views = (model.get("overview") ?? {}).views ?? {};
+    // the filter narrows the samples only (unparsed and failed rows have no label to filter on)
+    const narrowed = { samples: filteredCount(model.get("distributions"), filter), failed: null };
     const tab = (name, label) =>
       h("button", {
         class: `dw-tab${view === name ? " dw-tab-active" : ""}`,
@@ -103,22 +121,21 @@ function render({ model, el }) {
         "aria-selected": view === name ? "true" : "false",
         "data-testid": `dw-tab-${name}`,
         onclick: () => go({ view: name, page: 0 }),
-      }, `${label} (${formatCount(views[name] ?? 0)})`);
-    const unparsed = views.unparsed > 0 || view === "unparsed";
+      }, tabLabel(label, views[name] ?? 0, narrowed[name] ?? null));
+    const unparsed = views.unparsed > 0 || view === "unparsed"; // a tab only when there are some
     tabs.replaceChildren(tab("samples", "Samples"), ...(unparsed ? [tab("unparsed", "Unparsed")] : []), tab("failed", "Failed"));
     filterChip.replaceChildren();
     filterChip.hidden = !(filter && view === "samples");
     if (filter && view === "samples") {
       filterChip.append(
         `${filter.column} = ${filter.label === null ? "(missing)" : filter.label} `,
-        h("button", { class: "dw-chip-x", type: "button", title: "clear filter", "data-testid": "dw-review-filter-clear", onclick: () => go({ filter: null, page: 0 }) }, "✕"),
+        h("button", { class: "dw-chip-x", type: "button", title: "clear filter", "aria-label": "Clear the filter", "data-testid": "dw-review-filter-clear", onclick: () => go({ filter: null, page: 0 }) }, "✕"),
       );
     }
   }
 
-  function histogramChart(hist) {
+  function histogramChart(hist, max) {
     const bins = Array.isArray(hist.bins) ? hist.bins : [];
-    const max = Math.max(1, ...bins.map((b) => b.count));
     const total = Math.max(1, hist.total ?? 0);
     return h(
       "div",
@@ -129,7 +146,7 @@ function render({ model, el }) {
           "div",
           { class: "dw-dist-row dw-hist-row", "data-label": b.label },
           h("span", { class: "dw-dist-label" }, b.label),
-          h("span", { class: "dw-dist-track" }, h("span", { class: "dw-dist-fill", style: `width:${(100 * b.count) / max}%` })),
+          h("span", { class: "dw-dist-track" }, h("span", { class: "dw-dist-fill", style: `width:${barPercent(b.count, max)}%` })),
           h("span", { class: "dw-dist-count" }, `${formatCount(b.count)} (${Math.round((100 * b.count) / total)}%)`),
         ),
       ),
@@ -140,13 +157,14 @@ function render({ model, el }) {
     const dists = Array.isArray(model.get("distributions")) ? model.get("distributions") : [];
     const hists = Array.isArray(model.get("histograms")) ? model.get("histograms") : [];
     charts.hidden = dists.length === 0 && hists.length === 0;
+    const max = sharedMax(dists, hists);
     charts.replaceChildren(
       ...dists.map((d) => {
         const values = Array.isArray(d.values) ? d.values : [];
-        const max = Math.max(1, ...values.map((v) => v.count), d.other ?? 0, d.missing ?? 0);
         const total = Math.max(1, d.total ?? 0);
         const bar = (label, count, clickable, value) => {
           const active = filter && filter.column === d.column && filter.label === value;
+          const share = `${formatCount(count)} (${Math.round((100 * count) / total)}%)`;
           return h(
             "button",
             {
@@ -154,13 +172,15 @@ function render({ model, el }) {
               type: "button",
               disabled: !clickable,
               title: clickable ? `show ${label} samples` : "",
+              "aria-label": `${label}: ${share}${clickable ? (active ? ", clear this filter" : ", show these samples") : ""}`,
+              "aria-pressed": clickable ? (active ? "true" : "false") : undefined,
               "data-testid": "dw-dist-row",
               "data-label": label,
               onclick: clickable ? () => go({ view: "samples", page: 0, filter: active ? null : { column: d.column, label: value } }) : undefined,
             },
             h("span", { class: "dw-dist-label" }, label),
-            h("span", { class: "dw-dist-track" }, h("span", { class: "dw-dist-fill", style: `width:${(100 * count) / max}%` })),
-            h("span", { class: "dw-dist-count" }, `${formatCount(count)} (${Math.round((100 * count) / total)}%)`),
+            h("span", { class: "dw-dist-track" }, h("span", { class: "dw-dist-fill", style: `width:${barPercent(count, max)}%` })),
+            h("span", { class: "dw-dist-count" }, share),
           );
         };
         return h(
@@ -172,7 +192,7 @@ function render({ model, el }) {
           d.missing ? bar("(missing)", d.missing, true, null) : null,
         );
       }),
-      ...hists.map(histogramChart),
+      ...hists.map((hist) => histogramChart(hist, max)),
     );
   }
 
@@ -196,13 +216,13 @@ function render({ model, el }) {
         h(
           "tr",
           { "data-testid": "dw-page-row" },
-          h("td", { class: "dw-mono dw-row-label" }, cellText(label)),
+          h("td", { class: "dw-mono dw-row-label" }, h("div", { class: "dw-row-id", title: cellText(label) }, cellText(label))),
           ...columns.map((c) => {
             const value = (data[c] ?? [])[i];
             const text = cellText(value);
             return h(
               "td",
-              { class: `dw-cell dw-col-${kind(c)}${value === null || value === undefined ? " dw-null" : ""}${kind(c) === "error" ? " dw-error-cell" : ""}`, title: text.length > 60 ? text : "" },
+              { "data-column": c, class: `dw-cell dw-col-${kind(c)}${value === null || value === undefined ? " dw-null" : ""}${kind(c) === "error" ? " dw-error-cell" : ""}`, title: text.length > 60 ? text : "" },
               h("div", { class: "dw-cell-text" }, text),
             );
           }),

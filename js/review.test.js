@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import widget from "./review.js";
+import widget, { filteredCount, tabLabel } from "./review.js";
+import { barPercent, sharedMax } from "./lib/bars.js";
 import { byId, fakeModel, widgetHost } from "./testing.js";
 
 const OVERVIEW = {
@@ -49,6 +50,7 @@ describe("review render", () => {
     expect(rows[0].textContent).toContain("200 (69%)");
     expect(rows[0].querySelector(".dw-dist-fill").style.width).toBe("100%");
     expect(rows[1].querySelector(".dw-dist-fill").style.width).toBe("40%");
+    expect(rows[1].getAttribute("aria-label")).toBe("negative: 80 (28%), show these samples");
     expect(rows[2].disabled).toBe(true);
   });
 
@@ -187,5 +189,59 @@ describe("review render", () => {
     const cells = [...host.el.querySelectorAll('[data-testid="dw-page-row"]')][0].querySelectorAll("td");
     expect(cells[2].title).toBe(long);
     expect(cells[3].textContent).toBe("true");
+  });
+});
+
+describe("review charts and filters read true", () => {
+  const LABELLING = [
+    { column: "operation", values: [{ label: "query", count: 148 }, { label: "convert", count: 116 }, { label: "io", count: 20 }], other: 0, missing: 6, total: 290 },
+    { column: "mentions_errors", values: [{ label: "false", count: 200 }, { label: "true", count: 84 }], other: 0, missing: 6, total: 290 },
+  ];
+  const HISTS = [{ column: "confidence", bins: [{ label: "0–0.5", count: 40 }, { label: "0.5–1", count: 244 }], total: 284, missing: 6 }];
+  const widthOf = (chart, label) => parseFloat(chart.querySelector(`[data-label="${label}"] .dw-dist-fill`).style.width);
+
+  it("draws every bar of every chart on one scale: length follows the count", () => {
+    host.render(fakeModel({ overview: OVERVIEW, distributions: LABELLING, histograms: HISTS }));
+    const [operation, mentions] = [...host.el.querySelectorAll('[data-testid="dw-dist"]')];
+    const confidence = byId(host.el, "dw-histogram");
+    expect(widthOf(confidence, "0.5–1")).toBe(100); // the largest count anywhere ends the scale
+    expect(widthOf(mentions, "false")).toBeCloseTo((100 * 200) / 244, 5);
+    expect(widthOf(operation, "query")).toBeCloseTo((100 * 148) / 244, 5);
+    expect(widthOf(operation, "convert")).toBeCloseTo((100 * 116) / 244, 5);
+    expect(widthOf(operation, "query")).toBeGreaterThan(widthOf(operation, "convert") + 10);
+    expect(widthOf(operation, "io")).toBeLessThan(widthOf(mentions, "true"));
+  });
+
+  it("sharedMax and barPercent: one end of scale, no stub for zero", () => {
+    expect(sharedMax(LABELLING, HISTS)).toBe(244);
+    expect(sharedMax([], [])).toBe(1);
+    expect(barPercent(0, 244)).toBe(0);
+    expect(barPercent(122, 244)).toBe(50);
+    expect(barPercent(300, 244)).toBe(100);
+  });
+
+  it("with a filter on, the samples tab counts the filtered rows", () => {
+    const model = fakeModel({ overview: OVERVIEW, distributions: LABELLING });
+    host.render(model);
+    expect(byId(host.el, "dw-tab-samples").textContent).toBe("Samples (290)");
+    host.el.querySelector('[data-label="convert"]').click();
+    expect(byId(host.el, "dw-tab-samples").textContent).toBe("Samples (116 of 290)");
+    expect(byId(host.el, "dw-tab-failed").textContent).toBe("Failed (8)"); // the filter does not narrow failed rows
+    host.el.querySelector('[data-label="(missing)"]').click();
+    expect(byId(host.el, "dw-tab-samples").textContent).toBe("Samples (6 of 290)");
+    byId(host.el, "dw-review-filter-clear").click();
+    expect(byId(host.el, "dw-tab-samples").textContent).toBe("Samples (290)");
+    expect(filteredCount(LABELLING, { column: "nope", label: "x" })).toBeNull();
+    expect(tabLabel("Failed", 28, 3)).toBe("Failed (3 of 28)");
+  });
+
+  it("keeps a row id whole on one line, with the whole id as its title", () => {
+    const model = fakeModel({ overview: OVERVIEW, distributions: [] });
+    host.render(model);
+    const id = "email.utils.parsedate_to_datetime";
+    model.receive(pageReply(model.sent[0], { index: [id, "r2"] }));
+    const cell = host.el.querySelector(".dw-row-id");
+    expect(cell.textContent).toBe(id);
+    expect(cell.title).toBe(id);
   });
 });

@@ -77,3 +77,29 @@ export function widgetHost(widget, { fakeTimers = false, now } = {}) {
   });
   return host;
 }
+
+/**
+ * The name a screen reader announces for a control, in the order the accessible-name rules
+ * use: aria-label, aria-labelledby, a wrapping <label>, a button's text, the title.
+ */
+export function accessibleName(control) {
+  const aria = control.getAttribute("aria-label");
+  if (aria) return aria.trim();
+  const by = control.getAttribute("aria-labelledby");
+  if (by) return by.split(/\s+/).map((id) => document.getElementById(id)?.textContent ?? "").join(" ").trim();
+  const label = control.closest("label") ?? (control.id ? document.querySelector(`label[for="${control.id}"]`) : null);
+  if (label) return label.textContent.trim();
+  if (control.tagName === "BUTTON" || control.tagName === "SUMMARY" || control.tagName === "A") {
+    const text = control.textContent.trim();
+    if (text) return text;
+  }
+  return (control.getAttribute("title") ?? "").trim();
+}
+
+/** The controls under `el` whose announced name is not words (empty, or a glyph such as ‹ › ✕ ▸). */
+export function unnamedControls(el) {
+  const glyph = /[‹›«»✕✖×▸▾▴▹◂←→↑↓]/;
+  return [...el.querySelectorAll("button, select, input, textarea, a[href], summary")]
+    .map((c) => ({ html: c.outerHTML.slice(0, 160), name: accessibleName(c) }))
+    .filter(({ name }) => !/[A-Za-z]{2,}/.test(name) || glyph.test(name));
+}

@@ -62,7 +62,10 @@ def test_a_pilot_of_10_then_the_rest_joins_1000_rows_each_sent_once(conn, server
     report = job.pilot_report(timeout=60)
     figures = report.figures
     assert (figures.pilot_rows, figures.answered, figures.rest_rows) == (10, 10, 990)
-    assert len(report.rows) == 10 and report.rows["prompt"].str.contains("Sentiment").all()
+    assert len(report.rows) == 10 and report.rows.attrs["shared_prompt"].startswith("[user] Senti")
+    # each row shows its own text: the review, not the instruction every row shares
+    own = report.rows["prompt"].str.removeprefix("…")
+    assert own.tolist() == df.loc[report.rows.index, "review"].tolist()
     assert "content" in report.answer_columns
     assert "measured per row" in repr(report) and "<table" in report._repr_html_()
     # the widget and the text summary show what to do next

@@ -236,18 +236,17 @@ class BatchCreation:
             create.cancel_quietly(self._client, batch["id"])
 
     def _settled(
-        self, mine: dict[str, Any], settled: tuple[dict[str, Any], str | None], chunk: int
+        self,
+        mine: dict[str, Any],
+        settled: tuple[dict[str, Any], dict[str, Any] | None],
+        chunk: int,
     ) -> dict[str, Any]:
         """The batch a chunk follows after ``create.settle``; a note for the views when this
         kernel's own batch was the younger duplicate and was cancelled."""
         batch, cancelled = settled
-        if cancelled:
+        if cancelled is not None:
             with self._lock:
-                self._tracker.notes.append(
-                    f"chunk {chunk} was created by another kernel at the same moment: this "
-                    f"kernel's batch {cancelled} was cancelled before it ran (nothing billed), "
-                    f"and the job follows {batch['id']}"
-                )
+                self._tracker.notes.append(create.duplicate_note(chunk, cancelled, batch["id"]))
                 self._tracker.batches.pop(mine["id"], None)
         return batch
 
@@ -264,15 +263,16 @@ class BatchCreation:
             return
         by_chunk: dict[int, list[dict[str, Any]]] = {}
         for b in found:
-            m = b.get("metadata") or {}
-            if m.get("dw_attempt") == str(attempt) and str(m.get("dw_chunk", "")).isdigit():
-                by_chunk.setdefault(int(m["dw_chunk"]), []).append(b)
+            named = create.chunk_of(b)
+            if named is not None and named[0] == attempt:
+                by_chunk.setdefault(named[1], []).append(b)
         for chunk, same in by_chunk.items():
             mine = self._batch_of(attempt, chunk)
             if mine not in made or same[0]["id"] == mine:  # oldest first
                 continue
-            create.cancel_quietly(self._client, mine)
-            batch = self._settled({"id": mine}, (same[0], mine), chunk)
+            listed = {b["id"]: b for b in same}.get(mine, {"id": mine})
+            cancelled = create.cancel_quietly(self._client, mine) or {**listed, "status": None}
+            batch = self._settled({"id": mine}, (same[0], cancelled), chunk)
             self._record_batch(attempt, chunk, batch.get("input_file_id"), batch)
 
     def resume(self, built: Any = None) -> None:

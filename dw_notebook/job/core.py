@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, ClassVar, Protocol
 
+import orjson
 import pandas as pd
 
 from .. import wire
@@ -32,7 +33,7 @@ from ..jsonl.results.join import output_columns
 from ..progress.snapshot import JobSnapshot
 from ..progress.terminal import TextProgress, in_kernel
 from ..progress.text import format_progress
-from . import create, pieces, pilot, pilot_view, reading, retry
+from . import create, pieces, pilot, pilot_findings, pilot_view, reading, retry
 from .batch_errors import rows_of_batch_errors
 from .batches import BatchCreation
 from .cache import ResultCache
@@ -61,6 +62,8 @@ class JobViews(Protocol):
     """How jobs show themselves in a notebook; supplied by the public layer."""
 
     def show(self, job: Job) -> None: ...
+
+    def view(self, job: Job) -> Any: ...
 
     def widget(self, job: Job) -> Any: ...
 
@@ -205,7 +208,7 @@ class Job(BatchCreation, SubmitThread):
                 busy=self.busy.text(),
             )
             if self.spec.get("pilot"):
-                snapshot = replace(snapshot, pilot=pilot_view.view(self))
+                snapshot = pilot_view.with_fix_hint(replace(snapshot, pilot=pilot_view.view(self)))
             self._last_snapshot = snapshot
             return snapshot
 
@@ -381,7 +384,7 @@ class Job(BatchCreation, SubmitThread):
         of cancel and refresh are reported in the snapshot, a refused proceed raises (the
         widget shows why and offers the button again)."""
         if command == "proceed":
-            self.proceed(window=options.get("window"))
+            self.proceed(**options)
             self.start_polling()
             return
         try:
@@ -551,14 +554,23 @@ class Job(BatchCreation, SubmitThread):
         truncated: bool = True,
         unreadable: bool = False,
         unknown: bool = False,
+        unparsed: bool = True,
+        send_unchanged: bool = False,
+        schema_hint: bool = False,
         **body_overrides: Any,
     ) -> Job:
-        """Resubmit only the rows that failed, expired, never ran or (``truncated``) hit
-        ``max_tokens``, as a new attempt of this job; ``join()`` then merges the answers.
+        """Resubmit only the rows that failed, expired, never ran, (``truncated``) hit
+        ``max_tokens`` or (``unparsed``) answered but did not parse against the schema, as a new
+        attempt of this job; ``join()`` then merges the answers.
 
         Rows whose answer came back but could not be read (``unreadable``) were paid for, and
         rows whose result file is gone from the service have an unknown outcome: neither is
         sent again unless asked (``unreadable=True``, ``unknown=True``).
+
+        Rows cut off at a cap are not sent again with no more room, nor unparsed rows as the
+        same request: that raises ``RepeatedCauseError`` naming the fix (``max_tokens=64``,
+        ``schema_hint=True``: the schema added to the system prompt); ``send_unchanged=True``
+        sends them as they are.
 
         >>> job.retry(max_tokens=512)   # doctest: +SKIP  (body fields to change for the retry)
         """
@@ -569,14 +581,25 @@ class Job(BatchCreation, SubmitThread):
             self.wait()
             results = pieces.ChunkWindow(self, "not_run" if unknown else "raise")
             wanted = pieces.ids_to_retry(self, results, truncated=truncated, unreadable=unreadable)
+            out = None
         else:
             out = self._join(missing_files="not_run" if unknown else "raise")
             ids = self.built.row_ids if self.built is not None else self._ids()
-            wanted = retry.ids_to_retry(out, ids, truncated=truncated, unreadable=unreadable)
+            wanted = retry.ids_to_retry(
+                out, ids, truncated=truncated, unreadable=unreadable, unparsed=unparsed
+            )
         wanted = self._settled_only(wanted)
         if not wanted:
             raise JobError(f"nothing to retry: every row of job {self.name!r} has an answer")
         lines = [retry.override(line, body_overrides) for line in self._input_lines(wanted)]
+        if schema_hint:
+            hint = pilot_findings.schema_hint(orjson.loads(lines[0])["body"]) if lines else None
+            if hint is None:
+                raise JobError("schema_hint=True needs a response_format schema; this job has none")
+            lines = [pilot_findings.with_schema_hint(line, hint) for line in lines]
+        if out is not None and not send_unchanged:
+            changed = {**body_overrides, **({"schema_hint": True} if schema_hint else {})}
+            pilot_findings.check_retry(out, ids, wanted, lines, changed)
         chunks = retry.pack_for(self.spec, lines)
         self._tracker.expected[self.attempt + 1] = len(lines)
         self.create_batches(chunks, attempt=self.attempt + 1)
@@ -640,14 +663,25 @@ class Job(BatchCreation, SubmitThread):
         return pilot.report(self, timeout=timeout)
 
     def proceed(
-        self, *, window: str | None = None, budget: float | None = None, **changes: Any
+        self,
+        *,
+        window: str | None = None,
+        budget: float | None = None,
+        send_unchanged: bool = False,
+        **changes: Any,
     ) -> Job:
         """After a pilot, send the rows it did not (attempt 1); ``changes`` (prompt, system,
-        examples, body fields) apply to them only. See ``dw_notebook.job.pilot``.
+        examples, body fields, ``schema_hint=True``: the schema added to the system prompt)
+        apply to them only. See ``dw_notebook.job.pilot``.
 
-        >>> job.proceed(window="24h", max_tokens=20)   # doctest: +SKIP
+        When the pilot's answers were cut off at ``max_tokens`` or did not parse against the
+        schema, and ``changes`` do not fix that, raises ``RepeatedCauseError`` naming the fix
+        (``job.proceed(max_tokens=64)``); ``send_unchanged=True`` sends the rest anyway.
+
+        >>> job.proceed(window="24h", max_tokens=64)   # doctest: +SKIP
         """
-        pilot.proceed(self, window=window, budget=budget, changes=changes)
+        pilot.proceed(self, window=window, budget=budget, changes=changes,
+                      send_unchanged=send_unchanged)  # fmt: skip
         if self._poller is not None:
             self.start_polling()
         return self
@@ -667,8 +701,23 @@ class Job(BatchCreation, SubmitThread):
         """A widget to review the results: label charts, failed rows, prompts beside answers."""
         return self._views().review(self, **options)
 
+    # How front ends show a job. Jupyter (and VS Code, Colab: IPython kernels) call
+    # _ipython_display_ first and ask nothing else, so the widget is shown once, under a display
+    # id that later takes its static end state. marimo asks _display_ for the object to show
+    # (the anywidget, rendered natively). Other tools that take a mimebundle get the widget's:
+    # its view, its static HTML and its text.
+
     def _ipython_display_(self) -> None:
         if Job.views is None:
             print(repr(self))
         else:
             Job.views.show(self)
+
+    def _display_(self) -> Any:
+        widget = Job.views.view(self) if Job.views is not None else None
+        return repr(self) if widget is None else widget
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        widget = Job.views.view(self) if Job.views is not None else None
+        bundle = widget._repr_mimebundle_() if widget is not None else None
+        return bundle or {"text/plain": repr(self)}

@@ -111,31 +111,38 @@ def job_batches(
     return sorted(reversed(found), key=lambda b: int(b.get("created_at") or 0))
 
 
+def chunk_of(batch: dict[str, Any]) -> tuple[int, int] | None:
+    """(attempt, chunk) a batch's metadata names, or None for a batch that is not a job's."""
+    metadata = batch.get("metadata") or {}
+    attempt, chunk = str(metadata.get("dw_attempt", "")), str(metadata.get("dw_chunk", ""))
+    return (int(attempt), int(chunk)) if attempt.isdigit() and chunk.isdigit() else None
+
+
 def existing_batches(client: BatchClient, job_id: str, attempt: int) -> dict[int, dict[str, Any]]:
     """The batches the service already has for this job and attempt, by chunk (the oldest one
     where a chunk has several: the one every kernel keeps, see ``settle``)."""
     found: dict[int, dict[str, Any]] = {}
     for batch in job_batches(client, job_id):
-        metadata = batch.get("metadata") or {}
-        chunk = str(metadata.get("dw_chunk", ""))
-        if metadata.get("dw_attempt") == str(attempt) and chunk.isdigit():
-            found.setdefault(int(chunk), batch)
+        named = chunk_of(batch)
+        if named is not None and named[0] == attempt:
+            found.setdefault(named[1], batch)
     return found
 
 
 def settle(
     client: BatchClient, batch: dict[str, Any], tag: dict[str, str]
-) -> tuple[dict[str, Any], str | None]:
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """After a create, look again: where another kernel (or machine) created the same chunk at
     the same moment, every one keeps the oldest batch, and the one that made a younger batch
     cancels it (only its own: a batch it cannot see yet is never cancelled by mistake).
-    Returns (the chunk's batch, the id of this call's batch if it was cancelled as a duplicate)."""
+    Returns (the chunk's batch, this call's batch as the cancel left it if it was the younger
+    duplicate)."""
+    named = (int(tag["dw_attempt"]), int(tag["dw_chunk"]))
     try:
         same = [
             b
             for b in job_batches(client, tag["dw_job"], max_pages=SETTLE_PAGES)
-            if (b.get("metadata") or {}).get("dw_attempt") == tag["dw_attempt"]
-            and (b.get("metadata") or {}).get("dw_chunk") == tag["dw_chunk"]
+            if chunk_of(b) == named
         ]
     except JobError:
         return batch, None  # cannot look: keep ours (at worst a duplicate runs, as before)
@@ -144,8 +151,37 @@ def settle(
     oldest = same[0]
     if oldest["id"] == batch["id"]:
         return batch, None
-    cancel_quietly(client, batch["id"])
-    return oldest, batch["id"]
+    cancelled = cancel_quietly(client, batch["id"])  # None: it had ended, or is gone
+    return oldest, cancelled or {**batch, "status": None, "in_progress_at": None}
+
+
+def ran_before_cancel(batch: dict[str, Any]) -> bool:
+    """Whether a cancelled batch had started (its requests were populated and began to run,
+    so the ones it finished are billed); False only when the service says it had not."""
+    counts = batch.get("request_counts") or {}
+    stopped_early = batch.get("status") in ("validating", "cancelling", "cancelled")
+    return not stopped_early or bool(
+        batch.get("in_progress_at") or counts.get("completed") or counts.get("failed")
+    )
+
+
+def duplicate_note(chunk: int, cancelled: dict[str, Any], kept: str) -> str:
+    """What the job tells its views about its own younger duplicate of ``chunk``, true to
+    whether that batch had started before it was cancelled."""
+    said = f"chunk {chunk} was created by another kernel at the same moment: this kernel's batch "
+    if not ran_before_cancel(cancelled):
+        return (
+            f"{said}{cancelled['id']} was cancelled before it ran (nothing billed), and the job "
+            f"follows {kept}"
+        )
+    rows = tag_rows(cancelled)
+    span = f"requests {rows[0]}-{rows[1] - 1}" if rows else "its requests"
+    done = (cancelled.get("request_counts") or {}).get("completed") or 0
+    return (
+        f"{said}{cancelled['id']} had already started when it was cancelled: {span} were sent "
+        f"twice, and the ones it finished ({done} so far, and any still running) are billed "
+        f"besides the same requests in {kept}, which the job follows"
+    )
 
 
 def uploaded_file(
@@ -227,12 +263,13 @@ def window_refused(error: APIError) -> bool:
     return "completion window" in text or "completion_window" in text
 
 
-def cancel_quietly(client: BatchClient, batch_id: str) -> None:
-    """Cancel a batch; one that has ended meanwhile, or is gone, is left as it is."""
+def cancel_quietly(client: BatchClient, batch_id: str) -> dict[str, Any] | None:
+    """Cancel a batch; one that has ended meanwhile, or is gone, is left as it is (None).
+    Returns the batch as the cancel answered it."""
     try:
-        client.cancel_batch(batch_id)
+        return client.cancel_batch(batch_id)
     except (ConflictError, NotFoundError):
-        pass
+        return None
 
 
 def service_estimate(client: BatchClient, file_id: str, window: str) -> tuple[float, Any] | None:

@@ -83,10 +83,10 @@ def record_from_service(
         return None
     newest = max(found, key=lambda b: (int(b.get("created_at") or 0), b["id"]))
     job_id = newest["metadata"]["dw_job"]
-    batches = [b for b in create.job_batches(client, job_id) if _chunk_of(b) is not None]
+    batches = [b for b in create.job_batches(client, job_id) if create.chunk_of(b) is not None]
     chosen: dict[tuple[int, int], dict[str, Any]] = {}
     for batch in batches:  # oldest first: the one every kernel keeps for a chunk
-        chosen.setdefault(_chunk_of(batch), batch)  # type: ignore[arg-type]
+        chosen.setdefault(create.chunk_of(batch), batch)  # type: ignore[arg-type]
     counts: dict[str, int] = {}
     bounds: dict[str, dict[str, list[int]]] = {}
     for (attempt, chunk), batch in chosen.items():
@@ -119,12 +119,6 @@ def record_from_service(
 def _names(batch: dict[str, Any], key: str) -> bool:
     metadata = batch.get("metadata") or {}
     return bool(metadata.get("dw_job")) and key in (metadata.get("dw_job"), metadata.get("dw_name"))
-
-
-def _chunk_of(batch: dict[str, Any]) -> tuple[int, int] | None:
-    metadata = batch.get("metadata") or {}
-    attempt, chunk = str(metadata.get("dw_attempt", "")), str(metadata.get("dw_chunk", ""))
-    return (int(attempt), int(chunk)) if attempt.isdigit() and chunk.isdigit() else None
 
 
 def job_from_record(

@@ -31,7 +31,8 @@ from ..errors import (
     RateLimitError,
     budget_advice,
 )
-from . import create, retry
+from . import create, pilot_findings, retry
+from .pilot_prompts import own_texts
 from .pilot_report import PilotFigures, PilotReport, answer_columns, extrapolate
 from .reading import join_frame
 
@@ -175,11 +176,12 @@ def pilot_rows(job: Any, timeout: float | None = None) -> pd.DataFrame:
         int(job.built.positions[i]) for i, cid in enumerate(job.built.custom_ids) if cid in wanted
     ]
     rows = frame.iloc[positions].copy()
-    rows.insert(
-        0,
-        "prompt",
-        [job.built.prompt_text(i) for i, cid in enumerate(job.built.custom_ids) if cid in wanted],
-    )
+    bodies = [orjson.loads(job.built.line(i))["body"]
+              for i, cid in enumerate(job.built.custom_ids) if cid in wanted]  # fmt: skip
+    prompts, shared = own_texts(bodies)
+    rows.insert(0, "prompt", prompts)
+    rows.attrs["shared_prompt"] = shared
+    rows.attrs["findings"] = pilot_findings.findings(rows, bodies[0]) if bodies else None
     return rows
 
 
@@ -267,7 +269,12 @@ def _lines(job: Any, changes: dict[str, Any], keep: Any) -> list[bytes]:
         )
     built = job.built
     rebuild = {k: v for k, v in changes.items() if k in REBUILD_ARGS}
-    body = {k: v for k, v in changes.items() if k not in REBUILD_ARGS}
+    body = {k: v for k, v in changes.items() if k not in REBUILD_ARGS and k != "schema_hint"}
+    hint = None
+    if changes.get("schema_hint") and built.n:
+        hint = pilot_findings.schema_hint(orjson.loads(built.line(0))["body"])
+        if hint is None:
+            raise JobError("schema_hint=True needs a response_format schema; this job has none")
     if rebuild:
         from ..jsonl.requests import build_requests
 
@@ -283,8 +290,8 @@ def _lines(job: Any, changes: dict[str, Any], keep: Any) -> list[bytes]:
                 "the changed prompt sends other rows than the pilot's build "
                 "(missing values?); use missing='empty' or submit a new job"
             )
-    return [retry.override(built.line(i), body) for i, cid in enumerate(built.custom_ids)
-            if keep(cid)]  # fmt: skip
+    return [pilot_findings.with_schema_hint(retry.override(built.line(i), body), hint)
+            for i, cid in enumerate(built.custom_ids) if keep(cid)]  # fmt: skip
 
 
 def proceed(
@@ -294,10 +301,13 @@ def proceed(
     budget: float | None,
     changes: dict[str, Any],
     timeout: float | None = None,
+    send_unchanged: bool = False,
 ) -> None:
     """Send the rest (attempt 1) once the pilot has ended: refuses in the call when the
-    pilot's measured cost of the whole job is over the budget, then uploads and creates on the
-    job's thread, as a submit does (``job.wait_submitted()`` waits for the batches)."""
+    pilot's measured cost of the whole job is over the budget, or when the pilot's answers
+    were cut off or did not parse and ``changes`` do not fix it (unless ``send_unchanged``),
+    then uploads and creates on the job's thread, as a submit does
+    (``job.wait_submitted()`` waits for the batches)."""
     pilot = _pilot_of(job)
     if job.sending:
         if pilot.get("proceeded"):
@@ -312,9 +322,14 @@ def proceed(
     lines = rest_lines(job, changes)
     if not lines:
         raise JobError(f"the pilot of job {job.name!r} covered every row; nothing to proceed")
+    rows = pilot_rows(job, timeout)  # the rest goes only after the pilot has ended
+    found = rows.attrs.get("findings")
+    left = pilot_findings.unaddressed(found, changes)
+    if left and not send_unchanged:
+        raise pilot_findings.refuse_proceed(found, left, len(lines))
     budget = job.spec.get("budget") if budget is None else budget
     if budget is not None:
-        measured = report(job, lines=lines, window=window, timeout=timeout).figures
+        measured = figures(job, rows, lines, window)
         if measured.total_usd is not None and measured.total_usd > budget:
             raise BudgetExceededError(
                 f"from the pilot's measured tokens the job costs ${measured.total_usd:.4f} "
@@ -322,8 +337,6 @@ def proceed(
                 f"over the budget ${budget:.4f}; nothing was sent. " + budget_advice(window),
                 measured,
             )
-    else:
-        pilot_rows(job, timeout)  # the rest goes only after the pilot has ended
     pilot["proceeded"] = {"window": window, "changed": sorted(changes), "changes": _json(changes)}
     job.pilot_changes = changes
     job.spec["window"] = window

@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..markup import no_math
 from ..prices import price_for
-from ..progress.pilot import PROCEED_HINT, figure_lines
+from ..progress.fixes import finding_lines
+from ..progress.pilot import figure_lines, proceed_hint
 
 Z95 = 1.96
 
@@ -151,6 +152,11 @@ class PilotReport:
         self.rows = rows
         self.answer_columns = answer_columns
 
+    @property
+    def findings(self) -> dict[str, Any] | None:
+        """Answers cut off or not parsed, and the fix proposed (``dw_notebook.progress.fixes``)."""
+        return self.rows.attrs.get("findings")
+
     def _shown(self) -> pd.DataFrame:
         cols = ["prompt", *self.answer_columns, "status", "error", "finish_reason"]
         cols += ["prompt_tokens", "completion_tokens"]
@@ -158,19 +164,21 @@ class PilotReport:
 
     def __repr__(self) -> str:
         lines = ["Pilot report", *("  " + line for line in self.figures.lines())]
+        lines += ["  " + line for line in finding_lines(self.findings)]
         for _, row in self._shown().iterrows():
             answer = " · ".join(str(row[c]) for c in self.answer_columns if c in row.index)
             prompt = str(row.get("prompt", "")).replace("\n", " ")[:60]
             lines.append(f"  [{row['status']}] {prompt!r} -> {answer[:60]!r}")
-        lines.append(PROCEED_HINT)
+        lines.append(proceed_hint({"findings": self.findings}))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        figures = "".join(f"<li>{html.escape(line)}</li>" for line in self.figures.lines())
+        shown = [*self.figures.lines(), *finding_lines(self.findings)]
+        figures = "".join(f"<li>{html.escape(line)}</li>" for line in shown)
         table = self._shown().to_html(escape=True, na_rep="")
         return no_math(
             f"<div><b>Pilot report</b><ul>{figures}</ul>{table}".replace("$", "&#36;")
-            + "<p>Send the rest with <code>job.proceed()</code>.</p></div>"
+            + f"<p>{html.escape(proceed_hint({'findings': self.findings}))}</p></div>"
         )
 
 

@@ -8,7 +8,7 @@ described in ``dw_notebook.progress.pilot``, which words it for the text and HTM
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,8 @@ import pandas as pd
 
 from .. import wire
 from ..errors import DwError
+from ..progress.fixes import needs_choice, proceed_call
+from ..progress.snapshot import JobSnapshot
 from . import pilot
 
 log = logging.getLogger(__name__)
@@ -42,11 +44,15 @@ def read_view(job: Any) -> None:
         }
         columns = [c for c in result.answer_columns if c != "parse_error"]  # shown as an error
         rows = [_plain_row(row, columns) for _, row in result.rows.head(ROWS_SHOWN).iterrows()]
-        job.pilot_view = {"figures": figures, "columns": columns, "rows": rows, "error": None}
+        attrs = result.rows.attrs
+        job.pilot_view = {"figures": figures, "columns": columns, "rows": rows, "error": None,
+                          "findings": attrs.get("findings"),
+                          "shared_prompt": _text(attrs.get("shared_prompt"))}  # fmt: skip
     except Exception as exc:  # a report that cannot be read must not stop the polling
         if not isinstance(exc, DwError):
             log.exception("dw-notebook: the pilot's report could not be read")
-        job.pilot_view = {"figures": {}, "columns": [], "rows": [], "error": str(exc)}
+        job.pilot_view = {"figures": {}, "columns": [], "rows": [], "error": str(exc),
+                          "findings": None, "shared_prompt": None}  # fmt: skip
 
 
 def view(job: Any) -> dict[str, Any] | None:
@@ -86,3 +92,16 @@ def _text(value: Any) -> str | None:
 
 def _count(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
+
+
+def with_fix_hint(snapshot: JobSnapshot) -> JobSnapshot:
+    """A snapshot whose pilot waits for proceed with findings: its hint names the call with
+    the fix (``job.proceed(max_tokens=64)``), not the plain ``job.proceed()`` that would refuse."""
+    view = snapshot.pilot or {}
+    found = view.get("findings")
+    hint = snapshot.extra.get("hint")
+    if view.get("state") != "ready" or not needs_choice(found) or not hint:
+        return snapshot
+    fixed = hint.replace("job.proceed() sends", f"{proceed_call(found)} sends")
+    fixed += " with the fix the pilot calls for (job.proceed(send_unchanged=True): as they are)"
+    return replace(snapshot, extra={**snapshot.extra, "hint": fixed})

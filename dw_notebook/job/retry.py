@@ -14,14 +14,22 @@ RETRY_STATUSES = ("failed", "expired", "cancelled", "not_run")
 
 
 def ids_to_retry(
-    out: pd.DataFrame, ids: Any, *, truncated: bool, unreadable: bool = False
+    out: pd.DataFrame,
+    ids: Any,
+    *,
+    truncated: bool,
+    unreadable: bool = False,
+    unparsed: bool = False,
 ) -> set[str]:
     """The custom_ids of rows that failed, expired, never ran, (``truncated``) hit
-    ``max_tokens`` or (``unreadable``) came back unreadable; ``ids`` holds one custom_id per
-    row of ``out`` (None: not sent)."""
+    ``max_tokens``, (``unparsed``) answered but did not parse against the schema or
+    (``unreadable``) came back unreadable; ``ids`` holds one custom_id per row of ``out``
+    (None: not sent)."""
     again = out["status"].isin(RETRY_STATUSES + (("unreadable",) if unreadable else ()))
     if truncated:
         again |= out["finish_reason"].eq("length").fillna(False)
+    if unparsed and "parse_error" in out.columns:
+        again |= out["parse_error"].notna() & ~out["status"].isin(("unreadable",))
     return {ids[i] for i in np.flatnonzero(again.to_numpy()) if ids[i] is not None}
 
 

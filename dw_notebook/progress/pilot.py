@@ -9,14 +9,19 @@ words the figures the same way.
 ``proceed``; ``proceeded``: the rest was sent), ``n`` and ``rest`` (rows), ``window`` (the
 rest's window: the job's until proceed, then the one it was sent on), and once ended
 ``figures`` (window -> figures, one per window the rest can be sent on), ``columns`` (the answer
-columns), ``rows`` (``prompt``, ``answers``, ``status``, ``error``, ``finish_reason``,
-``prompt_tokens``, ``completion_tokens``) and ``error`` (why the report could not be read).
+columns), ``rows`` (``prompt``: the row's own text, ``answers``, ``status``, ``error``,
+``finish_reason``, ``prompt_tokens``, ``completion_tokens``), ``shared_prompt`` (the text every
+row's prompt starts with, shown once; None: none), ``findings`` (answers cut off or not parsed,
+and the fix proposed: see ``dw_notebook.progress.fixes``; None: nothing found) and ``error``
+(why the report could not be read).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from .fixes import finding_lines, needs_choice, proceed_call
 
 WAITING = "pilot done, waiting for proceed"
 PILOT_DONE = "pilot done"  # the badge of a job whose pilot waits for proceed
@@ -61,6 +66,17 @@ def figure_lines(f: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def proceed_hint(pilot: Mapping[str, Any] | None) -> str:
+    """What to run next: the fix the pilot's findings call for, else the plain proceed."""
+    found = (pilot or {}).get("findings")
+    if needs_choice(found):
+        return (
+            f"Send the rest with the fix: {proceed_call(found)}, "  # type: ignore[arg-type]
+            "or as it is: job.proceed(send_unchanged=True)"
+        )
+    return PROCEED_HINT
+
+
 def waiting(pilot: Mapping[str, Any] | None) -> bool:
     """Whether a snapshot's pilot has ended and the rest waits for ``proceed``."""
     return bool(pilot) and pilot.get("state") == "ready"  # type: ignore[union-attr]
@@ -86,9 +102,14 @@ def format_pilot(pilot: Mapping[str, Any] | None) -> str:
         lines.append(f"  the pilot's answers could not be read: {pilot['error']}")
     figures = (pilot.get("figures") or {}).get(pilot.get("window"))
     lines += ["  " + line for line in figure_lines(figures)] if figures else []
+    lines += ["  " + line for line in finding_lines(pilot.get("findings"))]
+    if pilot.get("shared_prompt"):
+        lines.append(
+            "  every prompt starts with: " + pilot["shared_prompt"].replace("\n", " ")[:120]
+        )
     lines += ["  " + row_line(row) for row in pilot.get("rows") or []]
     if pilot.get("state") == "ready":
-        lines.append(PROCEED_HINT)
+        lines.append(proceed_hint(pilot))
     else:
         lines.append(f"The rest was sent on the {pilot.get('window')} window.")
     return "\n".join(lines)

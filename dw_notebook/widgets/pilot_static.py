@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..progress.pilot import PROCEED_HINT, figure_lines, waiting
+from ..progress.fixes import finding_lines
+from ..progress.pilot import figure_lines, proceed_hint, waiting
 from ..progress.snapshot import JobSnapshot
 from .static import MUTED, card, escape, flex_rows, snapshot_html
 
@@ -31,6 +32,14 @@ def pilot_html(pilot: Mapping[str, Any]) -> str:
         items = "".join(f"<li>{escape(line)}</li>" for line in figure_lines(figures))
         parts.append(f'<ul data-testid="dw-pilot-figures" style="margin:0;padding-left:1.2em">'
                      f"{items}</ul>")  # fmt: skip
+    found = finding_lines(pilot.get("findings"))
+    if found:
+        items = "".join(f"<li>{escape(line)}</li>" for line in found)
+        parts.append('<ul data-testid="dw-pilot-findings" style="margin:0;padding-left:1.2em;'
+                     f'color:var(--jp-warn-color1, #f57c00)">{items}</ul>')  # fmt: skip
+    if pilot.get("shared_prompt"):
+        parts.append(f'<div style="{MUTED}">every prompt starts with: '
+                     f"{escape(pilot['shared_prompt'])}</div>")  # fmt: skip
     rows = []
     for row in pilot.get("rows") or []:
         answer = " · ".join(v for v in (row.get("answers") or {}).values() if v)
@@ -46,6 +55,6 @@ def pilot_html(pilot: Mapping[str, Any]) -> str:
                                "dw-pilot-rows"))  # fmt: skip
     parts.append(
         f'<div style="{MUTED};font-family:var(--jp-code-font-family, monospace)">'
-        f"{escape(PROCEED_HINT)}</div>"
+        f"{escape(proceed_hint(pilot))}</div>"
     )
     return card("".join(parts), testid="dw-pilot-static")

@@ -1,12 +1,14 @@
-"""The live progress widget of a job: one synced trait, ``snapshot``, and two commands.
+"""The live progress widget of a job: one synced trait, ``snapshot`` (with ``record``, its
+static form for a notebook saved mid-run), and three commands.
 
 The job's poller thread calls :meth:`ProgressWidget.update` with each
 :class:`~dw_notebook.progress.snapshot.JobSnapshot`; the widget sends at most a few messages
 per second (the newest snapshot wins, a trailing send makes sure it arrives) and always sends
 the final one.
 Button clicks arrive as ``{"type": "cancel"}`` / ``{"type": "refresh"}`` messages, and a pilot's
-Proceed as ``{"type": "proceed", "window": "24h"}``; they are handed to the callbacks registered
-with :meth:`ProgressWidget.on_command`.
+Proceed as ``{"type": "proceed", "window": "24h"}`` with the fix the user chose for what the pilot
+found (``"max_tokens": 64``, ``"schema_hint": true``) or ``"send_unchanged": true``; they are
+handed to the callbacks registered with :meth:`ProgressWidget.on_command`.
 
 Every place the widget is displayed also carries static HTML and a text line of the job's state
 (refreshed by display-id updates when the phase changes and every ``static_every`` seconds);
@@ -87,6 +89,10 @@ class ProgressWidget(anywidget.AnyWidget):
     _css = _assets.css("progress")
 
     snapshot = traitlets.Dict().tag(sync=True)
+    # {view model id: {"text/html", "text/plain"}}: the static record of each view of a running
+    # job, sent with each snapshot, so the page writes a record as fresh as what it shows into
+    # a notebook saved mid-run (js/lib/record.js); empty once the job has ended
+    record = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -155,11 +161,13 @@ class ProgressWidget(anywidget.AnyWidget):
 
     def _send_snapshot(self, snap: JobSnapshot, now: float) -> None:
         self._last_sent = now
+        # a retry or a pilot's proceed can bring a finished job back to life
+        finished = snap.done and not waiting(snap.pilot)
         with self.hold_sync():
             self.snapshot = snap.to_dict()
+            self.record = {} if finished else self._records(snap)
         self.sent_count += 1
-        # a retry or a pilot's proceed can bring a finished job back to life
-        self._finished = snap.done and not waiting(snap.pilot)
+        self._finished = finished
         if self._finished:
             # a later done snapshot (e.g. with the actual cost) refreshes the static outputs
             self._leave_static(snap)
@@ -175,7 +183,7 @@ class ProgressWidget(anywidget.AnyWidget):
 
     def on_command(self, callback: Callable[..., None]) -> None:
         """Call ``callback("cancel")``, ``callback("refresh")`` or
-        ``callback("proceed", window="24h")`` when a button is used.
+        ``callback("proceed", window="24h", max_tokens=64)`` when a button is used.
 
         Messages are handled on the kernel's main thread when it is idle. A callback that
         raises does not break the widget: the error is logged and shown in the widget.
@@ -194,6 +202,15 @@ class ProgressWidget(anywidget.AnyWidget):
                 self.send({"type": "error", "text": f"proceed needs a window of {WINDOWS}"})
                 return
             options["window"] = window
+            max_tokens = content.get("max_tokens")
+            if max_tokens is not None:
+                if type(max_tokens) is not int or max_tokens < 1:
+                    self.send({"type": "error", "text": "max_tokens must be a positive integer"})
+                    return
+                options["max_tokens"] = max_tokens
+            for flag in ("schema_hint", "send_unchanged"):
+                if content.get(flag) is True:
+                    options[flag] = True
         for handler in list(self._handlers):
             try:
                 handler(command, **options)
@@ -227,6 +244,8 @@ class ProgressWidget(anywidget.AnyWidget):
                                display_id=display_id)  # fmt: skip
                 return
             self._slots.add(display_id)
+            if header is not None and self._latest is not None:
+                self.record = self._records(self._latest)  # the box is a view of its own
             data, metadata = self._live_bundle(display_id)
             update_display(data, metadata=metadata, raw=True, display_id=display_id)
 
@@ -241,6 +260,18 @@ class ProgressWidget(anywidget.AnyWidget):
             data = {**data, "text/html": no_math(job_html(self._latest)),
                     "text/plain": format_progress(self._latest)}  # fmt: skip
         return data, metadata
+
+    def _records(self, snap: JobSnapshot) -> dict[str, dict[str, str]]:
+        """The static record of every view of this widget: its own and each header's box."""
+        html, text = job_html(snap), format_progress(snap)
+        records = {self.model_id: {"text/html": no_math(html), "text/plain": text}}
+        for header in self._headers.values():
+            boxed = {
+                "text/html": no_math(header.html + html),
+                "text/plain": f"{header.text}\n{text}",
+            }
+            records[header.box(self).model_id] = boxed
+        return records
 
     def _refresh_static(self, snap: JobSnapshot, now: float) -> None:
         """Re-send the bundle of every live output when the phase changed or a while passed."""

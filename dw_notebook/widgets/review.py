@@ -28,9 +28,11 @@ from .review_summary import error_groups, histogram, label_text, review_html, sh
 
 log = logging.getLogger(__name__)
 
+# The columns the package adds to a join to keep its books (row status, tokens, which batch,
+# attempt and pilot phase): never answers, so never charted as labels or shown as answers.
 META_COLUMNS = frozenset(
     {"status", "error", "finish_reason", "prompt_tokens", "completion_tokens", "batch_id",
-     "attempt", "parse_error"}
+     "attempt", "parse_error", "phase", "earlier_prompt"}
 )  # fmt: skip
 OK = "ok"
 UNPARSED = "unparsed"
@@ -58,6 +60,12 @@ def _json_value(value: Any, max_chars: int) -> Any:
             pass
         value = str(value)
     return value if len(value) <= max_chars else value[: max_chars - 1] + "…"
+
+
+def charted_columns(answers: Sequence[str]) -> list[str]:
+    """The answer columns that may get a chart: bookkeeping columns never do, even when a
+    caller names them as answers."""
+    return [c for c in answers if c not in META_COLUMNS]
 
 
 def _is_label_column(series: pd.Series, max_labels: int) -> bool:
@@ -132,10 +140,11 @@ class ReviewWidget(anywidget.AnyWidget):
         )
         self._error_columns = [c for c in (error_column, "parse_error") if c in frame.columns]
         self._status_column = status_column if status_column in frame.columns else None
+        charted = charted_columns(self._answers)
         if label_columns is None:
             ok_rows = frame.loc[self._ok]
-            label_columns = [c for c in self._answers if _is_label_column(ok_rows[c], max_labels)]
-        self._labels = [c for c in label_columns if c in frame.columns]
+            label_columns = [c for c in charted if _is_label_column(ok_rows[c], max_labels)]
+        self._labels = [c for c in charted_columns(label_columns) if c in frame.columns]
         by_status = status.value_counts()
         counts = self.counts
         with self.hold_sync():
@@ -156,7 +165,7 @@ class ReviewWidget(anywidget.AnyWidget):
             self.distributions = [self._distribution(c, max_labels) for c in self._labels]
             ok_rows = frame.loc[self._ok]
             self.histograms = [
-                h for c in self._answers if c not in self._labels
+                h for c in charted if c not in self._labels
                 if (h := histogram(ok_rows[c], c)) is not None
             ]  # fmt: skip
             self.errors = error_groups(

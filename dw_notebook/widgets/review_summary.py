@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..progress.fixes import retry_advice
 from ..progress.text import format_row_counts
 from .static import MUTED, card, escape, flex_rows, shade
 
@@ -43,8 +44,24 @@ def _hint(kind: str) -> str:
     if kind in ("expired", "cancelled", "not run"):
         return "never answered: job.retry() runs these rows again"
     if kind == "parse error":
-        return "the answer did not match the schema: job.retry() asks again"
+        return retry_advice(0, None, 1)
     return "job.retry() runs failed rows again"
+
+
+CUT_OFF = "cut off at max_tokens"
+
+
+def _cut_off_tokens(rows: pd.DataFrame) -> list[int | None]:
+    """Per row, the completion tokens at which its answer was cut off (None: not cut off)."""
+    if "finish_reason" not in rows.columns:
+        return [None] * len(rows)
+    cut = rows["finish_reason"].eq("length").fillna(False).to_numpy(dtype=bool)
+    tokens = (
+        rows["completion_tokens"].to_numpy(dtype="float64", na_value=np.nan)
+        if "completion_tokens" in rows.columns
+        else np.full(len(rows), np.nan)
+    )
+    return [(0 if np.isnan(t) else int(t)) if c else None for c, t in zip(cut, tokens, strict=True)]
 
 
 def error_groups(
@@ -70,19 +87,27 @@ def error_groups(
                 text = values[i] if name != "parse_error" else "parse error"
                 break
         texts.append(text or status[i])
+    cut_at = _cut_off_tokens(rows)
     kinds: dict[str, dict[str, Any]] = {}
-    for text in texts:
+    for text, reached in zip(texts, cut_at, strict=True):
         kind = (
             (error_kind(text) if text not in ("parse error", "expired", "cancelled") else text)
             if text
             else "not run"
         )
-        group = kinds.setdefault(kind, {"kind": kind, "count": 0, "example": text})
+        if text == "parse error" and reached is not None:
+            kind = CUT_OFF
+        group = kinds.setdefault(kind, {"kind": kind, "count": 0, "example": text, "cut_at": 0})
         group["count"] += 1
+        group["cut_at"] = max(group["cut_at"], reached or 0)
     groups = sorted(kinds.values(), key=lambda g: (-g["count"], g["kind"]))
     for group in groups:
-        group["hint"] = _hint(group["kind"])
-        group["view"] = "unparsed" if group["kind"] == "parse error" else "failed"
+        cut = group.pop("cut_at")
+        group["hint"] = (
+            retry_advice(1, cut, 0) if group["kind"] == CUT_OFF else _hint(group["kind"])
+        )
+        # the review tab that lists the group's rows
+        group["view"] = "unparsed" if group["kind"] in ("parse error", CUT_OFF) else "failed"
     return groups
 
 
@@ -147,7 +172,8 @@ def review_html(
     ]
     if charts:
         body.append('<div style="display:flex;flex-wrap:wrap;gap:8px 24px">')
-        body += [_chart(column, bars, total) for column, bars, total in charts]
+        top = max([c for _, bars, _ in charts for _, c in bars] + [1])  # one scale for all
+        body += [_chart(column, bars, top, total) for column, bars, total in charts]
         body.append("</div>")
     if errors:
         rows = [(f"{g['count']:,}", g["kind"], g["hint"]) for g in errors]
@@ -180,11 +206,10 @@ def _percent(count: int, whole: int) -> int:
     return math.floor(100 * count / whole + 0.5)  # as the widget's Math.round, not to even
 
 
-def _chart(column: str, bars: Sequence[tuple[str, int]], total: int) -> str:
-    top = max([c for _, c in bars] + [1])
+def _chart(column: str, bars: Sequence[tuple[str, int]], top: int, total: int) -> str:
     whole = max(total, 1)
     rows = "".join(
-        f'<div style="display:grid;grid-template-columns:minmax(3rem,8rem) minmax(4rem,12rem) '
+        f'<div style="display:grid;grid-template-columns:minmax(3rem,8rem) 10rem '
         f'6rem;gap:6px;align-items:center"><span style="overflow:hidden;text-overflow:ellipsis;'
         f'white-space:nowrap">{escape(label)}</span><span style="height:10px;'
         f'background:var(--jp-layout-color2, {shade(0.2)})"><span style="display:block;height:100%;'

@@ -186,7 +186,7 @@ def snapshot_html(snap: JobSnapshot, now: datetime | None = None) -> str:
     if snap.message:
         lines.append(f'<div style="{MUTED};font-style:italic">{escape(snap.message)}</div>')
     if not snap.done:  # a notebook saved mid-run shows this later: say when it was true
-        stamp = (now or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
+        stamp = (now or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
         lines.append(f'<div data-testid="dw-as-of" style="{MUTED}">as of {escape(stamp)}</div>')
     return card("\n".join(lines), colour=colour, testid="dw-progress-static")
 

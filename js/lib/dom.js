@@ -43,3 +43,9 @@ export function mount(el, root) {
   el.setAttribute("data-lm-suppress-shortcuts", "true");
   el.append(root);
 }
+
+/** Words between two elements shown side by side (a name and its badge), for screen readers
+ * only: without them the two are read as one word. */
+export function separator(text = ", ") {
+  return h("span", { class: "dw-sr-only" }, text);
+}

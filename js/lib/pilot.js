@@ -1,7 +1,7 @@
 // The report of a pilot inside the progress widget: measured figures, the rest's extrapolated
 // cost on the window chosen, the answers beside their prompts, and Proceed. Reads
 // snapshot.pilot (dw_notebook/progress/pilot.py says its shape); every text goes in as text.
-import { h, setText } from "./dom.js";
+import { h, separator, setText } from "./dom.js";
 import { formatCount } from "./format.js";
 
 /** Dollars as the Python report writes them: "$0.0123", "$0.000117". */
@@ -48,6 +48,119 @@ export function pilotFigureLines(f) {
   return out;
 }
 
+const capText = (cap) => (present(cap) ? `max_tokens=${cap}` : "the model's own length limit");
+
+/** What the pilot found and the fix proposed, worded as dw_notebook/progress/fixes.py does. */
+export function pilotFindingLines(f) {
+  if (!f || typeof f !== "object") return [];
+  const out = [];
+  if (f.truncated) {
+    const used = present(f.longest_complete)
+      ? `the longest complete answer used ${f.longest_complete} tokens`
+      : "no answer ended by itself";
+    out.push(
+      `${f.truncated} of ${f.rows} answers were cut off at ${capText(f.cap)} ` +
+        `(finish_reason=length); ${used}; proposed max_tokens=${f.max_tokens}`,
+    );
+  }
+  if (f.unparsed) {
+    const example = f.parse_example ? ` (${f.parse_example})` : "";
+    out.push(
+      `${f.unparsed} of ${f.rows} answers did not parse against the schema${example}; ` +
+        "proposed: add the schema to the system prompt (schema_hint=True)",
+    );
+  }
+  return out;
+}
+
+/** Whether the pilot found something Proceed must not silently send again. */
+export const needsChoice = (f) => Boolean(f && typeof f === "object" && (f.truncated || f.unparsed));
+
+/**
+ * The fix block: the findings, a max_tokens field prefilled with the proposal, the schema hint,
+ * and "send unchanged" (a deliberate tick). `choice()` is the proceed's options, or null while
+ * neither a fix nor "send unchanged" is chosen; `reason()` says why not.
+ */
+function fixSection(onChange) {
+  let f = null;
+  let touched = false; // the user edited the field: polls do not overwrite it
+  const lines = h("ul", { class: "dw-pilot-findings", "data-testid": "dw-pilot-findings" });
+  const tokens = h("input", {
+    class: "dw-input dw-pilot-tokens-input",
+    type: "number",
+    min: "1",
+    step: "1",
+    "data-testid": "dw-pilot-max-tokens",
+    "aria-label": "max_tokens of the rest",
+    oninput: () => {
+      touched = true;
+      onChange();
+    },
+  });
+  const tokensLabel = h("label", { class: "dw-pilot-fix-field" }, "max_tokens for the rest ", tokens);
+  const hint = h("input", { type: "checkbox", "data-testid": "dw-pilot-schema-hint", onchange: () => onChange() });
+  hint.checked = true;
+  const hintText = h("span", { class: "dw-pilot-hint-text" });
+  const hintLabel = h("label", { class: "dw-pilot-fix-field" }, hint, " add to the system prompt: ", hintText);
+  const unchanged = h("input", { type: "checkbox", "data-testid": "dw-pilot-unchanged", onchange: () => onChange() });
+  const unchangedText = h("span", {}, "send the rest unchanged");
+  const unchangedLabel = h("label", { class: "dw-pilot-fix-field dw-pilot-unchanged" }, unchanged, " ", unchangedText);
+  const note = h("div", { class: "dw-pilot-fix-note", "data-testid": "dw-pilot-fix-note" });
+  const root = h(
+    "div",
+    { class: "dw-pilot-fix", "data-testid": "dw-pilot-fix" },
+    lines,
+    tokensLabel,
+    hintLabel,
+    unchangedLabel,
+    note,
+  );
+
+  function tokensValue() {
+    const text = tokens.value.trim();
+    return /^\d+$/.test(text) ? Number(text) : null;
+  }
+
+  /** The fix chosen, {problems} naming what is left unfixed, or {send_unchanged: true}. */
+  function choice() {
+    if (!needsChoice(f)) return { options: {}, problems: [] };
+    if (unchanged.checked) return { options: { send_unchanged: true }, problems: [] };
+    const options = {};
+    const problems = [];
+    if (f.truncated) {
+      const value = tokensValue();
+      const floor = f.cut_at ?? 0;
+      if (value === null || value <= floor) problems.push(`max_tokens must be above ${floor}`);
+      else options.max_tokens = value;
+    }
+    if (f.unparsed) {
+      if (hint.checked && f.schema_hint) options.schema_hint = true;
+      else problems.push("tick the schema hint");
+    }
+    return { options, problems };
+  }
+
+  function update(findings, rest, locked) {
+    f = needsChoice(findings) ? findings : null;
+    root.hidden = !f;
+    if (!f) return;
+    lines.replaceChildren(...pilotFindingLines(f).map((line) => h("li", {}, line)));
+    tokensLabel.hidden = !f.truncated;
+    if (f.truncated && !touched) tokens.value = String(f.max_tokens ?? "");
+    hintLabel.hidden = !f.unparsed || !f.schema_hint;
+    setText(hintText, f.schema_hint ?? "");
+    const cause = f.truncated ? "cut off at the same max_tokens" : "unparsed the same way";
+    setText(unchangedText, `send the other ${formatCount(rest)} rows unchanged (expect answers ${cause})`);
+    tokens.disabled = hint.disabled = unchanged.checked || locked;
+    unchanged.disabled = locked;
+    const { problems } = choice();
+    setText(note, problems.length ? `To send: ${problems.join(", ")}; or tick "send unchanged".` : "");
+    note.hidden = !problems.length;
+  }
+
+  return { root, update, choice };
+}
+
 function rowNode(row, columns) {
   const answers = row.answers && typeof row.answers === "object" ? row.answers : {};
   const named = columns.length > 1;
@@ -73,16 +186,19 @@ function rowNode(row, columns) {
     { class: "dw-pilot-row", "data-testid": "dw-pilot-row" },
     h("div", { class: "dw-pilot-prompt" }, String(row.prompt ?? "")),
     answer,
-    h("div", { class: "dw-pilot-meta" }, status, h("span", { class: "dw-pilot-tokens" }, tokens)),
+    h("div", { class: "dw-pilot-meta" }, status, tokens ? separator(", ") : null, h("span", { class: "dw-pilot-tokens" }, tokens)),
   );
 }
 
 /**
  * The pilot block: `update(pilot)` shows it (hidden without a pilot or while it runs);
- * `onProceed(window)` is called once per click; the button stays disabled until the kernel
- * answers (`done()` after an error, or a snapshot whose pilot has proceeded).
+ * `onProceed(window, options)` is called once per click (options: the fix chosen for what the
+ * pilot found, `{max_tokens, schema_hint}`, or `{send_unchanged: true}`; Proceed stays disabled
+ * until one is chosen); the button stays disabled until the kernel answers (`done()` after an
+ * error, or a snapshot whose pilot has proceeded).
  */
 export function pilotSection({ onProceed }) {
+  const fix = fixSection(() => update(last));
   let sending = false;
   let last = null;
   let chosen = null; // the window the user picked; the job's own until then
@@ -116,8 +232,10 @@ export function pilotSection({ onProceed }) {
     "data-testid": "dw-proceed",
     onclick: () => {
       if (sending || last?.state !== "ready") return;
+      const { options, problems } = fix.choice();
+      if (problems.length) return;
       sending = true;
-      onProceed(select.value);
+      onProceed(select.value, options);
       update(last);
     },
   });
@@ -127,12 +245,14 @@ export function pilotSection({ onProceed }) {
     h("label", { class: "dw-pilot-label" }, "Send the rest on the ", select, " window"),
     button,
   );
-  const body = h("div", { class: "dw-pilot-body" }, error, figures, rows);
+  const shared = h("div", { class: "dw-pilot-shared", "data-testid": "dw-pilot-shared" });
+  const body = h("div", { class: "dw-pilot-body" }, error, figures, shared, rows);
   const root = h(
     "div",
     { class: "dw-pilot", "data-testid": "dw-pilot" },
     h("div", { class: "dw-pilot-head" }, title, fold),
     body,
+    fix.root,
     actions,
   );
   let wasProceeded = false;
@@ -150,6 +270,7 @@ export function pilotSection({ onProceed }) {
     body.hidden = folded;
     fold.hidden = !proceeded;
     setText(fold, folded ? "Show" : "Hide");
+    fold.setAttribute("aria-label", folded ? "Show the pilot report" : "Hide the pilot report");
 
     const table = last.figures && typeof last.figures === "object" ? last.figures : {};
     const windows = Object.keys(table);
@@ -172,10 +293,23 @@ export function pilotSection({ onProceed }) {
     const list = Array.isArray(last.rows) ? last.rows : [];
     rows.replaceChildren(...list.map((row) => rowNode(row, columns)));
     rows.hidden = !list.length;
+    const common = typeof last.shared_prompt === "string" ? last.shared_prompt : "";
+    setText(shared, common ? `Every prompt starts with: ${common}` : "");
+    shared.hidden = !common;
 
+    fix.update(proceeded ? null : last.findings, last.rest, sending);
+    const { options, problems } = fix.choice();
     actions.hidden = proceeded;
-    button.disabled = sending || last.state !== "ready";
-    setText(button, sending ? "Sending…" : `Proceed: send the other ${formatCount(last.rest)} rows`);
+    button.disabled = sending || last.state !== "ready" || problems.length > 0;
+    const rest = `the other ${formatCount(last.rest)} rows`;
+    const changes = [
+      present(options.max_tokens) ? `max_tokens=${options.max_tokens}` : null,
+      options.schema_hint ? "the schema hint" : null,
+    ].filter(Boolean);
+    let label = `Proceed: send ${rest}`;
+    if (options.send_unchanged) label = `Send unchanged: ${rest}`;
+    else if (changes.length) label = `Proceed with ${changes.join(" and ")}: send ${rest}`;
+    setText(button, sending ? "Sending…" : label);
   }
 
   return {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { RECORD_CLASS, keepRecordsOnSave, recordsOf, withRecords } from "./record.js";
+import {
+  RECORD_CLASS,
+  keepRecordsOnSave,
+  liveRecords,
+  recordsOf,
+  withFreshOutputs,
+  withRecords,
+} from "./record.js";
 
 const STATE = "application/vnd.jupyter.widget-state+json";
 const VIEW = "application/vnd.jupyter.widget-view+json";
@@ -68,6 +75,46 @@ describe("records kept in a saved notebook", () => {
     expect(context.metadata.widgets).toBeUndefined();
     context.save();
     expect(Object.keys(context.metadata.widgets[STATE].state)).toEqual(["a"]);
+  });
+
+  it("takes a running widget's record from its trait, fresher than the output's text/html", () => {
+    const fresh = '<div data-testid="dw-progress-static">120 / 300 done</div>';
+    const live = {
+      get: (key) => (key === "record" ? { a: { "text/html": fresh, "text/plain": "120 / 300" } } : undefined),
+    };
+    const context = fakeContext([[ours("a"), ours("b")]]);
+    keepRecordsOnSave({ ...live, widget_manager: { context } });
+    context.save();
+    const state = context.metadata.widgets[STATE].state;
+    expect(state.a.state.outputs[0].data).toEqual({ "text/html": fresh, "text/plain": "120 / 300" });
+    expect(state.b.state.outputs[0].data["text/html"]).toBe(card); // no live record: its own
+    expect(liveRecords([live, { get: () => undefined }])).toEqual(live.get("record"));
+  });
+
+  it("puts the fresh records into the saved copy of the outputs only, for that one save", () => {
+    const fresh = { "text/html": '<div data-testid="dw-progress-static">90 / 300</div>', "text/plain": "90" };
+    const outputs = [ours("a"), ours("b")];
+    const context = fakeContext([outputs]);
+    // JupyterLab's model serialises through a method of its class, as here
+    const proto = { toJSON: () => ({ cells: [{ outputs: structuredClone(outputs) }] }) };
+    context.model = Object.assign(Object.create(proto), context.model);
+    const live = { get: (key) => (key === "record" ? { a: fresh } : undefined) };
+    keepRecordsOnSave({ ...live, widget_manager: { context } });
+    context.save();
+    const saved = context.model.toJSON();
+    expect(saved.cells[0].outputs[0].data).toEqual({ [VIEW]: { model_id: "a" }, ...fresh });
+    expect(saved.cells[0].outputs[1].data["text/html"]).toBe(card);
+    expect(outputs[0].data["text/html"]).toBe(card); // what is on screen is left alone
+    expect(Object.hasOwn(context.model, "toJSON")).toBe(false); // the next save starts afresh
+    expect(context.model.toJSON().cells[0].outputs[0].data["text/html"]).toBe(card);
+  });
+
+  it("refreshes the outputs whose widget view has a live record", () => {
+    const json = { cells: [{ outputs: [ours("a"), { output_type: "stream", text: "x" }] }, {}] };
+    withFreshOutputs(json, { a: { "text/html": "<b>new</b>", "text/plain": "new" } });
+    expect(json.cells[0].outputs[0].data["text/html"]).toBe("<b>new</b>");
+    expect(json.cells[0].outputs[0].data[VIEW]).toEqual({ model_id: "a" });
+    expect(json.cells[0].outputs[1]).toEqual({ output_type: "stream", text: "x" });
   });
 
   it("does nothing where the page has no document (VS Code, a test page)", () => {

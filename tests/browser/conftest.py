@@ -285,11 +285,15 @@ def run_all(page: WidgetPage) -> None:
 # behind it, and of each 10 px bar's fill against its track (WCAG relative luminance ratios).
 CONTRAST_JS = """
 (selector) => {
+  // any CSS colour (rgb(), color(srgb ...) from color-mix) read back through a canvas
+  const ctx = document.createElement('canvas').getContext('2d', { willReadFrequently: true });
   const parse = (c) => {
-    const m = c.match(/rgba?\\(([^)]+)\\)/);
-    if (!m) return null;
-    const [r, g, b, a = 1] = m[1].split(',').map(Number);
-    return { r, g, b, a };
+    ctx.clearRect(0, 0, 1, 1);
+    ctx.fillStyle = '#000';
+    ctx.fillStyle = c;
+    ctx.fillRect(0, 0, 1, 1);
+    const [r, g, b, a] = ctx.getImageData(0, 0, 1, 1).data;
+    return { r, g, b, a: a / 255 };
   };
   const lum = ({ r, g, b }) => {
     const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };

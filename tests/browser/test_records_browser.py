@@ -88,6 +88,7 @@ OVERFLOW_JS = """
       for (const el of root.querySelectorAll("*")) {
         const e = el.getBoundingClientRect();
         if (e.width === 0 || e.height === 0) continue;
+        if (el.classList.contains("dw-sr-only")) continue;  // clipped on purpose (screen readers)
         const style = getComputedStyle(el);
         if (e.right > r.right + 1 || e.left < r.left - 1) {
           out.push(`${name}: <${el.tagName.toLowerCase()} class="${el.className}"> `

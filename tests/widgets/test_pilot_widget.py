@@ -98,6 +98,46 @@ def test_proceed_messages_reach_the_callbacks_with_their_window():
     assert [c["type"] for c, _ in widget.comm.customs()] == ["error", "error"]
 
 
+def test_proceed_messages_carry_the_chosen_fix_or_the_deliberate_send_unchanged():
+    widget = ProgressWidget()
+    seen: list = []
+    widget.on_command(lambda command, **options: seen.append(options))
+    browser_message(widget, {"type": "proceed", "window": "24h", "max_tokens": 64,
+                             "schema_hint": True})  # fmt: skip
+    browser_message(widget, {"type": "proceed", "window": "1h", "send_unchanged": True})
+    assert seen == [{"window": "24h", "max_tokens": 64, "schema_hint": True},
+                    {"window": "1h", "send_unchanged": True}]  # fmt: skip
+    for bad in (0, -3, "64", 6.5, True):
+        browser_message(widget, {"type": "proceed", "window": "24h", "max_tokens": bad})
+    assert len(seen) == 2 and len(widget.comm.customs()) == 5
+
+
+def test_a_truncating_pilot_shows_its_proposal_and_the_widget_proceed_sends_the_new_cap(
+    conn, server
+):
+    from test_pilot_findings import request_bodies
+
+    job = dw.submit(sample_reviews(40, seed=3), prompt=PROMPT, model=MODEL, pilot=10,
+                    response_format={"type": "object", "properties": {"why": {"type": "string"}}},
+                    max_tokens=4, **conn)  # fmt: skip
+    widget = job.widget()
+    job.wait(timeout=60)
+    found = widget.snapshot["pilot"]["findings"]
+    assert found["truncated"] > 0 and found["cap"] == 4 and found["max_tokens"] >= 16
+    assert "proposed max_tokens=" in job_html(widget.latest)
+    summary = format_summary(widget.latest)
+    assert f"job.proceed(max_tokens={found['max_tokens']}) sends the other 30 rows" in summary
+    assert "job.proceed() sends" not in summary
+
+    browser_message(widget, {"type": "proceed", "window": "24h"})  # the same cap: refused
+    ((error, _),) = widget.comm.customs()
+    assert error["type"] == "error" and "cut off at max_tokens=4" in error["text"]
+    assert widget.snapshot["pilot"]["state"] == "ready" and len(request_bodies(server)) == 1
+    browser_message(widget, {"type": "proceed", "window": "24h", "max_tokens": 32})
+    job.wait(timeout=60)
+    assert {b["max_tokens"] for b in request_bodies(server)[1]} == {32}
+
+
 def test_proceed_from_the_widget_sends_the_rest_once_and_the_widget_shows_the_whole_job(
     conn, server
 ):
@@ -107,7 +147,8 @@ def test_proceed_from_the_widget_sends_the_rest_once_and_the_widget_shows_the_wh
     job.wait(timeout=60)
     state = widget.snapshot["pilot"]
     assert state["state"] == "ready" and len(state["rows"]) == 10
-    assert all(r["answers"]["content"] and r["prompt"].count("Sentiment") for r in state["rows"])
+    assert state["shared_prompt"].startswith("[user] Sentiment of this review")
+    assert all(r["answers"]["content"] and "Sentiment" not in r["prompt"] for r in state["rows"])
     assert state["figures"]["24h"]["rest_rows"] == 90
     assert state["figures"]["1h"]["rest_usd"] > state["figures"]["24h"]["rest_usd"]
 

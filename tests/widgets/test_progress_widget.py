@@ -18,10 +18,40 @@ def snap(completed: int = 0, **kw) -> JobSnapshot:
     return JobSnapshot(name="reviews", total=300, completed=completed, **kw)
 
 
-def test_snapshot_is_the_only_synced_data_trait():
+def test_snapshot_and_its_record_are_the_only_synced_data_traits():
     widget = ProgressWidget()
     public = {k for k in widget.keys if not k.startswith("_")}
-    assert public - set(ipywidgets.DOMWidget().keys) == {"snapshot"}
+    assert public - set(ipywidgets.DOMWidget().keys) == {"snapshot", "record"}
+
+
+def test_each_snapshot_carries_the_record_a_save_keeps_in_the_same_message(shell, clock):
+    """A notebook saved mid-run keeps the record of the progress it shows (js/lib/record.js)."""
+    from dw_notebook.widgets.progress import Header
+
+    widget = ProgressWidget(clock=clock, schedule=clock.schedule)
+    comm = widget.comm
+    widget.update(snap(37))
+    widget.adopt_display("slot", header=Header('<div data-testid="dw-x">sent</div>', "sent"))
+    box = widget._headers["slot"].box(widget).model_id
+    before = len(comm.published)
+    clock.advance(1.0)
+    widget.update(snap(120))
+    assert len(comm.published) == before + 1  # the snapshot and its record travel together
+    record = comm.updates("record")[-1]
+    assert comm.updates("snapshot")[-1]["completed"] == 120
+    assert set(record) == {widget.model_id, box}
+    own = record[widget.model_id]
+    assert "120 / 300 done" in own["text/html"] and 'data-testid="dw-as-of"' in own["text/html"]
+    assert own["text/plain"].startswith("in progress")
+    assert (
+        '<div data-testid="dw-x">sent</div><div data-testid="dw-progress-static"'
+        in record[box]["text/html"]
+    )
+    assert "120 / 300 done" in record[box]["text/html"]
+
+    clock.advance(1.0)
+    widget.update(snap(300, phase="completed", done=True))
+    assert comm.updates("record")[-1] == {}  # ended: its outputs are static, nothing to keep
 
 
 def test_update_sends_the_snapshot_as_one_message(clock):

@@ -75,3 +75,58 @@ def test_static_html_summarises_the_review_without_dollar_signs():
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "Failed rows by error" in html and "HTTP 400 context_length_exceeded" in html
     assert "stars" in html and "9 answered" in html and "$" not in html
+
+
+def test_cut_off_and_unparsed_answers_are_advised_the_change_that_fixes_them():
+    frame = structured()
+    frame["parse_error"] = None
+    frame["finish_reason"] = "stop"
+    frame["completion_tokens"] = 9
+    for row in ("r2", "r3"):  # cut off mid-JSON at max_tokens=16: unparsed because cut off
+        frame.loc[row, ["parse_error", "finish_reason", "completion_tokens"]] = [
+            "EOF",
+            "length",
+            16,
+        ]
+    frame.loc["r6", "parse_error"] = "missing field `stars`"  # answered in full, not the schema
+    frame.loc[["r2", "r3", "r6"], "status"] = "unparsed"  # as the join marks them
+    groups = {g["kind"]: g for g in widget(frame).errors}
+    cut = groups["cut off at max_tokens"]
+    assert cut["count"] == 2 and "job.retry(max_tokens=64)" in cut["hint"]
+    unparsed = groups["parse error"]
+    assert unparsed["count"] == 1 and "job.retry(schema_hint=True)" in unparsed["hint"]
+    assert "asks again" not in unparsed["hint"]
+
+
+def test_bookkeeping_columns_are_never_charted_as_labels():
+    n = 12
+    frame = structured(n).assign(
+        phase=pd.Categorical(["pilot", "rest"] * (n // 2)),
+        earlier_prompt=[i < 2 for i in range(n)],
+        attempt=pd.array([0, 1] * (n // 2), dtype="Int64"),
+        finish_reason=["stop"] * n,
+        prompt_tokens=pd.array([10] * n, dtype="Int64"),
+        batch_id=["batch_a", "batch_b"] * (n // 2),
+    )
+    named = ["sentiment", "stars", "phase", "earlier_prompt", "attempt", "finish_reason",
+             "prompt_tokens", "batch_id"]  # fmt: skip
+    for w in (ReviewWidget(frame), ReviewWidget(frame, answer_columns=named)):
+        charted = [d["column"] for d in w.distributions] + [h["column"] for h in w.histograms]
+        assert "sentiment" in charted and "stars" in charted
+        assert not set(charted) & {"phase", "earlier_prompt", "attempt", "finish_reason",
+                                   "prompt_tokens", "batch_id", "status", "error"}  # fmt: skip
+    assert ReviewWidget(frame, label_columns=["phase", "sentiment"]).overview["label_columns"] == [
+        "sentiment"
+    ]
+
+
+def test_static_charts_share_one_scale():
+    from dw_notebook.widgets.review_summary import review_html
+
+    dists = [
+        {"column": "operation", "values": [{"label": "query", "count": 148}]},
+        {"column": "mentions_errors", "values": [{"label": "false", "count": 200}]},
+    ]
+    hists = [{"column": "confidence", "bins": [{"label": "0–1", "count": 116}]}]
+    html = review_html({"rows": 290, "by_status": {"ok": 290}}, dists, hists, [])
+    assert "width:74.0%" in html and "width:100.0%" in html and "width:58.0%" in html

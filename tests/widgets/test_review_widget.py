@@ -103,7 +103,7 @@ def test_unparsed_answers_are_neither_samples_nor_failures_and_every_count_agree
     assert repr(widget) == f"<dw review: {header}; labels: content>"
     assert header in widget._repr_mimebundle_()[0]["text/html"]
     assert {g["kind"]: g["view"] for g in widget.errors} == {
-        "parse error": "unparsed",
+        "cut off at max_tokens": "unparsed",
         "HTTP 500": "failed",
         "batch expired": "failed",
     }

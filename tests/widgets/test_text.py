@@ -352,9 +352,9 @@ def test_untrusted_static_cards_read_on_light_and_dark_pages():
 def test_the_static_card_of_a_running_job_says_when_it_was_true():
     from datetime import UTC, datetime
 
-    when = datetime(2026, 12, 1, 14, 5, tzinfo=UTC)
+    when = datetime(2026, 12, 1, 14, 5, 9, tzinfo=UTC)
     running = snapshot_html(JobSnapshot("r", "in_progress", total=10, completed=3), now=when)
-    assert re.search(r'data-testid="dw-as-of"[^>]*>as of 2026-12-01 14:05 UTC<', running)
+    assert re.search(r'data-testid="dw-as-of"[^>]*>as of 2026-12-01 14:05:09 UTC<', running)
     done = snapshot_html(JobSnapshot("r", "completed", total=10, completed=10, done=True))
     assert "dw-as-of" not in done  # the end state stays true
 
