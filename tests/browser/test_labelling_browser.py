@@ -19,7 +19,7 @@ NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 # Printed at the end of the labelling run: the counts as Python computes them.
 FIGURES = """
 import json
-print("DW-FIGURES:" + json.dumps(job.review().counts.as_dict()))
+print("DW-FIGURES:" + json.dumps(job.review().counts.to_dict()))
 print("DW-MARK:" + "finished")
 """
 
@@ -71,4 +71,6 @@ def test_labelling_beside_a_running_quickstart(jupyter, page, tmp_path):
 
     text = page.page.locator(".jp-OutputArea-output", has_text="DW-FIGURES:").last.inner_text()
     figures = json.loads(text.split("DW-FIGURES:", 1)[1].splitlines()[0])
-    assert figures, text
+    assert figures["rows"] == figures["answered"] + figures["failed"] + figures["missing"], text
+    header = page.page.locator('[data-testid="dw-review-counts"]').last.inner_text()
+    assert f"{figures['rows']:,} rows: {figures['answered']:,} answered" in header, header
