@@ -19,7 +19,10 @@ NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 # Printed at the end of the labelling run: the counts as Python computes them.
 FIGURES = """
 import json
-print("DW-FIGURES:" + json.dumps(job.review().counts.to_dict()))
+from IPython.display import display
+review = job.review()
+print("DW-FIGURES:" + json.dumps(review.counts.to_dict()))
+display(review)
 print("DW-MARK:" + "finished")
 """
 
@@ -72,5 +75,11 @@ def test_labelling_beside_a_running_quickstart(jupyter, page, tmp_path):
     text = page.page.locator(".jp-OutputArea-output", has_text="DW-FIGURES:").last.inner_text()
     figures = json.loads(text.split("DW-FIGURES:", 1)[1].splitlines()[0])
     assert figures["rows"] == figures["answered"] + figures["failed"] + figures["missing"], text
-    header = page.page.locator('[data-testid="dw-review-counts"]').last.inner_text()
-    assert f"{figures['rows']:,} rows: {figures['answered']:,} answered" in header, header
+    # the review shown beside them prints the same counts
+    shown = f"{figures['rows']:,} rows: {figures['answered']:,} answered"
+    page.page.wait_for_function(
+        """(shown) => [...document.querySelectorAll('[data-testid="dw-review-counts"]')]
+                      .some((n) => n.textContent.startsWith(shown))""",
+        arg=shown,
+        timeout=30_000,
+    )
