@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import widget from "./progress.js";
-import { pilotFigureLines, pilotFindingLines } from "./lib/pilot.js";
+import cases from "../tests/widgets/format_cases.json";
+import { pilotFigureLines, pilotFindingLines, restSentText } from "./lib/pilot.js";
 import { byId, fakeModel, widgetHost } from "./testing.js";
 
 const figures = (window, rest_usd) => ({
@@ -258,4 +259,8 @@ describe("pilot report in the progress widget", () => {
     );
     expect(byId(host.el, "dw-pilot-fix").hidden).toBe(true);
   });
+});
+
+describe("what a proceed sent, worded as the Python text (tests/widgets/format_cases.json)", () => {
+  it.each(cases.rest_sent)("rest sent %j -> %s", (pilot, text) => expect(restSentText(pilot)).toBe(text));
 });

@@ -15,6 +15,7 @@ from dw_notebook.job import pilot
 from dw_notebook.job.pilot_findings import RepeatedCauseError
 from dw_notebook.job.pilot_prompts import own_texts
 from dw_notebook.progress.fixes import proposed_max_tokens
+from dw_notebook.progress.pilot import format_pilot
 
 PROMPT = "Sentiment of this review: {review}"
 SYSTEM = "You label product reviews for a quality team. Be strict and consistent."
@@ -81,6 +82,12 @@ def test_proceed_without_the_fix_refuses_naming_the_count_cause_and_call(conn, s
     assert len(bodies) == 2 and len(bodies[1]) == 50
     assert {b["max_tokens"] for b in bodies[1]} == {found["max_tokens"]}
     assert not out.loc[out["phase"] == "rest", "finish_reason"].eq("length").any()
+    # the pilot's report keeps saying what the rest was sent with, in the widget and the text
+    pilot = job.snapshot().pilot
+    assert pilot["state"] == "proceeded"
+    assert pilot["sent"] == {"max_tokens": found["max_tokens"], "schema_hint": False,
+                             "unchanged": False}  # fmt: skip
+    assert f"with max_tokens={found['max_tokens']}." in format_pilot(pilot)
 
 
 def test_send_unchanged_sends_the_rest_as_the_pilot_was_sent(conn, server):
@@ -90,6 +97,7 @@ def test_send_unchanged_sends_the_rest_as_the_pilot_was_sent(conn, server):
     job.wait(timeout=60)
     bodies = request_bodies(server)
     assert len(bodies[1]) == 30 and {b["max_tokens"] for b in bodies[1]} == {8}
+    assert "unchanged, as asked" in format_pilot(job.snapshot().pilot)
 
 
 def test_a_pilot_without_findings_proceeds_as_before(conn):

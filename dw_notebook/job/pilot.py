@@ -337,7 +337,8 @@ def proceed(
                 f"over the budget ${budget:.4f}; nothing was sent. " + budget_advice(window),
                 measured,
             )
-    pilot["proceeded"] = {"window": window, "changed": sorted(changes), "changes": _json(changes)}
+    pilot["proceeded"] = {"window": window, "changed": sorted(changes), "changes": _json(changes),
+                          "unchanged": bool(left)}  # fmt: skip
     job.pilot_changes = changes
     job.spec["window"] = window
     job._registry.update_spec(job.id, job.spec)

@@ -69,7 +69,19 @@ def view(job: Any) -> dict[str, Any] | None:
     rows = max(int(job.spec.get("n_requests") or 0) - int(plan["n"]), 0)
     window = (proceeded or {}).get("window") or job.spec["window"]
     return {"state": state, "n": int(plan["n"]), "rest": rows, "window": window,
-            **(job.pilot_view or {})}  # fmt: skip
+            "sent": _sent(proceeded), **(job.pilot_view or {})}  # fmt: skip
+
+
+def _sent(proceeded: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The fix a proceed carried for the pilot's findings (None before the proceed)."""
+    if not proceeded:
+        return None
+    changes = proceeded.get("changes") or {}
+    return {
+        "max_tokens": changes.get("max_tokens"),
+        "schema_hint": bool(changes.get("schema_hint")),
+        "unchanged": bool(proceeded.get("unchanged")),
+    }
 
 
 def _plain_row(row: pd.Series, columns: list[str]) -> dict[str, Any]:

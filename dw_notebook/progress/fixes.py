@@ -96,3 +96,15 @@ def retry_advice(cut_off: int, cut_at: int | None, unparsed: int) -> str:
             "to the system prompt (the same request again gets the same kind of answer)"
         )
     return ""
+
+
+def rest_sent_text(pilot: Mapping[str, Any]) -> str:
+    """What a pilot's proceed sent: 'the rest (840 rows) sent on the 24h window with
+    max_tokens=64 and the schema hint' (``pilot["sent"]``: the fix it carried)."""
+    text = f"the rest ({pilot.get('rest', 0):,} rows) sent on the {pilot.get('window')} window"
+    sent = pilot.get("sent") or {}
+    if sent.get("unchanged"):
+        return text + " unchanged, as asked (the pilot's findings will repeat)"
+    fixes = [f"max_tokens={sent['max_tokens']}"] if sent.get("max_tokens") else []
+    fixes += ["the schema hint"] if sent.get("schema_hint") else []
+    return text + (f" with {' and '.join(fixes)}" if fixes else "")

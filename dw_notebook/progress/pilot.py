@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .fixes import finding_lines, needs_choice, proceed_call
+from .fixes import finding_lines, needs_choice, proceed_call, rest_sent_text
 
 WAITING = "pilot done, waiting for proceed"
 PILOT_DONE = "pilot done"  # the badge of a job whose pilot waits for proceed
@@ -111,5 +111,6 @@ def format_pilot(pilot: Mapping[str, Any] | None) -> str:
     if pilot.get("state") == "ready":
         lines.append(proceed_hint(pilot))
     else:
-        lines.append(f"The rest was sent on the {pilot.get('window')} window.")
+        text = rest_sent_text(pilot)
+        lines.append(f"{text[0].upper()}{text[1:]}.")
     return "\n".join(lines)

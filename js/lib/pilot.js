@@ -74,6 +74,16 @@ export function pilotFindingLines(f) {
 }
 
 /** Whether the pilot found something Proceed must not silently send again. */
+/** What a pilot's proceed sent (same words as the Python text: progress/fixes.py). */
+export function restSentText(pilot = {}) {
+  const text = `the rest (${formatCount(pilot.rest ?? 0)} rows) sent on the ${pilot.window} window`;
+  const sent = pilot.sent && typeof pilot.sent === "object" ? pilot.sent : {};
+  if (sent.unchanged) return `${text} unchanged, as asked (the pilot's findings will repeat)`;
+  const fixes = [sent.max_tokens ? `max_tokens=${sent.max_tokens}` : null, sent.schema_hint ? "the schema hint" : null];
+  const chosen = fixes.filter(Boolean);
+  return chosen.length ? `${text} with ${chosen.join(" and ")}` : text;
+}
+
 export const needsChoice = (f) => Boolean(f && typeof f === "object" && (f.truncated || f.unparsed));
 
 /**
@@ -283,7 +293,7 @@ export function pilotSection({ onProceed }) {
     setText(
       title,
       proceeded
-        ? `Pilot report: ${formatCount(last.n)} rows; the rest (${formatCount(last.rest)} rows) sent on the ${last.window} window`
+        ? `Pilot report: ${formatCount(last.n)} rows; ${restSentText(last)}`
         : `Pilot report: ${formatCount(last.n)} rows done, waiting for proceed`,
     );
     setText(error, last.error ? `the pilot's answers could not be read: ${last.error}` : "");

@@ -40,6 +40,13 @@ from dw_notebook.widgets.static import snapshot_html
 CASES = json.loads((Path(__file__).parent / "format_cases.json").read_text())
 
 
+@pytest.mark.parametrize(("pilot", "text"), CASES["rest_sent"])
+def test_what_a_proceed_sent_reads_as_in_the_widget(pilot, text):
+    from dw_notebook.progress.fixes import rest_sent_text
+
+    assert rest_sent_text(pilot) == text
+
+
 @pytest.mark.parametrize(("value", "text"), CASES["duration"])
 def test_durations_match_the_widget(value, text):
     assert format_duration(value) == text
