@@ -159,12 +159,17 @@ def serve_jupyter(
             time.sleep(0.2)
         yield JupyterServer(url=url, token=token, root=root, log=log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End a server process started by a test: politely, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="package")  # Playwright's loop must not outlive the browser tests

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, stop
 from .test_marimo_browser import SHOTS, _serve
 
 pytest.importorskip("marimo", reason="marimo is not installed (the dev extra has it)")
@@ -88,9 +88,4 @@ def test_labelling_notebook_in_marimo(page, tmp_path, monkeypatch):
         header = p.locator('[data-testid="dw-review-counts"]').last.inner_text()
         assert f"{figures['rows']:,} rows: {figures['answered']:,} answered" in header, header
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, _free_port
+from .conftest import REPO, _free_port, stop
 
 pytest.importorskip("marimo", reason="marimo is not installed (the dev extra has it)")
 
@@ -126,9 +126,4 @@ def test_job_review_and_dashboard_are_live_widgets_in_marimo(page, tmp_path):
         p.screenshot(path=str(SHOTS / "marimo-job-review-jobs.png"), full_page=True)
         assert page.errors == []
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
